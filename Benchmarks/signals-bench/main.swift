@@ -1,0 +1,155 @@
+// Measures `Signal.send` against the floor (a plain array of closures called in a loop) and
+// against Foundation's NotificationCenter, with the same receivers doing the same work.
+//
+// Run: swift run -c release signals-bench [--iterations N] [--rounds R]
+// Prints a table, then one JSON object with ns/op per case and the ratios as its last line.
+import Foundation
+import Signals
+
+/// The work every receiver does: add the payload's number to a counter. Each case has its own
+/// counter and runs on one thread only.
+final class Counter: @unchecked Sendable {
+    var total = 0
+}
+
+struct Event: Sendable {
+    let user: String
+    let number: Int
+}
+
+struct Options {
+    var iterations = 2_000_000
+    var rounds = 7
+    /// Skips NotificationCenter, for profiling the signal alone.
+    var signalOnly = false
+
+    init(_ arguments: [String]) {
+        var index = 1
+        while index < arguments.count {
+            if arguments[index] == "--signal-only" {
+            signalOnly = true
+            index += 1
+            continue
+        }
+        let value = index + 1 < arguments.count ? Int(arguments[index + 1]) : nil
+            switch (arguments[index], value) {
+            case ("--iterations", let value?): iterations = value
+            case ("--rounds", let value?): rounds = value
+            default:
+                FileHandle.standardError.write(
+                    Data("usage: signals-bench [--iterations N] [--rounds R] [--signal-only]\n".utf8))
+                exit(2)
+            }
+            index += 2
+        }
+    }
+}
+
+let options = Options(CommandLine.arguments)
+
+/// Runs `body` `options.iterations` times per round; returns the best round's ns per iteration
+/// (the minimum is the figure least disturbed by other work on the machine) and the spread.
+func measure(_ body: (Int) throws -> Void) rethrows -> (best: Double, median: Double) {
+    var samples: [Double] = []
+    for _ in 0..<options.rounds {
+        let start = ContinuousClock.now
+        for index in 0..<options.iterations { try body(index) }
+        let elapsed = ContinuousClock.now - start
+        let nanoseconds =
+            Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+        samples.append(nanoseconds / Double(options.iterations))
+    }
+    samples.sort()
+    return (samples[0], samples[samples.count / 2])
+}
+
+struct Row {
+    let receivers: Int
+    let floor: (best: Double, median: Double)
+    let signal: (best: Double, median: Double)
+    let notificationCenter: (best: Double, median: Double)
+}
+
+let sender: Sender = "sshd"
+let senderObject = NSString(string: "sshd")
+let name = Notification.Name("user_logged_in")
+var rows: [Row] = []
+var checksum = 0
+
+for count in [0, 1, 3, 10] {
+    // The floor: closures in an array, called in a loop.
+    let floorCounter = Counter()
+    let closures: [@Sendable (Sender?, Event) -> Void] = (0..<count).map { _ in
+        { _, event in floorCounter.total &+= event.number }
+    }
+    let floor = measure { index in
+        let event = Event(user: "alice", number: index)
+        for closure in closures { closure(sender, event) }
+    }
+
+    // The signal, guarded by hasListeners as the daemon's hot paths are.
+    let signalCounter = Counter()
+    let signal = Signal<Event>("user_logged_in")
+    for _ in 0..<count {
+        signal.connect(sender: sender) { _, event in signalCounter.total &+= event.number }
+    }
+    let sent = try measure { index in
+        if signal.hasListeners(sender: sender) {
+            try signal.send(sender: sender, Event(user: "alice", number: index))
+        }
+    }
+
+    // NotificationCenter with the same number of observers doing the same work.
+    let center = NotificationCenter()
+    let centerCounter = Counter()
+    var observers: [any NSObjectProtocol] = []
+    for _ in 0..<count {
+        observers.append(
+            center.addObserver(forName: name, object: senderObject, queue: nil) { notification in
+                centerCounter.total &+= (notification.userInfo?["number"] as? Int) ?? 0
+            })
+    }
+    let posted = measure { index in
+        if options.signalOnly {
+            centerCounter.total &+= count * index
+            return
+        }
+        center.post(name: name, object: senderObject, userInfo: ["user": "alice", "number": index])
+    }
+    for observer in observers { center.removeObserver(observer) }
+
+    if floorCounter.total != signalCounter.total || signalCounter.total != centerCounter.total {
+        FileHandle.standardError.write(Data("receivers did different work: results differ\n".utf8))
+        exit(1)
+    }
+    checksum &+= signalCounter.total
+    rows.append(Row(receivers: count, floor: floor, signal: sent, notificationCenter: posted))
+}
+
+func format(_ value: Double) -> String { String(format: "%8.2f", value) }
+
+print("signals-bench: \(options.iterations) sends per round, best of \(options.rounds) rounds (median in brackets), ns/op")
+print("receivers  closure-array floor     Signal.send           NotificationCenter    send/floor  NC/send")
+var json: [String: Double] = [:]
+for row in rows {
+    let overFloor = row.signal.best / max(row.floor.best, 0.01)
+    let centerOverSignal = row.notificationCenter.best / row.signal.best
+    print(
+        String(format: "%9d", row.receivers),
+        " \(format(row.floor.best)) (\(format(row.floor.median)))",
+        " \(format(row.signal.best)) (\(format(row.signal.median)))",
+        " \(format(row.notificationCenter.best)) (\(format(row.notificationCenter.median)))",
+        String(format: "  %9.2f  %7.1f", overFloor, centerOverSignal)
+    )
+    let key = "r\(row.receivers)"
+    json["\(key)_floor_ns"] = row.floor.best
+    json["\(key)_send_ns"] = row.signal.best
+    json["\(key)_notification_center_ns"] = row.notificationCenter.best
+    json["\(key)_send_over_floor"] = overFloor
+    json["\(key)_notification_center_over_send"] = centerOverSignal
+}
+json["unlistened_has_listeners_ns"] = rows[0].signal.best
+print("checksum \(checksum)")
+let encoder = JSONEncoder()
+encoder.outputFormatting = [.sortedKeys]
+print(String(decoding: try encoder.encode(json), as: UTF8.self))

@@ -1,0 +1,53 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// One set of compiler settings for every target of ours: Swift 6 language mode (set package-wide
+/// below), the upcoming features we want now, and every warning an error.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InferIsolatedConformances"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "authsignal",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Signals", targets: ["Signals"]),
+        .library(name: "AuthSignalCore", targets: ["AuthSignalCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2")
+    ],
+    targets: [
+        .target(
+            name: "Signals",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "AuthSignalCore",
+            dependencies: ["Signals"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "signals-bench",
+            dependencies: ["Signals"],
+            path: "Benchmarks/signals-bench",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignalsTests",
+            dependencies: ["Signals", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AuthSignalCoreTests",
+            dependencies: ["AuthSignalCore", "Signals"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

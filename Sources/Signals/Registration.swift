@@ -1,0 +1,70 @@
+/// One connected receiver: its identity, the sender it hears, and how it is held.
+@usableFromInline
+final class Registration<Payload: Sendable>: Sendable {
+    /// The registration identity next to the sender: a dispatch UID or the receiver's identity.
+    @usableFromInline
+    enum Key: Sendable, Equatable {
+        case uid(String)
+        case receiver(ObjectIdentifier)
+    }
+
+    @usableFromInline let key: Key
+    @usableFromInline let senderKey: SenderKey
+    /// Set when the receiver is held strongly (`weak: false`, or a bound receiver).
+    @usableFromInline let strongReceiver: Receiver<Payload>?
+    /// Set when an unbound receiver is held weakly (`weak: true`).
+    @usableFromInline let weakReceiver: WeakReference<Receiver<Payload>>?
+    /// Keeps a bound receiver's owner alive for `weak: false`.
+    @usableFromInline let strongOwner: (any AnyObject & Sendable)?
+    /// True when nothing this registration refers to can die: the fast path of dispatch.
+    @usableFromInline let isImmortal: Bool
+    /// True when the receiver can be reported without holding a reference of its own and
+    /// returns nothing, so dispatch needs to remember only that it was called.
+    @usableFromInline let isPlainSync: Bool
+    /// The body of an immortal synchronous receiver that returns nothing, so that the common
+    /// dispatch path calls it without touching the receiver.
+    @usableFromInline let immortalBody: (@Sendable (Sender?, Payload) throws -> Void)?
+
+    init(key: Key, senderKey: SenderKey, receiver: Receiver<Payload>, weak: Bool) {
+        self.key = key
+        self.senderKey = senderKey
+        let bound = receiver.ownerReference != nil
+        if weak && !bound {
+            strongReceiver = nil
+            weakReceiver = WeakReference(receiver)
+        } else {
+            strongReceiver = receiver
+            weakReceiver = nil
+        }
+        strongOwner = weak ? nil : receiver.owner
+        var senderCanDie = false
+        if case .object = senderKey { senderCanDie = true }
+        isImmortal = !weak && !senderCanDie
+        if case .sync(let body) = receiver.body, strongReceiver != nil {
+            isPlainSync = true
+            immortalBody = isImmortal && receiver.ownerReference == nil ? body : nil
+        } else {
+            isPlainSync = false
+            immortalBody = nil
+        }
+    }
+
+    /// The receiver if it, its owner and its sender are all alive.
+    @inlinable
+    var liveReceiver: Receiver<Payload>? {
+        if isImmortal { return strongReceiver }
+        guard senderKey.isAlive else { return nil }
+        if let strongReceiver {
+            if strongOwner == nil, let owner = strongReceiver.ownerReference, owner.object == nil {
+                return nil
+            }
+            return strongReceiver
+        }
+        return weakReceiver?.object
+    }
+
+    /// Whether this registration has the identity (`key`, `sender`).
+    func matches(_ key: Key, _ sender: SenderKey) -> Bool {
+        self.key == key && senderKey.sameSender(as: sender)
+    }
+}

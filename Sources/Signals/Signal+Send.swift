@@ -1,0 +1,122 @@
+import Logging
+
+extension Signal {
+    /// Sends the signal to every live synchronous receiver that hears `sender`, in registration
+    /// order (Django's `send`).
+    ///
+    /// The first error a receiver throws propagates, and later receivers are not called.
+    /// Asynchronous receivers are not called here: only `await send(...)` can run them.
+    /// - Parameters:
+    ///   - sender: who sends; `nil` reaches only receivers connected for every sender.
+    ///   - payload: the signal's arguments.
+    /// - Returns: each receiver called and its response.
+    @inlinable
+    @discardableResult
+    public func send(sender: Sender? = nil, _ payload: Payload) throws -> Responses<Payload> {
+        if isEmpty { return .none }
+        let registrations = useCaching ? self.registrations(for: sender) : allRegistrations()
+        var mask: UInt64 = 0
+        var called = 0
+        var list: [Responses<Payload>.Element]?
+        var sawDead = false
+        defer { if sawDead { purgeDeadRegistrations() } }
+        for index in registrations.indices {
+            let registration = registrations[index]
+            guard registration.senderKey.hears(sender) else { continue }
+            if list == nil, index < UInt64.bitWidth, let body = registration.immortalBody {
+                try body(sender, payload)
+                mask |= 1 << UInt64(index)
+                called += 1
+                continue
+            }
+            guard let receiver = registration.liveReceiver else {
+                sawDead = true
+                continue
+            }
+            switch receiver.body {
+            case .sync(let body):
+                try body(sender, payload)
+                if list == nil && registration.isPlainSync && index < UInt64.bitWidth {
+                    mask |= 1 << UInt64(index)
+                    called += 1
+                } else {
+                    Self.append((receiver, ()), to: &list, registrations, mask, called)
+                }
+            case .syncReturning(let body):
+                let response = try body(sender, payload)
+                Self.append((receiver, response), to: &list, registrations, mask, called)
+            case .async:
+                continue
+            }
+        }
+        if let list { return Responses(.list(list)) }
+        return Responses(.called(registrations: registrations, mask: mask, count: called))
+    }
+
+    /// Appends to the response list, first turning the called-mask into list entries.
+    @usableFromInline
+    static func append(
+        _ element: Responses<Payload>.Element,
+        to list: inout [Responses<Payload>.Element]?,
+        _ registrations: [Registration<Payload>],
+        _ mask: UInt64,
+        _ called: Int
+    ) {
+        if list == nil {
+            list = Array(Responses(.called(registrations: registrations, mask: mask, count: called)))
+        }
+        list!.append(element)
+    }
+
+    /// Sends the signal to every live synchronous receiver that hears `sender`, catching errors
+    /// (Django's `send_robust`).
+    ///
+    /// Every receiver is called. An error becomes that receiver's result and is logged at error
+    /// level with the receiver's name. Asynchronous receivers are not called here.
+    /// - Returns: each receiver called and its response or error.
+    @discardableResult
+    public func sendRobust(sender: Sender? = nil, _ payload: Payload) -> RobustResponses<Payload> {
+        if isEmpty { return [] }
+        let (receivers, _) = liveReceivers(for: sender)
+        var results: RobustResponses<Payload> = []
+        results.reserveCapacity(receivers.count)
+        for receiver in receivers {
+            switch receiver.body {
+            case .sync(let body):
+                results.append((receiver, Result { () throws -> any Sendable in try body(sender, payload) }))
+            case .syncReturning(let body):
+                results.append((receiver, Result { try body(sender, payload) }))
+            case .async:
+                continue
+            }
+            if case .failure(let error) = results[results.count - 1].result {
+                logFailure(of: receiver, error)
+            }
+        }
+        return results
+    }
+
+    /// The live receivers that hear `sender`, split into synchronous and asynchronous ones, each
+    /// in registration order. Dead registrations found on the way are purged.
+    func liveReceivers(for sender: Sender?) -> (sync: [Receiver<Payload>], async: [Receiver<Payload>]) {
+        var sync: [Receiver<Payload>] = []
+        var async: [Receiver<Payload>] = []
+        var sawDead = false
+        for registration in registrations(for: sender) {
+            guard let receiver = registration.liveReceiver else {
+                sawDead = true
+                continue
+            }
+            if receiver.isAsync { async.append(receiver) } else { sync.append(receiver) }
+        }
+        if sawDead { purgeDeadRegistrations() }
+        return (sync, async)
+    }
+
+    func logFailure(of receiver: Receiver<Payload>, _ error: any Error) {
+        logger.error(
+            "Error calling \(receiver.name) in Signal.sendRobust() (\(error))",
+            metadata: ["signal": "\(name)", "receiver": "\(receiver.name)"]
+        )
+    }
+}
