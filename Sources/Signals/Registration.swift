@@ -68,3 +68,40 @@ final class Registration<Payload: Sendable>: Sendable {
         self.key == key && senderKey.sameSender(as: sender)
     }
 }
+
+/// What dispatch needs of one registration, in a contiguous array: the sender filter and, for
+/// the common case of an immortal synchronous receiver that returns nothing, its body. Walking
+/// these costs one reference count per receiver, like a plain array of closures.
+@usableFromInline
+struct DispatchEntry<Payload: Sendable>: Sendable {
+    @usableFromInline let senderKey: SenderKey
+    /// The receiver's body when `isImmortalPlainSync`, else a body that is never called. Not
+    /// optional, so that dispatch calls it in place without copying it.
+    @usableFromInline let immortalBody: @Sendable (Sender?, Payload) throws -> Void
+    /// Whether `immortalBody` is the receiver's.
+    @usableFromInline let isImmortalPlainSync: Bool
+    /// Whether the receiver, its owner or its sender can die, so that dispatch should notice.
+    @usableFromInline let isMortal: Bool
+
+    @usableFromInline
+    init(_ registration: Registration<Payload>) {
+        senderKey = registration.senderKey
+        immortalBody = registration.immortalBody ?? { _, _ in }
+        isImmortalPlainSync = registration.immortalBody != nil
+        isMortal = !registration.isImmortal
+    }
+}
+
+/// An immutable list of registrations, replaced as a whole on every change, so that a send takes
+/// one reference under the lock and dispatches outside it.
+@usableFromInline
+final class Snapshot<Payload: Sendable>: Sendable {
+    @usableFromInline let registrations: [Registration<Payload>]
+    @usableFromInline let entries: ContiguousArray<DispatchEntry<Payload>>
+
+    @usableFromInline
+    init(_ registrations: [Registration<Payload>]) {
+        self.registrations = registrations
+        self.entries = ContiguousArray(registrations.map(DispatchEntry.init))
+    }
+}

@@ -9,8 +9,9 @@ public struct Responses<Payload: Sendable>: RandomAccessCollection, Sendable {
 
     @usableFromInline
     enum Storage: Sendable {
-        /// Bit `i` of `called` set: `registrations[i]` (held strongly, returning nothing) was called.
-        case called(registrations: [Registration<Payload>], mask: UInt64, count: Int)
+        /// Bit `i` of `mask` set: registration `i` of the snapshot (held strongly, returning
+        /// nothing) was called.
+        case called(Snapshot<Payload>, mask: UInt64, count: Int)
         case list([Element])
     }
 
@@ -41,12 +42,12 @@ public struct Responses<Payload: Sendable>: RandomAccessCollection, Sendable {
         switch storage {
         case .list(let list):
             return list[position]
-        case .called(let registrations, let mask, _):
+        case .called(let snapshot, let mask, _):
             var remaining = mask
             for _ in 0..<position { remaining &= remaining - 1 }
             let index = remaining.trailingZeroBitCount
             // Only strongly held registrations are recorded in the mask.
-            return (registrations[index].strongReceiver!, ())
+            return (snapshot.registrations[index].strongReceiver!, ())
         }
     }
 

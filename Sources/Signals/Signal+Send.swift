@@ -14,43 +14,53 @@ extension Signal {
     @discardableResult
     public func send(sender: Sender? = nil, _ payload: Payload) throws -> Responses<Payload> {
         if isEmpty { return .none }
-        let registrations = useCaching ? self.registrations(for: sender) : allRegistrations()
+        let snapshot = snapshot(for: sender)
         var mask: UInt64 = 0
         var called = 0
         var list: [Responses<Payload>.Element]?
         var sawDead = false
         defer { if sawDead { purgeDeadRegistrations() } }
-        for index in registrations.indices {
-            let registration = registrations[index]
-            guard registration.senderKey.hears(sender) else { continue }
-            if list == nil, index < UInt64.bitWidth, let body = registration.immortalBody {
-                try body(sender, payload)
-                mask |= 1 << UInt64(index)
-                called += 1
-                continue
-            }
-            guard let receiver = registration.liveReceiver else {
-                sawDead = true
-                continue
-            }
-            switch receiver.body {
-            case .sync(let body):
-                try body(sender, payload)
-                if list == nil && registration.isPlainSync && index < UInt64.bitWidth {
+        try snapshot.entries.withUnsafeBufferPointer { entries in
+            // Entries are read in place (no copy, so no reference counting) while the snapshot
+            // keeps them alive.
+            for index in entries.indices {
+                guard entries[index].senderKey.hears(sender) else {
+                    // A registration that died is purged even when it would not hear `sender`.
+                    if entries[index].isMortal && snapshot.registrations[index].liveReceiver == nil {
+                        sawDead = true
+                    }
+                    continue
+                }
+                if list == nil, index < UInt64.bitWidth, entries[index].isImmortalPlainSync {
+                    try entries[index].immortalBody(sender, payload)
                     mask |= 1 << UInt64(index)
                     called += 1
-                } else {
-                    Self.append((receiver, ()), to: &list, registrations, mask, called)
+                    continue
                 }
-            case .syncReturning(let body):
-                let response = try body(sender, payload)
-                Self.append((receiver, response), to: &list, registrations, mask, called)
-            case .async:
-                continue
+                let registration = snapshot.registrations[index]
+                guard let receiver = registration.liveReceiver else {
+                    sawDead = true
+                    continue
+                }
+                switch receiver.body {
+                case .sync(let body):
+                    try body(sender, payload)
+                    if list == nil && registration.isPlainSync && index < UInt64.bitWidth {
+                        mask |= 1 << UInt64(index)
+                        called += 1
+                    } else {
+                        Self.append((receiver, ()), to: &list, snapshot, mask, called)
+                    }
+                case .syncReturning(let body):
+                    let response = try body(sender, payload)
+                    Self.append((receiver, response), to: &list, snapshot, mask, called)
+                case .async:
+                    continue
+                }
             }
         }
         if let list { return Responses(.list(list)) }
-        return Responses(.called(registrations: registrations, mask: mask, count: called))
+        return Responses(.called(snapshot, mask: mask, count: called))
     }
 
     /// Appends to the response list, first turning the called-mask into list entries.
@@ -58,12 +68,12 @@ extension Signal {
     static func append(
         _ element: Responses<Payload>.Element,
         to list: inout [Responses<Payload>.Element]?,
-        _ registrations: [Registration<Payload>],
+        _ snapshot: Snapshot<Payload>,
         _ mask: UInt64,
         _ called: Int
     ) {
         if list == nil {
-            list = Array(Responses(.called(registrations: registrations, mask: mask, count: called)))
+            list = Array(Responses(.called(snapshot, mask: mask, count: called)))
         }
         list!.append(element)
     }
@@ -116,6 +126,7 @@ extension Signal {
     func logFailure(of receiver: Receiver<Payload>, _ error: any Error) {
         logger.error(
             "Error calling \(receiver.name) in Signal.sendRobust() (\(error))",
+            error: error,
             metadata: ["signal": "\(name)", "receiver": "\(receiver.name)"]
         )
     }

@@ -30,8 +30,14 @@ public final class Signal<Payload: Sendable>: Sendable {
 
     @usableFromInline
     struct State: ~Copyable {
-        @usableFromInline var registrations: [Registration<Payload>] = []
-        @usableFromInline var cache: [CacheKey: [Registration<Payload>]] = [:]
+        /// The registrations in registration order.
+        @usableFromInline var registrations: [Registration<Payload>] = [] {
+            didSet { snapshot = Snapshot(registrations) }
+        }
+        /// The registrations as sends see them.
+        @usableFromInline var snapshot = Snapshot<Payload>([])
+        /// With caching: the snapshot of the registrations that hear each sender.
+        @usableFromInline var cache: [CacheKey: Snapshot<Payload>] = [:]
 
         @usableFromInline
         init() {}
@@ -188,24 +194,22 @@ public final class Signal<Payload: Sendable>: Sendable {
     /// The registrations that hear `sender`, in registration order; from the cache when enabled.
     @inlinable
     func registrations(for sender: Sender?) -> [Registration<Payload>] {
+        snapshot(for: sender).registrations.filter { $0.senderKey.hears(sender) }
+    }
+
+    /// The registrations a send for `sender` walks: all of them, or with caching those that hear
+    /// `sender` (the send path filters while it dispatches instead of building a new array).
+    @inlinable
+    func snapshot(for sender: Sender?) -> Snapshot<Payload> {
         state.withLock { state in
-            guard useCaching else {
-                return state.registrations.filter { $0.senderKey.hears(sender) }
-            }
+            guard useCaching else { return state.snapshot }
             let cacheKey = CacheKey(sender)
             if let cached = state.cache[cacheKey] { return cached }
-            let matching = state.registrations.filter { $0.senderKey.hears(sender) }
+            let matching = Snapshot(state.registrations.filter { $0.senderKey.hears(sender) })
             if state.cache.count >= Self.cacheLimit { state.cache.removeAll() }
             state.cache[cacheKey] = matching
             return matching
         }
-    }
-
-    /// All registrations, in registration order, without filtering (the fast send path filters
-    /// while it dispatches instead of building a new array).
-    @inlinable
-    func allRegistrations() -> [Registration<Payload>] {
-        state.withLock { $0.registrations }
     }
 
     /// Whether the cache currently holds receivers for `sender` (for tests of cache clearing).
