@@ -1,0 +1,172 @@
+public import AuthSignalCore
+import Foundation
+import GRDB
+import Glibc
+public import Signals
+import Synchronization
+
+/// The SQLite audit log: authsignal's system of record (docs/storage.md).
+///
+/// One writer appends with group commit (``append(_:)`` returns once the transaction holding the
+/// event is durably committed); readers query, verify and report concurrently through WAL.
+public final class AuditStore: Sendable {
+    /// The database file.
+    public let path: String
+    /// The options it was opened with.
+    public let options: StoreOptions
+    let pool: DatabasePool
+    let writer: GroupCommitWriter
+
+    /// The sender of this store's model, management and database signals.
+    public static let sender = Sender.type(AuditStore.self)
+    /// The sender of the model signals about records.
+    public static let recordSender = Sender.type(AuditRecord.self)
+
+    /// Opens (creating when absent) the audit log at `path` and migrates its schema.
+    ///
+    /// Sends `connection_created` for every connection, and `pre_migrate`/`post_migrate` around
+    /// the migrations. The file and its WAL and shared-memory files are created 0600; a path that
+    /// is a symbolic link is refused.
+    public init(path: String, options: StoreOptions = StoreOptions()) throws {
+        self.path = path
+        self.options = options
+        try Self.prepareFile(at: path)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.maximumReaderCount = options.maximumReaders
+        configuration.label = "authsignal.store"
+        let cacheKiB = options.writerCacheKiB
+        configuration.prepareDatabase { db in
+            let isWriter = !db.configuration.readonly
+            if isWriter {
+                try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)")
+            }
+            if connectionCreated.hasListeners(sender: AuditStore.sender) {
+                try connectionCreated.send(
+                    sender: AuditStore.sender,
+                    ConnectionCreated(path: path, isWriter: isWriter, connection: SQLConnection(db)))
+            }
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB sets `synchronous = NORMAL` when it switches the writer to WAL; the audit log
+            // acknowledges only what survives power loss, so it needs FULL.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            try Self.migrate(pool, path: path)
+            try Self.checkCompanionFiles(of: path)
+            let head = try pool.read { db in try Self.loadHead(db) }
+            writer = GroupCommitWriter(pool: pool, path: path, head: head, options: options)
+        } catch let error as DatabaseError {
+            throw StoreError.open(StoreFailure.describe(error))
+        }
+    }
+
+    /// The head of the hash chain: the last record's seq and hash (for external anchoring).
+    public func chainHead() -> ChainHead { writer.head.seq == 0 ? ChainHead.genesis : writer.head.chainHead }
+
+    /// How many transactions the writer has committed since opening (group commit puts many
+    /// events in one).
+    public var committedTransactions: Int { writer.committedTransactions }
+
+    /// Appends `event` and returns once the transaction holding it is durably committed.
+    ///
+    /// A repeated idempotency key returns the original seq with `duplicate: true` and stores
+    /// nothing. Waits while the queue is full (back-pressure).
+    /// - Throws: ``StoreError/unavailable(_:)`` when nothing could be stored.
+    public func append(_ event: RedactedEvent) async throws(StoreError) -> Appended {
+        try await writer.append(event)
+    }
+
+    /// Stops accepting appends, waits for queued ones, and closes the database.
+    public func close() async throws {
+        await writer.shutDown()
+        try pool.close()
+    }
+
+    // MARK: Opening
+
+    private static func prepareFile(at path: String) throws(StoreError) {
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            if info.st_mode & S_IFMT == S_IFLNK { throw .symlink(path) }
+            guard info.st_mode & S_IFMT == S_IFREG else { throw .notARegularFile(path) }
+            if info.st_mode & 0o077 != 0 { chmod(path, 0o600) }
+            return
+        }
+        guard errno == ENOENT else { throw .open("\(path): \(String(cString: strerror(errno)))") }
+        // SQLite gives the -wal and -shm files the database file's permissions: create it 0600.
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .open("\(path): \(String(cString: strerror(errno)))") }
+        Glibc.close(fd)
+    }
+
+    private static func checkCompanionFiles(of path: String) throws(StoreError) {
+        for suffix in ["-wal", "-shm"] {
+            var info = stat()
+            if lstat(path + suffix, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK {
+                throw .symlink(path + suffix)
+            }
+        }
+    }
+
+    private static func migrate(_ pool: DatabasePool, path: String) throws {
+        let migrator = Schema.migrator
+        let pending = try pool.read { db in
+            let applied = try migrator.appliedIdentifiers(db)
+            return migrator.migrations.filter { !applied.contains($0) }
+        }
+        preMigrate.sendRobust(sender: sender, Migration(using: path, plan: pending))
+        try migrator.migrate(pool)
+        postMigrate.sendRobust(sender: sender, Migration(using: path, plan: pending))
+    }
+
+    static func loadHead(_ db: Database) throws -> WriterHead {
+        if let row = try Row.fetchOne(
+            db, sql: "SELECT seq, received, hash FROM records ORDER BY seq DESC LIMIT 1")
+        {
+            return WriterHead(seq: row[0], received: row[1], hash: row[2])
+        }
+        if let anchor = try Schema.prunedAnchor(db) {
+            return WriterHead(seq: anchor.seq, received: 0, hash: anchor.hash)
+        }
+        return WriterHead(seq: 0, received: 0, hash: ChainHead.genesis.hash)
+    }
+}
+
+/// The result of an append.
+public struct Appended: Sendable, Hashable {
+    /// The record's seq (the original one for a duplicate).
+    public let seq: Int64
+    /// Whether the idempotency key had been seen: nothing new was stored.
+    public let duplicate: Bool
+}
+
+/// How a store is run.
+public struct StoreOptions: Sendable {
+    /// The most events waiting for the writer; appenders beyond it wait.
+    public var queueCapacity = 8192
+    /// The most events in one transaction.
+    public var maximumBatch = 4096
+    /// Reader connections (queries, verify, stats).
+    public var maximumReaders = 4
+    /// The writer's page cache, in KiB: large enough to keep the indexes' hot pages in memory.
+    public var writerCacheKiB = 65536
+    /// Retention: records older than this are pruned (`nil`: kept forever).
+    public var maximumAge: Duration?
+    /// Retention: only this many newest records are kept (`nil`: all).
+    public var maximumRecords: Int?
+
+    /// Default options: keep everything.
+    public init() {}
+}
+
+/// A connection handed to `connection_created` receivers, valid during the call only.
+struct SQLConnection: DatabaseConnection, @unchecked Sendable {
+    let database: Database
+
+    init(_ database: Database) { self.database = database }
+
+    func execute(_ sql: String) throws { try database.execute(sql: sql) }
+}

@@ -1,0 +1,224 @@
+public import AuthSignalCore
+public import Foundation
+import GRDB
+
+/// Which records a query returns; every filter set must match (they AND together).
+public struct RecordFilter: Sendable, Hashable {
+    /// The order of results, by seq.
+    public enum Order: String, Sendable, Hashable, CaseIterable {
+        case ascending = "asc"
+        case descending = "desc"
+    }
+
+    /// Only this account.
+    public var user: String?
+    /// Only this signal.
+    public var signal: AuthSignal?
+    /// Only this sender.
+    public var sender: String?
+    /// Only this `request.remote_addr`.
+    public var remoteAddr: String?
+    /// Only records received at or after this time.
+    public var since: Date?
+    /// Only records received before this time.
+    public var until: Date?
+    /// Only records with a greater seq.
+    public var afterSeq: Int64?
+    /// At most this many records.
+    public var limit: Int?
+    /// Oldest first (the default) or newest first.
+    public var order: Order
+
+    /// Creates a filter; with no arguments it matches every record.
+    public init(
+        user: String? = nil, signal: AuthSignal? = nil, sender: String? = nil, remoteAddr: String? = nil,
+        since: Date? = nil, until: Date? = nil, afterSeq: Int64? = nil, limit: Int? = nil,
+        order: Order = .ascending
+    ) {
+        self.user = user
+        self.signal = signal
+        self.sender = sender
+        self.remoteAddr = remoteAddr
+        self.since = since
+        self.until = until
+        self.afterSeq = afterSeq
+        self.limit = limit
+        self.order = order
+    }
+
+    /// Whether `record` passes the filter (used by live followers).
+    public func matches(_ record: AuditRecord) -> Bool {
+        if let user, record.user != user { return false }
+        if let signal, record.signal != signal { return false }
+        if let sender, record.sender != sender { return false }
+        if let remoteAddr, record.remoteAddr != remoteAddr { return false }
+        if let since, record.received < since { return false }
+        if let until, record.received >= until { return false }
+        if let afterSeq, record.seq <= afterSeq { return false }
+        return true
+    }
+}
+
+extension AuditStore {
+    /// The records matching `filter`, read page by page: memory stays constant however many
+    /// records match, and no read transaction is held between pages.
+    public func records(matching filter: RecordFilter = RecordFilter(), pageSize: Int = 512) -> RecordSequence {
+        RecordSequence(pool: pool, filter: filter, pageSize: max(pageSize, 1))
+    }
+}
+
+/// An asynchronous sequence of audit records; see ``AuditStore/records(matching:pageSize:)``.
+public struct RecordSequence: AsyncSequence, Sendable {
+    /// Each element is one record.
+    public typealias Element = AuditRecord
+
+    let pool: DatabasePool
+    let filter: RecordFilter
+    let pageSize: Int
+
+    /// Starts reading.
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(pool: pool, query: RecordQuery(filter: filter), pageSize: pageSize)
+    }
+
+    /// Reads the next page when the current one is used up.
+    public struct Iterator: AsyncIteratorProtocol {
+        let pool: DatabasePool
+        var query: RecordQuery
+        let pageSize: Int
+        var page: [AuditRecord] = []
+        var position = 0
+        var finished = false
+
+        init(pool: DatabasePool, query: RecordQuery, pageSize: Int) {
+            self.pool = pool
+            self.query = query
+            self.pageSize = pageSize
+        }
+
+        /// The next record, or `nil` after the last.
+        public mutating func next() async throws -> AuditRecord? {
+            if position == page.count {
+                if finished { return nil }
+                let query = self.query
+                let size = query.remaining.map { Swift.min($0, pageSize) } ?? pageSize
+                guard size > 0 else { return nil }
+                page = try await pool.read { db in try query.page(db, size: size) }
+                position = 0
+                if page.count < size { finished = true }
+                guard let last = page.last else { return nil }
+                self.query.advance(past: last.seq, count: page.count)
+            }
+            defer { position += 1 }
+            return page[position]
+        }
+    }
+}
+
+/// A query's SQL and where it has got to.
+struct RecordQuery: Sendable {
+    let filter: RecordFilter
+    /// The seq after (ascending) or before (descending) which the next page starts.
+    var cursor: Int64?
+    var remaining: Int?
+
+    init(filter: RecordFilter) {
+        self.filter = filter
+        self.remaining = filter.limit.map { max($0, 0) }
+    }
+
+    mutating func advance(past seq: Int64, count: Int) {
+        cursor = seq
+        remaining = remaining.map { $0 - count }
+    }
+
+    /// Conditions and arguments for the filter; `since`/`until` become seq bounds first, found
+    /// through the `received` index (received times never decrease with seq).
+    func conditions(_ db: Database) throws -> (sql: [String], arguments: [any DatabaseValueConvertible])? {
+        var sql: [String] = []
+        var arguments: [any DatabaseValueConvertible] = []
+        if let user = filter.user {
+            sql.append("user = ?")
+            arguments.append(user)
+        }
+        if let signal = filter.signal {
+            sql.append("signal = ?")
+            arguments.append(signal.rawValue)
+        }
+        if let sender = filter.sender {
+            sql.append("sender = ?")
+            arguments.append(sender)
+        }
+        if let remoteAddr = filter.remoteAddr {
+            sql.append("remote_addr = ?")
+            arguments.append(remoteAddr)
+        }
+        if let since = filter.since {
+            let first = try Int64.fetchOne(
+                db, sql: "SELECT seq FROM records WHERE received >= ? ORDER BY received, seq LIMIT 1",
+                arguments: [Microseconds.from(since)])
+            guard let first else { return nil }
+            sql.append("seq >= ?")
+            arguments.append(first)
+        }
+        if let until = filter.until {
+            let last = try Int64.fetchOne(
+                db, sql: "SELECT seq FROM records WHERE received < ? ORDER BY received DESC, seq DESC LIMIT 1",
+                arguments: [Microseconds.from(until)])
+            guard let last else { return nil }
+            sql.append("seq <= ?")
+            arguments.append(last)
+        }
+        if let afterSeq = filter.afterSeq {
+            sql.append("seq > ?")
+            arguments.append(afterSeq)
+        }
+        return (sql, arguments)
+    }
+
+    /// The SQL of the next page (exposed for query-plan tests).
+    func pageSQL(_ db: Database, size: Int) throws -> (String, StatementArguments)? {
+        guard var (conditions, arguments) = try self.conditions(db) else { return nil }
+        let ascending = filter.order == .ascending
+        if let cursor {
+            conditions.append(ascending ? "seq > ?" : "seq < ?")
+            arguments.append(cursor)
+        }
+        let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        let sql =
+            "SELECT \(RecordRow.columns) FROM records\(whereClause) ORDER BY seq \(ascending ? "ASC" : "DESC") LIMIT \(size)"
+        return (sql, StatementArguments(arguments))
+    }
+
+    func page(_ db: Database, size: Int) throws -> [AuditRecord] {
+        guard let (sql, arguments) = try pageSQL(db, size: size) else { return [] }
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map(RecordRow.record(from:))
+    }
+}
+
+/// Reading records from rows.
+enum RecordRow {
+    static let columns = """
+        seq, received, time, signal, sender, user, remote_addr, request, credentials, peer_uid, \
+        peer_gid, peer_pid, idem, prev_hash, hash
+        """
+
+    static func record(from row: Row) throws -> AuditRecord {
+        let signalName: String = row[3]
+        guard let signal = AuthSignal(rawValue: signalName) else {
+            throw StoreError.unavailable("record \(row[0] as Int64) has an unknown signal")
+        }
+        return AuditRecord(
+            seq: row[0], received: Microseconds.date(row[1]), time: (row[2] as Int64?).map(Microseconds.date),
+            signal: signal, sender: row[4], user: row[5], remoteAddr: row[6],
+            request: try object(row[7]), credentials: try object(row[8]),
+            peer: PeerCredentials(
+                uid: UInt32(row[9] as Int64), gid: UInt32(row[10] as Int64), pid: Int32(row[11] as Int64)),
+            idempotencyKey: row[12], prevHash: row[13], hash: row[14])
+    }
+
+    private static func object(_ text: String?) throws -> JSONObject? {
+        guard let text else { return nil }
+        return try JSONDecoder().decode(JSONObject.self, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,49 @@
+public import AuthSignalCore
+public import Foundation
+import GRDB
+
+/// Totals of the audit log.
+public struct StoreStats: Sendable, Hashable {
+    /// Records per signal.
+    public var perSignal: [AuthSignal: Int]
+    /// All records.
+    public var total: Int { perSignal.values.reduce(0, +) }
+    /// The oldest record's seq and received time.
+    public var firstSeq: Int64?
+    /// When the oldest record was received.
+    public var firstReceived: Date?
+    /// The newest record's seq.
+    public var lastSeq: Int64?
+    /// When the newest record was received.
+    public var lastReceived: Date?
+    /// Size of the database file plus its write-ahead log, in bytes.
+    public var databaseBytes: Int64
+    /// Transactions committed by the writer since the store was opened.
+    public var committedTransactions: Int
+}
+
+extension AuditStore {
+    /// Totals per signal, first and last seq and time, and the database size.
+    public func stats() async throws -> StoreStats {
+        let path = self.path
+        var stats = try await pool.read { db in
+            var perSignal: [AuthSignal: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT signal, count(*) FROM records GROUP BY signal") {
+                if let signal = AuthSignal(rawValue: row[0]) { perSignal[signal] = row[1] }
+            }
+            let first = try Row.fetchOne(db, sql: "SELECT seq, received FROM records ORDER BY seq LIMIT 1")
+            let last = try Row.fetchOne(db, sql: "SELECT seq, received FROM records ORDER BY seq DESC LIMIT 1")
+            return StoreStats(
+                perSignal: perSignal, firstSeq: first?[0], firstReceived: (first?[1] as Int64?).map(Microseconds.date),
+                lastSeq: last?[0], lastReceived: (last?[1] as Int64?).map(Microseconds.date),
+                databaseBytes: Self.fileSize(path) + Self.fileSize(path + "-wal"), committedTransactions: 0)
+        }
+        stats.committedTransactions = committedTransactions
+        return stats
+    }
+
+    private static func fileSize(_ path: String) -> Int64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : 0
+    }
+}

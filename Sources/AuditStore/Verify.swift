@@ -1,0 +1,166 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// What is wrong at the first bad place of the chain.
+public struct ChainProblem: Sendable, Hashable, CustomStringConvertible {
+    /// The kinds of damage verify tells apart.
+    public enum Kind: Sendable, Hashable {
+        /// The record's content does not match its hash: a field was edited.
+        case edited
+        /// Records `seq` through `through` are missing: deleted.
+        case deleted(through: Int64)
+        /// The record does not follow the one before it (its `prev_hash` is not that record's
+        /// hash): a record was inserted before it, or records were reordered.
+        case brokenLink
+        /// An external anchor (journal) names a different hash for this seq.
+        case anchorMismatch
+        /// The log ends before seq `anchored`, which an external anchor recorded: truncated.
+        case truncated(anchored: Int64)
+    }
+
+    /// The first bad seq.
+    public let seq: Int64
+    /// What is wrong there.
+    public let kind: Kind
+
+    /// A sentence for people.
+    public var description: String {
+        switch kind {
+        case .edited: "record \(seq) was modified: its content does not match its hash"
+        case .deleted(let through):
+            through == seq ? "record \(seq) was deleted" : "records \(seq)–\(through) were deleted"
+        case .brokenLink:
+            "record \(seq) does not follow record \(seq - 1): a record was inserted before it or records were reordered"
+        case .anchorMismatch: "record \(seq) differs from the hash anchored in the journal"
+        case .truncated(let anchored):
+            "the log was truncated: it ends at record \(seq - 1) but the journal anchored record \(anchored)"
+        }
+    }
+}
+
+/// The outcome of ``AuditStore/verify(from:to:anchors:)``.
+public struct VerifyReport: Sendable, Hashable {
+    /// How many records were checked.
+    public var checked: Int
+    /// The first and last seq checked.
+    public var first: Int64?
+    /// The last seq checked.
+    public var last: Int64?
+    /// The first problem found, if any (verification stops there).
+    public var problem: ChainProblem?
+
+    /// Whether the chain verified.
+    public var ok: Bool { problem == nil }
+}
+
+extension AuditStore {
+    /// Walks the hash chain from `from` to `to` (both inclusive; the whole log by default) and
+    /// reports the first bad seq and what is wrong: an edited field, deleted records, an
+    /// inserted record or reordering. `anchors` (seq and hash, as written to the journal) also
+    /// detect truncation and a rewritten chain.
+    public func verify(from: Int64? = nil, to: Int64? = nil, anchors: [ChainHead] = []) async throws -> VerifyReport {
+        try await pool.read { db in try ChainVerifier.verify(db, from: from, to: to, anchors: anchors) }
+    }
+}
+
+/// The chain walk, over SQLite's C API: it is the hot loop of `verify` (millions of records).
+enum ChainVerifier {
+    static func verify(_ db: Database, from: Int64?, to: Int64?, anchors: [ChainHead]) throws -> VerifyReport {
+        let pruned = try Schema.prunedAnchor(db)
+        let floor = (pruned?.seq ?? 0) + 1
+        let start = max(from ?? floor, floor)
+        var expectedSeq = start
+        var previousHash: Data
+        if start == floor {
+            previousHash = pruned?.hash ?? ChainHead.genesis.hash
+        } else if let hash = try Data.fetchOne(
+            db, sql: "SELECT hash FROM records WHERE seq = ?", arguments: [start - 1])
+        {
+            previousHash = hash
+        } else {
+            return VerifyReport(checked: 0, problem: ChainProblem(seq: start - 1, kind: .deleted(through: start - 1)))
+        }
+        let anchorsBySeq = Dictionary(anchors.map { ($0.seq, $0.hash) }, uniquingKeysWith: { first, _ in first })
+        var report = VerifyReport(checked: 0)
+        let statement = try db.makeStatement(
+            sql: "SELECT \(RecordRow.columns) FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq")
+        try statement.setArguments([start, to ?? Int64.max])
+        let handle = statement.sqliteStatement
+        var buffer = [UInt8]()
+        buffer.reserveCapacity(1024)
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_DONE { break }
+            guard code == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: code)) }
+            let seq = sqlite3_column_int64(handle, 0)
+            report.first = report.first ?? seq
+            if seq != expectedSeq {
+                report.problem = ChainProblem(seq: expectedSeq, kind: .deleted(through: seq - 1))
+                return report
+            }
+            let prevHash = blob(handle, 13)
+            let storedHash = blob(handle, 14)
+            buffer.removeAll(keepingCapacity: true)
+            encode(handle, into: &buffer)
+            if prevHash != previousHash {
+                report.problem = ChainProblem(seq: seq, kind: .brokenLink)
+                return report
+            }
+            if RecordHash.hash(encoded: buffer, prevHash: prevHash) != storedHash {
+                report.problem = ChainProblem(seq: seq, kind: .edited)
+                return report
+            }
+            if let anchored = anchorsBySeq[seq], anchored != storedHash {
+                report.problem = ChainProblem(seq: seq, kind: .anchorMismatch)
+                return report
+            }
+            previousHash = storedHash
+            report.checked += 1
+            report.last = seq
+            expectedSeq = seq + 1
+        }
+        if to == nil, let latest = anchors.map(\.seq).max(), latest >= expectedSeq {
+            report.problem = ChainProblem(seq: expectedSeq, kind: .truncated(anchored: latest))
+        }
+        return report
+    }
+
+    /// Appends the canonical encoding of the current row, read straight from SQLite's buffers.
+    private static func encode(_ handle: OpaquePointer?, into buffer: inout [UInt8]) {
+        buffer.append(contentsOf: RecordHash.magic)
+        integer(handle, 0, &buffer)  // seq
+        integer(handle, 1, &buffer)  // received
+        integer(handle, 2, &buffer)  // time
+        for column in Int32(3)...8 { text(handle, column, &buffer) }  // signal … credentials
+        for column in Int32(9)...11 { integer(handle, column, &buffer) }  // peer uid, gid, pid
+        text(handle, 12, &buffer)  // idempotency key
+    }
+
+    private static func integer(_ handle: OpaquePointer?, _ column: Int32, _ buffer: inout [UInt8]) {
+        if sqlite3_column_type(handle, column) == SQLITE_NULL {
+            buffer.append(0)
+            return
+        }
+        buffer.append(1)
+        withUnsafeBytes(of: sqlite3_column_int64(handle, column).bigEndian) { buffer.append(contentsOf: $0) }
+    }
+
+    private static func text(_ handle: OpaquePointer?, _ column: Int32, _ buffer: inout [UInt8]) {
+        if sqlite3_column_type(handle, column) == SQLITE_NULL {
+            buffer.append(0)
+            return
+        }
+        buffer.append(2)
+        let pointer = sqlite3_column_text(handle, column)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        withUnsafeBytes(of: UInt32(count).bigEndian) { buffer.append(contentsOf: $0) }
+        if let pointer { buffer.append(contentsOf: UnsafeBufferPointer(start: pointer, count: count)) }
+    }
+
+    private static func blob(_ handle: OpaquePointer?, _ column: Int32) -> Data {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard let pointer = sqlite3_column_blob(handle, column) else { return Data() }
+        return Data(bytes: pointer, count: count)
+    }
+}

@@ -1,0 +1,188 @@
+import Crypto
+public import Foundation
+
+/// Replaces sensitive values in events before anything else sees them (DESIGN.md §4).
+///
+/// Keys of `credentials` and `request`, at any depth and inside arrays, whose name contains one
+/// of the patterns (case-insensitive substring, as Django's `SafeExceptionReporterFilter`) get
+/// their whole value replaced: by Django's 20 asterisks in ``Mode/mask`` mode, or by
+/// `hmac-sha256:<hex>` keyed by the ``RedactionKey`` in ``Mode/hmac`` mode, so that equal secrets
+/// stay correlatable without being stored.
+public struct Redactor: Sendable {
+    /// How a sensitive value is replaced.
+    public enum Mode: String, Sendable, CaseIterable {
+        /// By `********************`.
+        case mask
+        /// By `hmac-sha256:<hex>` of the value.
+        case hmac
+    }
+
+    /// Django's replacement for a sensitive value.
+    public static let mask = "********************"
+
+    /// Django's `api|token|key|secret|password|signature` plus the patterns auth events need.
+    public static let defaultPatterns = [
+        "api", "token", "key", "secret", "password", "signature",
+        "pass", "auth", "cookie", "session", "credential", "private", "otp",
+    ]
+
+    /// Credential keys that name the account when an event's `user` is absent.
+    public static let usernameKeys = ["username", "user", "login", "email", "account"]
+
+    /// The replacement mode.
+    public let mode: Mode
+    /// The lower-cased patterns.
+    public let patterns: [String]
+    /// Whether a failed login's username that is not a known account is stored keyed-hashed
+    /// (it may be a password typed into the username prompt).
+    public let hashUnknownUsers: Bool
+    private let key: RedactionKey
+    private let isKnownAccount: @Sendable (String) -> Bool
+
+    /// Creates a redactor.
+    /// - Parameters:
+    ///   - mode: how sensitive values are replaced.
+    ///   - key: the key of keyed hashes (used in both modes for unknown usernames).
+    ///   - patterns: sensitive key patterns; the defaults when `nil`.
+    ///   - hashUnknownUsers: hash a failed login's username that names no account.
+    ///   - isKnownAccount: whether a name is an account; by default asks the system (`getpwnam`).
+    public init(
+        mode: Mode, key: RedactionKey, patterns: [String]? = nil, hashUnknownUsers: Bool = true,
+        isKnownAccount: @escaping @Sendable (String) -> Bool = Redactor.systemHasAccount
+    ) {
+        self.mode = mode
+        self.key = key
+        self.patterns = (patterns ?? Self.defaultPatterns).map { $0.lowercased() }.filter { !$0.isEmpty }
+        self.hashUnknownUsers = hashUnknownUsers
+        self.isKnownAccount = isKnownAccount
+    }
+
+    /// Whether the system knows an account of that name.
+    public static func systemHasAccount(_ name: String) -> Bool {
+        getpwnam(name) != nil
+    }
+
+    /// Whether `key` names a sensitive value.
+    public func isSensitive(_ key: String) -> Bool {
+        let lowered = key.lowercased()
+        return patterns.contains { lowered.contains($0) }
+    }
+
+    /// The keyed hash the redactor stores for `value`: `hmac-sha256:<hex>`.
+    public func keyedHash(_ value: String) -> String {
+        keyedHash(bytes: Data(value.utf8))
+    }
+
+    /// Redacts `event`, sent by `peer`.
+    public func redact(_ event: AuthEvent, peer: PeerCredentials) -> RedactedEvent {
+        let credentials = event.credentials.map(redact(object:))
+        var user = event.user
+        if event.signal == .userLoginFailed {
+            if user == nil {
+                user = Self.usernameKeys.lazy.compactMap { event.credentials?[$0]?.stringValue }.first
+            }
+            if let name = user, hashUnknownUsers, !isKnownAccount(name) {
+                user = keyedHash(name)
+            }
+        }
+        return RedactedEvent(
+            signal: event.signal, sender: event.sender, user: user,
+            request: event.request.map(redact(object:)), credentials: credentials,
+            time: event.time, id: event.id, peer: peer)
+    }
+
+    private func redact(object: JSONObject) -> JSONObject {
+        var result = JSONObject(minimumCapacity: object.count)
+        for (key, value) in object {
+            result[key] = isSensitive(key) ? replacement(for: value) : redact(value: value)
+        }
+        return result
+    }
+
+    private func redact(value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(let members): .object(redact(object: members))
+        case .array(let elements): .array(elements.map(redact(value:)))
+        default: value
+        }
+    }
+
+    private func replacement(for value: JSONValue) -> JSONValue {
+        switch mode {
+        case .mask:
+            return .string(Self.mask)
+        case .hmac:
+            if case .string(let text) = value { return .string(keyedHash(text)) }
+            return .string(keyedHash(bytes: CanonicalJSON.encode(value)))
+        }
+    }
+
+    private func keyedHash(bytes: Data) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: bytes, using: key.symmetricKey)
+        return "hmac-sha256:" + code.map { hexDigits[Int($0 >> 4)] + hexDigits[Int($0 & 0xF)] }.joined()
+    }
+}
+
+private let hexDigits = (0..<16).map { String($0, radix: 16) }
+
+/// The secret key of keyed hashes: 32 random bytes kept in a file only its owner can read.
+public struct RedactionKey: Sendable {
+    private let bytes: Data
+
+    /// The key for swift-crypto.
+    var symmetricKey: SymmetricKey { SymmetricKey(data: bytes) }
+
+    /// A key from raw bytes (at least 32).
+    public init(bytes: some Sequence<UInt8>) throws {
+        let data = Data(bytes)
+        guard data.count >= 32 else { throw RedactionKeyError.tooShort(data.count) }
+        self.bytes = data
+    }
+
+    /// Reads the key at `path`, or creates it there (mode 0600, 32 random bytes) when absent.
+    /// Refuses a key file that others may read or that is a symbolic link.
+    public static func loadOrCreate(at path: String) throws -> RedactionKey {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        if fd >= 0 {
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw RedactionKeyError.io(path, errno) }
+            guard info.st_mode & 0o077 == 0 else {
+                throw RedactionKeyError.readableByOthers(path, info.st_mode & 0o777)
+            }
+            var buffer = [UInt8](repeating: 0, count: 256)
+            let count = read(fd, &buffer, buffer.count)
+            guard count >= 0 else { throw RedactionKeyError.io(path, errno) }
+            return try RedactionKey(bytes: buffer.prefix(count))
+        }
+        guard errno == ENOENT else { throw RedactionKeyError.io(path, errno) }
+        let key = SymmetricKey(size: .bits256)
+        let created = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard created >= 0 else { throw RedactionKeyError.io(path, errno) }
+        defer { close(created) }
+        let bytes = key.withUnsafeBytes { Array($0) }
+        guard write(created, bytes, bytes.count) == bytes.count, fsync(created) == 0 else {
+            let code = errno
+            unlink(path)
+            throw RedactionKeyError.io(path, code)
+        }
+        return try RedactionKey(bytes: bytes)
+    }
+}
+
+/// Why a redaction key could not be used. Messages never contain key material.
+public enum RedactionKeyError: Error, Equatable, CustomStringConvertible {
+    case tooShort(Int)
+    case readableByOthers(String, mode_t)
+    case io(String, Int32)
+
+    /// A message for people.
+    public var description: String {
+        switch self {
+        case .tooShort(let count): "redaction key has \(count) bytes; at least 32 are needed"
+        case .readableByOthers(let path, let mode):
+            "redaction key \(path) has mode \(String(mode, radix: 8)); it must be readable by its owner only (0600)"
+        case .io(let path, let code): "redaction key \(path): \(String(cString: strerror(code)))"
+        }
+    }
+}
