@@ -46,6 +46,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "store-stress",
+            dependencies: ["AuditStore", "AuthSignalCore"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "signals-bench",
             dependencies: ["Signals"],
             path: "Benchmarks/signals-bench",
@@ -54,6 +59,15 @@ let package = Package(
         .testTarget(
             name: "SignalsTests",
             dependencies: ["Signals", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AuditStoreTests",
+            dependencies: [
+                "AuditStore", "AuthSignalCore", "Signals",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -75,6 +75,7 @@ public final class AuditStore: Sendable {
     /// A repeated idempotency key returns the original seq with `duplicate: true` and stores
     /// nothing. Waits while the queue is full (back-pressure).
     /// - Throws: ``StoreError/unavailable(_:)`` when nothing could be stored.
+    @discardableResult
     public func append(_ event: RedactedEvent) async throws(StoreError) -> Appended {
         try await writer.append(event)
     }

@@ -13,12 +13,12 @@ extension AuditStore {
     ///
     /// Sends `pre_delete` before and `post_delete` after each record's deletion. The last deleted
     /// record's seq and hash are kept as the chain anchor, so the remaining chain still verifies.
-    /// - Returns: how many records were deleted.
+    /// - Returns: how many records were deleted, in how many transactions.
     @discardableResult
-    public func prune(now: Date = Date()) async throws -> Int {
+    public func prune(now: Date = Date()) async throws -> PruneResult {
         let keep = options.maximumRecords
         let cutoff = options.maximumAge.map { Microseconds.from(now) - Int64($0 / .microseconds(1)) }
-        guard keep != nil || cutoff != nil else { return 0 }
+        guard keep != nil || cutoff != nil else { return PruneResult() }
         // The newest seq to delete, decided once: records appended meanwhile are not counted.
         let target = try await pool.read { db -> Int64? in
             var target: Int64?
@@ -34,13 +34,14 @@ extension AuditStore {
             }
             return target
         }
-        guard let target else { return 0 }
-        var deleted = 0
+        guard let target else { return PruneResult() }
+        var result = PruneResult()
         while true {
             let path = self.path
             let batch = try await pool.write { db in try Self.pruneBatch(db, through: target, path: path) }
-            guard batch.count > 0 else { return deleted }
-            deleted += batch.count
+            guard batch.count > 0 else { return result }
+            result.deleted += batch.count
+            result.transactions += 1
             for record in batch.records {
                 await postDelete.sendRobust(
                     sender: Self.recordSender, ModelDeletion(instance: record, using: path, origin: "retention"))
@@ -79,4 +80,15 @@ extension AuditStore {
         try db.execute(sql: "DELETE FROM records WHERE seq BETWEEN ? AND ?", arguments: [first, end])
         return (db.changesCount, records)
     }
+}
+
+/// What a retention run did.
+public struct PruneResult: Sendable, Hashable {
+    /// Records deleted.
+    public var deleted = 0
+    /// Transactions used (each deletes at most ``AuditStore/pruneBatchSize`` records).
+    public var transactions = 0
+
+    /// Nothing deleted.
+    public init() {}
 }

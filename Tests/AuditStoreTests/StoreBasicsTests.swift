@@ -1,0 +1,169 @@
+import AuthSignalCore
+import Foundation
+import GRDB
+import Signals
+import Testing
+
+@testable import AuditStore
+
+@Suite("Audit store: opening, appending, signals")
+struct StoreBasicsTests {
+    @Test func writerUsesWALAndSynchronousFull() throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.file("audit.db"))
+        let (mode, synchronous) = try store.pool.writeWithoutTransaction { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
+        }
+        #expect(mode == "wal")
+        #expect(synchronous == 2)  // FULL
+    }
+
+    @Test func migrationsSendPreAndPostMigrateWithThePlanOnlyWhenPending() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("audit.db")
+        let seen = Collected<String>()
+        let pre = preMigrate.connect { _, migration in
+            if migration.using == path { seen.add("pre \(migration.plan)") }
+        }
+        let post = postMigrate.connect { _, migration in
+            if migration.using == path { seen.add("post \(migration.plan)") }
+        }
+        defer {
+            pre.disconnect()
+            post.disconnect()
+        }
+        _ = try AuditStore(path: path)
+        _ = try AuditStore(path: path)
+        #expect(seen.values == ["pre [\"v1-records\"]", "post [\"v1-records\"]", "pre []", "post []"])
+    }
+
+    @Test func connectionCreatedIsSentForEveryConnectionAndReceiversCanSetPragmas() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("audit.db")
+        let seen = Collected<Bool>()
+        let connection = connectionCreated.connect(sender: AuditStore.sender) { _, created in
+            guard created.path == path else { return }
+            seen.add(created.isWriter)
+            try created.connection.execute("PRAGMA temp_store = MEMORY")
+        }
+        defer { connection.disconnect() }
+        let store = try AuditStore(path: path)
+        _ = try await store.stats()
+        #expect(seen.values.contains(true))
+        #expect(seen.values.contains(false))
+        let tempStore = try await store.pool.writeWithoutTransaction { db in
+            try Int.fetchOne(db, sql: "PRAGMA temp_store")
+        }
+        #expect(tempStore == 2)  // MEMORY, set by the receiver
+    }
+
+    @Test func filesAreCreatedReadableByTheOwnerOnly() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("audit.db")
+        let store = try AuditStore(path: path)
+        try await store.append(Events.make())
+        for file in [path, path + "-wal", path + "-shm"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: file)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(file)")
+        }
+    }
+
+    @Test func aDatabasePathThatIsASymlinkIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        let target = directory.file("elsewhere.db")
+        _ = FileManager.default.createFile(atPath: target, contents: nil)
+        let link = directory.file("audit.db")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        #expect(throws: StoreError.symlink(link)) { try AuditStore(path: link) }
+    }
+
+    @Test func appendedRecordsAreDurableAndReadBackExactly() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("audit.db")
+        let time = Date(timeIntervalSince1970: 1_790_000_000.123456)
+        do {
+            let store = try AuditStore(path: path)
+            let first = try await store.append(Events.make(.userLoggedIn, user: "alice", time: time))
+            let second = try await store.append(Events.make(.userLoginFailed, user: "bob", address: nil))
+            #expect(first == Appended(seq: 1, duplicate: false))
+            #expect(second == Appended(seq: 2, duplicate: false))
+            try await store.close()
+        }
+        let store = try AuditStore(path: path)
+        let records = try await store.all()
+        #expect(records.map(\.seq) == [1, 2])
+        #expect(records[0].signal == .userLoggedIn)
+        #expect(records[0].user == "alice")
+        #expect(records[0].remoteAddr == "203.0.113.9")
+        #expect(abs(records[0].time!.timeIntervalSince(time)) < 0.000_002)
+        #expect(records[0].peer == Events.peer)
+        #expect(records[1].remoteAddr == nil)
+        // The password never reached the file: only its keyed hash.
+        #expect(records[1].credentials?["password"]?.stringValue?.hasPrefix("hmac-sha256:") == true)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(bytes.range(of: Data("hunter2".utf8)) == nil)
+        #expect(records[1].prevHash == records[0].hash)
+        #expect(store.chainHead() == ChainHead(seq: 2, hash: records[1].hash))
+        #expect(try await store.append(Events.make()).seq == 3)
+    }
+
+    @Test func concurrentAppendsShareTransactionsAndGetDistinctContiguousSeqs() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.file("audit.db"))
+        let seqs = try await store.fill(500)
+        #expect(seqs == Array(1...500))
+        #expect(store.committedTransactions < 500)
+        #expect(try await store.verify().ok)
+    }
+
+    @Test func backPressureHoldsAppendersWhenTheQueueIsFullAndLosesNone() async throws {
+        let directory = try TemporaryDirectory()
+        var options = StoreOptions()
+        options.queueCapacity = 4
+        options.maximumBatch = 2
+        let store = try AuditStore(path: directory.file("audit.db"), options: options)
+        let seqs = try await store.fill(300)
+        #expect(seqs == Array(1...300))
+        #expect(store.committedTransactions >= 150)  // never more than 2 per transaction
+    }
+
+    @Test func aRepeatedIdempotencyKeyReturnsTheFirstSeqAndStoresNothing() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.file("audit.db"))
+        let first = try await store.append(Events.make(id: "9f1c2a"))
+        try await store.append(Events.make(id: "other"))
+        let again = try await store.append(Events.make(user: "changed", id: "9f1c2a"))
+        #expect(first == Appended(seq: 1, duplicate: false))
+        #expect(again == Appended(seq: 1, duplicate: true))
+        // Duplicates inside one group commit, too.
+        let together = try await store.fill(20) { _ in Events.make(id: "burst") }
+        #expect(Set(together) == [3])
+        #expect(try await store.all().count == 3)
+    }
+
+    @Test func modelSignalsCarryTheRecordCreatedAndTheNewSeq() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("audit.db")
+        let seen = Collected<String>()
+        let connections = [
+            preInit.connect(sender: AuditStore.recordSender) { _, _ in seen.add("pre_init") },
+            postInit.connect(sender: AuditStore.recordSender) { _, payload in
+                seen.add("post_init \(payload.instance(as: AuditRecord.self)!.seq)")
+            },
+            preSave.connect(sender: AuditStore.recordSender) { _, payload in
+                if payload.using == path { seen.add("pre_save \(payload.instance(as: AuditRecord.self)!.seq)") }
+            },
+            postSave.connect(sender: AuditStore.recordSender) { _, payload in
+                if payload.using == path {
+                    seen.add("post_save \(payload.instance(as: AuditRecord.self)!.seq) created=\(payload.created)")
+                }
+            },
+        ]
+        defer { for connection in connections { connection.disconnect() } }
+        let store = try AuditStore(path: path)
+        try await store.append(Events.make())
+        let mine = seen.values.filter { !$0.hasPrefix("pre_init") && !$0.hasPrefix("post_init") }
+        #expect(mine == ["pre_save 1", "post_save 1 created=true"])
+        #expect(seen.values.contains("post_init 1"))
+    }
+}
