@@ -51,6 +51,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "store-bench",
+            dependencies: [
+                "AuditStore", "AuthSignalCore",
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            path: "Benchmarks/store-bench",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "signals-bench",
             dependencies: ["Signals"],
             path: "Benchmarks/signals-bench",

@@ -36,9 +36,12 @@ public final class AuditStore: Sendable {
         configuration.maximumReaderCount = options.maximumReaders
         configuration.label = "authsignal.store"
         let cacheKiB = options.writerCacheKiB
+        let pageSize = options.pageSize
         configuration.prepareDatabase { db in
             let isWriter = !db.configuration.readonly
             if isWriter {
+                // Takes effect only while the file is still empty, that is on creation.
+                try db.execute(sql: "PRAGMA page_size = \(pageSize)")
                 try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)")
             }
             if connectionCreated.hasListeners(sender: AuditStore.sender) {
@@ -154,6 +157,8 @@ public struct StoreOptions: Sendable {
     public var maximumReaders = 4
     /// The writer's page cache, in KiB: large enough to keep the indexes' hot pages in memory.
     public var writerCacheKiB = 65536
+    /// The page size of a new database, in bytes (docs/storage.md explains the choice).
+    public var pageSize = Int(ProcessInfo.processInfo.environment["AUTHSIGNAL_PAGE_SIZE"] ?? "") ?? 4096
     /// Retention: records older than this are pruned (`nil`: kept forever).
     public var maximumAge: Duration?
     /// Retention: only this many newest records are kept (`nil`: all).

@@ -152,7 +152,7 @@ final class GroupCommitWriter: Sendable {
         let start = state.withLock { $0.head }
         var head = start
         var outcomes: [Appended] = []
-        var saved: [(fields: StoredFields, event: RedactedEvent, prevHash: Data, hash: Data)] = []
+        var saved: [(fields: RecordColumns, event: RedactedEvent, prevHash: Data, hash: Data)] = []
         let listening = ModelSignalListeners()
         do {
             try pool.writeWithoutTransaction { db in
@@ -161,7 +161,7 @@ final class GroupCommitWriter: Sendable {
                     outcomes.removeAll(keepingCapacity: true)
                     saved.removeAll(keepingCapacity: true)
                     var keys: [String: Int64] = [:]
-                    let insert = try db.cachedStatement(sql: Self.insertSQL)
+                    let insert = try db.cachedStatement(sql: RecordColumns.insertSQL)
                     let lookup = try db.cachedStatement(sql: "SELECT seq FROM records WHERE idem = ?")
                     for pending in batch {
                         let event = pending.event
@@ -177,7 +177,7 @@ final class GroupCommitWriter: Sendable {
                         }
                         head.seq += 1
                         head.received = max(Microseconds.from(Date()), head.received)
-                        let fields = StoredFields(seq: head.seq, received: head.received, event: event)
+                        let fields = RecordColumns(seq: head.seq, received: head.received, event: event)
                         let hash = RecordHash.hash(fields, prevHash: head.hash)
                         if listening.postInit || listening.preSave {
                             let record = AuditRecord(fields: fields, event: event, prevHash: head.hash, hash: hash)
@@ -218,13 +218,7 @@ final class GroupCommitWriter: Sendable {
         return outcomes.map { .success($0) }
     }
 
-    static let insertSQL = """
-        INSERT INTO records (seq, received, time, signal, sender, user, remote_addr, request,
-            credentials, peer_uid, peer_gid, peer_pid, idem, prev_hash, hash)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """
-
-    static func arguments(_ fields: StoredFields, prevHash: Data, hash: Data) -> StatementArguments {
+    static func arguments(_ fields: RecordColumns, prevHash: Data, hash: Data) -> StatementArguments {
         StatementArguments(
             [
                 fields.seq, fields.received, fields.time, fields.signal, fields.sender, fields.user,
@@ -251,7 +245,7 @@ private enum Signals {
 }
 
 extension AuditRecord {
-    init(fields: StoredFields, event: RedactedEvent, prevHash: Data, hash: Data) {
+    init(fields: RecordColumns, event: RedactedEvent, prevHash: Data, hash: Data) {
         self.init(
             seq: fields.seq, received: Microseconds.date(fields.received), time: event.time,
             signal: event.signal, sender: event.sender, user: event.user, remoteAddr: event.remoteAddr,

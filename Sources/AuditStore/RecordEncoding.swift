@@ -1,27 +1,41 @@
-import AuthSignalCore
+public import AuthSignalCore
 import Crypto
-import Foundation
+public import Foundation
 
-/// The stored form of a record's fields, exactly as hashed. docs/storage.md specifies the
-/// canonical encoding byte by byte so that an outside tool can recompute every hash.
-struct StoredFields: Sendable {
-    var seq: Int64
-    var received: Int64
-    var time: Int64?
-    var signal: String
-    var sender: String
-    var user: String?
-    var remoteAddr: String?
-    /// Canonical JSON text of the redacted request.
-    var request: String?
-    /// Canonical JSON text of the redacted credentials.
-    var credentials: String?
-    var peerUID: Int64
-    var peerGID: Int64
-    var peerPID: Int64
-    var idempotencyKey: String?
+/// A record's columns exactly as stored and hashed (times in microseconds since the epoch, JSON
+/// as canonical text). docs/storage.md specifies the canonical encoding byte by byte so that an
+/// outside tool can recompute every hash; bulk loaders (the store benchmark) use this type to
+/// write rows that verify.
+public struct RecordColumns: Sendable, Hashable {
+    /// `seq`.
+    public var seq: Int64
+    /// `received`, µs since the epoch.
+    public var received: Int64
+    /// `time`, µs since the epoch.
+    public var time: Int64?
+    /// `signal`, the wire name.
+    public var signal: String
+    /// `sender`.
+    public var sender: String
+    /// `user`.
+    public var user: String?
+    /// `remote_addr`.
+    public var remoteAddr: String?
+    /// `request`: canonical JSON text of the redacted request.
+    public var request: String?
+    /// `credentials`: canonical JSON text of the redacted credentials.
+    public var credentials: String?
+    /// `peer_uid`.
+    public var peerUID: Int64
+    /// `peer_gid`.
+    public var peerGID: Int64
+    /// `peer_pid`.
+    public var peerPID: Int64
+    /// `idem`, the idempotency key.
+    public var idempotencyKey: String?
 
-    init(seq: Int64, received: Int64, event: RedactedEvent) {
+    /// The columns of `event` stored as record `seq`, received at `received` µs.
+    public init(seq: Int64, received: Int64, event: RedactedEvent) {
         self.seq = seq
         self.received = received
         self.time = event.time.map(Microseconds.from)
@@ -37,7 +51,8 @@ struct StoredFields: Sendable {
         self.idempotencyKey = event.id
     }
 
-    init(
+    /// Columns given one by one.
+    public init(
         seq: Int64, received: Int64, time: Int64?, signal: String, sender: String, user: String?,
         remoteAddr: String?, request: String?, credentials: String?, peerUID: Int64, peerGID: Int64,
         peerPID: Int64, idempotencyKey: String?
@@ -58,13 +73,26 @@ struct StoredFields: Sendable {
     }
 }
 
+extension RecordColumns {
+    /// The statement that stores a record: its 15 parameters are the columns in declaration
+    /// order, then `prev_hash` and `hash`.
+    public static let insertSQL = """
+        INSERT INTO records (seq, received, time, signal, sender, user, remote_addr, request,
+            credentials, peer_uid, peer_gid, peer_pid, idem, prev_hash, hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    /// This record's hash when it follows a record whose hash is `prevHash`.
+    public func hash(after prevHash: Data) -> Data { RecordHash.hash(self, prevHash: prevHash) }
+}
+
 /// The hash chain: `hash = SHA-256(prev_hash ‖ canonical encoding)`.
 enum RecordHash {
     /// The encoding's first bytes, naming its version.
     static let magic = Array("authsignal-record-v1".utf8)
 
     /// `SHA-256(prevHash ‖ encode(fields))`.
-    static func hash(_ fields: StoredFields, prevHash: Data) -> Data {
+    static func hash(_ fields: RecordColumns, prevHash: Data) -> Data {
         var buffer = [UInt8]()
         buffer.reserveCapacity(256)
         encode(fields, into: &buffer)
@@ -80,7 +108,7 @@ enum RecordHash {
     }
 
     /// Appends the canonical encoding of `fields` to `buffer`.
-    static func encode(_ fields: StoredFields, into buffer: inout [UInt8]) {
+    static func encode(_ fields: RecordColumns, into buffer: inout [UInt8]) {
         buffer.append(contentsOf: magic)
         integer(fields.seq, &buffer)
         integer(fields.received, &buffer)

@@ -47,3 +47,10 @@ extension AuditStore {
         return stat(path, &info) == 0 ? Int64(info.st_size) : 0
     }
 }
+
+extension AuditStore {
+    /// SQLite's `PRAGMA integrity_check`: `["ok"]` for a sound file.
+    public func integrityCheck() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+}

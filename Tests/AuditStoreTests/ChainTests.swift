@@ -95,7 +95,7 @@ struct ChainTests {
         // A forger who can hash shifts records 7… up and slips a well-formed record in at 7,
         // chained to record 6: the record after it no longer follows.
         let records = try await store.all()
-        var forged = StoredFields(
+        var forged = RecordColumns(
             seq: 7, received: Microseconds.from(records[5].received), event: Events.make(user: "ghost"))
         forged.idempotencyKey = nil
         let hash = RecordHash.hash(forged, prevHash: records[5].hash)

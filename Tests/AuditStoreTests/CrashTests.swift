@@ -11,7 +11,7 @@ func appendUntilKilled(_ path: String, after delay: Duration) async throws -> [I
         .appendingPathComponent("store-stress")
     let process = Process()
     process.executableURL = executable
-    process.arguments = [path, "16"]
+    process.arguments = ["append", path, "16"]
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = FileHandle.nullDevice
@@ -35,7 +35,7 @@ struct CrashTests {
         for round in 0..<4 {
             let acknowledged = try await appendUntilKilled(path, after: .milliseconds(Int.random(in: 150...600)))
             let store = try AuditStore(path: path)
-            let integrity = try await store.pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            let integrity = try await store.integrityCheck()
             #expect(integrity == ["ok"], "round \(round)")
             let stored = Set(try await store.all().map(\.seq))
             let lost = Set(acknowledged).subtracting(stored)

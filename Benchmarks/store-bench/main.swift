@@ -1,0 +1,314 @@
+// Measures the audit store's ingest, query and verify speed against a floor measured in the same
+// run on the same file system: the same rows, schema and indexes inserted through the raw SQLite
+// C API with one prepared statement in 1,000-row transactions.
+//
+// Run: swift run -c release store-bench [--rows N] [--prefill N] [--workdir DIR]
+// Prints a table, then one JSON object with every figure as its last line.
+import AuditStore
+import AuthSignalCore
+import Foundation
+import GRDBSQLite
+
+struct Options {
+    var rows = 60_000
+    var prefill = 1_000_000
+    var workdir = ".build/store-bench"
+
+    init(_ arguments: [String]) {
+        var index = 1
+        while index + 1 < arguments.count {
+            switch arguments[index] {
+            case "--rows": rows = Int(arguments[index + 1]) ?? rows
+            case "--prefill": prefill = Int(arguments[index + 1]) ?? prefill
+            case "--workdir": workdir = arguments[index + 1]
+            default: usage()
+            }
+            index += 2
+        }
+        if index != arguments.count { usage() }
+    }
+
+    func usage() -> Never {
+        FileHandle.standardError.write(Data("usage: store-bench [--rows N] [--prefill N] [--workdir DIR]\n".utf8))
+        exit(2)
+    }
+}
+
+let options = Options(CommandLine.arguments)
+try FileManager.default.createDirectory(atPath: options.workdir, withIntermediateDirectories: true)
+
+// MARK: Realistic events
+
+/// A deterministic generator (SplitMix64), so every run inserts the same rows.
+struct Generator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+}
+
+let redactor = Redactor(
+    mode: .hmac, key: try RedactionKey(bytes: Array(repeating: 9, count: 32)), isKnownAccount: { _ in true })
+let senders = ["sshd", "sshd", "sshd", "login", "sudo", "gdm-password", "su"]
+
+/// 10,000 users, 50,000 addresses, a few senders; mostly logins, some logouts and failures.
+func realisticEvent(_ generator: inout Generator) -> RedactedEvent {
+    let user = "user\(String(format: "%05d", generator.below(10_000)))"
+    let address = generator.below(50_000)
+    let sender = senders[generator.below(senders.count)]
+    let roll = generator.below(100)
+    let signal: AuthSignal = roll < 60 ? .userLoggedIn : roll < 85 ? .userLoggedOut : .userLoginFailed
+    let request: JSONObject = [
+        "remote_addr": .string("198.18.\(address / 256).\(address % 256)"),
+        "remote_port": .int(Int64(1024 + generator.below(60_000))),
+        "service": .string(sender), "tty": .string(sender == "sshd" ? "ssh" : "tty\(generator.below(8))"),
+    ]
+    let credentials: JSONObject? =
+        signal == .userLoginFailed
+        ? ["username": .string(user), "password": .string("guess\(generator.below(5_000))")] : nil
+    return redactor.redact(
+        AuthEvent(signal: signal, sender: sender, user: user, request: request, credentials: credentials),
+        peer: PeerCredentials(uid: 0, gid: 0, pid: Int32(1_000 + generator.below(30_000))))
+}
+
+// MARK: Raw SQLite (the floor, and the pre-fill)
+
+final class RawDatabase {
+    var handle: OpaquePointer?
+
+    init(_ path: String, synchronous: String) {
+        guard sqlite3_open(path, &handle) == SQLITE_OK else { fatalError("cannot open \(path)") }
+        exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = \(synchronous); PRAGMA cache_size = -65536")
+    }
+
+    deinit { sqlite3_close(handle) }
+
+    func exec(_ sql: String) {
+        guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else {
+            fatalError("\(sql): \(String(cString: sqlite3_errmsg(handle)))")
+        }
+    }
+
+    /// The last record's seq, received time and hash.
+    func head() -> (seq: Int64, received: Int64, hash: Data) {
+        var statement: OpaquePointer?
+        sqlite3_prepare_v2(handle, "SELECT seq, received, hash FROM records ORDER BY seq DESC LIMIT 1", -1, &statement, nil)
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_step(statement) == SQLITE_ROW else { return (0, 0, Data(count: 32)) }
+        let bytes = sqlite3_column_blob(statement, 2)!
+        return (
+            sqlite3_column_int64(statement, 0), sqlite3_column_int64(statement, 1),
+            Data(bytes: bytes, count: Int(sqlite3_column_bytes(statement, 2)))
+        )
+    }
+
+    /// Inserts `rows` with one prepared statement, `batch` rows per transaction.
+    func insert(_ rows: [(RecordColumns, Data, Data)], batch: Int) {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, RecordColumns.insertSQL, -1, &statement, nil) == SQLITE_OK else {
+            fatalError(String(cString: sqlite3_errmsg(handle)))
+        }
+        defer { sqlite3_finalize(statement) }
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        func text(_ index: Int32, _ value: String?) {
+            if let value { sqlite3_bind_text(statement, index, value, -1, transient) } else { sqlite3_bind_null(statement, index) }
+        }
+        func integer(_ index: Int32, _ value: Int64?) {
+            if let value { sqlite3_bind_int64(statement, index, value) } else { sqlite3_bind_null(statement, index) }
+        }
+        func blob(_ index: Int32, _ value: Data) {
+            _ = value.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), transient) }
+        }
+        for start in stride(from: 0, to: rows.count, by: batch) {
+            exec("BEGIN IMMEDIATE")
+            for (columns, prevHash, hash) in rows[start..<min(start + batch, rows.count)] {
+                integer(1, columns.seq)
+                integer(2, columns.received)
+                integer(3, columns.time)
+                text(4, columns.signal)
+                text(5, columns.sender)
+                text(6, columns.user)
+                text(7, columns.remoteAddr)
+                text(8, columns.request)
+                text(9, columns.credentials)
+                integer(10, columns.peerUID)
+                integer(11, columns.peerGID)
+                integer(12, columns.peerPID)
+                text(13, columns.idempotencyKey)
+                blob(14, prevHash)
+                blob(15, hash)
+                guard sqlite3_step(statement) == SQLITE_DONE else { fatalError(String(cString: sqlite3_errmsg(handle))) }
+                sqlite3_reset(statement)
+            }
+            exec("COMMIT")
+        }
+    }
+}
+
+/// Rows chained after `head`, received from `start` µs on, `step` µs apart.
+func chainedRows(
+    _ events: [RedactedEvent], after head: (seq: Int64, received: Int64, hash: Data), start: Int64, step: Int64
+) -> [(RecordColumns, Data, Data)] {
+    var rows: [(RecordColumns, Data, Data)] = []
+    rows.reserveCapacity(events.count)
+    var previous = head.hash
+    for (offset, event) in events.enumerated() {
+        let columns = RecordColumns(
+            seq: head.seq + Int64(offset) + 1, received: max(start + Int64(offset) * step, head.received), event: event)
+        let hash = columns.hash(after: previous)
+        rows.append((columns, previous, hash))
+        previous = hash
+    }
+    return rows
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+func removeDatabase(_ path: String) {
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+}
+
+// MARK: The pre-filled database (built once, then reused)
+
+let nowMicros = Int64(Date().timeIntervalSince1970 * 1_000_000)
+let template = "\(options.workdir)/prefilled-\(options.prefill).db"
+if !FileManager.default.fileExists(atPath: template) {
+    print("building the pre-filled database: \(options.prefill) records over 30 days …")
+    let started = ContinuousClock.now
+    removeDatabase(template + ".partial")
+    try await AuditStore(path: template + ".partial").close()
+    let raw = RawDatabase(template + ".partial", synchronous: "OFF")
+    var generator = Generator(state: 1)
+    let thirtyDays: Int64 = 30 * 86_400 * 1_000_000
+    let step = thirtyDays / Int64(max(options.prefill, 1))
+    var head = raw.head()
+    for chunk in stride(from: 0, to: options.prefill, by: 100_000) {
+        let events = (0..<min(100_000, options.prefill - chunk)).map { _ in realisticEvent(&generator) }
+        let rows = chainedRows(events, after: head, start: nowMicros - thirtyDays + Int64(chunk) * step, step: step)
+        raw.insert(rows, batch: 10_000)
+        head = (rows.last!.0.seq, rows.last!.0.received, rows.last!.2)
+    }
+    raw.exec("PRAGMA wal_checkpoint(TRUNCATE)")
+    try FileManager.default.moveItem(atPath: template + ".partial", toPath: template)
+    removeDatabase(template + ".partial")
+    print(String(format: "  built in %.1f s", seconds(ContinuousClock.now - started)))
+}
+
+// MARK: Ingest cases
+
+struct Ingest {
+    let name: String
+    let rows: Int
+    let seconds: Double
+    var rate: Double { Double(rows) / seconds }
+}
+
+/// Appends `count` events through the store with `appenders` concurrent appenders.
+func storeIngest(_ path: String, appenders: Int, count: Int, batch: Int? = nil, seed: UInt64) async throws -> Ingest {
+    var storeOptions = StoreOptions()
+    if let batch { storeOptions.maximumBatch = batch }
+    let store = try AuditStore(path: path, options: storeOptions)
+    var generator = Generator(state: seed)
+    let events = (0..<count).map { _ in realisticEvent(&generator) }
+    let perAppender = (count + appenders - 1) / appenders
+    let started = ContinuousClock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for appender in 0..<appenders {
+            let mine = Array(events[min(appender * perAppender, count)..<min((appender + 1) * perAppender, count)])
+            group.addTask { for event in mine { try await store.append(event) } }
+        }
+        try await group.waitForAll()
+    }
+    let elapsed = seconds(ContinuousClock.now - started)
+    let transactions = store.committedTransactions
+    try await store.close()
+    let label = batch == 1 ? "one commit per row, \(appenders) appenders" : "group commit, \(appenders) appender\(appenders == 1 ? "" : "s")"
+    print(String(format: "    %-40@ %8d rows %8.2f s %10.0f rows/s  (%d transactions)", label, count, elapsed, Double(count) / elapsed, transactions))
+    return Ingest(name: label, rows: count, seconds: elapsed)
+}
+
+/// The floor: the same kind of rows through the raw C API in 1,000-row transactions.
+func floorIngest(_ path: String, count: Int, seed: UInt64) -> Ingest {
+    let raw = RawDatabase(path, synchronous: "FULL")
+    var generator = Generator(state: seed)
+    let events = (0..<count).map { _ in realisticEvent(&generator) }
+    let rows = chainedRows(events, after: raw.head(), start: Int64(Date().timeIntervalSince1970 * 1_000_000), step: 1)
+    let started = ContinuousClock.now
+    raw.insert(rows, batch: 1_000)
+    let elapsed = seconds(ContinuousClock.now - started)
+    print(String(format: "    %-40@ %8d rows %8.2f s %10.0f rows/s", "floor: raw C API, 1,000-row transactions", count, elapsed, Double(count) / elapsed))
+    return Ingest(name: "floor", rows: count, seconds: elapsed)
+}
+
+var figures: [String: Double] = [:]
+for (label, source) in [("empty", nil), ("prefilled", template)] as [(String, String?)] {
+    print("ingest into \(label == "empty" ? "an empty database" : "a database pre-filled with \(options.prefill) records"):")
+    let path = "\(options.workdir)/run-\(label).db"
+    removeDatabase(path)
+    if let source {
+        try FileManager.default.copyItem(atPath: source, toPath: path)
+    } else {
+        try await AuditStore(path: path).close()
+    }
+    let rows = options.rows
+    let floor = floorIngest(path, count: rows, seed: 11)
+    let group64 = try await storeIngest(path, appenders: 64, count: rows, seed: 12)
+    let group8 = try await storeIngest(path, appenders: 8, count: rows / 2, seed: 13)
+    let group1 = try await storeIngest(path, appenders: 1, count: rows / 20, seed: 14)
+    let perRow = try await storeIngest(path, appenders: 64, count: rows / 20, batch: 1, seed: 15)
+    figures["\(label)_floor_rows_per_s"] = floor.rate
+    figures["\(label)_group_commit_64_rows_per_s"] = group64.rate
+    figures["\(label)_group_commit_8_rows_per_s"] = group8.rate
+    figures["\(label)_group_commit_1_rows_per_s"] = group1.rate
+    figures["\(label)_one_commit_per_row_64_rows_per_s"] = perRow.rate
+    figures["\(label)_store_over_floor_64"] = group64.rate / floor.rate
+    print(String(format: "    group commit (64) / floor: %.2f", group64.rate / floor.rate))
+    if label == "empty" { removeDatabase(path) }
+}
+
+// MARK: Query latency and verify throughput on the pre-filled database
+
+let queried = "\(options.workdir)/run-prefilled.db"
+let store = try AuditStore(path: queried)
+var generator = Generator(state: 99)
+var latencies: [Double] = []
+var found = 0
+let dayAgo = Date().addingTimeInterval(-86_400)
+for _ in 0..<2_000 {
+    let user = "user\(String(format: "%05d", generator.below(10_000)))"
+    let started = ContinuousClock.now
+    for try await _ in store.records(matching: RecordFilter(user: user, signal: .userLoginFailed, since: dayAgo)) {
+        found += 1
+    }
+    latencies.append(seconds(ContinuousClock.now - started) * 1_000)
+}
+latencies.sort()
+let p50 = latencies[latencies.count / 2]
+let p99 = latencies[latencies.count * 99 / 100]
+print(String(format: "query \"one user's failures in the last day\": p50 %.3f ms, p99 %.3f ms (%d rows over 2,000 queries)", p50, p99, found))
+
+let verifyStart = ContinuousClock.now
+let report = try await store.verify()
+let verifySeconds = seconds(ContinuousClock.now - verifyStart)
+guard report.ok else {
+    print("verify failed: \(report.problem!)")
+    exit(1)
+}
+print(String(format: "verify: %d records in %.2f s, %.0f records/s", report.checked, verifySeconds, Double(report.checked) / verifySeconds))
+try await store.close()
+removeDatabase(queried)
+
+figures["query_p50_ms"] = p50
+figures["query_p99_ms"] = p99
+figures["verify_records_per_s"] = Double(report.checked) / verifySeconds
+figures["prefill_records"] = Double(options.prefill)
+let encoder = JSONEncoder()
+encoder.outputFormatting = [.sortedKeys]
+print(String(decoding: try encoder.encode(figures), as: UTF8.self))
