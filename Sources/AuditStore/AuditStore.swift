@@ -59,8 +59,11 @@ public final class AuditStore: Sendable {
             }
             try Self.migrate(pool, path: path)
             try Self.checkCompanionFiles(of: path)
-            let head = try pool.read { db in try Self.loadHead(db) }
-            writer = GroupCommitWriter(pool: pool, path: path, head: head, options: options)
+            let (head, indexedThrough) = try pool.read { db in
+                (try Self.loadHead(db), try Schema.indexedThrough(db))
+            }
+            writer = GroupCommitWriter(
+                pool: pool, path: path, head: head, indexedThrough: indexedThrough, options: options)
         } catch let error as DatabaseError {
             throw StoreError.open(StoreFailure.describe(error))
         }
@@ -83,9 +86,16 @@ public final class AuditStore: Sendable {
         try await writer.append(event)
     }
 
-    /// Stops accepting appends, waits for queued ones, and closes the database.
+    /// Adds every committed record to the user and address indexes now, instead of waiting for
+    /// the writer to be idle or for ``StoreOptions/indexMergeThreshold`` records to accumulate.
+    public func indexPendingRecords() async {
+        await writer.mergePendingIndexes()
+    }
+
+    /// Stops accepting appends, waits for queued ones, indexes what is not yet, and closes.
     public func close() async throws {
         await writer.shutDown()
+        await writer.mergePendingIndexes()
         try pool.close()
     }
 
@@ -158,7 +168,13 @@ public struct StoreOptions: Sendable {
     /// The writer's page cache, in KiB: large enough to keep the indexes' hot pages in memory.
     public var writerCacheKiB = 65536
     /// The page size of a new database, in bytes (docs/storage.md explains the choice).
-    public var pageSize = Int(ProcessInfo.processInfo.environment["AUTHSIGNAL_PAGE_SIZE"] ?? "") ?? 4096
+    public var pageSize = 4096
+    /// How many committed records may wait for the user and address indexes while appends keep
+    /// coming; when the writer is idle it indexes them after ``indexIdleDelay``. Larger merges
+    /// cost less per record; queries read records not yet indexed by seq range (docs/storage.md).
+    public var indexMergeThreshold = 32768
+    /// How long the writer must be idle before it indexes the remaining records.
+    public var indexIdleDelay: Duration = .milliseconds(50)
     /// Retention: records older than this are pruned (`nil`: kept forever).
     public var maximumAge: Duration?
     /// Retention: only this many newest records are kept (`nil`: all).

@@ -2,6 +2,7 @@ import AuthSignalCore
 import Dispatch
 import Foundation
 import GRDB
+import GRDBSQLite
 import Signals
 import Synchronization
 
@@ -22,6 +23,9 @@ struct WriterHead: Sendable {
 final class GroupCommitWriter: Sendable {
     struct Pending: Sendable {
         let event: RedactedEvent
+        /// The event's columns, encoded by the appender so that the writer's thread only numbers,
+        /// hashes and stores them.
+        let columns: RecordColumns
         let continuation: CheckedContinuation<Appended, any Error>
     }
 
@@ -34,37 +38,49 @@ final class GroupCommitWriter: Sendable {
         var spaceWaiters: [CheckedContinuation<Void, Never>] = []
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
         var head: WriterHead
+        /// Every record up to this seq is in the user and address indexes.
+        var indexedThrough: Int64
         var committedTransactions = 0
+        var indexMerges = 0
+        /// Whether an idle merge is scheduled, and when the writer last finished work.
+        var idleMergeScheduled = false
+        var lastActive = ContinuousClock.now
     }
 
     private let pool: DatabasePool
     private let path: String
     private let capacity: Int
     private let maximumBatch: Int
+    private let mergeThreshold: Int64
+    private let idleDelay: Duration
     private let state: Mutex<State>
     /// Commits run on their own thread: SQLite blocks in fsync, which must not hold up the
     /// cooperative thread pool.
     private let queue = DispatchQueue(label: "authsignal.store.writer", qos: .userInitiated)
 
-    init(pool: DatabasePool, path: String, head: WriterHead, options: StoreOptions) {
+    init(pool: DatabasePool, path: String, head: WriterHead, indexedThrough: Int64, options: StoreOptions) {
         self.pool = pool
         self.path = path
         self.capacity = max(options.queueCapacity, 1)
         self.maximumBatch = max(options.maximumBatch, 1)
-        self.state = Mutex(State(head: head))
+        self.mergeThreshold = Int64(max(options.indexMergeThreshold, 1))
+        self.idleDelay = options.indexIdleDelay
+        self.state = Mutex(State(head: head, indexedThrough: indexedThrough))
     }
 
     var head: WriterHead { state.withLock { $0.head } }
     var committedTransactions: Int { state.withLock { $0.committedTransactions } }
+    var indexMerges: Int { state.withLock { $0.indexMerges } }
 
     func append(_ event: RedactedEvent) async throws(StoreError) -> Appended {
         await reserveSlot()
+        let columns = RecordColumns(seq: 0, received: 0, event: event)
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 let startCommitting = state.withLock { state -> Bool? in
                     state.reserved -= 1
                     if state.closed { return nil }
-                    state.pending.append(Pending(event: event, continuation: continuation))
+                    state.pending.append(Pending(event: event, columns: columns, continuation: continuation))
                     if state.committing { return false }
                     state.committing = true
                     return true
@@ -103,6 +119,16 @@ final class GroupCommitWriter: Sendable {
         }
     }
 
+    /// Indexes every committed record now. Runs on the writer's queue, so never during a commit.
+    func mergePendingIndexes() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                self.mergeIndexes()
+                continuation.resume()
+            }
+        }
+    }
+
     /// Refuses new appends and waits until every queued one is answered.
     func shutDown() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -116,7 +142,7 @@ final class GroupCommitWriter: Sendable {
         }
     }
 
-    /// Commits batches until the queue is empty.
+    /// Commits batches until the queue is empty; indexes in bulk when enough records wait.
     private func drain() {
         while true {
             let (batch, woken, idle) = state.withLock { state in
@@ -138,12 +164,78 @@ final class GroupCommitWriter: Sendable {
             for continuation in woken { continuation.resume() }
             if batch.isEmpty {
                 for continuation in idle { continuation.resume() }
+                scheduleIdleMerge()
                 return
             }
             let results = commit(batch)
             for (pending, result) in zip(batch, results) {
                 pending.continuation.resume(with: result.mapError { $0 as any Error })
             }
+            let backlog = state.withLock { $0.head.seq - $0.indexedThrough }
+            if backlog >= mergeThreshold { mergeIndexes() }
+        }
+    }
+
+    /// Indexes the remaining records once the writer has been idle for `idleDelay`.
+    private func scheduleIdleMerge(after delay: Duration? = nil) {
+        let schedule = state.withLock { state -> Bool in
+            if delay == nil { state.lastActive = ContinuousClock.now }
+            guard delay != nil || !state.idleMergeScheduled else { return false }
+            guard !state.closed, state.head.seq > state.indexedThrough else {
+                state.idleMergeScheduled = false
+                return false
+            }
+            state.idleMergeScheduled = true
+            return true
+        }
+        guard schedule else { return }
+        let wait = delay ?? idleDelay
+        let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
+        queue.asyncAfter(deadline: .now() + seconds) { [weak self] in self?.idleMergeIfIdle() }
+    }
+
+    private func idleMergeIfIdle() {
+        enum Decision { case merge, later(Duration), drop }
+        let decision = state.withLock { state -> Decision in
+            guard !state.closed, state.head.seq > state.indexedThrough else {
+                state.idleMergeScheduled = false
+                return .drop
+            }
+            let quiet = ContinuousClock.now - state.lastActive
+            guard !state.committing, state.pending.isEmpty, quiet >= idleDelay else {
+                return .later(max(idleDelay - quiet, .milliseconds(1)))
+            }
+            state.idleMergeScheduled = false
+            state.committing = true
+            return .merge
+        }
+        switch decision {
+        case .drop: return
+        case .later(let remaining): scheduleIdleMerge(after: remaining)
+        case .merge:
+            mergeIndexes()
+            // Appends that arrived meanwhile found the writer busy and are waiting for it.
+            drain()
+        }
+    }
+
+    /// Adds every committed record not yet indexed to the user and address indexes, in one
+    /// transaction. On failure the records stay readable by seq range and the next merge retries.
+    private func mergeIndexes() {
+        let through = state.withLock { $0.head.seq }
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    try Schema.mergeIndexes(db, through: through)
+                    return .commit
+                }
+            }
+            state.withLock { state in
+                state.indexedThrough = max(state.indexedThrough, through)
+                state.indexMerges += 1
+            }
+        } catch {
+            // Nothing to undo: the mark moves only with a committed merge.
         }
     }
 
@@ -177,7 +269,9 @@ final class GroupCommitWriter: Sendable {
                         }
                         head.seq += 1
                         head.received = max(Microseconds.from(Date()), head.received)
-                        let fields = RecordColumns(seq: head.seq, received: head.received, event: event)
+                        var fields = pending.columns
+                        fields.seq = head.seq
+                        fields.received = head.received
                         let hash = RecordHash.hash(fields, prevHash: head.hash)
                         if listening.postInit || listening.preSave {
                             let record = AuditRecord(fields: fields, event: event, prevHash: head.hash, hash: hash)
@@ -189,7 +283,7 @@ final class GroupCommitWriter: Sendable {
                                     sender: AuditStore.recordSender, PreSave(instance: record, using: path))
                             }
                         }
-                        try insert.execute(arguments: Self.arguments(fields, prevHash: head.hash, hash: hash))
+                        try RawInsert.run(insert, fields, prevHash: head.hash, hash: hash)
                         if listening.postSave { saved.append((fields, event, head.hash, hash)) }
                         head.hash = hash
                         if let key = event.id { keys[key] = head.seq }
@@ -217,14 +311,66 @@ final class GroupCommitWriter: Sendable {
         }
         return outcomes.map { .success($0) }
     }
+}
 
-    static func arguments(_ fields: RecordColumns, prevHash: Data, hash: Data) -> StatementArguments {
-        StatementArguments(
-            [
-                fields.seq, fields.received, fields.time, fields.signal, fields.sender, fields.user,
-                fields.remoteAddr, fields.request, fields.credentials, fields.peerUID, fields.peerGID,
-                fields.peerPID, fields.idempotencyKey, prevHash, hash,
-            ] as [(any DatabaseValueConvertible)?])
+/// Binds a record straight to SQLite's prepared statement: the writer's per-record cost matters,
+/// and GRDB's general argument handling boxes every value.
+enum RawInsert {
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    static func run(_ statement: Statement, _ columns: RecordColumns, prevHash: Data, hash: Data) throws {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        integer(handle, 1, columns.seq)
+        integer(handle, 2, columns.received)
+        integer(handle, 3, columns.time)
+        text(handle, 4, columns.signal)
+        text(handle, 5, columns.sender)
+        text(handle, 6, columns.user)
+        text(handle, 7, columns.remoteAddr)
+        text(handle, 8, columns.request)
+        text(handle, 9, columns.credentials)
+        integer(handle, 10, columns.peerUID)
+        integer(handle, 11, columns.peerGID)
+        integer(handle, 12, columns.peerPID)
+        text(handle, 13, columns.idempotencyKey)
+        blob(handle, 14, prevHash)
+        blob(handle, 15, hash)
+        let code = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code),
+                message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))))
+        }
+    }
+
+    private static func integer(_ handle: OpaquePointer?, _ index: Int32, _ value: Int64?) {
+        if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }
+    }
+
+    private static func text(_ handle: OpaquePointer?, _ index: Int32, _ value: String?) {
+        guard let value else {
+            sqlite3_bind_null(handle, index)
+            return
+        }
+        // With an explicit length: a value may contain NUL characters.
+        var copy = value
+        copy.withUTF8 { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else {
+                _ = sqlite3_bind_text(handle, index, "", 0, transient)
+                return
+            }
+            _ = sqlite3_bind_text(
+                handle, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(bytes.count),
+                transient)
+        }
+    }
+
+    private static func blob(_ handle: OpaquePointer?, _ index: Int32, _ value: Data) {
+        value.withUnsafeBytes { bytes in
+            _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), transient)
+        }
     }
 }
 

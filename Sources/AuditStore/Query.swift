@@ -116,6 +116,10 @@ public struct RecordSequence: AsyncSequence, Sendable {
 }
 
 /// A query's SQL and where it has got to.
+///
+/// Records up to `indexed_through` are found for a user or address through the bulk-built
+/// indexes; later ones (at most a merge's worth) by seq range. `since`/`until` become seq bounds
+/// first, through the `received` index (received times never decrease with seq).
 struct RecordQuery: Sendable {
     let filter: RecordFilter
     /// The seq after (ascending) or before (descending) which the next page starts.
@@ -132,76 +136,116 @@ struct RecordQuery: Sendable {
         remaining = remaining.map { $0 - count }
     }
 
-    /// Conditions and arguments for the filter; `since`/`until` become seq bounds first, found
-    /// through the `received` index (received times never decrease with seq).
-    func conditions(_ db: Database) throws -> (sql: [String], arguments: [any DatabaseValueConvertible])? {
-        var sql: [String] = []
-        var arguments: [any DatabaseValueConvertible] = []
-        if let user = filter.user {
-            sql.append("user = ?")
-            arguments.append(user)
-        }
-        if let signal = filter.signal {
-            sql.append("signal = ?")
-            arguments.append(signal.rawValue)
-        }
-        if let sender = filter.sender {
-            sql.append("sender = ?")
-            arguments.append(sender)
-        }
-        if let remoteAddr = filter.remoteAddr {
-            sql.append("remote_addr = ?")
-            arguments.append(remoteAddr)
-        }
+    /// The seqs the page may hold: greater than `lower`, at most `upper`; `nil` when none can.
+    func bounds(_ db: Database) throws -> (lower: Int64, upper: Int64)? {
+        var lower = filter.afterSeq ?? 0
+        var upper = Int64.max
         if let since = filter.since {
-            let first = try Int64.fetchOne(
-                db, sql: "SELECT seq FROM records WHERE received >= ? ORDER BY received, seq LIMIT 1",
-                arguments: [Microseconds.from(since)])
-            guard let first else { return nil }
-            sql.append("seq >= ?")
-            arguments.append(first)
+            guard
+                let first = try Int64.fetchOne(
+                    db, sql: "SELECT seq FROM records WHERE received >= ? ORDER BY received, seq LIMIT 1",
+                    arguments: [Microseconds.from(since)])
+            else { return nil }
+            lower = max(lower, first - 1)
         }
         if let until = filter.until {
-            let last = try Int64.fetchOne(
-                db, sql: "SELECT seq FROM records WHERE received < ? ORDER BY received DESC, seq DESC LIMIT 1",
-                arguments: [Microseconds.from(until)])
-            guard let last else { return nil }
-            sql.append("seq <= ?")
-            arguments.append(last)
+            guard
+                let last = try Int64.fetchOne(
+                    db, sql: "SELECT seq FROM records WHERE received < ? ORDER BY received DESC, seq DESC LIMIT 1",
+                    arguments: [Microseconds.from(until)])
+            else { return nil }
+            upper = min(upper, last)
         }
-        if let afterSeq = filter.afterSeq {
-            sql.append("seq > ?")
-            arguments.append(afterSeq)
+        if let cursor {
+            if filter.order == .ascending { lower = max(lower, cursor) } else { upper = min(upper, cursor - 1) }
         }
-        return (sql, arguments)
+        return lower < upper ? (lower, upper) : nil
     }
 
-    /// The SQL of the next page (exposed for query-plan tests).
-    func pageSQL(_ db: Database, size: Int) throws -> (String, StatementArguments)? {
-        guard var (conditions, arguments) = try self.conditions(db) else { return nil }
-        let ascending = filter.order == .ascending
-        if let cursor {
-            conditions.append(ascending ? "seq > ?" : "seq < ?")
-            arguments.append(cursor)
+    /// The statements that read the next page, in order: each adds rows until `size` are found.
+    func statements(_ db: Database, size: Int) throws -> [(sql: String, arguments: StatementArguments)] {
+        guard let (lower, upper) = try bounds(db) else { return [] }
+        let direction = filter.order == .ascending ? "ASC" : "DESC"
+        let keyed: (table: String, column: String, value: String)? =
+            if let user = filter.user { ("records_by_user", "user", user) }
+            else if let address = filter.remoteAddr { ("records_by_address", "remote_addr", address) }
+            else { nil }
+        func conditions(_ prefix: String, skip column: String?) -> (String, [any DatabaseValueConvertible]) {
+            var sql: [String] = []
+            var arguments: [any DatabaseValueConvertible] = []
+            let fields: [(String, String?)] = [
+                ("user", filter.user), ("remote_addr", filter.remoteAddr),
+                ("signal", filter.signal?.rawValue), ("sender", filter.sender),
+            ]
+            for (name, value) in fields where name != column {
+                if let value {
+                    sql.append("\(prefix)\(name) = ?")
+                    arguments.append(value)
+                }
+            }
+            return (sql.map { " AND " + $0 }.joined(), arguments)
         }
-        let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        let sql =
-            "SELECT \(RecordRow.columns) FROM records\(whereClause) ORDER BY seq \(ascending ? "ASC" : "DESC") LIMIT \(size)"
-        return (sql, StatementArguments(arguments))
+        guard let keyed else {
+            let (extra, arguments) = conditions("", skip: nil)
+            return [
+                (
+                    "SELECT \(RecordRow.columns()) FROM records WHERE seq > ? AND seq <= ?\(extra) "
+                        + "ORDER BY seq \(direction) LIMIT \(size)",
+                    sqlArguments([lower, upper] + arguments)
+                )
+            ]
+        }
+        let indexedThrough = try Schema.indexedThrough(db)
+        var statements: [(sql: String, arguments: StatementArguments)] = []
+        if lower < min(upper, indexedThrough) {
+            let (extra, arguments) = conditions("r.", skip: keyed.column)
+            statements.append(
+                (
+                    "SELECT \(RecordRow.columns(prefix: "r.")) FROM \(keyed.table) k JOIN records r ON r.seq = k.seq "
+                        + "WHERE k.\(keyed.column) = ? AND k.seq > ? AND k.seq <= ?\(extra) "
+                        + "ORDER BY k.seq \(direction) LIMIT \(size)",
+                    sqlArguments([keyed.value, lower, min(upper, indexedThrough)] + arguments)
+                ))
+        }
+        if max(lower, indexedThrough) < upper {
+            let (extra, arguments) = conditions("", skip: nil)
+            let tail = (
+                sql: "SELECT \(RecordRow.columns()) FROM records WHERE seq > ? AND seq <= ?\(extra) "
+                    + "ORDER BY seq \(direction) LIMIT \(size)",
+                arguments: sqlArguments([max(lower, indexedThrough), upper] + arguments)
+            )
+            if filter.order == .ascending { statements.append(tail) } else { statements.insert(tail, at: 0) }
+        }
+        return statements
     }
 
     func page(_ db: Database, size: Int) throws -> [AuditRecord] {
-        guard let (sql, arguments) = try pageSQL(db, size: size) else { return [] }
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).map(RecordRow.record(from:))
+        var rows: [AuditRecord] = []
+        for (sql, arguments) in try statements(db, size: size) {
+            let found = try Row.fetchAll(db, sql: sql, arguments: arguments).map(RecordRow.record(from:))
+            rows.append(contentsOf: found.prefix(size - rows.count))
+            if rows.count == size { break }
+        }
+        return rows
     }
+}
+
+/// Arguments for a statement, from values of mixed types.
+func sqlArguments(_ values: [any DatabaseValueConvertible]) -> StatementArguments {
+    StatementArguments(values.map { $0 as (any DatabaseValueConvertible)? })
 }
 
 /// Reading records from rows.
 enum RecordRow {
-    static let columns = """
-        seq, received, time, signal, sender, user, remote_addr, request, credentials, peer_uid, \
-        peer_gid, peer_pid, idem, prev_hash, hash
-        """
+    static let names = [
+        "seq", "received", "time", "signal", "sender", "user", "remote_addr", "request", "credentials",
+        "peer_uid", "peer_gid", "peer_pid", "idem", "prev_hash", "hash",
+    ]
+
+    /// The columns in the order `record(from:)` reads them.
+    static func columns(prefix: String = "") -> String {
+        names.map { prefix + $0 }.joined(separator: ", ")
+    }
 
     static func record(from row: Row) throws -> AuditRecord {
         let signalName: String = row[3]

@@ -62,7 +62,7 @@ extension AuditStore {
         var records: [AuditRecord] = []
         if preDelete.hasListeners(sender: recordSender) || postDelete.hasListeners(sender: recordSender) {
             records = try Row.fetchAll(
-                db, sql: "SELECT \(RecordRow.columns) FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                db, sql: "SELECT \(RecordRow.columns()) FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",
                 arguments: [first, end]
             ).map(RecordRow.record(from:))
             for record in records {
@@ -77,8 +77,17 @@ extension AuditStore {
         try db.execute(
             sql: "INSERT OR REPLACE INTO chain_anchor (id, seq, hash) VALUES (1, ?, ?)",
             arguments: [anchor[0] as Int64, anchor[1] as Data])
+        // Index entries go too: looked up by key, record by record, never by scanning an index.
+        for (table, column) in [("records_by_user", "user"), ("records_by_address", "remote_addr")] {
+            try db.execute(
+                sql: """
+                    DELETE FROM \(table) WHERE (\(column), seq) IN
+                        (SELECT \(column), seq FROM records WHERE seq BETWEEN ? AND ? AND \(column) IS NOT NULL)
+                    """,
+                arguments: [first, end])
+        }
         try db.execute(sql: "DELETE FROM records WHERE seq BETWEEN ? AND ?", arguments: [first, end])
-        return (db.changesCount, records)
+        return (db.changesCount, records)  // the last statement: the records deleted
     }
 }
 

@@ -26,15 +26,31 @@ enum Schema {
                         prev_hash BLOB NOT NULL,
                         hash BLOB NOT NULL
                     );
-                    -- Keys that only grow (seq, received) append to the right edge of their
-                    -- B-trees: cheap. user and remote_addr are the random-key indexes.
+                    -- Keys that only grow append at the right edge of their B-trees (signal and
+                    -- sender have a handful of values, so a handful of right edges): a group
+                    -- commit dirties a few pages, however many records it holds.
                     CREATE INDEX records_received ON records(received);
                     CREATE INDEX records_signal ON records(signal, seq);
                     CREATE INDEX records_sender ON records(sender, seq);
-                    CREATE INDEX records_user ON records(user, seq) WHERE user IS NOT NULL;
-                    CREATE INDEX records_remote_addr ON records(remote_addr, seq)
-                        WHERE remote_addr IS NOT NULL;
                     CREATE UNIQUE INDEX records_idem ON records(idem) WHERE idem IS NOT NULL;
+                    -- user and remote_addr are random keys: indexing them at every commit would
+                    -- dirty a page per record. The writer indexes them in bulk, in key order
+                    -- (docs/storage.md); records after indexed_through are read by seq range.
+                    CREATE TABLE records_by_user (
+                        user TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        PRIMARY KEY (user, seq)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE records_by_address (
+                        remote_addr TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        PRIMARY KEY (remote_addr, seq)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE index_state (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        indexed_through INTEGER NOT NULL
+                    );
+                    INSERT INTO index_state (id, indexed_through) VALUES (1, 0);
                     CREATE TABLE chain_anchor (
                         id INTEGER PRIMARY KEY CHECK (id = 1),
                         seq INTEGER NOT NULL,
@@ -43,6 +59,30 @@ enum Schema {
                     """)
         }
         return migrator
+    }
+
+    /// Every record up to this seq is in the user and address indexes.
+    static func indexedThrough(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT indexed_through FROM index_state WHERE id = 1") ?? 0
+    }
+
+    /// Adds the records after `indexed_through`, up to `through`, to the user and address
+    /// indexes, in key order so that each index page is written once per merge.
+    static func mergeIndexes(_ db: Database, through: Int64) throws {
+        let from = try indexedThrough(db)
+        guard through > from else { return }
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO records_by_user (user, seq)
+                    SELECT user, seq FROM records WHERE seq > ? AND seq <= ? AND user IS NOT NULL
+                    ORDER BY user, seq;
+                INSERT OR IGNORE INTO records_by_address (remote_addr, seq)
+                    SELECT remote_addr, seq FROM records
+                    WHERE seq > ? AND seq <= ? AND remote_addr IS NOT NULL
+                    ORDER BY remote_addr, seq;
+                UPDATE index_state SET indexed_through = ? WHERE id = 1;
+                """,
+            arguments: [from, through, from, through, through])
     }
 
     /// The last pruned record's seq and hash, if any record was ever pruned.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import Crypto
 
 /// What is wrong at the first bad place of the chain.
 public struct ChainProblem: Sendable, Hashable, CustomStringConvertible {
@@ -84,11 +85,13 @@ enum ChainVerifier {
         let anchorsBySeq = Dictionary(anchors.map { ($0.seq, $0.hash) }, uniquingKeysWith: { first, _ in first })
         var report = VerifyReport(checked: 0)
         let statement = try db.makeStatement(
-            sql: "SELECT \(RecordRow.columns) FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq")
+            sql: "SELECT \(RecordRow.columns()) FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq")
         try statement.setArguments([start, to ?? Int64.max])
         let handle = statement.sqliteStatement
         var buffer = [UInt8]()
         buffer.reserveCapacity(1024)
+        // The previous record's hash, reused without allocating per record.
+        var previous = [UInt8](previousHash)
         while true {
             let code = sqlite3_step(handle)
             if code == SQLITE_DONE { break }
@@ -99,23 +102,33 @@ enum ChainVerifier {
                 report.problem = ChainProblem(seq: expectedSeq, kind: .deleted(through: seq - 1))
                 return report
             }
-            let prevHash = blob(handle, 13)
-            let storedHash = blob(handle, 14)
-            buffer.removeAll(keepingCapacity: true)
-            encode(handle, into: &buffer)
-            if prevHash != previousHash {
+            let prevHash = UnsafeRawBufferPointer(
+                start: sqlite3_column_blob(handle, 13), count: Int(sqlite3_column_bytes(handle, 13)))
+            let storedHash = UnsafeRawBufferPointer(
+                start: sqlite3_column_blob(handle, 14), count: Int(sqlite3_column_bytes(handle, 14)))
+            guard previous.elementsEqual(prevHash) else {
                 report.problem = ChainProblem(seq: seq, kind: .brokenLink)
                 return report
             }
-            if RecordHash.hash(encoded: buffer, prevHash: prevHash) != storedHash {
+            buffer.removeAll(keepingCapacity: true)
+            encode(handle, into: &buffer)
+            var hasher = SHA256()
+            hasher.update(bufferPointer: prevHash)
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            let matches = hasher.finalize().withUnsafeBytes { $0.elementsEqual(storedHash) }
+            guard matches else {
                 report.problem = ChainProblem(seq: seq, kind: .edited)
                 return report
             }
-            if let anchored = anchorsBySeq[seq], anchored != storedHash {
+            if let anchored = anchorsBySeq[seq], !anchored.elementsEqual(storedHash) {
                 report.problem = ChainProblem(seq: seq, kind: .anchorMismatch)
                 return report
             }
-            previousHash = storedHash
+            if previous.count == storedHash.count {
+                previous.withUnsafeMutableBytes { $0.copyMemory(from: storedHash) }
+            } else {
+                previous = [UInt8](storedHash)
+            }
             report.checked += 1
             report.last = seq
             expectedSeq = seq + 1
@@ -156,11 +169,5 @@ enum ChainVerifier {
         let count = Int(sqlite3_column_bytes(handle, column))
         withUnsafeBytes(of: UInt32(count).bigEndian) { buffer.append(contentsOf: $0) }
         if let pointer { buffer.append(contentsOf: UnsafeBufferPointer(start: pointer, count: count)) }
-    }
-
-    private static func blob(_ handle: OpaquePointer?, _ column: Int32) -> Data {
-        let count = Int(sqlite3_column_bytes(handle, column))
-        guard let pointer = sqlite3_column_blob(handle, column) else { return Data() }
-        return Data(bytes: pointer, count: count)
     }
 }

@@ -7,10 +7,15 @@ import Testing
 
 @Suite("Audit store: queries and stats")
 struct QueryTests {
-    /// 60 records: users u0–u4, signals cycling, senders sshd/login, addresses a0–a2.
+    /// 60 records: users u0–u4, signals cycling, senders sshd/login, addresses a0–a2. The user
+    /// and address indexes are merged every 25 records and never when idle, so records 1–50 are
+    /// found through them and 51–60 by seq range: queries must combine both.
     static func populated() async throws -> (TemporaryDirectory, AuditStore) {
         let directory = try TemporaryDirectory()
-        let store = try AuditStore(path: directory.file("audit.db"))
+        var options = StoreOptions()
+        options.indexMergeThreshold = 25
+        options.indexIdleDelay = .seconds(3600)
+        let store = try AuditStore(path: directory.file("audit.db"), options: options)
         for index in 0..<60 {
             try await store.append(
                 Events.make(
@@ -23,6 +28,8 @@ struct QueryTests {
     @Test func eachFilterSelectsExactlyTheMatchingRecordsInOrder() async throws {
         let (directory, store) = try await Self.populated()
         _ = directory
+        let indexed = try await store.pool.read { db in try Schema.indexedThrough(db) }
+        #expect(indexed == 50)
         let all = try await store.all()
         #expect(all.count == 60)
         let filters: [RecordFilter] = [
@@ -33,10 +40,17 @@ struct QueryTests {
             RecordFilter(afterSeq: 50),
             RecordFilter(user: "u1", signal: .userLoggedIn, sender: "sshd"),
             RecordFilter(user: "nobody"),
+            RecordFilter(signal: .userLoggedOut, remoteAddr: "198.51.100.0"),
+            RecordFilter(user: "u2", afterSeq: 45),
         ]
         for filter in filters {
             let expected = all.filter(filter.matches).map(\.seq)
             #expect(try await store.all(filter).map(\.seq) == expected, "\(filter)")
+            var newestFirst = filter
+            newestFirst.order = .descending
+            #expect(try await store.all(newestFirst).map(\.seq) == expected.reversed(), "\(newestFirst)")
+            newestFirst.limit = 3
+            #expect(try await store.all(newestFirst).map(\.seq) == Array(expected.reversed().prefix(3)))
         }
         #expect(try await store.all(RecordFilter(user: "u3")).count == 12)
     }
@@ -89,9 +103,12 @@ struct QueryTests {
                 let plan = try await store.pool.read { db -> [String] in
                     var query = RecordQuery(filter: query)
                     query.advance(past: order == .ascending ? 0 : 1_000, count: 0)
-                    guard let (sql, arguments) = try query.pageSQL(db, size: 10) else { return ["no query"] }
-                    return try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map {
-                        $0["detail"]
+                    let statements = try query.statements(db, size: 10)
+                    if statements.isEmpty { return ["no statement"] }
+                    return try statements.flatMap { sql, arguments in
+                        try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map {
+                            $0["detail"] as String
+                        }
                     }
                 }
                 #expect(!plan.contains { $0.hasPrefix("SCAN") }, "\(name) \(order): \(plan)")
@@ -107,6 +124,26 @@ struct QueryTests {
             ).map { $0["detail"] as String }
         }
         #expect(boundPlan.allSatisfy { $0.contains("records_received") }, "\(boundPlan)")
+    }
+
+    @Test func anIdleWriterIndexesEveryRecordInBulk() async throws {
+        let directory = try TemporaryDirectory()
+        var options = StoreOptions()
+        options.indexIdleDelay = .milliseconds(20)
+        let store = try AuditStore(path: directory.file("audit.db"), options: options)
+        try await store.fill(300) { index in Events.make(user: "u\(index % 7)", address: "192.0.2.\(index % 11)") }
+        try await Task.sleep(for: .milliseconds(300))
+        let (indexed, users, addresses) = try await store.pool.read { db in
+            (
+                try Schema.indexedThrough(db),
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM records_by_user") ?? -1,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM records_by_address") ?? -1
+            )
+        }
+        #expect(indexed == 300)
+        #expect(users == 300 && addresses == 300)
+        #expect(store.writer.indexMerges >= 1 && store.writer.indexMerges < 300)
+        #expect(try await store.all(RecordFilter(user: "u3")).count == 43)
     }
 
     @Test func statsCountPerSignalAndReportBounds() async throws {

@@ -1,5 +1,6 @@
 import AuthSignalCore
 import Foundation
+import GRDB
 import Signals
 import Testing
 
@@ -12,6 +13,7 @@ struct RetentionTests {
         let path = directory.file("audit.db")
         var options = StoreOptions()
         options.maximumRecords = 500
+        options.indexMergeThreshold = 100
         let store = try AuditStore(path: path, options: options)
         try await store.fill(2_700)
         let deletedSeqs = Collected<Int64>()
@@ -40,6 +42,11 @@ struct RetentionTests {
         // New records continue the chain; seqs are never reused.
         #expect(try await store.append(Events.make()).seq == 2_701)
         #expect(try await store.verify().ok)
+        // Index entries of pruned records are gone as well.
+        let stale = try await store.pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM records_by_user WHERE seq <= 2200")
+        }
+        #expect(stale == 0)
         #expect(try await store.prune().deleted == 1)
     }
 
