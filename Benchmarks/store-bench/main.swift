@@ -97,7 +97,8 @@ final class RawDatabase {
     /// The last record's seq, received time and hash.
     func head() -> (seq: Int64, received: Int64, hash: Data) {
         var statement: OpaquePointer?
-        sqlite3_prepare_v2(handle, "SELECT seq, received, hash FROM records ORDER BY seq DESC LIMIT 1", -1, &statement, nil)
+        sqlite3_prepare_v2(
+            handle, "SELECT seq, received, hash FROM records ORDER BY seq DESC LIMIT 1", -1, &statement, nil)
         defer { sqlite3_finalize(statement) }
         guard sqlite3_step(statement) == SQLITE_ROW else { return (0, 0, Data(count: 32)) }
         let bytes = sqlite3_column_blob(statement, 2)!
@@ -133,13 +134,19 @@ final class RawDatabase {
         defer { sqlite3_finalize(statement) }
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         func text(_ index: Int32, _ value: String?) {
-            if let value { sqlite3_bind_text(statement, index, value, -1, transient) } else { sqlite3_bind_null(statement, index) }
+            if let value {
+                sqlite3_bind_text(statement, index, value, -1, transient)
+            } else {
+                sqlite3_bind_null(statement, index)
+            }
         }
         func integer(_ index: Int32, _ value: Int64?) {
             if let value { sqlite3_bind_int64(statement, index, value) } else { sqlite3_bind_null(statement, index) }
         }
         func blob(_ index: Int32, _ value: Data) {
-            _ = value.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), transient) }
+            _ = value.withUnsafeBytes {
+                sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), transient)
+            }
         }
         for start in stride(from: 0, to: rows.count, by: batch) {
             exec("BEGIN IMMEDIATE")
@@ -159,7 +166,9 @@ final class RawDatabase {
                 text(13, columns.idempotencyKey)
                 blob(14, prevHash)
                 blob(15, hash)
-                guard sqlite3_step(statement) == SQLITE_DONE else { fatalError(String(cString: sqlite3_errmsg(handle))) }
+                guard sqlite3_step(statement) == SQLITE_DONE else {
+                    fatalError(String(cString: sqlite3_errmsg(handle)))
+                }
                 sqlite3_reset(statement)
             }
             exec("COMMIT")
@@ -251,8 +260,14 @@ func storeIngest(_ path: String, appenders: Int, count: Int, batch: Int? = nil, 
     let elapsed = seconds(ContinuousClock.now - started)
     let transactions = store.committedTransactions
     try await store.close()
-    let label = batch == 1 ? "one commit per row, \(appenders) appenders" : "group commit, \(appenders) appender\(appenders == 1 ? "" : "s")"
-    print(String(format: "    %-38@ %8d rows %8.2f s %10.0f rows/s  (%d transactions)", label, count, elapsed, Double(count) / elapsed, transactions))
+    let label =
+        batch == 1
+        ? "one commit per row, \(appenders) appenders"
+        : "group commit, \(appenders) appender\(appenders == 1 ? "" : "s")"
+    print(
+        String(
+            format: "    %-38@ %8d rows %8.2f s %10.0f rows/s  (%d transactions)", label, count, elapsed,
+            Double(count) / elapsed, transactions))
     return Ingest(name: label, rows: count, seconds: elapsed)
 }
 
@@ -266,13 +281,18 @@ func floorIngest(_ path: String, count: Int, seed: UInt64) -> Ingest {
     raw.insert(rows, batch: 1_000)
     raw.indexAll()
     let elapsed = seconds(ContinuousClock.now - started)
-    print(String(format: "    %-38@ %8d rows %8.2f s %10.0f rows/s", "floor: raw C, 1,000-row transactions", count, elapsed, Double(count) / elapsed))
+    print(
+        String(
+            format: "    %-38@ %8d rows %8.2f s %10.0f rows/s", "floor: raw C, 1,000-row transactions", count, elapsed,
+            Double(count) / elapsed))
     return Ingest(name: "floor", rows: count, seconds: elapsed)
 }
 
 var figures: [String: Double] = [:]
 for (label, source) in [("empty", nil), ("prefilled", template)] as [(String, String?)] {
-    print("ingest into \(label == "empty" ? "an empty database" : "a database pre-filled with \(options.prefill) records"):")
+    print(
+        "ingest into \(label == "empty" ? "an empty database" : "a database pre-filled with \(options.prefill) records"):"
+    )
     let path = "\(options.workdir)/run-\(label).db"
     removeDatabase(path)
     if let source {
@@ -315,7 +335,10 @@ for _ in 0..<2_000 {
 latencies.sort()
 let p50 = latencies[latencies.count / 2]
 let p99 = latencies[latencies.count * 99 / 100]
-print(String(format: "query \"one user's failures in the last day\": p50 %.3f ms, p99 %.3f ms (%d rows over 2,000 queries)", p50, p99, found))
+print(
+    String(
+        format: "query \"one user's failures in the last day\": p50 %.3f ms, p99 %.3f ms (%d rows over 2,000 queries)",
+        p50, p99, found))
 
 let verifyStart = ContinuousClock.now
 let report = try await store.verify()
@@ -324,7 +347,10 @@ guard report.ok else {
     print("verify failed: \(report.problem!)")
     exit(1)
 }
-print(String(format: "verify: %d records in %.2f s, %.0f records/s", report.checked, verifySeconds, Double(report.checked) / verifySeconds))
+print(
+    String(
+        format: "verify: %d records in %.2f s, %.0f records/s", report.checked, verifySeconds,
+        Double(report.checked) / verifySeconds))
 try await store.close()
 removeDatabase(queried)
 

@@ -163,6 +163,10 @@ public struct StoreOptions: Sendable {
     public var queueCapacity = 8192
     /// The most events in one transaction.
     public var maximumBatch = 4096
+    /// After a batch of 8 or more, how long the writer may wait for the appenders it just
+    /// acknowledged to send their next events, so that they share the next transaction.
+    /// Zero disables it; it never applies to a lone event.
+    public var commitDelay: Duration = .microseconds(200)
     /// Reader connections (queries, verify, stats).
     public var maximumReaders = 4
     /// The writer's page cache, in KiB: large enough to keep the indexes' hot pages in memory.

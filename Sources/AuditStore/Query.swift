@@ -167,9 +167,9 @@ struct RecordQuery: Sendable {
         guard let (lower, upper) = try bounds(db) else { return [] }
         let direction = filter.order == .ascending ? "ASC" : "DESC"
         let keyed: (table: String, column: String, value: String)? =
-            if let user = filter.user { ("records_by_user", "user", user) }
-            else if let address = filter.remoteAddr { ("records_by_address", "remote_addr", address) }
-            else { nil }
+            if let user = filter.user { ("records_by_user", "user", user) } else if let address = filter.remoteAddr {
+                ("records_by_address", "remote_addr", address)
+            } else { nil }
         func conditions(_ prefix: String, skip column: String?) -> (String, [any DatabaseValueConvertible]) {
             var sql: [String] = []
             var arguments: [any DatabaseValueConvertible] = []

@@ -1,7 +1,7 @@
+import Crypto
 import Foundation
 import GRDB
 import GRDBSQLite
-import Crypto
 
 /// What is wrong at the first bad place of the chain.
 public struct ChainProblem: Sendable, Hashable, CustomStringConvertible {
