@@ -179,6 +179,8 @@ public struct StoreOptions: Sendable {
     public var indexMergeThreshold = 32768
     /// How long the writer must be idle before it indexes the remaining records.
     public var indexIdleDelay: Duration = .milliseconds(50)
+    /// Chains at least this long are verified in parallel segments, one per core.
+    public var parallelVerifyThreshold = 50_000
     /// Retention: records older than this are pruned (`nil`: kept forever).
     public var maximumAge: Duration?
     /// Retention: only this many newest records are kept (`nil`: all).

@@ -33,6 +33,8 @@ public struct Redactor: Sendable {
     public let mode: Mode
     /// The lower-cased patterns.
     public let patterns: [String]
+    /// The patterns' UTF-8 bytes, for matching without Foundation's string search.
+    private let patternBytes: [[UInt8]]
     /// Whether a failed login's username that is not a known account is stored keyed-hashed
     /// (it may be a password typed into the username prompt).
     public let hashUnknownUsers: Bool
@@ -53,6 +55,7 @@ public struct Redactor: Sendable {
         self.mode = mode
         self.key = key
         self.patterns = (patterns ?? Self.defaultPatterns).map { $0.lowercased() }.filter { !$0.isEmpty }
+        self.patternBytes = self.patterns.map { Array($0.utf8) }
         self.hashUnknownUsers = hashUnknownUsers
         self.isKnownAccount = isKnownAccount
     }
@@ -64,8 +67,13 @@ public struct Redactor: Sendable {
 
     /// Whether `key` names a sensitive value.
     public func isSensitive(_ key: String) -> Bool {
-        let lowered = key.lowercased()
-        return patterns.contains { lowered.contains($0) }
+        let lowered = Array(key.lowercased().utf8)
+        return patternBytes.contains { pattern in
+            guard pattern.count <= lowered.count else { return false }
+            return (0...(lowered.count - pattern.count)).contains { start in
+                lowered[start..<(start + pattern.count)].elementsEqual(pattern)
+            }
+        }
     }
 
     /// The keyed hash the redactor stores for `value`: `hmac-sha256:<hex>`.

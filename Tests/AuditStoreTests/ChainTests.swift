@@ -21,10 +21,14 @@ func tamper(_ path: String, _ sql: String) throws {
 
 @Suite("Audit store: hash chain and tampering")
 struct ChainTests {
-    static func chain(_ count: Int = 10) async throws -> (TemporaryDirectory, String, AuditStore) {
+    static func chain(_ count: Int = 10, parallelFrom: Int = 50_000) async throws -> (
+        TemporaryDirectory, String, AuditStore
+    ) {
         let directory = try TemporaryDirectory()
         let path = directory.file("audit.db")
-        let store = try AuditStore(path: path)
+        var options = StoreOptions()
+        options.parallelVerifyThreshold = parallelFrom
+        let store = try AuditStore(path: path, options: options)
         for index in 0..<count { try await store.append(Events.make(user: "u\(index)")) }
         return (directory, path, store)
     }
@@ -60,6 +64,20 @@ struct ChainTests {
         integer(4242)
         text(nil)
         #expect(RecordHash.hash(encoded: encoding, prevHash: Data(count: 32)) == record.hash)
+    }
+
+    @Test(arguments: [3, 20, 21, 22, 39])
+    func segmentsVerifiedInParallelStillNameTheFirstBadSeq(_ bad: Int) async throws {
+        // 40 records verified in two segments (21–40 after 1–20); damage at, around and away from
+        // the boundary.
+        let (directory, path, store) = try await Self.chain(40, parallelFrom: 10)
+        _ = directory
+        let clean = try await store.verify()
+        #expect(clean.ok && clean.checked == 40 && clean.first == 1 && clean.last == 40)
+        try tamper(path, "UPDATE records SET sender = 'forged' WHERE seq = \(bad)")
+        #expect(try await store.verify().problem == ChainProblem(seq: Int64(bad), kind: .edited))
+        try tamper(path, "DELETE FROM records WHERE seq = \(bad)")
+        #expect(try await store.verify().problem == ChainProblem(seq: Int64(bad), kind: .deleted(through: Int64(bad))))
     }
 
     @Test func anEditedFieldIsNamed() async throws {
