@@ -18,11 +18,13 @@ let package = Package(
         .library(name: "Signals", targets: ["Signals"]),
         .library(name: "AuthSignalCore", targets: ["AuthSignalCore"]),
         .library(name: "AuditStore", targets: ["AuditStore"]),
+        .library(name: "Systemd", targets: ["Systemd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -45,6 +47,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(
+            name: "Systemd",
+            dependencies: [
+                "CSystemd", "AuthSignalCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "systemd-probe",
+            dependencies: ["Systemd", "AuthSignalCore"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "store-stress",
             dependencies: ["AuditStore", "AuthSignalCore"],
@@ -57,6 +78,13 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             path: "Benchmarks/store-bench",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "journal-bench",
+            dependencies: ["Systemd", "AuthSignalCore"],
+            path: "Benchmarks/journal-bench",
+            exclude: ["floor.c"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -76,6 +104,15 @@ let package = Package(
                 "AuditStore", "AuthSignalCore", "Signals",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SystemdTests",
+            dependencies: [
+                "Systemd", "AuthSignalCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),

@@ -10,6 +10,8 @@ func tamper(_ path: String, _ sql: String) throws {
     var handle: OpaquePointer?
     guard sqlite3_open(path, &handle) == SQLITE_OK else { throw StoreError.open("tamper: cannot open") }
     defer { sqlite3_close(handle) }
+    // The store's writer may be merging indexes right now: wait for its lock like a patient attacker.
+    sqlite3_busy_timeout(handle, 10_000)
     var message: UnsafeMutablePointer<CChar>?
     let code = sqlite3_exec(handle, sql, nil, nil, &message)
     if code != SQLITE_OK {

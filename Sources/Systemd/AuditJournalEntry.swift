@@ -1,0 +1,108 @@
+public import AuthSignalCore
+import Foundation
+
+/// The journal's form of audit events and chain anchors (docs/journal.md lists every field).
+public enum AuditJournal {
+    /// The fixed MESSAGE_ID of each signal's entries (catalogued in systemd/authsignal.catalog).
+    public static func messageID(_ signal: AuthSignal) -> String {
+        switch signal {
+        case .userLoggedIn: "c3ef2f29475a4a88a3cc2ab3d5a50c7d"
+        case .userLoggedOut: "a3188ca8ac9649b8a4ab676cab312ecf"
+        case .userLoginFailed: "17494b96fe8e453d89aaeb949444e3f2"
+        }
+    }
+
+    /// The MESSAGE_ID of chain-anchor entries.
+    public static let anchorMessageID = "f02c7b5697994cf6ac6fcd838ff96e8f"
+
+    /// The SYSLOG_IDENTIFIER of every entry.
+    public static let identifier = "authsignald"
+
+    /// The entry for a committed audit record.
+    /// - Parameters:
+    ///   - event: the redacted event.
+    ///   - seq: its seq in the audit log.
+    ///   - hash: its chain hash.
+    public static func entry(for event: RedactedEvent, seq: Int64, hash: [UInt8]) -> JournalEntry {
+        var entry = JournalEntry()
+        entry.append(.message, sentence(for: event))
+        entry.append(.messageID, messageID(event.signal))
+        entry.append(.priority, event.signal == .userLoginFailed ? "5" : "6")
+        entry.append(.syslogIdentifier, identifier)
+        entry.append(.signal, event.signal.rawValue)
+        entry.append(.sender, event.sender)
+        if let user = event.user { entry.append(.user, user) }
+        if let address = event.remoteAddr { entry.append(.remoteAddr, address) }
+        entry.append(.seq, String(seq))
+        entry.append(.peerUID, String(event.peer.uid))
+        entry.append(.peerGID, String(event.peer.gid))
+        entry.append(.peerPID, String(event.peer.pid))
+        if let request = event.request { entry.append(.request, bytes: Array(CanonicalJSON.encode(request))) }
+        if let credentials = event.credentials {
+            entry.append(.credentials, bytes: Array(CanonicalJSON.encode(credentials)))
+        }
+        entry.append(.hash, hex(hash))
+        return entry
+    }
+
+    /// The entry anchoring the audit log's chain head, so that `verify` can detect truncation
+    /// and a rewritten chain.
+    public static func anchorEntry(seq: Int64, hash: [UInt8]) -> JournalEntry {
+        var entry = JournalEntry()
+        let hex = hex(hash)
+        entry.append(.message, "Audit log chain head: record \(seq), hash \(hex)")
+        entry.append(.messageID, anchorMessageID)
+        entry.append(.priority, "6")
+        entry.append(.syslogIdentifier, identifier)
+        entry.append(.seq, String(seq))
+        entry.append(.hash, hex)
+        return entry
+    }
+
+    /// A readable sentence, with control characters of client-supplied text escaped so that a
+    /// hostile user name cannot forge lines in log views.
+    public static func sentence(for event: RedactedEvent) -> String {
+        let user = event.user.map(escaped)
+        let origin = event.remoteAddr.map { " from \(escaped($0))" } ?? ""
+        let via = " via \(escaped(event.sender))"
+        switch event.signal {
+        case .userLoggedIn: return "\(user ?? "A user") logged in\(origin)\(via)"
+        case .userLoggedOut: return "\(user ?? "A user") logged out\(origin)\(via)"
+        case .userLoginFailed: return "Login failed\(user.map { " for \($0)" } ?? "")\(origin)\(via)"
+        }
+    }
+
+    private static func escaped(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                result += String(format: "\\x%02x", scalar.value)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    private static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+extension JournalFieldName {
+    static let message = JournalFieldName(trusted: "MESSAGE")
+    static let messageID = JournalFieldName(trusted: "MESSAGE_ID")
+    static let priority = JournalFieldName(trusted: "PRIORITY")
+    static let syslogIdentifier = JournalFieldName(trusted: "SYSLOG_IDENTIFIER")
+    static let signal = JournalFieldName(trusted: "AUTHSIGNAL_SIGNAL")
+    static let sender = JournalFieldName(trusted: "AUTHSIGNAL_SENDER")
+    static let user = JournalFieldName(trusted: "AUTHSIGNAL_USER")
+    static let remoteAddr = JournalFieldName(trusted: "AUTHSIGNAL_REMOTE_ADDR")
+    static let seq = JournalFieldName(trusted: "AUTHSIGNAL_SEQ")
+    static let peerUID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_UID")
+    static let peerGID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_GID")
+    static let peerPID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_PID")
+    static let request = JournalFieldName(trusted: "AUTHSIGNAL_REQUEST")
+    static let credentials = JournalFieldName(trusted: "AUTHSIGNAL_CREDENTIALS")
+    static let hash = JournalFieldName(trusted: "AUTHSIGNAL_HASH")
+}

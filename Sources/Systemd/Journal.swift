@@ -1,0 +1,93 @@
+import CSystemd
+import Glibc
+
+/// One journal entry: fields in order, each value any bytes (newlines, NUL and invalid UTF-8 are
+/// kept as they are).
+public struct JournalEntry: Sendable, Hashable {
+    /// The fields, in the order they are sent.
+    public private(set) var fields: [(name: JournalFieldName, value: [UInt8])] = []
+
+    /// An empty entry.
+    public init() {}
+
+    /// Adds a field with a text value.
+    public mutating func append(_ name: JournalFieldName, _ value: String) {
+        fields.append((name, Array(value.utf8)))
+    }
+
+    /// Adds a field with a binary value.
+    public mutating func append(_ name: JournalFieldName, bytes: [UInt8]) {
+        fields.append((name, bytes))
+    }
+
+    /// The first value of `name`, as text.
+    public subscript(name: JournalFieldName) -> String? {
+        fields.first { $0.name == name }.map { String(decoding: $0.value, as: UTF8.self) }
+    }
+
+    public static func == (lhs: JournalEntry, rhs: JournalEntry) -> Bool {
+        lhs.fields.count == rhs.fields.count
+            && zip(lhs.fields, rhs.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for field in fields {
+            hasher.combine(field.name)
+            hasher.combine(field.value)
+        }
+    }
+}
+
+/// Writes entries to the systemd journal with `sd_journal_sendv`.
+///
+/// `sd_journal_sendv` returns success and drops the entry when no journald socket exists; this
+/// writer checks for the socket then and reports ``JournalError/unavailable(_:)`` instead, so
+/// that callers can count what the journal did not get.
+public struct JournalWriter: Sendable {
+    /// journald's native socket.
+    public static let socketPath = "/run/systemd/journal/socket"
+
+    /// A writer to the system journal.
+    public init() {}
+
+    /// Sends `entry`.
+    /// - Throws: ``JournalError/unavailable(_:)`` when no journald listens,
+    ///   ``JournalError/sendFailed(_:)`` when journald refused it.
+    public func send(_ entry: JournalEntry) throws(JournalError) {
+        // Every field as NAME=value in one buffer, an iovec per field pointing into it: both in
+        // temporary (stack) allocations, so that a send allocates nothing on the heap.
+        var total = 0
+        for field in entry.fields { total += field.name.name.utf8.count + 1 + field.value.count }
+        let result = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(total, 1)) { buffer in
+            withUnsafeTemporaryAllocation(of: iovec.self, capacity: max(entry.fields.count, 1)) { vectors in
+                var offset = 0
+                for (index, field) in entry.fields.enumerated() {
+                    let start = offset
+                    for byte in field.name.name.utf8 {
+                        buffer[offset] = byte
+                        offset += 1
+                    }
+                    buffer[offset] = UInt8(ascii: "=")
+                    offset += 1
+                    field.value.withUnsafeBufferPointer { value in
+                        _ = UnsafeMutableBufferPointer(rebasing: buffer[offset..<(offset + value.count)])
+                            .initialize(from: value)
+                    }
+                    offset += field.value.count
+                    vectors[index] = iovec(iov_base: buffer.baseAddress! + start, iov_len: offset - start)
+                }
+                return sd_journal_sendv(vectors.baseAddress, Int32(entry.fields.count))
+            }
+        }
+        if result < 0 {
+            if -result == ECONNREFUSED || -result == ENOENT {
+                throw .unavailable("journald does not listen on \(Self.socketPath)")
+            }
+            throw .sendFailed(-result)
+        }
+        // Success is also what sd_journal_sendv says when the socket is missing.
+        if access(Self.socketPath, F_OK) != 0 {
+            throw .unavailable("no journald socket at \(Self.socketPath)")
+        }
+    }
+}

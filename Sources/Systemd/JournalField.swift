@@ -1,0 +1,78 @@
+import Glibc
+
+/// A journal field name: `^[A-Z][A-Z0-9_]{0,63}$` and not starting with `_` (those are trusted
+/// fields only journald sets).
+public struct JournalFieldName: Hashable, Sendable, CustomStringConvertible {
+    /// The name.
+    public let name: String
+
+    /// A validated name.
+    /// - Throws: ``JournalError/invalidFieldName(_:)`` for anything journald would reject or
+    ///   silently drop: an invalid name is a programming error, which tests catch.
+    public init(_ name: String) throws(JournalError) {
+        guard Self.isValid(name) else { throw .invalidFieldName(name) }
+        self.name = name
+    }
+
+    init(trusted name: StaticString) {
+        self.name = "\(name)"
+    }
+
+    /// Whether journald accepts `name` as a field name.
+    public static func isValid(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, bytes.count <= 64, (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first)
+        else { return false }
+        return bytes.allSatisfy { byte in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                || byte == UInt8(ascii: "_")
+        }
+    }
+
+    /// A valid field name made from any text (such as a swift-log metadata key): upper-cased,
+    /// other characters replaced by `_`, prefixed when it does not start with a letter, at most
+    /// 64 characters.
+    public static func sanitizing(_ text: String, prefix: String = "F_") -> JournalFieldName {
+        var bytes = text.uppercased().utf8.map { byte -> UInt8 in
+            let allowed =
+                (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            return allowed ? byte : UInt8(ascii: "_")
+        }
+        if bytes.first.map({ !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) ?? true {
+            bytes = Array(prefix.utf8) + bytes
+        }
+        let name = String(decoding: bytes.prefix(64), as: UTF8.self)
+        return JournalFieldName(unchecked: name)
+    }
+
+    private init(unchecked name: String) {
+        self.name = name
+    }
+
+    /// The name.
+    public var description: String { name }
+}
+
+/// Why a journal operation failed.
+public enum JournalError: Error, Equatable, CustomStringConvertible {
+    /// A field name journald would reject.
+    case invalidFieldName(String)
+    /// No journald listens: the entry was not stored.
+    case unavailable(String)
+    /// journald refused the entry (`sd_journal_sendv` failed with this errno).
+    case sendFailed(Int32)
+    /// Opening or reading the journal failed with this errno.
+    case readFailed(Int32)
+
+    /// A message for people.
+    public var description: String {
+        switch self {
+        case .invalidFieldName(let name): "invalid journal field name \"\(name)\""
+        case .unavailable(let reason): "journal unavailable: \(reason)"
+        case .sendFailed(let code): "sd_journal_sendv failed: \(String(cString: strerror(code)))"
+        case .readFailed(let code): "reading the journal failed: \(String(cString: strerror(code)))"
+        }
+    }
+}

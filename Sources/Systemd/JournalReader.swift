@@ -1,0 +1,67 @@
+import CSystemd
+import Glibc
+
+/// Reads journal entries with `sd_journal_open` (the local journal) or
+/// `sd_journal_open_directory` (such as files collected by systemd-journal-remote).
+///
+/// Not `Sendable`: an `sd_journal` handle belongs to one thread at a time.
+public final class JournalReader {
+    private var handle: OpaquePointer?
+
+    /// Opens the local system journal.
+    public init() throws(JournalError) {
+        let result = sd_journal_open(&handle, Int32(SD_JOURNAL_LOCAL_ONLY))
+        guard result >= 0 else { throw .readFailed(-result) }
+    }
+
+    /// Opens the journal files in `directory`.
+    public init(directory: String) throws(JournalError) {
+        let result = sd_journal_open_directory(&handle, directory, 0)
+        guard result >= 0 else { throw .readFailed(-result) }
+    }
+
+    deinit { sd_journal_close(handle) }
+
+    /// Only entries with `field` equal to `value` (matches on different fields AND together,
+    /// on the same field OR together).
+    public func match(_ field: JournalFieldName, _ value: String) throws(JournalError) {
+        let text = "\(field.name)=\(value)"
+        let result = text.withCString { sd_journal_add_match(handle, $0, 0) }
+        guard result >= 0 else { throw .readFailed(-result) }
+    }
+
+    /// Every matching entry from the oldest, as field dictionaries (values are raw bytes).
+    public func entries() throws(JournalError) -> [[String: [UInt8]]] {
+        var all: [[String: [UInt8]]] = []
+        sd_journal_seek_head(handle)
+        while true {
+            let step = sd_journal_next(handle)
+            guard step >= 0 else { throw .readFailed(-step) }
+            if step == 0 { return all }
+            all.append(currentFields())
+        }
+    }
+
+    /// The last matching entry, if any.
+    public func lastEntry() throws(JournalError) -> [String: [UInt8]]? {
+        sd_journal_seek_tail(handle)
+        let step = sd_journal_previous(handle)
+        guard step >= 0 else { throw .readFailed(-step) }
+        return step == 0 ? nil : currentFields()
+    }
+
+    private func currentFields() -> [String: [UInt8]] {
+        var fields: [String: [UInt8]] = [:]
+        var data: UnsafeRawPointer?
+        var length = 0
+        sd_journal_restart_data(handle)
+        while sd_journal_enumerate_data(handle, &data, &length) > 0 {
+            guard let data else { continue }
+            let bytes = UnsafeRawBufferPointer(start: data, count: length)
+            guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let name = String(decoding: bytes[..<equals], as: UTF8.self)
+            fields[name] = Array(bytes[(equals + 1)...])
+        }
+        return fields
+    }
+}

@@ -1,0 +1,60 @@
+// A small program for the systemd integration tests and scripts.
+//
+//   systemd-probe serve [NAME]     Finds the listening Unix socket passed by socket activation
+//                                  (named NAME, if given), accepts one connection and answers
+//                                  each line with "fd=<fd> name=<name> peer-uid=<uid> <line>".
+//   systemd-probe journal-send     Sends one test entry; prints "sent" or the error, and exits 1
+//                                  on error (for the journal-absent test).
+import AuthSignalCore
+import Foundation
+import Systemd
+
+let arguments = CommandLine.arguments
+switch arguments.dropFirst().first {
+case "serve":
+    serve(named: arguments.count > 2 ? arguments[2] : nil)
+case "journal-send":
+    var entry = JournalEntry()
+    entry.append(try JournalFieldName("MESSAGE"), "systemd-probe test entry")
+    entry.append(try JournalFieldName("SYSLOG_IDENTIFIER"), "systemd-probe")
+    do {
+        try JournalWriter().send(entry)
+        print("sent")
+    } catch {
+        print("\(error)")
+        exit(1)
+    }
+default:
+    FileHandle.standardError.write(Data("usage: systemd-probe serve [NAME] | journal-send\n".utf8))
+    exit(2)
+}
+
+func serve(named name: String?) {
+    let sockets = ListenSockets.take()
+    // Descriptors inherited by accident (another process's pipes, spawned at the same moment)
+    // would keep those pipes open for as long as this process waits: close everything else.
+    let passed = Set(sockets.map(\.fd))
+    for fd in Int32(3)..<1024 where !passed.contains(fd) { close(fd) }
+    guard let socket = ListenSockets.unixStreamSocket(named: name, in: sockets) else {
+        print("no listening unix stream socket among \(sockets)")
+        exit(1)
+    }
+    let client = accept(socket.fd, nil, nil)
+    guard client >= 0 else { exit(1) }
+    let peer = try? PeerCredentials(socket: client)
+    defer { close(client) }
+    var pending = Data()
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = read(client, &buffer, buffer.count)
+        if count <= 0 { return }
+        pending.append(contentsOf: buffer[0..<count])
+        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+            pending.removeSubrange(pending.startIndex...newline)
+            let answer =
+                "fd=\(socket.fd) name=\(socket.name ?? "-") peer-uid=\(peer.map { String($0.uid) } ?? "?") \(line)\n"
+            _ = answer.withCString { write(client, $0, strlen($0)) }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import AuthSignalCore
+import Foundation
+import Logging
+import Systemd
+import Testing
+
+@Suite("Journal")
+struct JournalTests {
+    @Test func fieldNamesAreValidatedAndInvalidOnesAreErrors() throws {
+        for valid in ["MESSAGE", "AUTHSIGNAL_PEER_UID", "A", "X" + String(repeating: "9", count: 63)] {
+            #expect(throws: Never.self) { try JournalFieldName(valid) }
+        }
+        for invalid in ["", "_PID", "message", "9LIVES", "AUTH-SIGNAL", "A B", "X" + String(repeating: "9", count: 64)]
+        {
+            #expect(throws: JournalError.invalidFieldName(invalid)) { try JournalFieldName(invalid) }
+        }
+        #expect(JournalFieldName.sanitizing("request-id").name == "REQUEST_ID")
+        #expect(JournalFieldName.sanitizing("_private").name == "F__PRIVATE")
+        #expect(JournalFieldName.sanitizing("2fa").name == "F_2FA")
+        #expect(JournalFieldName.isValid(JournalFieldName.sanitizing(String(repeating: "x", count: 100)).name))
+    }
+
+    /// Polls `journalctl -o json` until the entry tagged `id` is there.
+    func readBack(_ id: String) async throws -> [String: Any]? {
+        for _ in 0..<100 {
+            let (_, output) = try await run(
+                "/usr/bin/journalctl", ["-o", "json", "--no-pager", "AUTHSIGNAL_TEST_ID=\(id)"])
+            if let line = output.split(separator: "\n").first,
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            {
+                return object
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    @Test func entriesKeepEveryFieldWithMultiLineAndBinaryValuesIntact() async throws {
+        try requireJournald()
+        let id = UUID().uuidString
+        let binary: [UInt8] = [0x00, 0xFF, 0xFE, 0x41, 0x0A, 0x00, 0x42]
+        var entry = JournalEntry()
+        entry.append(try JournalFieldName("MESSAGE"), "first line\nsecond line")
+        entry.append(try JournalFieldName("SYSLOG_IDENTIFIER"), "authsignal-test")
+        entry.append(try JournalFieldName("AUTHSIGNAL_TEST_ID"), id)
+        entry.append(try JournalFieldName("AUTHSIGNAL_BINARY"), bytes: binary)
+        try JournalWriter().send(entry)
+
+        let json = try #require(try await readBack(id))
+        #expect(json["MESSAGE"] as? String == "first line\nsecond line")
+        #expect((json["AUTHSIGNAL_BINARY"] as? [Int])?.map(UInt8.init) == binary)
+        #expect(json["SYSLOG_IDENTIFIER"] as? String == "authsignal-test")
+
+        let reader = try JournalReader()
+        try reader.match(try JournalFieldName("AUTHSIGNAL_TEST_ID"), id)
+        let entries = try reader.entries()
+        #expect(entries.count == 1)
+        #expect(entries.first?["AUTHSIGNAL_BINARY"] == binary)
+        #expect(entries.first?["MESSAGE"] == Array("first line\nsecond line".utf8))
+    }
+
+    @Test func auditEntriesCarryTheirMessageIDsAndFields() async throws {
+        try requireJournald()
+        let redactor = Redactor(
+            mode: .mask, key: try RedactionKey(bytes: Array(repeating: 1, count: 32)), isKnownAccount: { _ in true })
+        let event = redactor.redact(
+            AuthEvent(
+                signal: .userLoginFailed, sender: "sshd", user: "alice",
+                request: ["remote_addr": .string("203.0.113.9"), "tty": .string("ssh")],
+                credentials: ["username": .string("alice"), "password": .string("hunter2")]),
+            peer: PeerCredentials(uid: 1000, gid: 100, pid: 4242))
+        let id = UUID().uuidString
+        var entry = AuditJournal.entry(for: event, seq: 42, hash: Array(repeating: 0xAB, count: 32))
+        entry.append(try JournalFieldName("AUTHSIGNAL_TEST_ID"), id)
+        try JournalWriter().send(entry)
+
+        let json = try #require(try await readBack(id))
+        #expect(json["MESSAGE"] as? String == "Login failed for alice from 203.0.113.9 via sshd")
+        #expect(json["MESSAGE_ID"] as? String == "17494b96fe8e453d89aaeb949444e3f2")
+        #expect(json["PRIORITY"] as? String == "5")
+        #expect(json["SYSLOG_IDENTIFIER"] as? String == "authsignald")
+        #expect(json["AUTHSIGNAL_SIGNAL"] as? String == "user_login_failed")
+        #expect(json["AUTHSIGNAL_SENDER"] as? String == "sshd")
+        #expect(json["AUTHSIGNAL_USER"] as? String == "alice")
+        #expect(json["AUTHSIGNAL_REMOTE_ADDR"] as? String == "203.0.113.9")
+        #expect(json["AUTHSIGNAL_SEQ"] as? String == "42")
+        #expect(json["AUTHSIGNAL_PEER_UID"] as? String == "1000")
+        #expect(json["AUTHSIGNAL_PEER_GID"] as? String == "100")
+        #expect(json["AUTHSIGNAL_PEER_PID"] as? String == "4242")
+        #expect(json["AUTHSIGNAL_HASH"] as? String == String(repeating: "ab", count: 32))
+        let credentials = try #require(json["AUTHSIGNAL_CREDENTIALS"] as? String)
+        #expect(credentials == #"{"password":"********************","username":"alice"}"#)
+        #expect(!"\(json)".contains("hunter2"))
+
+        let anchorID = UUID().uuidString
+        var anchor = AuditJournal.anchorEntry(seq: 42, hash: Array(repeating: 0xAB, count: 32))
+        anchor.append(try JournalFieldName("AUTHSIGNAL_TEST_ID"), anchorID)
+        try JournalWriter().send(anchor)
+        let anchorJSON = try #require(try await readBack(anchorID))
+        #expect(anchorJSON["MESSAGE_ID"] as? String == AuditJournal.anchorMessageID)
+        #expect(anchorJSON["AUTHSIGNAL_SEQ"] as? String == "42")
+    }
+
+    @Test func aHostileUserNameCannotForgeLinesInTheMessage() throws {
+        let redactor = Redactor(
+            mode: .mask, key: try RedactionKey(bytes: Array(repeating: 1, count: 32)), isKnownAccount: { _ in true })
+        let event = redactor.redact(
+            AuthEvent(signal: .userLoggedIn, sender: "sshd", user: "eve\nroot logged in via sshd\u{1b}[2K"),
+            peer: PeerCredentials(uid: 0, gid: 0, pid: 1))
+        let sentence = AuditJournal.sentence(for: event)
+        #expect(sentence == "eve\\x0aroot logged in via sshd\\x1b[2K logged in via sshd")
+        #expect(AuditJournal.entry(for: event, seq: 1, hash: [])[try JournalFieldName("AUTHSIGNAL_USER")] == event.user)
+    }
+
+    @Test func theCatalogParsesAndNamesEveryMessageID() async throws {
+        let root = try TemporaryDirectory()
+        let catalogDirectory = root.path + "/usr/lib/systemd/catalog"
+        try FileManager.default.createDirectory(atPath: catalogDirectory, withIntermediateDirectories: true)
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("systemd/authsignal.catalog")
+        try FileManager.default.copyItem(atPath: source.path, toPath: catalogDirectory + "/authsignal.catalog")
+        let update = try await run("/usr/bin/journalctl", ["--root=\(root.path)", "--update-catalog"])
+        #expect(update.status == 0, "\(update.output)")
+        let list = try await run("/usr/bin/journalctl", ["--root=\(root.path)", "--list-catalog"])
+        for signal in AuthSignal.allCases {
+            #expect(list.output.contains(AuditJournal.messageID(signal)))
+        }
+        #expect(list.output.contains(AuditJournal.anchorMessageID))
+    }
+
+    @Test func withoutJournaldTheWriterReportsFailureInsteadOfSuccess() async throws {
+        // Hide the journal's sockets in a private mount namespace, then send.
+        let result = try await run(
+            "/usr/bin/unshare",
+            [
+                "--mount", "/bin/sh", "-c",
+                "mkdir -p /run/systemd/journal && mount -t tmpfs tmpfs /run/systemd/journal && exec \"$0\" journal-send",
+                probePath,
+            ])
+        if result.output.contains("unshare failed") || result.output.contains("mount:") {
+            try Test.cancel("cannot create a mount namespace here (needs root): \(result.output)")
+        }
+        #expect(result.status == 1, "\(result.output)")
+        #expect(result.output.contains("journal unavailable"), "\(result.output)")
+    }
+
+    @Test func logEventsBecomeStructuredEntries() throws {
+        let event = LogEvent(
+            level: .warning, message: "reload failed", metadata: ["config-file": "/etc/authsignald.conf"], source: nil,
+            file: "Daemon/Reload.swift", function: "reload()", line: 42)
+        let entry = JournalLogHandler.entry(for: event, identifier: "authsignald", metadata: ["pid": "7"])
+        #expect(entry[try JournalFieldName("MESSAGE")] == "reload failed")
+        #expect(entry[try JournalFieldName("PRIORITY")] == "4")
+        #expect(entry[try JournalFieldName("SYSLOG_IDENTIFIER")] == "authsignald")
+        #expect(entry[try JournalFieldName("CONFIG_FILE")] == "/etc/authsignald.conf")
+        #expect(entry[try JournalFieldName("PID")] == "7")
+        #expect(entry[try JournalFieldName("CODE_LINE")] == "42")
+        #expect(entry.fields.allSatisfy { JournalFieldName.isValid($0.name.name) })
+    }
+}

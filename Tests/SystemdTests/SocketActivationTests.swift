@@ -1,0 +1,51 @@
+import Foundation
+import Glibc
+import Systemd
+import Testing
+
+/// Connects to a Unix stream socket, sends a line and reads the answer line.
+func exchange(path: String, line: String) throws -> String {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        path.utf8CString.withUnsafeBytes { raw.copyMemory(from: $0) }
+    }
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+        }
+    }
+    guard connected == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    _ = (line + "\n").withCString { send(fd, $0, strlen($0), 0) }
+    var answer = [UInt8]()
+    var byte: UInt8 = 0
+    while recv(fd, &byte, 1, 0) == 1 && byte != UInt8(ascii: "\n") { answer.append(byte) }
+    return String(decoding: answer, as: UTF8.self)
+}
+
+@Suite("Socket activation")
+struct SocketActivationTests {
+    @Test func anActivatedProcessFindsItsNamedSocketAndServesIt() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/authsignald.sock"
+        let activator = Process()
+        activator.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
+        activator.arguments = ["-l", path, "--fdname=authsignald", probePath, "serve", "authsignald"]
+        activator.standardOutput = FileHandle.nullDevice
+        activator.standardError = FileHandle.nullDevice
+        try activator.run()
+        defer { activator.terminate() }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: path) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let answer = try exchange(path: path, line: "hello")
+        #expect(answer == "fd=3 name=authsignald peer-uid=\(getuid()) hello")
+    }
+
+    @Test func withoutActivationNoSocketIsFound() {
+        unsetenv("LISTEN_FDS")
+        #expect(ListenSockets.take().isEmpty)
+    }
+}

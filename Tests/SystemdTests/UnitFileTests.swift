@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+
+@Suite("Unit files")
+struct UnitFileTests {
+    static let systemdDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("systemd").path
+
+    @Test func systemdAnalyzeVerifyAcceptsTheUnits() async throws {
+        let directory = try TemporaryDirectory()
+        // The daemon binary is not installed here: point ExecStart= at a binary that exists.
+        let service = try String(contentsOfFile: Self.systemdDirectory + "/authsignald.service", encoding: .utf8)
+            .replacingOccurrences(of: "ExecStart=/usr/local/bin/authsignald", with: "ExecStart=\(probePath) serve")
+        try service.write(toFile: directory.path + "/authsignald.service", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            atPath: Self.systemdDirectory + "/authsignald.socket", toPath: directory.path + "/authsignald.socket")
+        let result = try await run(
+            "/usr/bin/systemd-analyze",
+            ["verify", directory.path + "/authsignald.socket", directory.path + "/authsignald.service"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.isEmpty, "\(result.output)")
+    }
+
+    @Test func theServiceSandboxScoresAtMostTwo() async throws {
+        let result = try await run(
+            "/usr/bin/systemd-analyze",
+            ["security", "--offline=true", "--threshold=20", Self.systemdDirectory + "/authsignald.service"])
+        #expect(result.status == 0, "\(result.output)")
+        let line = try #require(result.output.split(separator: "\n").first { $0.contains("Overall exposure level") })
+        let score = line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }
+        #expect((score ?? 99) <= 2.0, "\(line)")
+    }
+
+    @Test func theServiceKeepsPeerIdentityAndAllowsOnlyUnixSockets() throws {
+        let service = try String(contentsOfFile: Self.systemdDirectory + "/authsignald.service", encoding: .utf8)
+        let directives = service.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(!directives.contains { $0.hasPrefix("PrivateUsers=") })
+        #expect(directives.contains("Type=notify"))
+        #expect(directives.contains("RestrictAddressFamilies=AF_UNIX"))
+        #expect(directives.contains("StateDirectoryMode=0700"))
+    }
+}
