@@ -25,11 +25,13 @@ public struct JournalEntry: Sendable, Hashable {
         fields.first { $0.name == name }.map { String(decoding: $0.value, as: UTF8.self) }
     }
 
+    /// Equal when the same fields have the same values in the same order.
     public static func == (lhs: JournalEntry, rhs: JournalEntry) -> Bool {
         lhs.fields.count == rhs.fields.count
             && zip(lhs.fields, rhs.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
     }
 
+    /// Hashes the fields in order.
     public func hash(into hasher: inout Hasher) {
         for field in fields {
             hasher.combine(field.name)
