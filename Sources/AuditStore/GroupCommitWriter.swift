@@ -393,17 +393,10 @@ enum RawInsert {
 /// Which model signals have listeners, checked once per batch: with nobody listening, building
 /// records for them costs nothing.
 struct ModelSignalListeners {
-    let preInit = Signals.preInitListened
-    let postInit = Signals.postInitListened
-    let preSave = Signals.preSaveListened
-    let postSave = Signals.postSaveListened
-}
-
-private enum Signals {
-    static var preInitListened: Bool { AuthSignalCore.preInit.hasListeners(sender: AuditStore.recordSender) }
-    static var postInitListened: Bool { AuthSignalCore.postInit.hasListeners(sender: AuditStore.recordSender) }
-    static var preSaveListened: Bool { AuthSignalCore.preSave.hasListeners(sender: AuditStore.recordSender) }
-    static var postSaveListened: Bool { AuthSignalCore.postSave.hasListeners(sender: AuditStore.recordSender) }
+    let preInit = AuthSignalCore.preInit.hasListeners(sender: AuditStore.recordSender)
+    let postInit = AuthSignalCore.postInit.hasListeners(sender: AuditStore.recordSender)
+    let preSave = AuthSignalCore.preSave.hasListeners(sender: AuditStore.recordSender)
+    let postSave = AuthSignalCore.postSave.hasListeners(sender: AuditStore.recordSender)
 }
 
 extension AuditRecord {

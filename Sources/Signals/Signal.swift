@@ -212,11 +212,6 @@ public final class Signal<Payload: Sendable>: Sendable {
         }
     }
 
-    /// Whether the cache currently holds receivers for `sender` (for tests of cache clearing).
-    func isCached(_ sender: Sender?) -> Bool {
-        state.withLock { $0.cache[CacheKey(sender)] != nil }
-    }
-
     /// Removes registrations whose receiver, owner or sender has died.
     @usableFromInline
     func purgeDeadRegistrations() {
