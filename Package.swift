@@ -19,12 +19,16 @@ let package = Package(
         .library(name: "AuthSignalCore", targets: ["AuthSignalCore"]),
         .library(name: "AuditStore", targets: ["AuditStore"]),
         .library(name: "Systemd", targets: ["Systemd"]),
+        .library(name: "AuthSignalDaemon", targets: ["AuthSignalDaemon"]),
+        .executable(name: "authsignald", targets: ["authsignald"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .target(
@@ -59,6 +63,35 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "AuthSignalDaemon",
+            dependencies: [
+                "Signals", "AuthSignalCore", "AuditStore", "Systemd", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "authsignald",
+            dependencies: [
+                "AuthSignalDaemon", "AuthSignalCore", "Systemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "authsignal-load",
+            dependencies: ["AuthSignalCore"],
+            path: "Benchmarks/authsignal-load",
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -114,6 +147,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AuthSignalDaemonTests",
+            dependencies: ["AuthSignalCore", "AuditStore", "Systemd"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -86,6 +86,15 @@ public final class AuditStore: Sendable {
         try await writer.append(event)
     }
 
+    /// Queues `event` at once, in call order, and returns a ticket that completes when the
+    /// transaction holding it is durably committed.
+    ///
+    /// Unlike ``append(_:)`` this never waits for room in the queue: callers bound how many
+    /// appends they have outstanding (the daemon bounds requests in flight per connection).
+    public func submit(_ event: RedactedEvent) -> AppendTicket {
+        writer.submit(event)
+    }
+
     /// Adds every committed record to the user and address indexes now, instead of waiting for
     /// the writer to be idle or for ``StoreOptions/indexMergeThreshold`` records to accumulate.
     public func indexPendingRecords() async {
@@ -155,6 +164,66 @@ public struct Appended: Sendable, Hashable {
     public let seq: Int64
     /// Whether the idempotency key had been seen: nothing new was stored.
     public let duplicate: Bool
+}
+
+/// An append in progress: completes once, with the record's seq or why nothing was stored.
+public final class AppendTicket: Sendable {
+    private enum State {
+        case waiting([@Sendable (Result<Appended, StoreError>) -> Void], CheckedContinuation<Appended, any Error>?)
+        case done(Result<Appended, StoreError>)
+    }
+
+    private let state = Mutex(State.waiting([], nil))
+
+    init() {}
+
+    /// Calls `callback` with the outcome (at once when known), on the writer's thread otherwise:
+    /// it must be quick.
+    public func whenComplete(_ callback: @escaping @Sendable (Result<Appended, StoreError>) -> Void) {
+        let result = state.withLock { state -> Result<Appended, StoreError>? in
+            switch state {
+            case .done(let result): return result
+            case .waiting(var callbacks, let continuation):
+                callbacks.append(callback)
+                state = .waiting(callbacks, continuation)
+                return nil
+            }
+        }
+        if let result { callback(result) }
+    }
+
+    /// Waits for the outcome.
+    public var value: Appended {
+        get async throws(StoreError) {
+            do {
+                return try await withCheckedThrowingContinuation { continuation in
+                    let result = state.withLock { state -> Result<Appended, StoreError>? in
+                        switch state {
+                        case .done(let result): return result
+                        case .waiting(let callbacks, _):
+                            state = .waiting(callbacks, continuation)
+                            return nil
+                        }
+                    }
+                    if let result { continuation.resume(with: result.mapError { $0 as any Error }) }
+                }
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                throw .unavailable("\(error)")
+            }
+        }
+    }
+
+    func complete(_ result: Result<Appended, StoreError>) {
+        let waiting = state.withLock { state -> ([@Sendable (Result<Appended, StoreError>) -> Void], CheckedContinuation<Appended, any Error>?) in
+            guard case .waiting(let callbacks, let continuation) = state else { return ([], nil) }
+            state = .done(result)
+            return (callbacks, continuation)
+        }
+        for callback in waiting.0 { callback(result) }
+        waiting.1?.resume(with: result.mapError { $0 as any Error })
+    }
 }
 
 /// How a store is run.

@@ -26,7 +26,7 @@ final class GroupCommitWriter: Sendable {
         /// The event's columns, encoded by the appender so that the writer's thread only numbers,
         /// hashes and stores them.
         let columns: RecordColumns
-        let continuation: CheckedContinuation<Appended, any Error>
+        let ticket: AppendTicket
     }
 
     struct State: ~Copyable {
@@ -76,28 +76,31 @@ final class GroupCommitWriter: Sendable {
 
     func append(_ event: RedactedEvent) async throws(StoreError) -> Appended {
         await reserveSlot()
+        return try await enqueue(event, reserved: true).value
+    }
+
+    /// Queues `event` at once, without waiting for room (the caller bounds what it submits).
+    func submit(_ event: RedactedEvent) -> AppendTicket {
+        enqueue(event, reserved: false)
+    }
+
+    private func enqueue(_ event: RedactedEvent, reserved: Bool) -> AppendTicket {
+        let ticket = AppendTicket()
         let columns = RecordColumns(seq: 0, received: 0, event: event)
-        do {
-            return try await withCheckedThrowingContinuation { continuation in
-                let startCommitting = state.withLock { state -> Bool? in
-                    state.reserved -= 1
-                    if state.closed { return nil }
-                    state.pending.append(Pending(event: event, columns: columns, continuation: continuation))
-                    if state.committing { return false }
-                    state.committing = true
-                    return true
-                }
-                switch startCommitting {
-                case nil: continuation.resume(throwing: StoreError.closed)
-                case true?: queue.async { self.drain() }
-                case false?: break
-                }
-            }
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw .unavailable("\(error)")
+        let startCommitting = state.withLock { state -> Bool? in
+            if reserved { state.reserved -= 1 }
+            if state.closed { return nil }
+            state.pending.append(Pending(event: event, columns: columns, ticket: ticket))
+            if state.committing { return false }
+            state.committing = true
+            return true
         }
+        switch startCommitting {
+        case nil: ticket.complete(.failure(.closed))
+        case true?: queue.async { self.drain() }
+        case false?: break
+        }
+        return ticket
     }
 
     /// Waits for room in the queue (back-pressure), then holds one slot.
@@ -171,7 +174,7 @@ final class GroupCommitWriter: Sendable {
             }
             let results = commit(batch)
             for (pending, result) in zip(batch, results) {
-                pending.continuation.resume(with: result.mapError { $0 as any Error })
+                pending.ticket.complete(result)
             }
             let backlog = state.withLock { $0.head.seq - $0.indexedThrough }
             if backlog >= mergeThreshold { mergeIndexes() }

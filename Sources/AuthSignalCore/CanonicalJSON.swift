@@ -18,7 +18,8 @@ public enum CanonicalJSON {
         encode(.object(object))
     }
 
-    private static func append(_ value: JSONValue, to output: inout [UInt8]) {
+    /// Appends the canonical encoding of `value` to `output`.
+    package static func append(_ value: JSONValue, to output: inout [UInt8]) {
         switch value {
         case .null: output.append(contentsOf: "null".utf8)
         case .bool(let flag): output.append(contentsOf: (flag ? "true" : "false").utf8)
@@ -52,7 +53,8 @@ public enum CanonicalJSON {
         }
     }
 
-    private static func appendString(_ text: String, to output: inout [UInt8]) {
+    /// Appends `text` as a canonical JSON string to `output`.
+    package static func appendString(_ text: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {

@@ -14,46 +14,44 @@ public let userLoggedOut = Signal<UserLoggedOut>("user_logged_out")
 /// Sent when a login fails: for every accepted `user_login_failed` event, with the event's sender.
 public let userLoginFailed = Signal<UserLoginFailed>("user_login_failed")
 
-/// The payload of ``userLoggedIn``: Django's `request` and `user` arguments.
+/// The payload of ``userLoggedIn``: Django's `request` and `user` arguments, read from the
+/// redacted event (a receiver of an auth signal can never see a secret).
 public struct UserLoggedIn: Sendable, Hashable {
+    /// The event, redacted.
+    public let event: RedactedEvent
     /// What the source knows of the request (`remote_addr`, `service`, `tty`, …), if anything.
-    public var request: JSONObject?
+    public var request: JSONObject? { event.request }
     /// The account that logged in.
-    public var user: String
+    public var user: String { event.user ?? "" }
 
     /// Creates the payload.
-    public init(request: JSONObject? = nil, user: String) {
-        self.request = request
-        self.user = user
-    }
+    public init(_ event: RedactedEvent) { self.event = event }
 }
 
 /// The payload of ``userLoggedOut``: Django's `request` and `user` (which may be absent).
 public struct UserLoggedOut: Sendable, Hashable {
+    /// The event, redacted.
+    public let event: RedactedEvent
     /// What the source knows of the request, if anything.
-    public var request: JSONObject?
+    public var request: JSONObject? { event.request }
     /// The account that logged out, when known.
-    public var user: String?
+    public var user: String? { event.user }
 
     /// Creates the payload.
-    public init(request: JSONObject? = nil, user: String?) {
-        self.request = request
-        self.user = user
-    }
+    public init(_ event: RedactedEvent) { self.event = event }
 }
 
 /// The payload of ``userLoginFailed``: Django's `credentials` and `request`.
 public struct UserLoginFailed: Sendable, Hashable {
+    /// The event, redacted.
+    public let event: RedactedEvent
     /// The credentials tried, with sensitive values already redacted.
-    public var credentials: JSONObject
+    public var credentials: JSONObject { event.credentials ?? [:] }
     /// What the source knows of the request, if anything.
-    public var request: JSONObject?
+    public var request: JSONObject? { event.request }
 
     /// Creates the payload.
-    public init(credentials: JSONObject, request: JSONObject? = nil) {
-        self.credentials = credentials
-        self.request = request
-    }
+    public init(_ event: RedactedEvent) { self.event = event }
 }
 
 // MARK: - Model (django.db.models.signals)

@@ -12,7 +12,7 @@ public import Synchronization
 /// ```swift
 /// let userLoggedIn = Signal<UserLoggedIn>("user_logged_in")
 /// userLoggedIn.connect(sender: "sshd") { sender, payload in print(payload.user) }
-/// try userLoggedIn.send(sender: "sshd", UserLoggedIn(user: "alice"))
+/// try userLoggedIn.send(sender: "sshd", UserLoggedIn(redactedEvent))
 /// ```
 public final class Signal<Payload: Sendable>: Sendable {
     /// The signal's name, used in log messages.

@@ -24,21 +24,30 @@ public enum AuditJournal {
     ///   - seq: its seq in the audit log.
     ///   - hash: its chain hash.
     public static func entry(for event: RedactedEvent, seq: Int64, hash: [UInt8]) -> JournalEntry {
+        entry(
+            for: AuditFacts(
+                signal: event.signal, sender: event.sender, user: event.user, remoteAddr: event.remoteAddr,
+                request: event.request, credentials: event.credentials, peer: event.peer),
+            seq: seq, hash: hash)
+    }
+
+    /// The entry for a committed audit record, from the facts the record holds.
+    public static func entry(for facts: AuditFacts, seq: Int64, hash: [UInt8]) -> JournalEntry {
         var entry = JournalEntry()
-        entry.append(.message, sentence(for: event))
-        entry.append(.messageID, messageID(event.signal))
-        entry.append(.priority, event.signal == .userLoginFailed ? "5" : "6")
+        entry.append(.message, sentence(for: facts))
+        entry.append(.messageID, messageID(facts.signal))
+        entry.append(.priority, facts.signal == .userLoginFailed ? "5" : "6")
         entry.append(.syslogIdentifier, identifier)
-        entry.append(.signal, event.signal.rawValue)
-        entry.append(.sender, event.sender)
-        if let user = event.user { entry.append(.user, user) }
-        if let address = event.remoteAddr { entry.append(.remoteAddr, address) }
+        entry.append(.signal, facts.signal.rawValue)
+        entry.append(.sender, facts.sender)
+        if let user = facts.user { entry.append(.user, user) }
+        if let address = facts.remoteAddr { entry.append(.remoteAddr, address) }
         entry.append(.seq, String(seq))
-        entry.append(.peerUID, String(event.peer.uid))
-        entry.append(.peerGID, String(event.peer.gid))
-        entry.append(.peerPID, String(event.peer.pid))
-        if let request = event.request { entry.append(.request, bytes: Array(CanonicalJSON.encode(request))) }
-        if let credentials = event.credentials {
+        entry.append(.peerUID, String(facts.peer.uid))
+        entry.append(.peerGID, String(facts.peer.gid))
+        entry.append(.peerPID, String(facts.peer.pid))
+        if let request = facts.request { entry.append(.request, bytes: Array(CanonicalJSON.encode(request))) }
+        if let credentials = facts.credentials {
             entry.append(.credentials, bytes: Array(CanonicalJSON.encode(credentials)))
         }
         entry.append(.hash, hex(hash))
@@ -62,6 +71,13 @@ public enum AuditJournal {
     /// A readable sentence, with control characters of client-supplied text escaped so that a
     /// hostile user name cannot forge lines in log views.
     public static func sentence(for event: RedactedEvent) -> String {
+        sentence(
+            for: AuditFacts(
+                signal: event.signal, sender: event.sender, user: event.user, remoteAddr: event.remoteAddr,
+                request: nil, credentials: nil, peer: event.peer))
+    }
+
+    static func sentence(for event: AuditFacts) -> String {
         let user = event.user.map(escaped)
         let origin = event.remoteAddr.map { " from \(escaped($0))" } ?? ""
         let via = " via \(escaped(event.sender))"
@@ -86,6 +102,39 @@ public enum AuditJournal {
 
     private static func hex(_ bytes: [UInt8]) -> String {
         bytes.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// What a journal entry says about a stored record: the fields of a ``RedactedEvent`` as the
+/// audit log keeps them (an `AuditRecord` is redacted by construction).
+public struct AuditFacts: Sendable {
+    /// The signal.
+    public var signal: AuthSignal
+    /// Who reported it.
+    public var sender: String
+    /// The account, as stored.
+    public var user: String?
+    /// `request.remote_addr`.
+    public var remoteAddr: String?
+    /// The redacted request.
+    public var request: JSONObject?
+    /// The redacted credentials.
+    public var credentials: JSONObject?
+    /// Who sent it.
+    public var peer: PeerCredentials
+
+    /// Creates the facts.
+    public init(
+        signal: AuthSignal, sender: String, user: String?, remoteAddr: String?, request: JSONObject?,
+        credentials: JSONObject?, peer: PeerCredentials
+    ) {
+        self.signal = signal
+        self.sender = sender
+        self.user = user
+        self.remoteAddr = remoteAddr
+        self.request = request
+        self.credentials = credentials
+        self.peer = peer
     }
 }
 

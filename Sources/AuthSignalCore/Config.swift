@@ -1,0 +1,317 @@
+import Foundation
+
+/// authsignald's configuration (DESIGN.md §5, `etc/authsignald.conf` documents every key).
+///
+/// Read from a main file in systemd's INI style and its drop-ins (`<file>.d/*.conf`, in name
+/// order, later values winning). Relative paths are relative to the file that sets them.
+public struct DaemonConfig: Sendable, Hashable {
+    // [Socket]
+    /// The socket path, when not socket-activated.
+    public var socketPath = WireProtocol.defaultSocketPath
+    /// The socket's permission bits.
+    public var socketMode: UInt32 = 0o660
+    /// The socket's group; empty keeps the daemon's group.
+    public var socketGroup = "authsignal"
+    /// The longest request line, in bytes.
+    public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
+    /// The most connections at once; more are answered `unavailable` and closed.
+    public var maxConnections = 1024
+    /// The most requests of one connection being processed or answered at once; the daemon
+    /// reads no further from that connection until some are answered.
+    public var maxInFlight = 1024
+    /// Seconds a connection may stay idle (no request and nothing pending) before it is closed;
+    /// 0 never closes.
+    public var idleTimeoutSeconds = 300
+
+    // [Access]
+    /// Users (names or uids) who may emit.
+    public var emitUsers: [String] = []
+    /// Groups (names or gids) whose members may emit.
+    public var emitGroups = ["authsignal"]
+    /// Users who may read (query, follow, stats, verify).
+    public var readUsers: [String] = []
+    /// Groups whose members may read.
+    public var readGroups = ["adm"]
+
+    // [Store]
+    /// The audit log.
+    public var storePath = "/var/lib/authsignald/audit.db"
+    /// Records older than this many days are pruned; 0 keeps them.
+    public var maxAgeDays = 0
+    /// Only this many newest records are kept; 0 keeps all.
+    public var maxRecords = 0
+
+    // [Redaction]
+    /// How sensitive values are replaced.
+    public var redactionMode = Redactor.Mode.hmac
+    /// The key of keyed hashes.
+    public var keyFile = "/var/lib/authsignald/redaction.key"
+    /// The sensitive key patterns; `nil` for the defaults.
+    public var patterns: [String]?
+    /// Whether a failed login's unknown username is stored keyed-hashed.
+    public var hashUnknownUsers = true
+
+    // [Journal]
+    /// Whether each record is also written to the journal.
+    public var journalEnabled = true
+    /// Entries waiting for the journal at most; beyond, entries are dropped and counted.
+    public var journalQueueCapacity = 65536
+    /// The chain head goes to the journal after this many records…
+    public var anchorEveryRecords = 1000
+    /// …or after this many seconds with new records, whichever comes first.
+    public var anchorIntervalSeconds = 60
+    /// Seconds between reports of journal drops and failures (when there are any) and status.
+    public var reportIntervalSeconds = 60
+
+    /// The defaults.
+    public init() {}
+
+    /// The default configuration file.
+    public static let defaultPath = "/etc/authsignald.conf"
+
+    /// Every key as `Section.Key` with its value in canonical form: what a reload compares.
+    public var settings: [String: String] {
+        var result: [String: String] = [:]
+        for key in ConfigKey.all { result[key.setting] = key.read(self) }
+        return result
+    }
+
+    /// The keys whose change needs a restart: a reload reports them and keeps the old value.
+    public static let restartOnlySettings: Set<String> = [
+        "Socket.Path", "Socket.Mode", "Socket.Group", "Store.Path", "Redaction.KeyFile",
+    ]
+
+    /// Loads `path` and its drop-ins.
+    /// - Parameter required: whether a missing main file is an error (it is not for the default
+    ///   path: the defaults apply).
+    /// - Throws: ``ConfigError`` listing every problem with its file and line.
+    public static func load(path: String, required: Bool) throws(ConfigError) -> DaemonConfig {
+        var config = DaemonConfig()
+        var problems: [ConfigProblem] = []
+        var files: [String] = []
+        if FileManager.default.fileExists(atPath: path) {
+            files.append(path)
+        } else if required {
+            throw ConfigError(problems: [ConfigProblem(file: path, line: 0, message: "no such file")])
+        }
+        let dropInDirectory = path + ".d"
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: dropInDirectory) {
+            files += names.filter { $0.hasSuffix(".conf") }.sorted().map { dropInDirectory + "/" + $0 }
+        }
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                problems.append(ConfigProblem(file: file, line: 0, message: "cannot read"))
+                continue
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                problems.append(ConfigProblem(file: file, line: 0, message: "not UTF-8 text"))
+                continue
+            }
+            config.apply(text, file: file, problems: &problems)
+        }
+        guard problems.isEmpty else { throw ConfigError(problems: problems) }
+        return config
+    }
+
+    /// Applies the assignments in `text` (the contents of `file`), collecting problems.
+    public mutating func apply(_ text: String, file: String, problems: inout [ConfigProblem]) {
+        let directory = (file as NSString).deletingLastPathComponent
+        var section: String?
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNumber = number + 1
+            func problem(_ message: String) {
+                problems.append(ConfigProblem(file: file, line: lineNumber, message: message))
+            }
+            var line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if let comment = line.range(of: " #") ?? line.range(of: "\t#") {
+                line = line[..<comment.lowerBound].trimmingCharacters(in: .whitespaces)
+            }
+            if line.hasPrefix("[") {
+                guard line.hasSuffix("]") else {
+                    problem("malformed section header")
+                    continue
+                }
+                let name = String(line.dropFirst().dropLast())
+                guard ConfigKey.sections.contains(name) else {
+                    problem("unknown section [\(name)]; expected one of \(ConfigKey.sections.joined(separator: ", "))")
+                    section = nil
+                    continue
+                }
+                section = name
+                continue
+            }
+            guard let equals = line.firstIndex(of: "=") else {
+                problem("expected Key=Value")
+                continue
+            }
+            guard let section else {
+                problem("assignment outside a known section")
+                continue
+            }
+            let name = line[..<equals].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            guard let key = ConfigKey.all.first(where: { $0.section == section && $0.name == name }) else {
+                problem("unknown key \(name) in [\(section)]")
+                continue
+            }
+            do {
+                try key.write(&self, value, directory)
+            } catch {
+                problem("\(section).\(name): \(error.reason)")
+            }
+        }
+    }
+}
+
+/// One problem in a configuration file.
+public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
+    /// The file.
+    public let file: String
+    /// The line, from 1; 0 for the file as a whole.
+    public let line: Int
+    /// What is wrong.
+    public let message: String
+
+    /// `file:line: message`.
+    public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
+}
+
+/// Configuration that cannot be used, with every problem found.
+public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The problems, in file order.
+    public let problems: [ConfigProblem]
+
+    /// One problem per line.
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// Why a value is not acceptable.
+struct ValueError: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
+}
+
+/// A configuration key: where it lives, how it is parsed and shown.
+struct ConfigKey: Sendable {
+    let section: String
+    let name: String
+    let write: @Sendable (inout DaemonConfig, String, _ directory: String) throws(ValueError) -> Void
+    let read: @Sendable (DaemonConfig) -> String
+
+    var setting: String { "\(section).\(name)" }
+
+    static let sections = ["Socket", "Access", "Store", "Redaction", "Journal"]
+
+    static let all: [ConfigKey] = [
+        path("Socket", "Path", \.socketPath),
+        ConfigKey(
+            section: "Socket", name: "Mode",
+            write: { config, value, _ throws(ValueError) in
+                guard let mode = UInt32(value, radix: 8), mode <= 0o777 else {
+                    throw ValueError("expected octal permission bits such as 0660")
+                }
+                config.socketMode = mode
+            },
+            read: { "0" + String($0.socketMode, radix: 8) }),
+        text("Socket", "Group", \.socketGroup),
+        integer("Socket", "MaxFrameBytes", \.maxFrameBytes, 256...(64 << 20)),
+        integer("Socket", "MaxConnections", \.maxConnections, 1...1_000_000),
+        integer("Socket", "MaxInFlight", \.maxInFlight, 1...1_000_000),
+        integer("Socket", "IdleTimeoutSec", \.idleTimeoutSeconds, 0...(86400 * 365)),
+        list("Access", "EmitUsers", \.emitUsers),
+        list("Access", "EmitGroups", \.emitGroups),
+        list("Access", "ReadUsers", \.readUsers),
+        list("Access", "ReadGroups", \.readGroups),
+        path("Store", "Path", \.storePath),
+        integer("Store", "MaxAgeDays", \.maxAgeDays, 0...1_000_000),
+        integer("Store", "MaxRecords", \.maxRecords, 0...Int.max),
+        ConfigKey(
+            section: "Redaction", name: "Mode",
+            write: { config, value, _ throws(ValueError) in
+                guard let mode = Redactor.Mode(rawValue: value) else { throw ValueError("expected hmac or mask") }
+                config.redactionMode = mode
+            },
+            read: { $0.redactionMode.rawValue }),
+        path("Redaction", "KeyFile", \.keyFile),
+        ConfigKey(
+            section: "Redaction", name: "Patterns",
+            write: { config, value, _ in
+                let words = value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "|" }).map(String.init)
+                config.patterns = words.isEmpty ? nil : words.map { $0.lowercased() }
+            },
+            read: { ($0.patterns ?? Redactor.defaultPatterns).joined(separator: " ") }),
+        boolean("Redaction", "HashUnknownUsers", \.hashUnknownUsers),
+        boolean("Journal", "Enabled", \.journalEnabled),
+        integer("Journal", "QueueCapacity", \.journalQueueCapacity, 1...(1 << 24)),
+        integer("Journal", "AnchorEveryRecords", \.anchorEveryRecords, 1...Int.max),
+        integer("Journal", "AnchorIntervalSec", \.anchorIntervalSeconds, 1...86400),
+        integer("Journal", "ReportIntervalSec", \.reportIntervalSeconds, 1...86400),
+    ]
+
+    private static func text(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, String> & Sendable
+    ) -> ConfigKey {
+        ConfigKey(
+            section: section, name: name, write: { config, value, _ in config[keyPath: field] = value },
+            read: { $0[keyPath: field] })
+    }
+
+    private static func path(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, String> & Sendable
+    ) -> ConfigKey {
+        ConfigKey(
+            section: section, name: name,
+            write: { config, value, directory throws(ValueError) in
+                guard !value.isEmpty else { throw ValueError("expected a path") }
+                config[keyPath: field] = value.hasPrefix("/") ? value : directory + "/" + value
+            },
+            read: { $0[keyPath: field] })
+    }
+
+    private static func integer(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, Int> & Sendable,
+        _ range: ClosedRange<Int>
+    ) -> ConfigKey {
+        ConfigKey(
+            section: section, name: name,
+            write: { config, value, _ throws(ValueError) in
+                guard let number = Int(value), range.contains(number) else {
+                    throw ValueError("expected an integer from \(range.lowerBound) to \(range.upperBound)")
+                }
+                config[keyPath: field] = number
+            },
+            read: { String($0[keyPath: field]) })
+    }
+
+    private static func boolean(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, Bool> & Sendable
+    ) -> ConfigKey {
+        ConfigKey(
+            section: section, name: name,
+            write: { config, value, _ throws(ValueError) in
+                switch value.lowercased() {
+                case "yes", "true", "on", "1": config[keyPath: field] = true
+                case "no", "false", "off", "0": config[keyPath: field] = false
+                default: throw ValueError("expected yes or no")
+                }
+            },
+            read: { $0[keyPath: field] ? "yes" : "no" })
+    }
+
+    private static func list(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, [String]> & Sendable
+    ) -> ConfigKey {
+        ConfigKey(
+            section: section, name: name,
+            write: { config, value, _ in
+                config[keyPath: field] = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            },
+            read: { $0[keyPath: field].joined(separator: " ") })
+    }
+}
+
+extension DaemonConfig {
+    /// Every key as `Section.Key`, in documentation order.
+    public static var keyNames: [String] { ConfigKey.all.map(\.setting) }
+}

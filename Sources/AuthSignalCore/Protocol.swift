@@ -1,0 +1,288 @@
+public import Foundation
+
+/// Protocol v1 (DESIGN.md §3, docs/protocol.md): one JSON object per line, answered by zero or
+/// more `{"record":…}` lines and one final line carrying `"ok"`.
+public enum WireProtocol {
+    /// The protocol version this build speaks.
+    public static let version = 1
+    /// The default socket path.
+    public static let defaultSocketPath = "/run/authsignald/authsignald.sock"
+    /// The default `MaxFrameBytes`.
+    public static let defaultMaxFrameBytes = 65536
+    /// The longest `sender`, `user` and `id`, in bytes.
+    public static let maximumNameBytes = 256
+}
+
+/// The error codes of protocol v1.
+public enum ErrorCode: String, Sendable, Hashable, CaseIterable {
+    /// The line is not one valid JSON value (bad syntax, invalid UTF-8, duplicate keys, too deep).
+    case invalidJSON = "invalid_json"
+    /// Valid JSON that is not a valid request (unknown op, wrong type, missing field, …).
+    case invalidRequest = "invalid_request"
+    /// The line is longer than `MaxFrameBytes`; the daemon closes the connection after it.
+    case tooLarge = "too_large"
+    /// The peer may not perform this op.
+    case forbidden
+    /// The request cannot be served now (storage failing, shutting down, too many connections);
+    /// nothing was stored.
+    case unavailable
+    /// A bug or unexpected failure in the daemon.
+    case `internal`
+}
+
+/// A protocol error: a code and a message for people. Messages never quote the request's values.
+public struct ProtocolError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The error code.
+    public let code: ErrorCode
+    /// What went wrong.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ code: ErrorCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// `code: message`.
+    public var description: String { "\(code.rawValue): \(message)" }
+
+    static func invalid(_ message: String) -> ProtocolError { ProtocolError(.invalidRequest, message) }
+}
+
+/// What a `query` or `follow` asks for; every filter is optional and they AND together.
+public struct RecordQuery: Sendable, Hashable {
+    /// Only this account.
+    public var user: String?
+    /// Only this signal.
+    public var signal: AuthSignal?
+    /// Only this sender.
+    public var sender: String?
+    /// Only this `request.remote_addr`.
+    public var remoteAddr: String?
+    /// Only records received at or after this time.
+    public var since: Date?
+    /// Only records received before this time.
+    public var until: Date?
+    /// Only records after this seq.
+    public var afterSeq: Int64?
+    /// At most this many records.
+    public var limit: Int?
+    /// Newest first when `true`.
+    public var descending = false
+
+    /// An unfiltered query, oldest first.
+    public init() {}
+}
+
+/// A decoded protocol request.
+public enum ProtocolRequest: Sendable, Hashable {
+    /// Store an auth event.
+    case emit(AuthEvent)
+    /// Stream stored records, then the count.
+    case query(RecordQuery)
+    /// Stream records as they commit.
+    case follow(RecordQuery)
+    /// Counts and health.
+    case stats
+    /// Verify the hash chain over a seq range.
+    case verify(from: Int64?, to: Int64?)
+    /// Liveness and version.
+    case ping
+
+    /// The op's wire name.
+    public var op: String {
+        switch self {
+        case .emit: "emit"
+        case .query: "query"
+        case .follow: "follow"
+        case .stats: "stats"
+        case .verify: "verify"
+        case .ping: "ping"
+        }
+    }
+
+    /// Whether the op only reads (access by the reader list).
+    public var isRead: Bool {
+        switch self {
+        case .emit, .ping: false
+        case .query, .follow, .stats, .verify: true
+        }
+    }
+
+    /// Every op of protocol v1.
+    public static let ops = ["emit", "query", "follow", "stats", "verify", "ping"]
+
+    /// Decodes one frame (without its newline).
+    /// - Throws: ``ProtocolError`` with `invalid_json` or `invalid_request`.
+    public static func decode(_ frame: some Collection<UInt8>) throws(ProtocolError) -> ProtocolRequest {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(frame)
+        } catch {
+            throw ProtocolError(.invalidJSON, "\(error)")
+        }
+        guard case .object(let object) = value else {
+            throw .invalid("a request must be a JSON object")
+        }
+        return try decode(object)
+    }
+
+    /// Decodes a request object.
+    public static func decode(_ object: JSONObject) throws(ProtocolError) -> ProtocolRequest {
+        var fields = Fields(object)
+        guard let op = try fields.string("op") else { throw .invalid("missing field \"op\"") }
+        let request: ProtocolRequest
+        switch op {
+        case "emit": request = .emit(try decodeEmit(&fields))
+        case "query": request = .query(try decodeQuery(&fields, allowsLimit: true))
+        case "follow": request = .follow(try decodeQuery(&fields, allowsLimit: false))
+        case "stats": request = .stats
+        case "verify":
+            let from = try fields.integer("from", minimum: 0)
+            let to = try fields.integer("to", minimum: 0)
+            request = .verify(from: from, to: to)
+        case "ping": request = .ping
+        default:
+            throw .invalid("unknown op; expected one of \(ops.joined(separator: ", "))")
+        }
+        try fields.rejectUnknown(op: op)
+        return request
+    }
+
+    private static func decodeEmit(_ fields: inout Fields) throws(ProtocolError) -> AuthEvent {
+        guard let signalName = try fields.string("signal") else { throw .invalid("missing field \"signal\"") }
+        guard let signal = AuthSignal(rawValue: signalName) else {
+            throw .invalid(
+                "unknown signal; expected one of \(AuthSignal.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let sender = try fields.name("sender") else { throw .invalid("missing field \"sender\"") }
+        let user = try fields.name("user", allowsEmpty: signal != .userLoggedIn)
+        if signal == .userLoggedIn, user == nil {
+            throw .invalid("\"user\" is required for user_logged_in")
+        }
+        let request = try fields.object("request")
+        let credentials = try fields.object("credentials")
+        var time: Date?
+        if let text = try fields.string("time") {
+            guard let parsed = RFC3339.parse(text) else {
+                throw .invalid("\"time\" must be an RFC 3339 time such as 2026-11-24T19:00:00.123Z")
+            }
+            time = parsed
+        }
+        let id = try fields.name("id")
+        return AuthEvent(
+            signal: signal, sender: sender, user: user, request: request, credentials: credentials, time: time,
+            id: id)
+    }
+
+    private static func decodeQuery(_ fields: inout Fields, allowsLimit: Bool) throws(ProtocolError) -> RecordQuery {
+        var query = RecordQuery()
+        query.user = try fields.string("user")
+        if let name = try fields.string("signal") {
+            guard let signal = AuthSignal(name: name) else {
+                throw .invalid("unknown signal; expected a signal name or login, logout, failed")
+            }
+            query.signal = signal
+        }
+        query.sender = try fields.string("sender")
+        query.remoteAddr = try fields.string("remote_addr")
+        query.since = try fields.time("since")
+        query.until = try fields.time("until")
+        query.afterSeq = try fields.integer("after_seq", minimum: 0)
+        if allowsLimit, let limit = try fields.integer("limit", minimum: 1) {
+            query.limit = Int(limit)
+        }
+        if let order = try fields.string("order") {
+            switch order {
+            case "asc": query.descending = false
+            case "desc" where allowsLimit: query.descending = true
+            default: throw .invalid(allowsLimit ? "\"order\" must be \"asc\" or \"desc\"" : "follow is always in order")
+            }
+        }
+        return query
+    }
+}
+
+/// A request object's fields, taken one by one so that unknown ones can be reported.
+private struct Fields {
+    var remaining: JSONObject
+
+    init(_ object: JSONObject) { remaining = object }
+
+    /// A string field; `null` counts as absent.
+    mutating func string(_ key: String) throws(ProtocolError) -> String? {
+        switch remaining.removeValue(forKey: key) {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        default: throw .invalid("\"\(key)\" must be a string")
+        }
+    }
+
+    /// A name-like string: non-empty (unless allowed), at most 256 bytes, no control characters.
+    mutating func name(_ key: String, allowsEmpty: Bool = false) throws(ProtocolError) -> String? {
+        guard let text = try string(key) else { return nil }
+        if text.isEmpty && !allowsEmpty { throw .invalid("\"\(key)\" must not be empty") }
+        if text.utf8.count > WireProtocol.maximumNameBytes {
+            throw .invalid("\"\(key)\" is longer than \(WireProtocol.maximumNameBytes) bytes")
+        }
+        if text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw .invalid("\"\(key)\" must not contain control characters")
+        }
+        return text
+    }
+
+    mutating func object(_ key: String) throws(ProtocolError) -> JSONObject? {
+        switch remaining.removeValue(forKey: key) {
+        case nil, .null?: return nil
+        case .object(let members)?: return members
+        default: throw .invalid("\"\(key)\" must be an object")
+        }
+    }
+
+    mutating func integer(_ key: String, minimum: Int64) throws(ProtocolError) -> Int64? {
+        switch remaining.removeValue(forKey: key) {
+        case nil, .null?: return nil
+        case .int(let value)? where value >= minimum: return value
+        default: throw .invalid("\"\(key)\" must be an integer of at least \(minimum)")
+        }
+    }
+
+    mutating func time(_ key: String) throws(ProtocolError) -> Date? {
+        guard let text = try string(key) else { return nil }
+        guard let date = RFC3339.parse(text) else { throw .invalid("\"\(key)\" must be an RFC 3339 time") }
+        return date
+    }
+
+    func rejectUnknown(op: String) throws(ProtocolError) {
+        guard let key = remaining.keys.sorted().first else { return }
+        let shown = key.unicodeScalars.count > 40 || key.unicodeScalars.contains { $0.value < 0x20 }
+        throw .invalid(shown ? "unknown field for \(op)" : "unknown field \"\(key)\" for \(op)")
+    }
+}
+
+/// Encodes protocol answers: one JSON object per line, keys sorted.
+public enum ProtocolResponse {
+    /// A final success line with `fields` besides `"ok":true`.
+    public static func ok(_ fields: JSONObject = [:]) -> [UInt8] {
+        var object = fields
+        object["ok"] = .bool(true)
+        return line(object)
+    }
+
+    /// A final error line.
+    public static func error(_ error: ProtocolError) -> [UInt8] {
+        line([
+            "ok": .bool(false),
+            "error": .object(["code": .string(error.code.rawValue), "message": .string(error.message)]),
+        ])
+    }
+
+    /// The line for an object.
+    public static func line(_ object: JSONObject) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(64)
+        CanonicalJSON.append(.object(object), to: &output)
+        output.append(UInt8(ascii: "\n"))
+        return output
+    }
+}

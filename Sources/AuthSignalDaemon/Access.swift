@@ -1,0 +1,80 @@
+public import AuthSignalCore
+import Glibc
+
+/// Who may do what (`[Access]`): root always; emitting to the emit lists, reading (query, follow,
+/// stats, verify) to the read lists. A list names users or groups by name or number.
+public struct AccessPolicy: Sendable, Hashable {
+    /// The uids allowed to emit.
+    public let emitUIDs: Set<UInt32>
+    /// The gids whose members may emit.
+    public let emitGIDs: Set<UInt32>
+    /// The uids allowed to read.
+    public let readUIDs: Set<UInt32>
+    /// The gids whose members may read.
+    public let readGIDs: Set<UInt32>
+    /// Names in the lists that match no account or group (reported at start and reload).
+    public let unresolved: [String]
+
+    /// Resolves the `[Access]` lists of `config` against the system's accounts and groups.
+    public init(_ config: DaemonConfig) {
+        var unresolved: [String] = []
+        func users(_ names: [String], _ key: String) -> Set<UInt32> {
+            Set(
+                names.compactMap { name in
+                    if let uid = UInt32(name) { return uid }
+                    if let entry = getpwnam(name) { return entry.pointee.pw_uid }
+                    unresolved.append("\(key): no user \(name)")
+                    return nil
+                })
+        }
+        func groups(_ names: [String], _ key: String) -> Set<UInt32> {
+            Set(
+                names.compactMap { name in
+                    if let gid = UInt32(name) { return gid }
+                    if let entry = getgrnam(name) { return entry.pointee.gr_gid }
+                    unresolved.append("\(key): no group \(name)")
+                    return nil
+                })
+        }
+        emitUIDs = users(config.emitUsers, "Access.EmitUsers")
+        emitGIDs = groups(config.emitGroups, "Access.EmitGroups")
+        readUIDs = users(config.readUsers, "Access.ReadUsers")
+        readGIDs = groups(config.readGroups, "Access.ReadGroups")
+        self.unresolved = unresolved
+    }
+
+    /// Whether `peer` may perform `request`.
+    public func permits(_ request: ProtocolRequest, peer: PeerIdentity) -> Bool {
+        if peer.credentials.uid == 0 { return true }
+        switch request {
+        case .ping: return true
+        case .emit: return emitUIDs.contains(peer.credentials.uid) || !emitGIDs.isDisjoint(with: peer.groups)
+        case .query, .follow, .stats, .verify:
+            return readUIDs.contains(peer.credentials.uid) || !readGIDs.isDisjoint(with: peer.groups)
+        }
+    }
+}
+
+/// A connected peer: its kernel credentials and the groups its account is in.
+public struct PeerIdentity: Sendable, Hashable {
+    /// What SO_PEERCRED reported.
+    public let credentials: PeerCredentials
+    /// The peer's primary group and the supplementary groups of its account (`getgrouplist`).
+    public let groups: Set<UInt32>
+
+    /// Looks up the groups of the account `credentials.uid`.
+    public init(credentials: PeerCredentials) {
+        self.credentials = credentials
+        var groups: Set<UInt32> = [credentials.gid]
+        if let account = getpwuid(credentials.uid) {
+            var count: Int32 = 64
+            var list = [gid_t](repeating: 0, count: Int(count))
+            if getgrouplist(account.pointee.pw_name, credentials.gid, &list, &count) < 0 {
+                list = [gid_t](repeating: 0, count: Int(count))
+                _ = getgrouplist(account.pointee.pw_name, credentials.gid, &list, &count)
+            }
+            groups.formUnion(list.prefix(Int(max(count, 0))))
+        }
+        self.groups = groups
+    }
+}

@@ -1,0 +1,84 @@
+public import AuditStore
+import AuthSignalCore
+import Synchronization
+
+/// The live followers (`follow` requests): each committed record is offered to every follower
+/// whose filter matches, into that follower's bounded buffer. A follower that falls further
+/// behind than its buffer is ended with an error saying where to resume, instead of making the
+/// daemon buffer without bound.
+public final class FollowerHub: Sendable {
+    /// How many records one follower may have waiting.
+    public static let bufferLimit = 8192
+
+    private struct Entry: Sendable {
+        let filter: RecordFilter
+        let continuation: AsyncStream<AuditRecord>.Continuation
+        let lost: Lost
+    }
+
+    private let followers = Mutex<[UInt64: Entry]>([:])
+    private let nextID = Atomic<UInt64>(1)
+
+    /// An empty hub.
+    public init() {}
+
+    /// How many followers are connected.
+    public var count: Int { followers.withLock { $0.count } }
+
+    /// Registers a follower for records matching `filter`.
+    public func subscribe(_ filter: RecordFilter) -> Subscription {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: AuditRecord.self, bufferingPolicy: .bufferingOldest(Self.bufferLimit))
+        let id = nextID.add(1, ordering: .relaxed).oldValue
+        let lost = Lost()
+        followers.withLock { $0[id] = Entry(filter: filter, continuation: continuation, lost: lost) }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.followers.withLock { $0.removeValue(forKey: id) }
+        }
+        return Subscription(records: stream, lost: lost)
+    }
+
+    /// Offers a committed record to every matching follower.
+    public func offer(_ record: AuditRecord) {
+        let overflowed = followers.withLock { followers -> [Entry] in
+            var overflowed: [Entry] = []
+            for (id, entry) in followers where entry.filter.matches(record) {
+                if case .dropped = entry.continuation.yield(record) {
+                    entry.lost.seq.store(record.seq, ordering: .relaxed)
+                    overflowed.append(entry)
+                    followers[id] = nil
+                }
+            }
+            return overflowed
+        }
+        for entry in overflowed { entry.continuation.finish() }
+    }
+
+    /// Ends every follow stream (shutdown): each follower answers its final line.
+    public func finishAll() {
+        let all = followers.withLock { followers in
+            defer { followers.removeAll() }
+            return Array(followers.values)
+        }
+        for entry in all { entry.continuation.finish() }
+    }
+
+    /// Where a follower's stream broke off, if it fell behind.
+    final class Lost: Sendable {
+        /// The seq of the first record that did not fit; 0 while none was lost.
+        let seq = Atomic<Int64>(0)
+    }
+
+    /// One follower's records.
+    public struct Subscription: Sendable {
+        /// The records as they commit; ends at shutdown, on overflow, or when cancelled.
+        public let records: AsyncStream<AuditRecord>
+        let lost: Lost
+
+        /// The seq of the first record this follower lost by falling behind, if any.
+        public var firstLostSeq: Int64? {
+            let seq = lost.seq.load(ordering: .relaxed)
+            return seq > 0 ? seq : nil
+        }
+    }
+}

@@ -1,0 +1,237 @@
+public import AuditStore
+public import AuthSignalCore
+import Foundation
+import Synchronization
+
+/// Where a request's record lines go: the connection, in request order. `write` returns once the
+/// connection can take more (back-pressure), and throws once the connection is gone.
+public protocol RecordOutput: Sendable {
+    /// Writes record lines.
+    func write(_ bytes: [UInt8]) async throws
+}
+
+/// What can change on reload: the configuration and what is built from it.
+public struct Runtime: Sendable {
+    /// The configuration in effect.
+    public let config: DaemonConfig
+    /// The redactor built from `[Redaction]`.
+    public let redactor: Redactor
+    /// The access policy built from `[Access]`.
+    public let access: AccessPolicy
+
+    /// Builds the runtime for `config` with the redaction `key`.
+    public init(config: DaemonConfig, key: RedactionKey) {
+        self.config = config
+        redactor = Redactor(
+            mode: config.redactionMode, key: key, patterns: config.patterns, hashUnknownUsers: config.hashUnknownUsers)
+        access = AccessPolicy(config)
+    }
+}
+
+/// Serves decoded requests: the protocol's semantics, independent of the transport.
+public final class RequestProcessor: Sendable {
+    /// Record lines are written in chunks of about this many bytes.
+    static let chunkBytes = 64 * 1024
+
+    let store: AuditStore
+    let receivers: AuditReceivers
+    let journal: JournalSink?
+    let followers: FollowerHub
+    private let runtimeState: Mutex<Runtime>
+    private let started = ContinuousClock.now
+    /// Open connections, maintained by the server.
+    let connections = Atomic<Int>(0)
+
+    /// Creates a processor.
+    public init(store: AuditStore, receivers: AuditReceivers, journal: JournalSink?, followers: FollowerHub, runtime: Runtime) {
+        self.store = store
+        self.receivers = receivers
+        self.journal = journal
+        self.followers = followers
+        runtimeState = Mutex(runtime)
+    }
+
+    /// The runtime in effect.
+    public var runtime: Runtime {
+        get { runtimeState.withLock { $0 } }
+        set { runtimeState.withLock { $0 = newValue } }
+    }
+
+    /// Serves `request` from `peer` (already permitted), writing record lines to `output`.
+    /// - Returns: the fields of the final `"ok":true` line, or the error.
+    public func handle(
+        _ request: ProtocolRequest, peer: PeerIdentity, output: some RecordOutput
+    ) async -> Result<JSONObject, ProtocolError> {
+        switch request {
+        case .emit(let event):
+            switch emit(event, peer: peer) {
+            case .success(let ticket):
+                do {
+                    return .success(Self.acknowledgement(try await ticket.value))
+                } catch {
+                    return .failure(error.protocolError)
+                }
+            case .failure(let error):
+                return .failure(error)
+            }
+        case .query(let query):
+            return await streamQuery(Self.filter(query), output: output)
+        case .follow(let query):
+            return await follow(query, output: output)
+        case .stats:
+            return await stats()
+        case .verify(let from, let to):
+            return await verify(from: from, to: to)
+        case .ping:
+            return .success([
+                "protocol": .int(Int64(WireProtocol.version)), "pid": .int(Int64(getpid())),
+                "daemon": .string("authsignald"),
+            ])
+        }
+    }
+
+    /// Redacts `event` and sends its signal at once (so that one connection's events are stored
+    /// in the order it sent them); the ticket completes when the record is durable.
+    public func emit(_ event: AuthEvent, peer: PeerIdentity) -> Result<AppendTicket, ProtocolError> {
+        receivers.dispatch(runtime.redactor.redact(event, peer: peer.credentials))
+    }
+
+    /// The fields of an emit's acknowledgement.
+    static func acknowledgement(_ appended: Appended) -> JSONObject {
+        var fields: JSONObject = ["seq": .int(appended.seq)]
+        if appended.duplicate { fields["duplicate"] = .bool(true) }
+        return fields
+    }
+
+    static func filter(_ query: RecordQuery) -> RecordFilter {
+        RecordFilter(
+            user: query.user, signal: query.signal, sender: query.sender, remoteAddr: query.remoteAddr,
+            since: query.since, until: query.until, afterSeq: query.afterSeq, limit: query.limit,
+            order: query.descending ? .descending : .ascending)
+    }
+
+    private func streamQuery(_ filter: RecordFilter, output: some RecordOutput) async -> Result<JSONObject, ProtocolError> {
+        var count = 0
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(Self.chunkBytes + 4096)
+        do {
+            for try await record in store.records(matching: filter) {
+                RecordJSON.appendLine(record, to: &chunk)
+                count += 1
+                if chunk.count >= Self.chunkBytes {
+                    try await output.write(chunk)
+                    chunk.removeAll(keepingCapacity: true)
+                }
+            }
+            if !chunk.isEmpty { try await output.write(chunk) }
+        } catch let error as StoreError {
+            return .failure(ProtocolError(.unavailable, "the audit log cannot be read now: \(error)"))
+        } catch is ConnectionGone {
+            return .failure(ProtocolError(.unavailable, "connection closed"))
+        } catch {
+            return .failure(ProtocolError(.internal, "query failed"))
+        }
+        return .success(["count": .int(Int64(count))])
+    }
+
+    /// Streams records as they commit. With `after_seq`, first replays the stored records after
+    /// it, then continues live without a gap or a repeat.
+    private func follow(_ query: RecordQuery, output: some RecordOutput) async -> Result<JSONObject, ProtocolError> {
+        var filter = Self.filter(query)
+        let subscription = followers.subscribe(filter)
+        var lastSent = query.afterSeq ?? store.chainHead().seq
+        var count = 0
+        do {
+            if query.afterSeq != nil {
+                let head = store.chainHead().seq
+                filter.limit = nil
+                var chunk: [UInt8] = []
+                for try await record in store.records(matching: filter) {
+                    if record.seq > head { break }
+                    RecordJSON.appendLine(record, to: &chunk)
+                    lastSent = record.seq
+                    count += 1
+                    if chunk.count >= Self.chunkBytes {
+                        try await output.write(chunk)
+                        chunk.removeAll(keepingCapacity: true)
+                    }
+                }
+                if !chunk.isEmpty { try await output.write(chunk) }
+            }
+            for await record in subscription.records where record.seq > lastSent {
+                var line: [UInt8] = []
+                RecordJSON.appendLine(record, to: &line)
+                try await output.write(line)
+                lastSent = record.seq
+                count += 1
+            }
+        } catch is ConnectionGone {
+            return .failure(ProtocolError(.unavailable, "connection closed"))
+        } catch {
+            return .failure(ProtocolError(.unavailable, "the audit log cannot be read now"))
+        }
+        if let lost = subscription.firstLostSeq {
+            return .failure(
+                ProtocolError(
+                    .unavailable,
+                    "follower fell more than \(FollowerHub.bufferLimit) records behind; "
+                        + "resume with after_seq \(lost - 1)"))
+        }
+        return .success(["count": .int(Int64(count))])
+    }
+
+    private func stats() async -> Result<JSONObject, ProtocolError> {
+        let stats: StoreStats
+        do {
+            stats = try await store.stats()
+        } catch {
+            return .failure(ProtocolError(.unavailable, "the audit log cannot be read now"))
+        }
+        var records: JSONObject = ["total": .int(Int64(stats.total))]
+        for signal in AuthSignal.allCases { records[signal.rawValue] = .int(Int64(stats.perSignal[signal] ?? 0)) }
+        let head = store.chainHead()
+        var fields: JSONObject = [
+            "records": .object(records),
+            "first_seq": stats.firstSeq.map { .int($0) } ?? .null,
+            "last_seq": stats.lastSeq.map { .int($0) } ?? .null,
+            "database_bytes": .int(stats.databaseBytes),
+            "committed_transactions": .int(Int64(stats.committedTransactions)),
+            "chain_head": .object(["seq": .int(head.seq), "hash": .string(head.hashHex)]),
+            "connections": .int(Int64(connections.load(ordering: .relaxed))),
+            "followers": .int(Int64(followers.count)),
+            "uptime_seconds": .int((ContinuousClock.now - started).components.seconds),
+            "redaction_mode": .string(runtime.config.redactionMode.rawValue),
+        ]
+        if let journal, runtime.config.journalEnabled {
+            let counters = journal.counters
+            fields["journal"] = .object([
+                "enabled": .bool(true), "sent": .int(Int64(counters.sent)), "dropped": .int(Int64(counters.dropped)),
+                "failed": .int(Int64(counters.failed)), "queued": .int(Int64(counters.queued)),
+                "anchors": .int(Int64(counters.anchors)), "anchor_failures": .int(Int64(counters.anchorFailures)),
+            ])
+        } else {
+            fields["journal"] = .object(["enabled": .bool(false)])
+        }
+        return .success(fields)
+    }
+
+    private func verify(from: Int64?, to: Int64?) async -> Result<JSONObject, ProtocolError> {
+        let report: VerifyReport
+        do {
+            report = try await store.verify(from: from, to: to)
+        } catch {
+            return .failure(ProtocolError(.unavailable, "the audit log cannot be read now"))
+        }
+        var fields: JSONObject = [
+            "valid": .bool(report.ok), "checked": .int(Int64(report.checked)),
+            "first": report.first.map { .int($0) } ?? .null, "last": report.last.map { .int($0) } ?? .null,
+        ]
+        if let problem = report.problem {
+            fields["problem"] = .object(["seq": .int(problem.seq), "description": .string(problem.description)])
+        }
+        return .success(fields)
+    }
+}
+
+/// The connection closed before a request's answer could be written.
+public struct ConnectionGone: Error {}

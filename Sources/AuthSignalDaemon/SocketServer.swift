@@ -1,0 +1,143 @@
+import AuthSignalCore
+import CSystemd
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The Unix-socket listener: adopts the socket passed by socket activation or binds its own,
+/// reads each peer's credentials from the kernel once, limits connections, and drains them on
+/// shutdown.
+final class SocketServer: Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let processor: RequestProcessor
+    private let logger: Logger
+    private let listener = Mutex<(any Channel)?>(nil)
+    private let connections = Mutex<[UInt64: any Channel]>([:])
+    private let nextConnection = Atomic<UInt64>(1)
+
+    init(group: MultiThreadedEventLoopGroup, processor: RequestProcessor, logger: Logger) {
+        self.group = group
+        self.processor = processor
+        self.logger = logger
+    }
+
+    /// Where the daemon listens.
+    enum Endpoint {
+        /// A listening socket passed by the service manager.
+        case activated(fd: Int32)
+        /// A path to bind, with its permission bits and group.
+        case path(String, mode: UInt32, group: String)
+    }
+
+    /// Starts listening.
+    func start(_ endpoint: Endpoint) async throws {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in initialize(channel) }
+        let channel: any Channel
+        switch endpoint {
+        case .activated(let fd):
+            channel = try await bootstrap.withBoundSocket(fd).get()
+        case .path(let path, let mode, let groupName):
+            try Self.prepareDirectory(of: path)
+            channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            // NIO binds with the process umask; set what the configuration says.
+            try Self.applyOwnership(path: path, mode: mode, group: groupName, logger: logger)
+        }
+        listener.withLock { $0 = channel }
+    }
+
+    /// Stops accepting, lets every connection finish what it has read, and waits until all are
+    /// closed (forcing them after `timeout`).
+    func drain(timeout: Duration) async {
+        if let channel = listener.withLock({ $0 }) { try? await channel.close() }
+        let open = connections.withLock { Array($0.values) }
+        for channel in open { channel.pipeline.fireUserInboundEventTriggered(ConnectionHandler.Drain()) }
+        let (seconds, attoseconds) = timeout.components
+        let deadline = NIODeadline.now() + .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        for channel in open {
+            let timer = channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+            try? await channel.closeFuture.get()
+            timer.cancel()
+        }
+    }
+
+    private func initialize(_ channel: any Channel) -> EventLoopFuture<Void> {
+        let connectionID = nextConnection.add(1, ordering: .relaxed).oldValue
+        let config = processor.runtime.config
+        let open = processor.connections.add(1, ordering: .relaxed).newValue
+        connections.withLock { $0[connectionID] = channel }
+        channel.closeFuture.whenComplete { [self] _ in
+            processor.connections.subtract(1, ordering: .relaxed)
+            _ = connections.withLock { $0.removeValue(forKey: connectionID) }
+        }
+        if open > config.maxConnections {
+            let line = ProtocolResponse.error(
+                ProtocolError(.unavailable, "too many connections (MaxConnections=\(config.maxConnections)); try again"))
+            return channel.writeAndFlush(channel.allocator.buffer(bytes: line)).flatMap { channel.close() }
+        }
+        guard let provider = channel as? any SocketOptionProvider else {
+            return channel.close()
+        }
+        let future: EventLoopFuture<authsignal_ucred> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        return future.flatMapThrowing { [self] credentials in
+            let peer = PeerIdentity(
+                credentials: PeerCredentials(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid))
+            let sync = channel.pipeline.syncOperations
+            if config.idleTimeoutSeconds > 0 {
+                try sync.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(config.idleTimeoutSeconds))))
+            }
+            try sync.addHandler(
+                ConnectionHandler(processor: processor, peer: peer, connectionID: connectionID, logger: logger))
+        }
+    }
+
+    private static func prepareDirectory(of path: String) throws {
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        guard !directory.isEmpty else { return }
+        var info = stat()
+        if stat(directory, &info) != 0 {
+            guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
+                throw DaemonError.socket("cannot create \(directory): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    private static func applyOwnership(path: String, mode: UInt32, group: String, logger: Logger) throws {
+        if !group.isEmpty {
+            if let entry = getgrnam(group) {
+                if chown(path, UInt32.max, entry.pointee.gr_gid) != 0 {
+                    logger.warning(
+                        "cannot give the socket to group \(group): \(String(cString: strerror(errno)))",
+                        metadata: ["path": "\(path)"])
+                }
+            } else {
+                logger.warning("no group \(group) for the socket; keeping the daemon's group", metadata: ["path": "\(path)"])
+            }
+        }
+        guard chmod(path, mode_t(mode)) == 0 else {
+            throw DaemonError.socket("cannot set mode of \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Why the daemon cannot start.
+public enum DaemonError: Error, CustomStringConvertible {
+    /// The socket cannot be set up.
+    case socket(String)
+    /// The configuration is unusable.
+    case config(String)
+
+    /// A message for people.
+    public var description: String {
+        switch self {
+        case .socket(let message): "socket: \(message)"
+        case .config(let message): "configuration: \(message)"
+        }
+    }
+}
