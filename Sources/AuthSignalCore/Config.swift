@@ -18,7 +18,7 @@ public struct DaemonConfig: Sendable, Hashable {
     public var maxConnections = 1024
     /// The most requests of one connection being processed or answered at once; the daemon
     /// reads no further from that connection until some are answered.
-    public var maxInFlight = 1024
+    public var maxInFlight = 256
     /// Seconds a connection may stay idle (no request and nothing pending) before it is closed;
     /// 0 never closes.
     public var idleTimeoutSeconds = 300

@@ -39,6 +39,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var nextSlot: UInt64 = 0
     private var heldRead = false
     private var closing = false
+    /// After `too_large`: input is read and thrown away until the client closes (a lingering
+    /// close), so that the kernel does not reset the connection before the client reads the error.
+    private var discarding = false
+    private var lingerOnClose = false
     private var inputClosed = false
     private var flushScheduled = false
     private var writabilityWaiters: [EventLoopPromise<Void>] = []
@@ -66,7 +70,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else { return }
+        guard !closing, !discarding else { return }
         var incoming = unwrapInboundIn(data)
         buffer.writeBuffer(&incoming)
         let limit = maxFrameBytes
@@ -92,6 +96,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
+            if discarding {
+                context.close(promise: nil)
+                return
+            }
             if !closing, buffer.readableBytes > 0 {
                 buffer.clear()
                 reject(
@@ -127,6 +135,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Holds reads back while too many requests are in flight or the socket does not drain.
     func read(context: ChannelHandlerContext) {
+        if discarding {
+            context.read()
+            return
+        }
         if closing { return }
         if slots.count >= processor.runtime.config.maxInFlight || !context.channel.isWritable {
             heldRead = true
@@ -221,7 +233,20 @@ final class ConnectionHandler: ChannelDuplexHandler {
         buffer.clear()
         reject(ProtocolError(.tooLarge, "request line longer than \(limit) bytes; closing the connection"), op: nil)
         closing = true
+        lingerOnClose = true
         closeIfDone()
+    }
+
+    /// Ends output after the last answer and drains input for at most five seconds.
+    private func lingeringClose(_ context: ChannelHandlerContext) {
+        guard !discarding else { return }
+        discarding = true
+        buffer = context.channel.allocator.buffer(capacity: 0)
+        context.flush()
+        context.close(mode: .output, promise: nil)
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+        context.read()
     }
 
     // MARK: Writing, in order
@@ -305,8 +330,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private func closeIfDone() {
         guard (closing || inputClosed), slots.isEmpty, let context else { return }
-        context.flush()
-        context.close(promise: nil)
+        if lingerOnClose && !inputClosed {
+            lingeringClose(context)
+        } else {
+            context.flush()
+            context.close(promise: nil)
+        }
     }
 
     /// A request's output channel back to this handler, usable from any thread.

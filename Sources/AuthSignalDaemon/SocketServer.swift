@@ -78,7 +78,9 @@ final class SocketServer: Sendable {
         if open > config.maxConnections {
             let line = ProtocolResponse.error(
                 ProtocolError(.unavailable, "too many connections (MaxConnections=\(config.maxConnections)); try again"))
-            return channel.writeAndFlush(channel.allocator.buffer(bytes: line)).flatMap { channel.close() }
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(RejectingHandler(line: line))
+            }
         }
         guard let provider = channel as? any SocketOptionProvider else {
             return channel.close()
@@ -124,6 +126,24 @@ final class SocketServer: Sendable {
             throw DaemonError.socket("cannot set mode of \(path): \(String(cString: strerror(errno)))")
         }
     }
+}
+
+/// Answers a connection over the limit with one error line and closes it.
+private final class RejectingHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let line: [UInt8]
+
+    init(line: [UInt8]) { self.line = line }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let buffer = context.channel.allocator.buffer(bytes: line)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
 
 /// Why the daemon cannot start.

@@ -1,0 +1,280 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+
+/// Daemons shared by a suite, killed when the test process exits.
+let sharedDaemons = Mutex<[Int32]>([])
+
+/// The binaries built next to the tests.
+let buildDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+let daemonPath = buildDirectory + "/authsignald"
+
+/// A temporary directory (mode 0755, so that a test account can reach a socket in it), removed
+/// when the test ends.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init() throws {
+        path = "/tmp/authsignald-test-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        chmod(path, 0o755)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A real authsignald process with its own configuration, socket, database and key.
+final class DaemonUnderTest: @unchecked Sendable {
+    let directory: TemporaryDirectory
+    let socketPath: String
+    let databasePath: String
+    let keyPath: String
+    let configPath: String
+    let logPath: String
+    private(set) var process: Process?
+    /// A command prefix to run the daemon under (`unshare`, `systemd-socket-activate`, …).
+    private let wrapper: [String]
+
+    /// Writes a configuration (the `[Socket]`/`[Store]`/`[Redaction]` paths in the temporary
+    /// directory, then `extra`) and starts the daemon.
+    /// - Parameter killAtExit: for a daemon shared by a whole suite (never deinitialized): kill
+    ///   it when the test process exits.
+    init(extra: String = "", wrapper: [String] = [], start: Bool = true, killAtExit: Bool = false) throws {
+        directory = try TemporaryDirectory()
+        socketPath = directory.path + "/authsignald.sock"
+        databasePath = directory.path + "/audit.db"
+        keyPath = directory.path + "/redaction.key"
+        configPath = directory.path + "/authsignald.conf"
+        logPath = directory.path + "/daemon.log"
+        self.wrapper = wrapper
+        try writeConfig(extra: extra)
+        if start { try self.start() }
+        if killAtExit, let pid = process?.processIdentifier {
+            sharedDaemons.withLock { $0.append(pid) }
+            atexit { for pid in sharedDaemons.withLock({ $0 }) { kill(pid, SIGKILL) } }
+        }
+    }
+
+    /// Replaces the configuration file.
+    func writeConfig(extra: String) throws {
+        let text = """
+            [Socket]
+            Path=\(socketPath)
+            Mode=0666
+            Group=
+            IdleTimeoutSec=0
+            [Store]
+            Path=\(databasePath)
+            [Redaction]
+            KeyFile=\(keyPath)
+            [Journal]
+            ReportIntervalSec=1
+            AnchorIntervalSec=1
+
+            """ + extra
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts the daemon and waits until it answers `ping`.
+    func start() throws {
+        let process = Process()
+        // The shell appends output to the log and execs the command: no descriptor of the test
+        // process is handed over (Foundation would close a FileHandle's descriptor twice).
+        let command = wrapper + [daemonPath, "--config", configPath, "--log-level", "debug"]
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "exec \"$@\" >>'\(logPath)' 2>&1", "sh"] + command
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "NOTIFY_SOCKET")
+        environment.removeValue(forKey: "JOURNAL_STREAM")
+        process.environment = environment
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if !process.isRunning {
+                throw DaemonTestError("authsignald exited with \(process.terminationStatus):\n\(self.log)")
+            }
+            if let client = try? Client(socketPath), (try? client.request(#"{"op":"ping"}"#))?.last?.contains(#""ok":true"#) == true {
+                return
+            }
+            usleep(20_000)
+        }
+        throw DaemonTestError("authsignald did not answer within 30 s:\n\(self.log)")
+    }
+
+    /// The process id of the daemon itself (not of a wrapper).
+    var pid: Int32 { process?.processIdentifier ?? 0 }
+
+    /// Sends `signal` to the daemon.
+    func signal(_ signal: Int32) { if let process { kill(process.processIdentifier, signal) } }
+
+    /// Waits for the daemon to exit and returns its status.
+    @discardableResult
+    func waitForExit(timeout: TimeInterval = 60) -> Int32? {
+        guard let process else { return nil }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// SIGTERM, then waits; returns the exit status.
+    @discardableResult
+    func stop() -> Int32? {
+        signal(SIGTERM)
+        return waitForExit()
+    }
+
+    /// Everything the daemon wrote to stdout and stderr.
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+struct DaemonTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A blocking protocol client on a real Unix socket, with a receive timeout.
+final class Client {
+    let fd: Int32
+    private var pending: [UInt8] = []
+
+    init(_ path: String, timeoutSeconds: Int = 30) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw DaemonTestError("socket: \(errno)") }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let result = withUnixAddress(path) { connect(fd, $0, $1) }
+        guard result == 0 else {
+            let code = errno
+            close(fd)
+            throw DaemonTestError("connect \(path): \(String(cString: strerror(code)))")
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Writes all of `bytes`.
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { throw DaemonTestError("send: \(String(cString: strerror(errno)))") }
+            offset += written
+        }
+    }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    /// Closes the sending side (the daemon sees end of input).
+    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
+    /// The next line without its newline; `nil` at end of stream.
+    func readLine() throws -> String? {
+        while true {
+            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: pending[..<newline], as: UTF8.self)
+                pending.removeFirst(newline + 1)
+                return line
+            }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count == 0 { return nil }
+            guard count > 0 else { throw DaemonTestError("recv: \(String(cString: strerror(errno)))") }
+            pending += buffer[..<count]
+        }
+    }
+
+    /// Reads the lines answering one request: record lines, then the final line with "ok".
+    func answer() throws -> [String] {
+        var lines: [String] = []
+        while let line = try readLine() {
+            lines.append(line)
+            if !line.hasPrefix(#"{"record":"#) { return lines }
+        }
+        throw DaemonTestError("connection closed after \(lines.count) lines")
+    }
+
+    /// Sends one request line and returns its answer.
+    func request(_ json: String) throws -> [String] {
+        try send(json + "\n")
+        return try answer()
+    }
+
+    /// Sends one request and returns its final line as an object.
+    func final(_ json: String) throws -> [String: Any] {
+        try object(try request(json).last!)
+    }
+}
+
+/// Parses one JSON object line.
+func object(_ line: String) throws -> [String: Any] {
+    guard let value = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+        throw DaemonTestError("not an object: \(line)")
+    }
+    return value
+}
+
+/// The error code of an answer line, if it is an error.
+func errorCode(_ line: String) -> String? {
+    ((try? object(line))?["error"] as? [String: Any])?["code"] as? String
+}
+
+/// Calls `body` with a `sockaddr_un` for `path`.
+func withUnixAddress<Result>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        path.utf8CString.withUnsafeBytes { raw.copyMemory(from: $0) }
+    }
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+}
+
+/// Runs a command to completion; returns its status and combined output.
+@discardableResult
+func run(_ command: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: command)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// An emit request line.
+func emitLine(
+    _ signal: String = "user_logged_in", sender: String = "sshd", user: String? = "alice", id: String? = nil,
+    request: String? = nil, credentials: String? = nil
+) -> String {
+    var fields = [#""op":"emit""#, #""signal":"\#(signal)""#, #""sender":"\#(sender)""#]
+    if let user { fields.append(#""user":"\#(user)""#) }
+    if let id { fields.append(#""id":"\#(id)""#) }
+    if let request { fields.append(#""request":\#(request)"#) }
+    if let credentials { fields.append(#""credentials":\#(credentials)"#) }
+    return "{" + fields.joined(separator: ",") + "}"
+}
+
+/// Whether the tests run as root (account switching, namespaces).
+var isRoot: Bool { geteuid() == 0 }
+
+/// Checks that a fresh, well-behaved client is still served.
+func expectServes(_ daemon: DaemonUnderTest, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let client = try Client(daemon.socketPath)
+    let answer = try client.final(emitLine(user: "probe"))
+    #expect(answer["ok"] as? Bool == true, "daemon no longer serves: \(answer)", sourceLocation: sourceLocation)
+    #expect(daemon.process?.isRunning == true, sourceLocation: sourceLocation)
+}
