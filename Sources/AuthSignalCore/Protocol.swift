@@ -253,11 +253,20 @@ private struct Fields {
         return date
     }
 
+    /// Refuses leftover fields, naming the fields the op accepts: never the unknown key itself,
+    /// which could be a secret typed in the wrong place.
     func rejectUnknown(op: String) throws(ProtocolError) {
-        guard let key = remaining.keys.sorted().first else { return }
-        let shown = key.unicodeScalars.count > 40 || key.unicodeScalars.contains { $0.value < 0x20 }
-        throw .invalid(shown ? "unknown field for \(op)" : "unknown field \"\(key)\" for \(op)")
+        guard !remaining.isEmpty else { return }
+        let accepted = Self.fields[op, default: ["op"]].joined(separator: ", ")
+        throw .invalid("unknown field for \(op); its fields are \(accepted)")
     }
+
+    static let fields: [String: [String]] = [
+        "emit": ["op", "signal", "sender", "user", "request", "credentials", "time", "id"],
+        "query": ["op", "user", "signal", "sender", "remote_addr", "since", "until", "after_seq", "limit", "order"],
+        "follow": ["op", "user", "signal", "sender", "remote_addr", "since", "until", "after_seq", "order"],
+        "verify": ["op", "from", "to"],
+    ]
 }
 
 /// Encodes protocol answers: one JSON object per line, keys sorted.

@@ -24,7 +24,7 @@ import Testing
         (#"1e400"#, "number out of range"),
         (#"01"#, "unexpected data after the JSON value"),
         (#""\ud800""#, "unpaired surrogate"),
-        (#""tab	""#, "unescaped control character in a string"),
+        ("\"tab\t\"", "unescaped control character in a string"),
         (#"{"a" 1}"#, "expected ':'"),
     ])
     func rejects(_ text: String, _ reason: String) {
@@ -122,11 +122,17 @@ import Testing
             .deletingLastPathComponent().appendingPathComponent("etc/authsignald.conf")
         let text = try String(contentsOf: url, encoding: .utf8)
         let defaults = DaemonConfig().settings
+        var documented: [String: String] = [:]
+        var section = ""
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("[") { section = String(line.dropFirst().dropLast()) }
+            if line.hasPrefix("#"), !line.hasPrefix("# "), let equals = line.firstIndex(of: "=") {
+                documented["\(section).\(line[line.index(after: line.startIndex)..<equals])"] = String(line[line.index(after: equals)...])
+            }
+        }
+        #expect(Set(documented.keys) == Set(DaemonConfig.keyNames))
         for key in DaemonConfig.keyNames {
-            let name = String(key.split(separator: ".")[1])
-            let documented = text.split(separator: "\n").first { $0.hasPrefix("#\(name)=") }
-            let line = try #require(documented, "etc/authsignald.conf does not document \(key)")
-            var value = String(line.dropFirst(name.count + 2))
+            var value = try #require(documented[key], "etc/authsignald.conf does not document \(key)")
             if key == "Redaction.Patterns" { value = Redactor.defaultPatterns.joined(separator: " ") }
             #expect(value == defaults[key], "\(key): documented \(value), default \(defaults[key] ?? "")")
         }
@@ -163,7 +169,8 @@ import Testing
             Issue.record("accepted a broken configuration")
         } catch {
             let lines = error.problems.map(\.description)
-            #expect(lines.count == 5, "\(lines)")
+            #expect(lines.count == 6, "\(lines)")
+            #expect(lines.contains { $0 == "\(main.path):8: assignment outside a known section" })
             #expect(lines.contains { $0.hasPrefix("\(main.path):2: Socket.Mode") })
             #expect(lines.contains { $0 == "\(main.path):3: unknown key Colour in [Socket]" })
             #expect(lines.contains { $0.hasPrefix("\(main.path):6: Store.MaxAgeDays") })
