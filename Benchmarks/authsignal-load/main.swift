@@ -80,6 +80,9 @@ final class Connection {
         }
     }
 
+    /// Whether a whole line is already buffered.
+    var hasBufferedLine: Bool { buffer[start..<end].contains(UInt8(ascii: "\n")) }
+
     /// Calls `body` with the next line's bytes (without the newline); false at end of stream.
     func readLine(_ body: (UnsafeBufferPointer<UInt8>) -> Void) -> Bool {
         while true {
@@ -162,24 +165,45 @@ case "ingest":
             var acknowledged = 0
             let start = now()
             while acknowledged < perClient {
-                // Fill the window (paced when a rate is set).
+                // Fill the window; when paced, only with the events that are due.
                 var batch: [UInt8] = []
+                var nextDue: UInt64?
                 while sent < perClient, sent - acknowledged < options.window {
                     if let interval {
                         let due = start + UInt64(sent) * interval
                         if now() < due {
-                            if sent > acknowledged { break }
-                            var wait = timespec(tv_sec: 0, tv_nsec: Int(due - now()))
-                            nanosleep(&wait, nil)
+                            nextDue = due
+                            break
                         }
                     }
                     batch += eventLine(client, sent)
                     sentAt[sent] = now()
                     sent += 1
-                    if interval != nil { break }
                 }
                 if !batch.isEmpty { connection.send(batch) }
-                guard sent > acknowledged else { continue }
+                if sent == acknowledged {
+                    if let nextDue {
+                        let current = now()
+                        if current < nextDue {
+                            var wait = timespec(tv_sec: 0, tv_nsec: Int(nextDue - current))
+                            nanosleep(&wait, nil)
+                        }
+                    }
+                    continue
+                }
+                if let nextDue, !connection.hasBufferedLine {
+                    // Wait for an answer, but no longer than until the next event is due.
+                    let current = now()
+                    let microseconds = current >= nextDue ? 0 : Int((nextDue - current) / 1000)
+                    var timeout = timeval(tv_sec: microseconds / 1_000_000, tv_usec: microseconds % 1_000_000)
+                    var readable = fd_set()
+                    let word = Int(connection.fd) / (MemoryLayout<Int>.size * 8)
+                    let bit = Int(connection.fd) % (MemoryLayout<Int>.size * 8)
+                    withUnsafeMutableBytes(of: &readable) { raw in
+                        raw.bindMemory(to: Int.self)[word] |= 1 << bit
+                    }
+                    if select(connection.fd + 1, &readable, nil, nil, &timeout) == 0 { continue }
+                }
                 let ok = connection.readLine { line in
                     // {"ok":true,"seq":N}: the 7th byte tells ok from error.
                     if line.count < 7 || line[6] != UInt8(ascii: "t") { failures.add(1, ordering: .relaxed) }
