@@ -42,7 +42,9 @@ struct Options {
 
     static func usage() -> Never {
         FileHandle.standardError.write(
-            Data("usage: authsignal-load ingest|query|stream --socket PATH [--clients N] [--events N] [--window N] [--rate R] [--runs N]\n".utf8))
+            Data(
+                "usage: authsignal-load ingest|query|stream --socket PATH [--clients N] [--events N] [--window N] [--rate R] [--runs N]\n"
+                    .utf8))
         exit(64)
     }
 }
@@ -74,7 +76,9 @@ final class Connection {
     func send(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard written > 0 else { fail("send: \(String(cString: strerror(errno)))") }
             offset += written
         }
@@ -138,7 +142,8 @@ func eventLine(_ client: Int, _ index: Int) -> [UInt8] {
     let roll = Int((state >> 40) % 100)
     let signal = roll < 60 ? "user_logged_in" : roll < 85 ? "user_logged_out" : "user_login_failed"
     var line = #"{"op":"emit","signal":"\#(signal)","sender":"sshd","user":"\#(user)","#
-    line += #""request":{"remote_addr":"198.18.\#(address / 256).\#(address % 256)","remote_port":\#(1024 + index % 60000),"service":"sshd","tty":"ssh"}"#
+    line +=
+        #""request":{"remote_addr":"198.18.\#(address / 256).\#(address % 256)","remote_port":\#(1024 + index % 60000),"service":"sshd","tty":"ssh"}"#
     if signal == "user_login_failed" {
         line += #","credentials":{"username":"\#(user)","password":"guess\#(state % 5000)"}"#
     }
@@ -237,9 +242,11 @@ case "query":
         connection.send(Array(#"{"op":"query","user":"\#(user)","signal":"user_login_failed"}"#.utf8) + [10])
         var done = false
         while !done {
-            guard connection.readLine({ line in
-                if line.count > 2, line[2] == UInt8(ascii: "r") { rows += run >= 0 ? 1 : 0 } else { done = true }
-            }) else { fail("the daemon closed the connection") }
+            guard
+                connection.readLine({ line in
+                    if line.count > 2, line[2] == UInt8(ascii: "r") { rows += run >= 0 ? 1 : 0 } else { done = true }
+                })
+            else { fail("the daemon closed the connection") }
         }
         if run >= 0 { times.append(now() - start) }
     }
@@ -259,10 +266,12 @@ default:
     var bytes = 0
     var done = false
     while !done {
-        guard connection.readLine({ line in
-            bytes += line.count + 1
-            if line.count > 2, line[2] == UInt8(ascii: "r") { records += 1 } else { done = true }
-        }) else { fail("the daemon closed the connection") }
+        guard
+            connection.readLine({ line in
+                bytes += line.count + 1
+                if line.count > 2, line[2] == UInt8(ascii: "r") { records += 1 } else { done = true }
+            })
+        else { fail("the daemon closed the connection") }
     }
     let elapsed = Double(now() - start) / 1e9
     let figures: [String: Double] = [

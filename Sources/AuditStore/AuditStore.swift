@@ -216,7 +216,8 @@ public final class AppendTicket: Sendable {
     }
 
     func complete(_ result: Result<Appended, StoreError>) {
-        let waiting = state.withLock { state -> ([@Sendable (Result<Appended, StoreError>) -> Void], CheckedContinuation<Appended, any Error>?) in
+        let waiting = state.withLock {
+            state -> ([@Sendable (Result<Appended, StoreError>) -> Void], CheckedContinuation<Appended, any Error>?) in
             guard case .waiting(let callbacks, let continuation) = state else { return ([], nil) }
             state = .done(result)
             return (callbacks, continuation)

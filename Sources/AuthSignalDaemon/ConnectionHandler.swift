@@ -179,7 +179,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard runtime.access.permits(request, peer: peer) else {
             let what = request.isRead ? "read the audit log" : "emit events"
             reject(
-                ProtocolError(.forbidden, "uid \(peer.credentials.uid) may not \(what) (see [Access] in authsignald.conf)"),
+                ProtocolError(
+                    .forbidden, "uid \(peer.credentials.uid) may not \(what) (see [Access] in authsignald.conf)"),
                 op: request.op)
             return
         }

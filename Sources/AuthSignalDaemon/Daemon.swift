@@ -65,7 +65,8 @@ public final class Daemon: Service {
                 "pid": "\(payload.request?.peer.pid ?? 0)", "code": "\(error.code.rawValue)",
             ]
             // Refused access is what a security team wants to see; malformed input stays at debug.
-            logger.log(level: error.code == .forbidden ? .notice : .debug, "request rejected: \(error)", metadata: metadata)
+            logger.log(
+                level: error.code == .forbidden ? .notice : .debug, "request rejected: \(error)", metadata: metadata)
         }
         defer { gotRequestException.disconnect(dispatchUID: "\(AuditReceivers.uid).log") }
         for problem in runtime.access.unresolved { logger.warning("access list: \(problem)") }
@@ -85,7 +86,9 @@ public final class Daemon: Service {
 
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { await self.reloadOnHangup(processor: processor, receivers: receivers, journal: journal, key: key) }
+                tasks.addTask {
+                    await self.reloadOnHangup(processor: processor, receivers: receivers, journal: journal, key: key)
+                }
                 tasks.addTask { await self.report(processor: processor, journal: journal) }
                 if retention {
                     tasks.addTask { await self.prune(store) }
@@ -109,8 +112,9 @@ public final class Daemon: Service {
     private static func endpoint(_ config: DaemonConfig) throws -> SocketServer.Endpoint {
         let passed = ListenSockets.take()
         if !passed.isEmpty {
-            guard let socket = ListenSockets.unixStreamSocket(named: "authsignald", in: passed)
-                ?? ListenSockets.unixStreamSocket(in: passed)
+            guard
+                let socket = ListenSockets.unixStreamSocket(named: "authsignald", in: passed)
+                    ?? ListenSockets.unixStreamSocket(in: passed)
             else {
                 throw DaemonError.socket("systemd passed \(passed.count) sockets but no listening Unix stream socket")
             }
@@ -161,11 +165,13 @@ public final class Daemon: Service {
             for setting in DaemonConfig.keyNames where oldSettings[setting] != appliedSettings[setting] {
                 changed.append(setting)
                 await settingChanged.sendRobust(
-                    sender: Daemon.sender, SettingChanged(setting: setting, value: appliedSettings[setting], enter: true))
+                    sender: Daemon.sender,
+                    SettingChanged(setting: setting, value: appliedSettings[setting], enter: true))
             }
             if !restartOnly.isEmpty {
                 logger.warning(
-                    "reload: \(restartOnly.sorted().joined(separator: ", ")) changed; these take effect after a restart")
+                    "reload: \(restartOnly.sorted().joined(separator: ", ")) changed; these take effect after a restart"
+                )
             }
             logger.notice(
                 "authsignald reloaded its configuration: \(changed.isEmpty ? "nothing changed" : "changed " + changed.joined(separator: ", "))"

@@ -142,7 +142,8 @@ public final class JournalSink: Sendable {
             var failed = 0
             for record in batch {
                 do {
-                    try writer.send(AuditJournal.entry(for: Self.facts(record), seq: record.seq, hash: Array(record.hash)))
+                    try writer.send(
+                        AuditJournal.entry(for: Self.facts(record), seq: record.seq, hash: Array(record.hash)))
                     sent += 1
                 } catch {
                     failed += 1

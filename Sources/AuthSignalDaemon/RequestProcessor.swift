@@ -43,7 +43,9 @@ public final class RequestProcessor: Sendable {
     let connections = Atomic<Int>(0)
 
     /// Creates a processor.
-    public init(store: AuditStore, receivers: AuditReceivers, journal: JournalSink?, followers: FollowerHub, runtime: Runtime) {
+    public init(
+        store: AuditStore, receivers: AuditReceivers, journal: JournalSink?, followers: FollowerHub, runtime: Runtime
+    ) {
         self.store = store
         self.receivers = receivers
         self.journal = journal
@@ -110,7 +112,9 @@ public final class RequestProcessor: Sendable {
             order: query.descending ? .descending : .ascending)
     }
 
-    private func streamQuery(_ filter: RecordFilter, output: some RecordOutput) async -> Result<JSONObject, ProtocolError> {
+    private func streamQuery(_ filter: RecordFilter, output: some RecordOutput) async -> Result<
+        JSONObject, ProtocolError
+    > {
         var count = 0
         var chunk: [UInt8] = []
         chunk.reserveCapacity(Self.chunkBytes + 4096)

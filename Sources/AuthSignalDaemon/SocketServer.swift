@@ -77,7 +77,8 @@ final class SocketServer: Sendable {
         }
         if open > config.maxConnections {
             let line = ProtocolResponse.error(
-                ProtocolError(.unavailable, "too many connections (MaxConnections=\(config.maxConnections)); try again"))
+                ProtocolError(.unavailable, "too many connections (MaxConnections=\(config.maxConnections)); try again")
+            )
             return channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(RejectingHandler(line: line))
             }
@@ -119,7 +120,8 @@ final class SocketServer: Sendable {
                         metadata: ["path": "\(path)"])
                 }
             } else {
-                logger.warning("no group \(group) for the socket; keeping the daemon's group", metadata: ["path": "\(path)"])
+                logger.warning(
+                    "no group \(group) for the socket; keeping the daemon's group", metadata: ["path": "\(path)"])
             }
         }
         guard chmod(path, mode_t(mode)) == 0 else {

@@ -4,11 +4,14 @@ import Testing
 
 @Suite struct JSONParserTests {
     @Test func parsesEveryKindOfValue() throws {
-        let value = try JSONParser.parse(Array(#" {"a":[1,-2.5e3,"x\u00e9\n",null,true,false,{}],"b":{"c":9223372036854775807}} "#.utf8))
+        let value = try JSONParser.parse(
+            Array(#" {"a":[1,-2.5e3,"x\u00e9\n",null,true,false,{}],"b":{"c":9223372036854775807}} "#.utf8))
         #expect(
             value
                 == .object([
-                    "a": .array([.int(1), .double(-2500), .string("xé\n"), .null, .bool(true), .bool(false), .object([:])]),
+                    "a": .array([
+                        .int(1), .double(-2500), .string("xé\n"), .null, .bool(true), .bool(false), .object([:]),
+                    ]),
                     "b": .object(["c": .int(Int64.max)]),
                 ]))
         #expect(try JSONParser.parse(Array(#""\ud83d\ude00""#.utf8)) == .string("😀"))
@@ -73,7 +76,8 @@ import Testing
         #expect(event.id == "9f1c2a")
 
         do {
-            _ = try ProtocolRequest.decode(Array(#"{"op":"emit","signal":"user_logged_in","sender":"s","user":"u","credentials":"hunter2"}"#.utf8))
+            _ = try ProtocolRequest.decode(
+                Array(#"{"op":"emit","signal":"user_logged_in","sender":"s","user":"u","credentials":"hunter2"}"#.utf8))
         } catch {
             #expect(error.code == .invalidRequest)
             #expect(!error.message.contains("hunter2"))
@@ -82,7 +86,9 @@ import Testing
 
     @Test func decodesQueriesWithShortSignalNames() throws {
         let request = try ProtocolRequest.decode(
-            Array(#"{"op":"query","signal":"failed","since":"2026-11-24T00:00:00+01:00","limit":5,"order":"desc","after_seq":3}"#.utf8))
+            Array(
+                #"{"op":"query","signal":"failed","since":"2026-11-24T00:00:00+01:00","limit":5,"order":"desc","after_seq":3}"#
+                    .utf8))
         guard case .query(let query) = request else {
             Issue.record("not a query")
             return
@@ -92,7 +98,9 @@ import Testing
         #expect(query.limit == 5)
         #expect(query.descending)
         #expect(query.afterSeq == 3)
-        #expect(throws: ProtocolError.self) { try ProtocolRequest.decode(Array(#"{"op":"follow","order":"desc"}"#.utf8)) }
+        #expect(throws: ProtocolError.self) {
+            try ProtocolRequest.decode(Array(#"{"op":"follow","order":"desc"}"#.utf8))
+        }
         #expect(throws: ProtocolError.self) { try ProtocolRequest.decode(Array(#"{"op":"follow","limit":3}"#.utf8)) }
     }
 
@@ -127,7 +135,8 @@ import Testing
         for line in text.split(separator: "\n") {
             if line.hasPrefix("[") { section = String(line.dropFirst().dropLast()) }
             if line.hasPrefix("#"), !line.hasPrefix("# "), let equals = line.firstIndex(of: "=") {
-                documented["\(section).\(line[line.index(after: line.startIndex)..<equals])"] = String(line[line.index(after: equals)...])
+                documented["\(section).\(line[line.index(after: line.startIndex)..<equals])"] = String(
+                    line[line.index(after: equals)...])
             }
         }
         #expect(Set(documented.keys) == Set(DaemonConfig.keyNames))
@@ -149,19 +158,20 @@ import Testing
 
     @Test func reportsEveryProblemWithFileAndLine() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("conf-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("a.conf.d"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("a.conf.d"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let main = directory.appendingPathComponent("a.conf")
         try """
-            [Socket]
-            Mode=0999
-            Colour=blue
-            [Store]
-            Path=audit.db   # relative to this file
-            MaxAgeDays=-1
-            [Nope]
-            X=1
-            """.write(to: main, atomically: true, encoding: .utf8)
+        [Socket]
+        Mode=0999
+        Colour=blue
+        [Store]
+        Path=audit.db   # relative to this file
+        MaxAgeDays=-1
+        [Nope]
+        X=1
+        """.write(to: main, atomically: true, encoding: .utf8)
         try "[Journal]\nEnabled=perhaps\n".write(
             to: directory.appendingPathComponent("a.conf.d/10-journal.conf"), atomically: true, encoding: .utf8)
         do {
@@ -181,18 +191,24 @@ import Testing
 
     @Test func dropInsOverrideInNameOrderAndRelativePathsResolve() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("conf-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("d.conf.d"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("d.conf.d"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         try "[Store]\nPath=state/audit.db\n[Access]\nEmitGroups=wheel\n".write(
             to: directory.appendingPathComponent("d.conf"), atomically: true, encoding: .utf8)
-        try "[Access]\nEmitGroups=a b\n".write(to: directory.appendingPathComponent("d.conf.d/10.conf"), atomically: true, encoding: .utf8)
-        try "[Access]\nEmitGroups=c\nReadGroups=\n".write(to: directory.appendingPathComponent("d.conf.d/20.conf"), atomically: true, encoding: .utf8)
-        try "[Access]\nEmitGroups=ignored\n".write(to: directory.appendingPathComponent("d.conf.d/30.txt"), atomically: true, encoding: .utf8)
+        try "[Access]\nEmitGroups=a b\n".write(
+            to: directory.appendingPathComponent("d.conf.d/10.conf"), atomically: true, encoding: .utf8)
+        try "[Access]\nEmitGroups=c\nReadGroups=\n".write(
+            to: directory.appendingPathComponent("d.conf.d/20.conf"), atomically: true, encoding: .utf8)
+        try "[Access]\nEmitGroups=ignored\n".write(
+            to: directory.appendingPathComponent("d.conf.d/30.txt"), atomically: true, encoding: .utf8)
         let config = try DaemonConfig.load(path: directory.appendingPathComponent("d.conf").path, required: true)
         #expect(config.emitGroups == ["c"])
         #expect(config.readGroups == [])
         #expect(config.storePath == directory.path + "/state/audit.db")
-        #expect(throws: ConfigError.self) { try DaemonConfig.load(path: directory.path + "/missing.conf", required: true) }
+        #expect(throws: ConfigError.self) {
+            try DaemonConfig.load(path: directory.path + "/missing.conf", required: true)
+        }
         #expect(try DaemonConfig.load(path: directory.path + "/missing.conf", required: false) == DaemonConfig())
     }
 }

@@ -26,8 +26,10 @@ import Testing
                 name: "invalid UTF-8",
                 bytes: Array(#"{"op":"emit","signal":"user_logged_in","sender":"sshd","user":""#.utf8) + [0xC3, 0x28]
                     + Array("\"}\n".utf8), code: "invalid_json"))
-        add("10,000-deep nesting", #"{"op":"emit","signal":"user_logged_in","sender":"s","user":"u","request":"#
-            + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}", "invalid_json")
+        add(
+            "10,000-deep nesting",
+            #"{"op":"emit","signal":"user_logged_in","sender":"s","user":"u","request":"#
+                + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}", "invalid_json")
         add("unknown op", #"{"op":"drop_tables"}"#, "invalid_request")
         add("unknown signal", #"{"op":"emit","signal":"user_hacked","sender":"sshd","user":"u"}"#, "invalid_request")
         add("missing sender", #"{"op":"emit","signal":"user_logged_in","user":"u"}"#, "invalid_request")
@@ -36,16 +38,30 @@ import Testing
         add("empty object", "{}", "invalid_request")
         add("JSON array at top level", #"[{"op":"ping"}]"#, "invalid_request")
         add("JSON string at top level", #""ping""#, "invalid_request")
-        cases.append(Case(name: "raw NUL byte", bytes: Array(#"{"op":"ping""#.utf8) + [0] + Array("}\n".utf8), code: "invalid_json"))
-        add("escaped NUL in a value", #"{"op":"emit","signal":"user_logged_in","sender":"ss\u0000hd","user":"u"}"#, "invalid_json")
-        add("control character in user", #"{"op":"emit","signal":"user_logged_in","sender":"sshd","user":"a\u001b[2Jb"}"#, "invalid_request")
+        cases.append(
+            Case(
+                name: "raw NUL byte", bytes: Array(#"{"op":"ping""#.utf8) + [0] + Array("}\n".utf8),
+                code: "invalid_json"))
+        add(
+            "escaped NUL in a value", #"{"op":"emit","signal":"user_logged_in","sender":"ss\u0000hd","user":"u"}"#,
+            "invalid_json")
+        add(
+            "control character in user",
+            #"{"op":"emit","signal":"user_logged_in","sender":"sshd","user":"a\u001b[2Jb"}"#, "invalid_request")
         add("huge number", #"{"op":"query","limit":1e999}"#, "invalid_json")
         add("huge integer", #"{"op":"query","after_seq":123456789012345678901234567890}"#, "invalid_request")
         add("negative limit", #"{"op":"query","limit":-1}"#, "invalid_request")
         add("duplicate keys", #"{"op":"ping","op":"emit"}"#, "invalid_json")
-        add("unknown field", #"{"op":"emit","signal":"user_logged_in","sender":"sshd","user":"u","pasword":"x"}"#, "invalid_request")
-        add("bad time", #"{"op":"emit","signal":"user_logged_in","sender":"sshd","user":"u","time":"yesterday"}"#, "invalid_request")
-        add("overlong sender", #"{"op":"emit","signal":"user_logged_in","sender":""# + String(repeating: "s", count: 300) + #"","user":"u"}"#, "invalid_request")
+        add(
+            "unknown field", #"{"op":"emit","signal":"user_logged_in","sender":"sshd","user":"u","pasword":"x"}"#,
+            "invalid_request")
+        add(
+            "bad time", #"{"op":"emit","signal":"user_logged_in","sender":"sshd","user":"u","time":"yesterday"}"#,
+            "invalid_request")
+        add(
+            "overlong sender",
+            #"{"op":"emit","signal":"user_logged_in","sender":""# + String(repeating: "s", count: 300)
+                + #"","user":"u"}"#, "invalid_request")
         // Wrong types for every field of every op.
         let emit = #""op":"emit","signal":"user_logged_in","sender":"sshd","user":"u""#
         for (field, value) in [
@@ -81,7 +97,8 @@ import Testing
         let daemon = try Self.daemon.get()
         let bystander = try Client(daemon.socketPath)
         let client = try Client(daemon.socketPath)
-        let line = Array(#"{"op":"emit","signal":"user_logged_in","sender":"sshd","user":""#.utf8)
+        let line =
+            Array(#"{"op":"emit","signal":"user_logged_in","sender":"sshd","user":""#.utf8)
             + [UInt8](repeating: UInt8(ascii: "a"), count: 10 << 20) + Array("\"}\n".utf8)
         // The daemon answers and closes long before the whole line is sent; the send may fail.
         try? client.send(line)

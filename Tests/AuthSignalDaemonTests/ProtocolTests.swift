@@ -9,7 +9,8 @@ import Testing
         let client = try Client(daemon.socketPath)
         let requests = [
             #"{"op":"ping"}"#,
-            emitLine("user_login_failed", user: "root", id: "retry-1",
+            emitLine(
+                "user_login_failed", user: "root", id: "retry-1",
                 request: #"{"remote_addr":"203.0.113.9","remote_port":52144,"service":"sshd","tty":"ssh"}"#,
                 credentials: #"{"username":"root","password":"hunter2"}"#),
             emitLine("user_logged_in", user: "alice", request: #"{"remote_addr":"203.0.113.9"}"#),
@@ -71,7 +72,8 @@ import Testing
             let signal = ["user_logged_in", "user_logged_out", "user_login_failed"][index % 3]
             let sender = index % 2 == 0 ? "sshd" : "login"
             let answer = try client.final(
-                emitLine(signal, sender: sender, user: "user\(index % 4)",
+                emitLine(
+                    signal, sender: sender, user: "user\(index % 4)",
                     request: #"{"remote_addr":"198.51.100.\#(index % 5)"}"#))
             #expect(answer["seq"] as? Int == index + 1)
         }

@@ -95,7 +95,9 @@ final class DaemonUnderTest: @unchecked Sendable {
             if !process.isRunning {
                 throw DaemonTestError("authsignald exited with \(process.terminationStatus):\n\(self.log)")
             }
-            if let client = try? Client(socketPath), (try? client.request(#"{"op":"ping"}"#))?.last?.contains(#""ok":true"#) == true {
+            if let client = try? Client(socketPath),
+                (try? client.request(#"{"op":"ping"}"#))?.last?.contains(#""ok":true"#) == true
+            {
                 return
             }
             usleep(20_000)
@@ -166,7 +168,9 @@ final class Client {
     func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard written > 0 else { throw DaemonTestError("send: \(String(cString: strerror(errno)))") }
             offset += written
         }

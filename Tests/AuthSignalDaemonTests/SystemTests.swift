@@ -11,7 +11,8 @@ let testAccount = "authsignal-test"
 func requireTestAccount() throws -> UInt32 {
     guard isRoot else { try Test.cancel("needs root to switch to a test account") }
     if getpwnam(testAccount) == nil {
-        let created = try run("/usr/sbin/useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", testAccount])
+        let created = try run(
+            "/usr/sbin/useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", testAccount])
         guard created.status == 0 else { throw DaemonTestError("useradd failed: \(created.output)") }
     }
     return try #require(getpwnam(testAccount)).pointee.pw_uid
@@ -54,10 +55,12 @@ func requestAs(_ account: String, socket: String, _ lines: [String]) throws -> [
     @Test func unprivilegedAccountIsRefusedOrAllowedPerConfigAndReload() throws {
         let uid = try requireTestAccount()
         let daemon = try DaemonUnderTest(extra: "[Access]\nEmitUsers=\nEmitGroups=\nReadUsers=\nReadGroups=\n")
-        let refused = try requestAs(testAccount, socket: daemon.socketPath, [
-            emitLine(user: "alice"), #"{"op":"query"}"#, #"{"op":"stats"}"#, #"{"op":"verify"}"#,
-            #"{"op":"follow"}"#, #"{"op":"ping"}"#,
-        ])
+        let refused = try requestAs(
+            testAccount, socket: daemon.socketPath,
+            [
+                emitLine(user: "alice"), #"{"op":"query"}"#, #"{"op":"stats"}"#, #"{"op":"verify"}"#,
+                #"{"op":"follow"}"#, #"{"op":"ping"}"#,
+            ])
         #expect(refused.count == 6, "\(refused)")
         #expect(refused.prefix(5).allSatisfy { errorCode($0) == "forbidden" }, "\(refused)")
         #expect(refused.last?.contains(#""ok":true"#) == true)
@@ -68,11 +71,13 @@ func requestAs(_ account: String, socket: String, _ lines: [String]) throws -> [
         daemon.signal(SIGHUP)
         try waitFor("the reload") { daemon.log.contains("reloaded its configuration") }
         #expect(daemon.log.contains("Access.EmitUsers"))
-        let allowed = try requestAs(testAccount, socket: daemon.socketPath, [emitLine(user: "alice"), #"{"op":"query"}"#])
+        let allowed = try requestAs(
+            testAccount, socket: daemon.socketPath, [emitLine(user: "alice"), #"{"op":"query"}"#])
         #expect(try object(allowed[0])["seq"] as? Int == 1, "\(allowed)")
         #expect(errorCode(allowed[1]) == "forbidden")
         // The record carries the kernel's view of the sender.
-        let record = try #require(try object(try Client(daemon.socketPath).request(#"{"op":"query"}"#)[0])["record"] as? [String: Any])
+        let record = try #require(
+            try object(try Client(daemon.socketPath).request(#"{"op":"query"}"#)[0])["record"] as? [String: Any])
         #expect((record["peer"] as? [String: Any])?["uid"] as? Int == Int(uid))
 
         // Readers by name; and a broken configuration on reload keeps the running one.
@@ -85,7 +90,9 @@ func requestAs(_ account: String, socket: String, _ lines: [String]) throws -> [
         daemon.signal(SIGHUP)
         try waitFor("the refused reload") { daemon.log.contains("reload refused") }
         #expect(daemon.log.contains("\(daemon.configPath):"))
-        #expect(try requestAs(testAccount, socket: daemon.socketPath, [#"{"op":"stats"}"#]).last?.contains(#""ok":true"#) == true)
+        #expect(
+            try requestAs(testAccount, socket: daemon.socketPath, [#"{"op":"stats"}"#]).last?.contains(#""ok":true"#)
+                == true)
     }
 
     @Test func badConfigurationRefusesStartWithFileAndLine() throws {
@@ -123,7 +130,9 @@ func waitFor(_ what: String, _ condition: () throws -> Bool) throws {
                     index += 50
                     guard (try? client.send(batch.map { $0 + "\n" }.joined())) != nil else { return }
                     for _ in batch {
-                        guard let line = try? client.readLine(), let seq = (try? object(line))?["seq"] as? Int else { return }
+                        guard let line = try? client.readLine(), let seq = (try? object(line))?["seq"] as? Int else {
+                            return
+                        }
                         acknowledged.withLock { $0.append(seq) }
                     }
                     started.add(1, ordering: .relaxed)
@@ -139,7 +148,8 @@ func waitFor(_ what: String, _ condition: () throws -> Bool) throws {
         try daemon.start()
         let client = try Client(daemon.socketPath)
         let lines = try client.request(#"{"op":"query"}"#)
-        let stored = Set(try lines.dropLast().map { try #require((try object($0)["record"] as? [String: Any])?["seq"] as? Int) })
+        let stored = Set(
+            try lines.dropLast().map { try #require((try object($0)["record"] as? [String: Any])?["seq"] as? Int) })
         #expect(acked.count > 2000)
         #expect(acked.isSubset(of: stored), "\(acked.subtracting(stored).count) acknowledged events lost")
         let verify = try client.final(#"{"op":"verify"}"#)
@@ -168,7 +178,8 @@ func waitFor(_ what: String, _ condition: () throws -> Bool) throws {
         #expect(daemon.log.contains("authsignald stopped"))
         try daemon.start()
         let stored = try Client(daemon.socketPath).request(#"{"op":"query","user":"drain"}"#).dropLast()
-        let storedSeqs = Set(try stored.map { try #require((try object($0)["record"] as? [String: Any])?["seq"] as? Int) })
+        let storedSeqs = Set(
+            try stored.map { try #require((try object($0)["record"] as? [String: Any])?["seq"] as? Int) })
         #expect(Set(seqs).isSubset(of: storedSeqs))
         #expect(seqs == Array(1...seqs.count), "answers out of order or with gaps")
         #expect(storedSeqs.count == seqs.count, "stored \(storedSeqs.count), acknowledged \(seqs.count)")
@@ -205,7 +216,8 @@ func waitFor(_ what: String, _ condition: () throws -> Bool) throws {
     /// answer.
     @Test(arguments: ["hmac", "mask"]) func noCanaryAnywhere(mode: String) throws {
         let journal = FileManager.default.fileExists(atPath: "/run/systemd/journal/socket")
-        let daemon = try DaemonUnderTest(extra: "[Redaction]\nMode=\(mode)\n[Journal]\nEnabled=\(journal ? "yes" : "no")\n")
+        let daemon = try DaemonUnderTest(
+            extra: "[Redaction]\nMode=\(mode)\n[Journal]\nEnabled=\(journal ? "yes" : "no")\n")
         let tag = "CANARY\(mode.uppercased())\(UInt32.random(in: 0...UInt32.max))"
         let client = try Client(daemon.socketPath)
         var answers: [String] = []
@@ -215,10 +227,14 @@ func waitFor(_ what: String, _ condition: () throws -> Bool) throws {
             let canary = "\(tag)x\(index)"
             let signal = ["user_login_failed", "user_logged_in", "user_logged_out"][index % 3]
             let user = index % 3 == 0 ? "\(canary)u" : "root"
-            batch += emitLine(
-                signal, user: user,
-                request: #"{"remote_addr":"192.0.2.1","cookie":"\#(canary)c","headers":{"Authorization":"Bearer \#(canary)h","X-Session":["\#(canary)s1",{"otp":"\#(canary)o"}]}}"#,
-                credentials: #"{"username":"root","password":"\#(canary)p","api_key":"\#(canary)k","nested":{"token":{"value":"\#(canary)t"},"list":[{"secret":"\#(canary)s"}]},"PassPhrase":["\#(canary)a",{"x":"\#(canary)b"}],"private_key":42}"#)
+            batch +=
+                emitLine(
+                    signal, user: user,
+                    request:
+                        #"{"remote_addr":"192.0.2.1","cookie":"\#(canary)c","headers":{"Authorization":"Bearer \#(canary)h","X-Session":["\#(canary)s1",{"otp":"\#(canary)o"}]}}"#,
+                    credentials:
+                        #"{"username":"root","password":"\#(canary)p","api_key":"\#(canary)k","nested":{"token":{"value":"\#(canary)t"},"list":[{"secret":"\#(canary)s"}]},"PassPhrase":["\#(canary)a",{"x":"\#(canary)b"}],"private_key":42}"#
+                )
                 + "\n"
             if index % 500 == 499 {
                 try client.send(batch)
