@@ -143,15 +143,20 @@ let package = Package(
         .testTarget(
             name: "SystemdTests",
             dependencies: [
-                "Systemd", "AuthSignalCore",
+                "Systemd", "AuthSignalCore", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AuthSignalDaemonTests",
-            dependencies: ["AuthSignalCore", "AuditStore", "Systemd"],
+            dependencies: ["TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

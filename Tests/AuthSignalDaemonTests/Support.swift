@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import TestSupport
 import Testing
 
 /// Daemons shared by a suite, killed when the test process exits.
@@ -230,18 +231,6 @@ func object(_ line: String) throws -> [String: Any] {
 /// The error code of an answer line, if it is an error.
 func errorCode(_ line: String) -> String? {
     ((try? object(line))?["error"] as? [String: Any])?["code"] as? String
-}
-
-/// Calls `body` with a `sockaddr_un` for `path`.
-func withUnixAddress<Result>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        path.utf8CString.withUnsafeBytes { raw.copyMemory(from: $0) }
-    }
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
 }
 
 /// Runs a command to completion; returns its status and combined output.

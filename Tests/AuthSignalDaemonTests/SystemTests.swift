@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import TestSupport
 import Testing
 
 /// The test account used for access control (created when missing; needs root).
@@ -195,13 +196,13 @@ func waitFor(_ what: String, _ condition: () throws -> Bool) throws {
         let daemon = try DaemonUnderTest(start: false)
         // systemd-socket-activate listens, and on the first connection execs the daemon with the
         // socket; the configured path is not used.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: activate)
-        process.arguments = ["--listen=\(socket)", "--fdname=authsignald", daemonPath, "--config", daemon.configPath]
-        try process.run()
+        // Not Foundation's Process: systemd-socket-activate closes the descriptor Process watches.
+        let process = try SpawnedProcess([
+            activate, "--listen=\(socket)", "--fdname=authsignald", daemonPath, "--config", daemon.configPath,
+        ])
         defer {
-            process.terminate()
-            process.waitUntilExit()
+            process.signal(SIGTERM)
+            process.wait()
         }
         try waitFor("the activation socket") { FileManager.default.fileExists(atPath: socket) }
         let client = try Client(socket)

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Systemd
+import TestSupport
 import Testing
 
 /// A datagram socket standing in for the service manager's notification socket.

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Systemd
+import TestSupport
 import Testing
 
 /// Connects to a Unix stream socket, sends a line and reads the answer line.
@@ -21,13 +22,11 @@ struct SocketActivationTests {
     @Test func anActivatedProcessFindsItsNamedSocketAndServesIt() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.path + "/authsignald.sock"
-        let activator = Process()
-        activator.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
-        activator.arguments = ["-l", path, "--fdname=authsignald", probePath, "serve", "authsignald"]
-        activator.standardOutput = FileHandle.nullDevice
-        activator.standardError = FileHandle.nullDevice
-        try activator.run()
-        defer { activator.terminate() }
+        // Not Foundation's Process: systemd-socket-activate closes the descriptor Process watches.
+        let activator = try SpawnedProcess([
+            "/usr/bin/systemd-socket-activate", "-l", path, "--fdname=authsignald", probePath, "serve", "authsignald",
+        ])
+        defer { activator.signal(SIGTERM) }
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: path) {
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -1,0 +1,74 @@
+public import Glibc
+
+/// A child process started with `posix_spawn`, for programs that close every descriptor they do
+/// not know (`systemd-socket-activate`): Foundation's `Process` notices such a child's exit by a
+/// descriptor it passes down, takes the early close for an exit, and blocks its only monitoring
+/// thread in `waitpid` until the child really exits, stalling every other `Process` meanwhile.
+public final class SpawnedProcess: @unchecked Sendable {
+    /// The child's process id.
+    public let pid: pid_t
+    private var status: Int32?
+
+    /// Starts `arguments[0]` (an absolute path) with `arguments`, stdout and stderr to /dev/null.
+    public init(_ arguments: [String]) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var child: pid_t = 0
+        let result = posix_spawn(&child, arguments[0], &actions, nil, argv, environ)
+        guard result == 0 else { throw SpawnError(code: result) }
+        pid = child
+    }
+
+    /// Sends `signal` (unless the child was already reaped).
+    public func signal(_ signal: Int32) {
+        if status == nil { kill(pid, signal) }
+    }
+
+    /// Waits up to `seconds` for the child to exit; its wait status, or `nil` if it still runs.
+    @discardableResult
+    public func wait(seconds: Double = 30) -> Int32? {
+        if let status { return status }
+        for _ in 0..<Int(seconds * 100) {
+            var raw: Int32 = 0
+            if waitpid(pid, &raw, WNOHANG) == pid {
+                status = raw
+                return raw
+            }
+            usleep(10_000)
+        }
+        return nil
+    }
+
+    deinit {
+        if status == nil {
+            kill(pid, SIGKILL)
+            var raw: Int32 = 0
+            waitpid(pid, &raw, 0)
+        }
+    }
+}
+
+/// `posix_spawn` failed.
+public struct SpawnError: Error {
+    /// The errno.
+    public let code: Int32
+}
+
+/// Calls `body` with a `sockaddr_un` for `path` (for `bind`/`connect`).
+public func withUnixAddress<Result>(
+    _ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result
+) -> Result {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        path.utf8CString.withUnsafeBytes { raw.copyMemory(from: $0) }
+    }
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+}
