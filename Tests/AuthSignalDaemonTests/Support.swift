@@ -7,6 +7,11 @@ import Testing
 /// Daemons shared by a suite, killed when the test process exits.
 let sharedDaemons = Mutex<[Int32]>([])
 
+/// Every suite of this target runs inside this one, one test at a time: the tests block their
+/// thread on real sockets and processes, and in parallel they would take every thread of the
+/// cooperative pool (two on a two-core machine) from the other test targets.
+@Suite(.serialized) enum DaemonTests {}
+
 /// The binaries built next to the tests.
 let buildDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
 let daemonPath = buildDirectory + "/authsignald"
