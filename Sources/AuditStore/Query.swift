@@ -261,8 +261,16 @@ enum RecordRow {
             idempotencyKey: row[12], prevHash: row[13], hash: row[14])
     }
 
+    /// Parses a stored request or credentials object (canonical JSON written by the store, so
+    /// NUL characters are accepted and depth is not limited to the protocol's).
     private static func object(_ text: String?) throws -> JSONObject? {
-        guard let text else { return nil }
-        return try JSONDecoder().decode(JSONObject.self, from: Data(text.utf8))
+        guard var text else { return nil }
+        let value = try text.withUTF8 { bytes in
+            try JSONParser.parse(bytes, maximumDepth: 4096, allowsNUL: true)
+        }
+        guard case .object(let members) = value else {
+            throw StoreError.unavailable("a stored request or credentials value is not a JSON object")
+        }
+        return members
     }
 }

@@ -8,25 +8,29 @@ public struct JSONParser {
 
     private let bytes: UnsafeBufferPointer<UInt8>
     private let maximumDepth: Int
+    private let allowsNUL: Bool
     private var index = 0
 
-    private init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int, allowsNUL: Bool) {
         self.bytes = bytes
         self.maximumDepth = maximumDepth
+        self.allowsNUL = allowsNUL
     }
 
     /// Parses exactly one JSON value from `bytes` (surrounding whitespace allowed).
+    /// - Parameter allowsNUL: accept `\u0000` in strings (for trusted, stored JSON; a raw NUL
+    ///   byte is never valid JSON).
     public static func parse(
-        _ bytes: some Collection<UInt8>, maximumDepth: Int = defaultMaximumDepth
+        _ bytes: some Collection<UInt8>, maximumDepth: Int = defaultMaximumDepth, allowsNUL: Bool = false
     ) throws(JSONParseError) -> JSONValue {
         let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
-            var parser = JSONParser(bytes: buffer, maximumDepth: maximumDepth)
+            var parser = JSONParser(bytes: buffer, maximumDepth: maximumDepth, allowsNUL: allowsNUL)
             return Result { () throws(JSONParseError) in try parser.parseDocument() }
         }
         if let result { return try result.get() }
         let copy = Array(bytes)
         return try copy.withUnsafeBufferPointer { buffer throws(JSONParseError) in
-            var parser = JSONParser(bytes: buffer, maximumDepth: maximumDepth)
+            var parser = JSONParser(bytes: buffer, maximumDepth: maximumDepth, allowsNUL: allowsNUL)
             return try parser.parseDocument()
         }
     }
@@ -220,7 +224,7 @@ public struct JSONParser {
         } else if (0xDC00..<0xE000).contains(scalar) {
             throw error("unpaired surrogate")
         }
-        guard scalar != 0 else { throw error("NUL character") }
+        guard scalar != 0 || allowsNUL else { throw error("NUL character") }
         guard let value = Unicode.Scalar(scalar) else { throw error("invalid unicode escape") }
         output.append(contentsOf: String(Character(value)).utf8)
     }

@@ -69,6 +69,10 @@ public final class Daemon: Service {
                 level: error.code == .forbidden ? .notice : .debug, "request rejected: \(error)", metadata: metadata)
         }
         defer { gotRequestException.disconnect(dispatchUID: "\(AuditReceivers.uid).log") }
+        settingChanged.connect(sender: Daemon.sender, dispatchUID: "\(AuditReceivers.uid).log") { _, change in
+            logger.notice("setting_changed \(change.setting)=\(change.value ?? "")")
+        }
+        defer { settingChanged.disconnect(dispatchUID: "\(AuditReceivers.uid).log", sender: Daemon.sender) }
         for problem in runtime.access.unresolved { logger.warning("access list: \(problem)") }
         let processor = RequestProcessor(
             store: store, receivers: receivers, journal: journal, followers: followers, runtime: runtime)

@@ -16,14 +16,15 @@ public final class FollowerHub: Sendable {
         let lost: Lost
     }
 
-    private let followers = Mutex<[UInt64: Entry]>([:])
+    /// The followers by id; `nil` once the hub is finished (shutdown).
+    private let followers = Mutex<[UInt64: Entry]?>([:])
     private let nextID = Atomic<UInt64>(1)
 
     /// An empty hub.
     public init() {}
 
     /// How many followers are connected.
-    public var count: Int { followers.withLock { $0.count } }
+    public var count: Int { followers.withLock { $0?.count ?? 0 } }
 
     /// Registers a follower for records matching `filter`.
     public func subscribe(_ filter: RecordFilter) -> Subscription {
@@ -31,9 +32,18 @@ public final class FollowerHub: Sendable {
             of: AuditRecord.self, bufferingPolicy: .bufferingOldest(Self.bufferLimit))
         let id = nextID.add(1, ordering: .relaxed).oldValue
         let lost = Lost()
-        followers.withLock { $0[id] = Entry(filter: filter, continuation: continuation, lost: lost) }
+        let open = followers.withLock { followers -> Bool in
+            guard followers != nil else { return false }
+            followers![id] = Entry(filter: filter, continuation: continuation, lost: lost)
+            return true
+        }
+        // After shutdown began, a follow ends at once with its final line.
+        guard open else {
+            continuation.finish()
+            return Subscription(records: stream, lost: lost)
+        }
         continuation.onTermination = { [weak self] _ in
-            _ = self?.followers.withLock { $0.removeValue(forKey: id) }
+            _ = self?.followers.withLock { $0?.removeValue(forKey: id) }
         }
         return Subscription(records: stream, lost: lost)
     }
@@ -41,12 +51,13 @@ public final class FollowerHub: Sendable {
     /// Offers a committed record to every matching follower.
     public func offer(_ record: AuditRecord) {
         let overflowed = followers.withLock { followers -> [Entry] in
+            guard let current = followers else { return [] }
             var overflowed: [Entry] = []
-            for (id, entry) in followers where entry.filter.matches(record) {
+            for (id, entry) in current where entry.filter.matches(record) {
                 if case .dropped = entry.continuation.yield(record) {
                     entry.lost.seq.store(record.seq, ordering: .relaxed)
                     overflowed.append(entry)
-                    followers[id] = nil
+                    followers![id] = nil
                 }
             }
             return overflowed
@@ -54,11 +65,12 @@ public final class FollowerHub: Sendable {
         for entry in overflowed { entry.continuation.finish() }
     }
 
-    /// Ends every follow stream (shutdown): each follower answers its final line.
+    /// Ends every follow stream, and every one started later (shutdown): each follower answers
+    /// its final line.
     public func finishAll() {
         let all = followers.withLock { followers in
-            defer { followers.removeAll() }
-            return Array(followers.values)
+            defer { followers = nil }
+            return Array((followers ?? [:]).values)
         }
         for entry in all { entry.continuation.finish() }
     }
