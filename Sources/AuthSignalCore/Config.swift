@@ -40,6 +40,8 @@ public struct DaemonConfig: Sendable, Hashable {
     public var maxAgeDays = 0
     /// Only this many newest records are kept; 0 keeps all.
     public var maxRecords = 0
+    /// The writer's SQLite page cache, in MiB.
+    public var cacheMiB = 8
 
     // [Redaction]
     /// How sensitive values are replaced.
@@ -78,7 +80,8 @@ public struct DaemonConfig: Sendable, Hashable {
 
     /// The keys whose change needs a restart: a reload reports them and keeps the old value.
     public static let restartOnlySettings: Set<String> = [
-        "Socket.Path", "Socket.Mode", "Socket.Group", "Store.Path", "Redaction.KeyFile",
+        "Socket.Path", "Socket.Mode", "Socket.Group", "Store.Path", "Store.MaxAgeDays", "Store.MaxRecords",
+        "Store.CacheMiB", "Redaction.KeyFile",
     ]
 
     /// Loads `path` and its drop-ins.
@@ -226,6 +229,7 @@ struct ConfigKey: Sendable {
         path("Store", "Path", \.storePath),
         integer("Store", "MaxAgeDays", \.maxAgeDays, 0...1_000_000),
         integer("Store", "MaxRecords", \.maxRecords, 0...Int.max),
+        integer("Store", "CacheMiB", \.cacheMiB, 1...65536),
         ConfigKey(
             section: "Redaction", name: "Mode",
             write: { config, value, _ throws(ValueError) in

@@ -50,6 +50,7 @@ public final class Daemon: Service {
         var options = StoreOptions()
         if config.maxAgeDays > 0 { options.maximumAge = .seconds(config.maxAgeDays * 86400) }
         if config.maxRecords > 0 { options.maximumRecords = config.maxRecords }
+        options.writerCacheKiB = config.cacheMiB * 1024
         let store = try AuditStore(path: config.storePath, options: options)
         let retention = options.maximumAge != nil || options.maximumRecords != nil
         let journal = JournalSink(settings: JournalSink.Settings(config))
@@ -159,6 +160,7 @@ public final class Daemon: Service {
             applied.keyFile = old.keyFile
             applied.maxAgeDays = old.maxAgeDays
             applied.maxRecords = old.maxRecords
+            applied.cacheMiB = old.cacheMiB
             let runtime = Runtime(config: applied, key: key)
             processor.runtime = runtime
             journal.update(JournalSink.Settings(applied))
