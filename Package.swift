@@ -134,7 +134,7 @@ let package = Package(
         .testTarget(
             name: "AuditStoreTests",
             dependencies: [
-                "AuditStore", "AuthSignalCore", "Signals",
+                "AuditStore", "AuthSignalCore", "Signals", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],

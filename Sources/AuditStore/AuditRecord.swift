@@ -53,16 +53,7 @@ public struct ChainHead: Sendable, Hashable, Codable {
 
 extension Data {
     /// The bytes in lower-case hexadecimal.
-    var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        text.reserveCapacity(count * 2)
-        for byte in self {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    var hexString: String { Hex.encode(self) }
 }
 
 /// A time as stored: integer microseconds since 1970-01-01T00:00:00Z.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Protocol v1 (DESIGN.md §3, docs/protocol.md): one JSON object per line, answered by zero or
 /// more `{"record":…}` lines and one final line carrying `"ok"`.
@@ -49,39 +49,14 @@ public struct ProtocolError: Error, Sendable, Hashable, CustomStringConvertible 
     static func invalid(_ message: String) -> ProtocolError { ProtocolError(.invalidRequest, message) }
 }
 
-/// What a `query` or `follow` asks for; every filter is optional and they AND together.
-public struct RecordQuery: Sendable, Hashable {
-    /// Only this account.
-    public var user: String?
-    /// Only this signal.
-    public var signal: AuthSignal?
-    /// Only this sender.
-    public var sender: String?
-    /// Only this `request.remote_addr`.
-    public var remoteAddr: String?
-    /// Only records received at or after this time.
-    public var since: Date?
-    /// Only records received before this time.
-    public var until: Date?
-    /// Only records after this seq.
-    public var afterSeq: Int64?
-    /// At most this many records.
-    public var limit: Int?
-    /// Newest first when `true`.
-    public var descending = false
-
-    /// An unfiltered query, oldest first.
-    public init() {}
-}
-
 /// A decoded protocol request.
 public enum ProtocolRequest: Sendable, Hashable {
     /// Store an auth event.
     case emit(AuthEvent)
     /// Stream stored records, then the count.
-    case query(RecordQuery)
+    case query(RecordFilter)
     /// Stream records as they commit.
-    case follow(RecordQuery)
+    case follow(RecordFilter)
     /// Counts and health.
     case stats
     /// Verify the hash chain over a seq range.
@@ -175,8 +150,8 @@ public enum ProtocolRequest: Sendable, Hashable {
             id: id)
     }
 
-    private static func decodeQuery(_ fields: inout Fields, allowsLimit: Bool) throws(ProtocolError) -> RecordQuery {
-        var query = RecordQuery()
+    private static func decodeQuery(_ fields: inout Fields, allowsLimit: Bool) throws(ProtocolError) -> RecordFilter {
+        var query = RecordFilter()
         query.user = try fields.string("user")
         if let name = try fields.string("signal") {
             guard let signal = AuthSignal(name: name) else {
@@ -194,8 +169,8 @@ public enum ProtocolRequest: Sendable, Hashable {
         }
         if let order = try fields.string("order") {
             switch order {
-            case "asc": query.descending = false
-            case "desc" where allowsLimit: query.descending = true
+            case "asc": query.order = .ascending
+            case "desc" where allowsLimit: query.order = .descending
             default: throw .invalid(allowsLimit ? "\"order\" must be \"asc\" or \"desc\"" : "follow is always in order")
             }
         }

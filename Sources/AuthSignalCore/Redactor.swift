@@ -127,11 +127,9 @@ public struct Redactor: Sendable {
 
     private func keyedHash(bytes: Data) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: bytes, using: key.symmetricKey)
-        return "hmac-sha256:" + code.map { hexDigits[Int($0 >> 4)] + hexDigits[Int($0 & 0xF)] }.joined()
+        return "hmac-sha256:" + Hex.encode(code)
     }
 }
-
-private let hexDigits = (0..<16).map { String($0, radix: 16) }
 
 /// The secret key of keyed hashes: 32 random bytes kept in a file only its owner can read.
 public struct RedactionKey: Sendable {

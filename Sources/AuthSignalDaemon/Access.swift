@@ -18,24 +18,17 @@ public struct AccessPolicy: Sendable, Hashable {
     /// Resolves the `[Access]` lists of `config` against the system's accounts and groups.
     public init(_ config: DaemonConfig) {
         var unresolved: [String] = []
-        func users(_ names: [String], _ key: String) -> Set<UInt32> {
+        /// Numbers as they are, names through `lookup`; unknown names are reported.
+        func resolve(_ names: [String], _ key: String, _ kind: String, _ lookup: (String) -> UInt32?) -> Set<UInt32> {
             Set(
                 names.compactMap { name in
-                    if let uid = UInt32(name) { return uid }
-                    if let entry = getpwnam(name) { return entry.pointee.pw_uid }
-                    unresolved.append("\(key): no user \(name)")
+                    if let id = UInt32(name) ?? lookup(name) { return id }
+                    unresolved.append("\(key): no \(kind) \(name)")
                     return nil
                 })
         }
-        func groups(_ names: [String], _ key: String) -> Set<UInt32> {
-            Set(
-                names.compactMap { name in
-                    if let gid = UInt32(name) { return gid }
-                    if let entry = getgrnam(name) { return entry.pointee.gr_gid }
-                    unresolved.append("\(key): no group \(name)")
-                    return nil
-                })
-        }
+        let users = { (names: [String], key: String) in resolve(names, key, "user") { getpwnam($0)?.pointee.pw_uid } }
+        let groups = { (names: [String], key: String) in resolve(names, key, "group") { getgrnam($0)?.pointee.gr_gid } }
         emitUIDs = users(config.emitUsers, "Access.EmitUsers")
         emitGIDs = groups(config.emitGroups, "Access.EmitGroups")
         readUIDs = users(config.readUsers, "Access.ReadUsers")

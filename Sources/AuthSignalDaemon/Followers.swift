@@ -1,5 +1,5 @@
 public import AuditStore
-import AuthSignalCore
+public import AuthSignalCore
 import Synchronization
 
 /// The live followers (`follow` requests): each committed record is offered to every follower

@@ -9,7 +9,7 @@ public enum RecordJSON {
         output.append(contentsOf: #"{"record":{"credentials":"#.utf8)
         appendObject(record.credentials, to: &output)
         output.append(contentsOf: #","hash":""#.utf8)
-        appendHex(record.hash, to: &output)
+        Hex.append(record.hash, to: &output)
         output.append(contentsOf: #"","peer":{"gid":"#.utf8)
         output.append(contentsOf: String(record.peer.gid).utf8)
         output.append(contentsOf: #","pid":"#.utf8)
@@ -48,14 +48,6 @@ public enum RecordJSON {
             CanonicalJSON.append(.object(object), to: &output)
         } else {
             output.append(contentsOf: "null".utf8)
-        }
-    }
-
-    private static func appendHex(_ bytes: some Sequence<UInt8>, to output: inout [UInt8]) {
-        let digits = Array("0123456789abcdef".utf8)
-        for byte in bytes {
-            output.append(digits[Int(byte >> 4)])
-            output.append(digits[Int(byte & 0xF)])
         }
     }
 }

@@ -76,8 +76,8 @@ public final class RequestProcessor: Sendable {
             case .failure(let error):
                 return .failure(error)
             }
-        case .query(let query):
-            return await streamQuery(Self.filter(query), output: output)
+        case .query(let filter):
+            return await streamQuery(filter, output: output)
         case .follow(let query):
             return await follow(query, output: output)
         case .stats:
@@ -103,13 +103,6 @@ public final class RequestProcessor: Sendable {
         var fields: JSONObject = ["seq": .int(appended.seq)]
         if appended.duplicate { fields["duplicate"] = .bool(true) }
         return fields
-    }
-
-    static func filter(_ query: RecordQuery) -> RecordFilter {
-        RecordFilter(
-            user: query.user, signal: query.signal, sender: query.sender, remoteAddr: query.remoteAddr,
-            since: query.since, until: query.until, afterSeq: query.afterSeq, limit: query.limit,
-            order: query.descending ? .descending : .ascending)
     }
 
     private func streamQuery(_ filter: RecordFilter, output: some RecordOutput) async -> Result<
@@ -140,8 +133,8 @@ public final class RequestProcessor: Sendable {
 
     /// Streams records as they commit. With `after_seq`, first replays the stored records after
     /// it, then continues live without a gap or a repeat.
-    private func follow(_ query: RecordQuery, output: some RecordOutput) async -> Result<JSONObject, ProtocolError> {
-        var filter = Self.filter(query)
+    private func follow(_ query: RecordFilter, output: some RecordOutput) async -> Result<JSONObject, ProtocolError> {
+        var filter = query
         let subscription = followers.subscribe(filter)
         var lastSent = query.afterSeq ?? store.chainHead().seq
         var count = 0

@@ -50,7 +50,7 @@ public enum AuditJournal {
         if let credentials = facts.credentials {
             entry.append(.credentials, bytes: Array(CanonicalJSON.encode(credentials)))
         }
-        entry.append(.hash, hex(hash))
+        entry.append(.hash, Hex.encode(hash))
         return entry
     }
 
@@ -58,7 +58,7 @@ public enum AuditJournal {
     /// and a rewritten chain.
     public static func anchorEntry(seq: Int64, hash: [UInt8]) -> JournalEntry {
         var entry = JournalEntry()
-        let hex = hex(hash)
+        let hex = Hex.encode(hash)
         entry.append(.message, "Audit log chain head: record \(seq), hash \(hex)")
         entry.append(.messageID, anchorMessageID)
         entry.append(.priority, "6")
@@ -98,17 +98,6 @@ public enum AuditJournal {
             }
         }
         return result
-    }
-
-    private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
     }
 }
 

@@ -1,5 +1,6 @@
 import AuthSignalCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import AuditStore
@@ -12,7 +13,8 @@ final class SmallFileSystem {
         let directory = try TemporaryDirectory()
         path = directory.path + "-tmpfs"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let (status, _) = try run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(sizeKiB)k,mode=0700", "tmpfs", path])
+        let (status, _) = try runCommand(
+            "/bin/mount", ["-t", "tmpfs", "-o", "size=\(sizeKiB)k,mode=0700", "tmpfs", path])
         if status != 0 {
             try? FileManager.default.removeItem(atPath: path)
             return nil
@@ -20,7 +22,7 @@ final class SmallFileSystem {
     }
 
     deinit {
-        _ = try? run("/bin/umount", ["-l", path])
+        _ = try? runCommand("/bin/umount", ["-l", path])
         try? FileManager.default.removeItem(atPath: path)
     }
 }

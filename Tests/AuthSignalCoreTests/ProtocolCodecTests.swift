@@ -96,7 +96,7 @@ import Testing
         #expect(query.signal == .userLoginFailed)
         #expect(query.since == RFC3339.parse("2026-11-23T23:00:00Z"))
         #expect(query.limit == 5)
-        #expect(query.descending)
+        #expect(query.order == .descending)
         #expect(query.afterSeq == 3)
         #expect(throws: ProtocolError.self) {
             try ProtocolRequest.decode(Array(#"{"op":"follow","order":"desc"}"#.utf8))

@@ -238,21 +238,6 @@ func errorCode(_ line: String) -> String? {
     ((try? object(line))?["error"] as? [String: Any])?["code"] as? String
 }
 
-/// Runs a command to completion; returns its status and combined output.
-@discardableResult
-func run(_ command: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: command)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 /// An emit request line.
 func emitLine(
     _ signal: String = "user_logged_in", sender: String = "sshd", user: String? = "alice", id: String? = nil,

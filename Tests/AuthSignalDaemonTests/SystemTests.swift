@@ -12,7 +12,7 @@ let testAccount = "authsignal-test"
 func requireTestAccount() throws -> UInt32 {
     guard isRoot else { try Test.cancel("needs root to switch to a test account") }
     if getpwnam(testAccount) == nil {
-        let created = try run(
+        let created = try runCommand(
             "/usr/sbin/useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", testAccount])
         guard created.status == 0 else { throw DaemonTestError("useradd failed: \(created.output)") }
     }
@@ -278,7 +278,7 @@ extension DaemonTests {
             places["daemon output"] = Data(daemon.log.utf8)
             places["answers"] = Data(answers.joined(separator: "\n").utf8)
             if journal {
-                let export = try run("/usr/bin/journalctl", ["-o", "export", "--since", "-10min", "--no-pager"])
+                let export = try runCommand("/usr/bin/journalctl", ["-o", "export", "--since", "-10min", "--no-pager"])
                 places["journalctl -o export"] = Data(export.output.utf8)
                 #expect(export.output.contains("AUTHSIGNAL_SEQ"), "the journal has no audit entries")
                 #expect(export.output.contains("MESSAGE=authsignald started"), "the start is not in the journal")
@@ -306,7 +306,7 @@ extension DaemonTests {
             try waitFor("the journal to take the first entries") {
                 ((try client.final(#"{"op":"stats"}"#)["journal"] as? [String: Any])?["sent"] as? Int ?? 0) >= 20
             }
-            let hidden = try run(
+            let hidden = try runCommand(
                 "/usr/bin/nsenter",
                 ["-t", "\(daemon.pid)", "-m", "mount", "-t", "tmpfs", "tmpfs", "/run/systemd/journal"])
             #expect(hidden.status == 0, "\(hidden.output)")

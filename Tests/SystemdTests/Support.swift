@@ -13,22 +13,9 @@ let probePath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathC
 func run(_ command: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
-            continuation.resume(with: Result { try runBlocking(command, arguments) })
+            continuation.resume(with: Result { try runCommand(command, arguments) })
         }
     }
-}
-
-private func runBlocking(_ command: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: command)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 /// Cancels the test when no journald listens: `scripts/test` starts one.

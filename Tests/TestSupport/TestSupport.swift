@@ -1,3 +1,4 @@
+import Foundation
 public import Glibc
 
 /// A child process started with `posix_spawn`, for programs that close every descriptor they do
@@ -71,4 +72,20 @@ public func withUnixAddress<Result>(
     return withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
+}
+
+/// Runs a command to completion on the calling thread; returns its exit status and its output
+/// (stdout and stderr together).
+@discardableResult
+public func runCommand(_ command: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: command)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
