@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "AuthSignalDaemon", targets: ["AuthSignalDaemon"]),
         .executable(name: "authsignald", targets: ["authsignald"]),
+        .executable(name: "authsignal", targets: ["authsignal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -85,6 +86,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "AuthSignalClient",
+            dependencies: ["AuthSignalCore"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "authsignal",
+            dependencies: [
+                "AuthSignalClient", "AuthSignalCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
@@ -156,7 +170,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuthSignalDaemonTests",
-            dependencies: ["TestSupport"],
+            dependencies: ["TestSupport", "AuthSignalClient", "AuthSignalCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -65,6 +65,13 @@ public struct Redactor: Sendable {
         getpwnam(name) != nil
     }
 
+    /// Whether `key` contains one of the default patterns (case-insensitive): what a client
+    /// checks before letting a value through its command line.
+    public static func looksSensitive(_ key: String) -> Bool {
+        let lowered = key.lowercased()
+        return defaultPatterns.contains { lowered.contains($0) }
+    }
+
     /// Whether `key` names a sensitive value.
     public func isSensitive(_ key: String) -> Bool {
         let lowered = Array(key.lowercased().utf8)
@@ -148,20 +155,30 @@ public struct RedactionKey: Sendable {
     /// Reads the key at `path`, or creates it there (mode 0600, 32 random bytes) when absent.
     /// Refuses a key file that others may read or that is a symbolic link.
     public static func loadOrCreate(at path: String) throws -> RedactionKey {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        if fd >= 0 {
-            defer { close(fd) }
-            var info = stat()
-            guard fstat(fd, &info) == 0 else { throw RedactionKeyError.io(path, errno) }
-            guard info.st_mode & 0o077 == 0 else {
-                throw RedactionKeyError.readableByOthers(path, info.st_mode & 0o777)
-            }
-            var buffer = [UInt8](repeating: 0, count: 256)
-            let count = read(fd, &buffer, buffer.count)
-            guard count >= 0 else { throw RedactionKeyError.io(path, errno) }
-            return try RedactionKey(bytes: buffer.prefix(count))
+        do {
+            return try load(at: path)
+        } catch RedactionKeyError.io(_, ENOENT) {
+            return try create(at: path)
         }
-        guard errno == ENOENT else { throw RedactionKeyError.io(path, errno) }
+    }
+
+    /// Reads the key at `path` (for `authsignal hash`); refuses one others may read.
+    public static func load(at path: String) throws -> RedactionKey {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw RedactionKeyError.io(path, errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw RedactionKeyError.io(path, errno) }
+        guard info.st_mode & 0o077 == 0 else {
+            throw RedactionKeyError.readableByOthers(path, info.st_mode & 0o777)
+        }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = read(fd, &buffer, buffer.count)
+        guard count >= 0 else { throw RedactionKeyError.io(path, errno) }
+        return try RedactionKey(bytes: buffer.prefix(count))
+    }
+
+    private static func create(at path: String) throws -> RedactionKey {
         let key = SymmetricKey(size: .bits256)
         let created = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard created >= 0 else { throw RedactionKeyError.io(path, errno) }

@@ -47,6 +47,11 @@ struct AuthSignalDaemonCommand: AsyncParsableCommand {
             }
             return
         }
+        // A parent may have started us with signals blocked; the ones we handle must get through.
+        var handled = sigset_t()
+        sigemptyset(&handled)
+        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&handled, signal) }
+        sigprocmask(SIG_UNBLOCK, &handled, nil)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             Self.handler(label: label, level: level)

@@ -1,0 +1,144 @@
+public import AuthSignalCore
+import Glibc
+
+/// A blocking protocol v1 connection to authsignald (docs/protocol.md).
+public final class DaemonConnection {
+    /// The socket path used when neither `--socket` nor `$AUTHSIGNAL_SOCKET` is given.
+    public static let defaultPath = WireProtocol.defaultSocketPath
+
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var start = 0
+
+    /// The socket path from an explicit option, else `$AUTHSIGNAL_SOCKET`, else the default.
+    public static func socketPath(_ option: String?) -> String {
+        if let option { return option }
+        if let variable = getenv("AUTHSIGNAL_SOCKET"), variable.pointee != 0 { return String(cString: variable) }
+        return defaultPath
+    }
+
+    /// Connects to the daemon's socket at `path`.
+    public init(path: String) throws(ClientError) {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw .cannotConnect(path, String(cString: strerror(errno))) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw .cannotConnect(path, "path too long")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            path.utf8CString.withUnsafeBytes { raw.copyMemory(from: $0) }
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard result == 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw .cannotConnect(path, message)
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends one request object as a line.
+    public func send(_ request: JSONObject) throws(ClientError) {
+        try send(bytes: ProtocolResponse.line(request))
+    }
+
+    /// Sends raw bytes (lines already framed).
+    public func send(bytes: [UInt8]) throws(ClientError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            guard written > 0 else { throw .connectionLost(String(cString: strerror(errno))) }
+            offset += written
+        }
+    }
+
+    /// The next answer line, parsed; `nil` when the daemon closed the connection.
+    public func nextLine() throws(ClientError) -> JSONObject? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = buffer[start..<newline]
+                start = newline + 1
+                if start > 65536 {
+                    buffer.removeFirst(start)
+                    start = 0
+                }
+                guard case .object(let object)? = try? JSONParser.parse(line, maximumDepth: 4096, allowsNUL: true)
+                else { throw .badAnswer }
+                return object
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = recv(fd, &chunk, chunk.count, 0)
+            if count == 0 { return nil }
+            guard count > 0 else {
+                if errno == EINTR { continue }
+                throw .connectionLost(String(cString: strerror(errno)))
+            }
+            buffer += chunk[..<count]
+        }
+    }
+
+    /// Reads one request's answer: calls `record` for each record line and returns the final line.
+    /// - Throws: ``ClientError/daemon(_:_:)`` when the final line is an error.
+    public func answer(record: (JSONObject) throws -> Void = { _ in }) throws -> JSONObject {
+        while let line = try nextLine() {
+            if case .object(let body)? = line["record"] {
+                try record(body)
+                continue
+            }
+            if line["ok"] == .bool(true) { return line }
+            let error = line["error"]
+            throw ClientError.daemon(error?["code"]?.stringValue ?? "internal", error?["message"]?.stringValue ?? "")
+        }
+        throw ClientError.connectionLost("the daemon closed the connection")
+    }
+
+    /// Sends `request` and returns its final answer.
+    public func request(_ request: JSONObject, record: (JSONObject) throws -> Void = { _ in }) throws -> JSONObject {
+        try send(request)
+        return try answer(record: record)
+    }
+}
+
+/// What went wrong talking to the daemon. Exit statuses are in docs/cli.md.
+public enum ClientError: Error, CustomStringConvertible {
+    /// The socket could not be reached.
+    case cannotConnect(String, String)
+    /// The connection broke.
+    case connectionLost(String)
+    /// The daemon answered something that is not protocol v1.
+    case badAnswer
+    /// The daemon answered an error.
+    case daemon(String, String)
+
+    /// A message for people.
+    public var description: String {
+        switch self {
+        case .cannotConnect(let path, let reason): "cannot connect to authsignald at \(path): \(reason)"
+        case .connectionLost(let reason): "connection to authsignald lost: \(reason)"
+        case .badAnswer: "authsignald sent an answer that is not protocol v1"
+        case .daemon(let code, let message): "authsignald: \(code): \(message)"
+        }
+    }
+
+    /// The exit status for this error (docs/cli.md).
+    public var exitStatus: Int32 {
+        switch self {
+        case .cannotConnect, .connectionLost, .badAnswer: 3
+        case .daemon(let code, _):
+            switch code {
+            case "forbidden": 4
+            case "invalid_json", "invalid_request", "too_large": 2
+            default: 3
+            }
+        }
+    }
+}

@@ -1,0 +1,448 @@
+public import ArgumentParser
+import AuthSignalClient
+import AuthSignalCore
+import Foundation
+
+/// `authsignal`: send auth events to authsignald, query and follow the audit log, verify it.
+@main
+struct AuthSignalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "authsignal",
+        abstract: "Send authentication events to authsignald and read its audit log.",
+        discussion: """
+            Exit status: 0 success (for query: records matched), 1 no records matched, 2 the daemon \
+            refused the request as invalid, 3 daemon unreachable or unavailable, 4 forbidden, 5 verify \
+            found tampering, 64 wrong usage (including a secret given on the command line). See docs/cli.md.
+            """,
+        subcommands: [Send.self, Query.self, Follow.self, Verify.self, Stats.self, Ping.self, Hash.self, Pam.self])
+}
+
+/// Options every command that talks to the daemon takes.
+struct Connection: ParsableArguments {
+    @Option(help: "The daemon's socket (default: $AUTHSIGNAL_SOCKET, else \(DaemonConnection.defaultPath)).")
+    var socket: String?
+
+    func open() throws -> DaemonConnection {
+        do {
+            return try DaemonConnection(path: DaemonConnection.socketPath(socket))
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+/// Prints the error and gives the documented exit status.
+func fail(_ error: any Error) -> ExitCode {
+    if let exit = error as? ExitCode { return exit }
+    FileHandle.standardError.write(Data("authsignal: \(error)\n".utf8))
+    if let error = error as? ClientError { return ExitCode(error.exitStatus) }
+    return ExitCode(2)
+}
+
+func printOut(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+
+extension Optional where Wrapped == JSONValue {
+    /// A number or string as plain text (`?` when absent).
+    var text: String {
+        switch self {
+        case .int(let number)?: String(number)
+        case .string(let text)?: text
+        case let value?: String(decoding: CanonicalJSON.encode(value), as: UTF8.self)
+        case nil: "?"
+        }
+    }
+}
+
+/// The record filters of `query` and `follow`.
+struct Filters: ParsableArguments {
+    @Option(help: "Only this account.") var user: String?
+    @Option(help: "Only this signal: login, logout, failed (or the wire names).") var signal: String?
+    @Option(help: "Only this sender (sshd, login, …).") var sender: String?
+    @Option(name: .customLong("remote-addr"), help: "Only this remote address.") var remoteAddr: String?
+    @Option(help: "From this time: RFC 3339, today, yesterday, recent, this-week, -1h, '2 hours ago'.")
+    var since: String?
+    @Option(help: "Before this time (same forms as --since).") var until: String?
+    @Option(name: .customLong("after-seq"), help: "Only records after this seq.") var afterSeq: Int64?
+
+    func request(op: String, now: Date = Date()) throws -> JSONObject {
+        var request: JSONObject = ["op": .string(op)]
+        if let user { request["user"] = .string(user) }
+        if let signal {
+            guard let parsed = AuthSignal(name: signal) else {
+                throw ValidationError("--signal must be login, logout or failed")
+            }
+            request["signal"] = .string(parsed.rawValue)
+        }
+        if let sender { request["sender"] = .string(sender) }
+        if let remoteAddr { request["remote_addr"] = .string(remoteAddr) }
+        for (name, text) in [("since", since), ("until", until)] {
+            guard let text else { continue }
+            guard let date = TimeExpression.parse(text, now: now) else {
+                throw ValidationError("--\(name): cannot read '\(text)' as a time")
+            }
+            request[name] = .string(RFC3339.format(date))
+        }
+        if let afterSeq { request["after_seq"] = .int(afterSeq) }
+        return request
+    }
+}
+
+extension OutputFormat: ExpressibleByArgument {}
+
+/// Whether colour may be used: a terminal, and no NO_COLOR.
+var stdoutIsColourTerminal: Bool {
+    isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+}
+
+struct Send: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send an event: login, logout or login-failed (or --json: protocol objects from stdin).",
+        discussion: """
+            Secrets never go on the command line (where ps shows them): give a credential's value as \
+            KEY=@- to read it from stdin, or KEY=@FILE to read it from a file. A sensitive-looking key \
+            (password, token, secret, …) with an inline value is refused.
+            """)
+
+    @OptionGroup var connection: Connection
+    @Argument(help: "login, logout or login-failed.") var kind: String?
+    @Option(help: "The account.") var user: String?
+    @Option(help: "Who reports the event (sshd, login, a script's name).") var sender = "authsignal"
+    @Option(name: .customLong("remote-addr"), help: "The remote address.") var remoteAddr: String?
+    @Option(name: .customLong("request"), help: "A request field KEY=VALUE (repeatable).") var requestFields: [String] =
+        []
+    @Option(name: .customLong("credential"), help: "A credential KEY=@- (stdin), KEY=@FILE or KEY=VALUE (repeatable).")
+    var credentialFields: [String] = []
+    @Option(help: "Idempotency key: a repeat is stored once.") var id: String?
+    @Option(help: "When it happened at the source (same forms as query --since).") var time: String?
+    @Flag(help: "Read complete protocol objects from stdin, one per line, and send them pipelined.") var json = false
+
+    func run() throws {
+        let daemon = try connection.open()
+        if json { return try sendJSON(daemon) }
+        guard let kind, let signal = Self.signal(kind) else {
+            throw ValidationError("say what happened: login, logout or login-failed")
+        }
+        var request: JSONObject = [
+            "op": .string("emit"), "signal": .string(signal.rawValue), "sender": .string(sender),
+        ]
+        if let user { request["user"] = .string(user) }
+        var details = try Self.pairs(requestFields, what: "--request").mapValues { JSONValue.string($0) }
+        if let remoteAddr { details["remote_addr"] = .string(remoteAddr) }
+        if !details.isEmpty { request["request"] = .object(details) }
+        let credentials = try Self.credentials(credentialFields)
+        if !credentials.isEmpty { request["credentials"] = .object(credentials) }
+        if let id { request["id"] = .string(id) }
+        if let time {
+            guard let date = TimeExpression.parse(time) else { throw ValidationError("--time: cannot read '\(time)'") }
+            request["time"] = .string(RFC3339.format(date))
+        }
+        do {
+            let answer = try daemon.request(request)
+            printOut(Self.describe(answer) + "\n")
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    /// Pipelines every stdin line; prints one result per line; exits 3 if any failed.
+    private func sendJSON(_ daemon: DaemonConnection) throws {
+        var lines: [[UInt8]] = []
+        while let line = readLine(strippingNewline: true) {
+            if !line.trimmingCharacters(in: .whitespaces).isEmpty { lines.append(Array(line.utf8) + [10]) }
+        }
+        var failures = 0
+        var index = 0
+        let window = 128
+        var sent = 0
+        do {
+            while index < lines.count {
+                while sent < lines.count, sent - index < window {
+                    try daemon.send(bytes: lines[sent])
+                    sent += 1
+                }
+                do {
+                    printOut(Self.describe(try daemon.answer()) + "\n")
+                } catch ClientError.daemon(let code, let message) {
+                    failures += 1
+                    printOut("line \(index + 1): \(code): \(message)\n")
+                }
+                index += 1
+            }
+        } catch {
+            throw fail(error)
+        }
+        if failures > 0 {
+            FileHandle.standardError.write(
+                Data("authsignal: \(failures) of \(lines.count) events were not stored\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+
+    static func describe(_ answer: JSONObject) -> String {
+        guard case .int(let seq)? = answer["seq"] else { return "ok" }
+        return answer["duplicate"] == .bool(true) ? "seq \(seq) (duplicate: stored before)" : "seq \(seq)"
+    }
+
+    static func signal(_ kind: String) -> AuthSignal? {
+        switch kind {
+        case "login", "logged-in": .userLoggedIn
+        case "logout", "logged-out": .userLoggedOut
+        case "login-failed", "failed": .userLoginFailed
+        default: AuthSignal(rawValue: kind)
+        }
+    }
+
+    static func pairs(_ fields: [String], what: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for field in fields {
+            guard let equals = field.firstIndex(of: "="), equals != field.startIndex else {
+                throw ValidationError("\(what) takes KEY=VALUE")
+            }
+            result[String(field[..<equals])] = String(field[field.index(after: equals)...])
+        }
+        return result
+    }
+
+    /// Credential values: `@-` from stdin (one line), `@FILE` from a file (trailing newline
+    /// removed); an inline value only for keys that do not look sensitive.
+    static func credentials(_ fields: [String]) throws -> JSONObject {
+        var result = JSONObject()
+        var stdinUsed = false
+        for field in fields {
+            guard let equals = field.firstIndex(of: "="), equals != field.startIndex else {
+                throw ValidationError("--credential takes KEY=@- (stdin), KEY=@FILE or KEY=VALUE")
+            }
+            let key = String(field[..<equals])
+            let value = String(field[field.index(after: equals)...])
+            if value == "@-" {
+                guard !stdinUsed else { throw ValidationError("only one credential can be read from stdin") }
+                stdinUsed = true
+                result[key] = .string(readLine(strippingNewline: true) ?? "")
+            } else if value.hasPrefix("@") {
+                let path = String(value.dropFirst())
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw ValidationError("--credential \(key): cannot read \(path)")
+                }
+                var text = String(decoding: data, as: UTF8.self)
+                if text.hasSuffix("\n") { text.removeLast() }
+                result[key] = .string(text)
+            } else {
+                guard !Redactor.looksSensitive(key) else {
+                    // The value is not repeated: it is a secret already exposed on the command line.
+                    throw ValidationError(
+                        "--credential \(key) looks secret: do not put its value on the command line "
+                            + "(ps shows it); pass \(key)=@- and write the value to stdin, or \(key)=@FILE")
+                }
+                result[key] = .string(value)
+            }
+        }
+        return result
+    }
+}
+
+struct Query: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print audit records matching filters.")
+
+    @OptionGroup var connection: Connection
+    @OptionGroup var filters: Filters
+    @Option(help: "At most this many records.") var limit: Int?
+    @Flag(help: "Newest first.") var reverse = false
+    @Option(help: "table, json, jsonl or csv.") var format = OutputFormat.table
+
+    func run() throws {
+        var request = try filters.request(op: "query")
+        if let limit { request["limit"] = .int(Int64(limit)) }
+        if reverse { request["order"] = .string("desc") }
+        let daemon = try connection.open()
+        let printer = RecordPrinter(format: format, colour: format == .table && stdoutIsColourTerminal, write: printOut)
+        let answer: JSONObject
+        do {
+            answer = try daemon.request(request) { printer.add($0) }
+        } catch {
+            throw fail(error)
+        }
+        printer.finish()
+        if answer["count"] == .int(0) {
+            if format == .table { FileHandle.standardError.write(Data("no records matched\n".utf8)) }
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Follow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print records as they are stored, until Ctrl-C or daemon shutdown.")
+
+    @OptionGroup var connection: Connection
+    @OptionGroup var filters: Filters
+    @Option(help: "table, json, jsonl or csv.") var format = OutputFormat.table
+
+    func run() throws {
+        let request = try filters.request(op: "follow")
+        let daemon = try connection.open()
+        // A parent may have started us with signals blocked; Ctrl-C must work.
+        var interrupts = sigset_t()
+        sigemptyset(&interrupts)
+        sigaddset(&interrupts, SIGINT)
+        sigaddset(&interrupts, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &interrupts, nil)
+        signal(SIGTERM) { _ in _exit(0) }
+        signal(SIGINT) { _ in
+            let message = "\nauthsignal: follow stopped\n"
+            _ = message.withCString { write(2, $0, strlen($0)) }
+            _exit(0)
+        }
+        let printer = RecordPrinter(
+            format: format, colour: format == .table && stdoutIsColourTerminal, streaming: true, write: printOut)
+        do {
+            let answer = try daemon.request(request) { printer.add($0) }
+            printer.finish()
+            let count = answer["count"].text
+            FileHandle.standardError.write(
+                Data("authsignal: the daemon ended the follow (shutting down); \(count) records\n".utf8))
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Verify the audit log's hash chain through the daemon.")
+
+    @OptionGroup var connection: Connection
+    @Option(help: "First seq to check.") var from: Int64?
+    @Option(help: "Last seq to check.") var to: Int64?
+
+    func run() throws {
+        var request: JSONObject = ["op": .string("verify")]
+        if let from { request["from"] = .int(from) }
+        if let to { request["to"] = .int(to) }
+        let answer: JSONObject
+        do {
+            answer = try connection.open().request(request)
+        } catch {
+            throw fail(error)
+        }
+        let checked = answer["checked"].text
+        if answer["valid"] == .bool(true) {
+            printOut("chain intact: \(checked) records verified\n")
+            return
+        }
+        let problem = answer["problem"]
+        printOut(
+            "TAMPERED: first bad record \((problem?["seq"]).text): "
+                + "\(problem?["description"]?.stringValue ?? "unknown")\n")
+        throw ExitCode(5)
+    }
+}
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the daemon's counters.")
+
+    @OptionGroup var connection: Connection
+    @Flag(help: "Print the daemon's JSON answer.") var json = false
+
+    func run() throws {
+        let answer: JSONObject
+        do {
+            answer = try connection.open().request(["op": .string("stats")])
+        } catch {
+            throw fail(error)
+        }
+        if json {
+            printOut(String(decoding: CanonicalJSON.encode(answer), as: UTF8.self) + "\n")
+            return
+        }
+        func flatten(_ object: JSONObject, prefix: String) {
+            for key in object.keys.sorted() where key != "ok" {
+                if case .object(let inner)? = object[key] {
+                    flatten(inner, prefix: prefix + key + ".")
+                } else if let value = object[key] {
+                    let text = value.stringValue ?? String(decoding: CanonicalJSON.encode(value), as: UTF8.self)
+                    printOut("\(prefix)\(key): \(text)\n")
+                }
+            }
+        }
+        flatten(answer, prefix: "")
+    }
+}
+
+struct Ping: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check that the daemon answers.")
+
+    @OptionGroup var connection: Connection
+
+    func run() throws {
+        do {
+            let answer = try connection.open().request(["op": .string("ping")])
+            printOut("authsignald pid \(answer["pid"].text) speaks protocol \(answer["protocol"].text)\n")
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct Hash: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read a value from stdin and print the keyed hash the daemon would store for it.",
+        discussion: "Answers \"did this password appear?\": query for the printed hmac-sha256 value.")
+
+    @Option(name: .customLong("key-file"), help: "The daemon's redaction key.")
+    var keyFile = "/var/lib/authsignald/redaction.key"
+
+    func run() throws {
+        let value = readLine(strippingNewline: true) ?? ""
+        let key: RedactionKey
+        do {
+            key = try RedactionKey.load(at: keyFile)
+        } catch {
+            throw fail(error)
+        }
+        printOut(Redactor(mode: .hmac, key: key).keyedHash(value) + "\n")
+    }
+}
+
+struct Pam: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "PAM hook for pam_exec.so: reports the PAM event to authsignald (docs/pam.md).",
+        discussion: """
+            Maps PAM_TYPE auth (a failed authentication, when placed as in etc/pam.d/authsignal) to \
+            user_login_failed, open_session to user_logged_in and close_session to user_logged_out; \
+            sender is PAM_SERVICE. It never reads the password, even with expose_authtok. By default it \
+            always exits 0, so a stopped daemon cannot lock anyone out; --required makes a failure to \
+            record the event fail the PAM stack.
+            """)
+
+    @OptionGroup var connection: Connection
+    @Flag(help: "Exit non-zero when the event cannot be recorded.") var required = false
+
+    func run() throws {
+        // pam_exec's expose_authtok writes the password to stdin: never read it.
+        close(0)
+        let environment = ProcessInfo.processInfo.environment
+        let signal: AuthSignal
+        switch environment["PAM_TYPE"] {
+        case "auth": signal = .userLoginFailed
+        case "open_session": signal = .userLoggedIn
+        case "close_session": signal = .userLoggedOut
+        default: return
+        }
+        var request: JSONObject = [
+            "op": .string("emit"), "signal": .string(signal.rawValue),
+            "sender": .string(environment["PAM_SERVICE"].flatMap { $0.isEmpty ? nil : $0 } ?? "pam"),
+        ]
+        if let user = environment["PAM_USER"], !user.isEmpty { request["user"] = .string(user) }
+        var details: JSONObject = [:]
+        if let host = environment["PAM_RHOST"], !host.isEmpty { details["remote_addr"] = .string(host) }
+        if let tty = environment["PAM_TTY"], !tty.isEmpty { details["tty"] = .string(tty) }
+        if let service = environment["PAM_SERVICE"], !service.isEmpty { details["service"] = .string(service) }
+        if let ruser = environment["PAM_RUSER"], !ruser.isEmpty { details["remote_user"] = .string(ruser) }
+        if !details.isEmpty { request["request"] = .object(details) }
+        do {
+            _ = try DaemonConnection(path: DaemonConnection.socketPath(connection.socket)).request(request)
+        } catch {
+            FileHandle.standardError.write(Data("authsignal pam: \(error)\n".utf8))
+            if required { throw ExitCode(1) }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import AuthSignalClient
+import AuthSignalCore
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+let cliPath = buildDirectory + "/authsignal"
+
+/// Runs the CLI with `arguments` against `socket`, `stdin` as its input; returns status, stdout
+/// and stderr.
+func cli(_ arguments: [String], socket: String, stdin: String = "") throws -> (status: Int32, out: String, err: String)
+{
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: cliPath)
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["AUTHSIGNAL_SOCKET"] = socket
+    environment["NO_COLOR"] = "1"
+    process.environment = environment
+    let input = Pipe()
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    input.fileHandleForWriting.write(Data(stdin.utf8))
+    try input.fileHandleForWriting.close()
+    let out = output.fileHandleForReading.readDataToEndOfFile()
+    let err = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+}
+
+extension DaemonTests {
+    @Suite struct CLITests {
+        @Test func sendQueryFormatsAndExitCodes() throws {
+            let daemon = try DaemonUnderTest()
+            let socket = daemon.socketPath
+            let first = try cli(
+                [
+                    "send", "login-failed", "--user", "root", "--sender", "sshd", "--remote-addr", "203.0.113.7",
+                    "--credential", "password=@-", "--credential", "username=root", "--id", "pam-1",
+                ], socket: socket, stdin: "hunter2\n")
+            #expect(first.status == 0)
+            #expect(first.out == "seq 1\n")
+            let again = try cli(["send", "login-failed", "--user", "root", "--id", "pam-1"], socket: socket)
+            #expect(again.out == "seq 1 (duplicate: stored before)\n")
+            // A hostile address with terminal escapes and a comma-and-quote sender.
+            let hostile = try cli(
+                ["send", "login", "--user", "alice", "--sender", "we\"b,app", "--remote-addr", "\u{1B}[2J\u{9B}31m"],
+                socket: socket)
+            #expect(hostile.out == "seq 2\n", "\(hostile)")
+
+            // A secret on argv is refused before anything is sent, without repeating it.
+            let refused = try cli(
+                ["send", "login-failed", "--user", "x", "--credential", "password=hunter3"], socket: socket)
+            #expect(refused.status == 64)
+            #expect(refused.err.contains("password=@-"))
+            #expect(!refused.err.contains("hunter3"))
+
+            let table = try cli(["query"], socket: socket)
+            #expect(table.status == 0)
+            let lines = table.out.split(separator: "\n")
+            #expect(lines.count == 3)
+            #expect(lines[0].hasPrefix("SEQ  RECEIVED"))
+            #expect(lines[1].contains("failed") && lines[1].contains("203.0.113.7"))
+            #expect(lines[2].contains("\\x1b[2J\\x9b31m"), "\(lines[2])")
+            #expect(!table.out.contains("\u{1B}"))
+
+            let csv = try cli(["query", "--format", "csv", "--signal", "login"], socket: socket)
+            let csvLines = csv.out.split(separator: "\n")
+            #expect(csvLines[0].hasPrefix("seq,received,time,signal,sender,user,remote_addr"))
+            #expect(csvLines[1].contains(",\"we\"\"b,app\",alice,"))
+
+            let jsonl = try cli(["query", "--format", "jsonl", "--signal", "failed"], socket: socket)
+            let record = try object(String(jsonl.out.split(separator: "\n")[0]))
+            let credentials = try #require(record["credentials"] as? [String: Any])
+            let keyedHash = try #require(credentials["password"] as? String)
+            #expect(keyedHash.hasPrefix("hmac-sha256:"))
+            // `hash` answers "did this password appear?" with the daemon's key.
+            let hash = try cli(["hash", "--key-file", daemon.keyPath], socket: socket, stdin: "hunter2\n")
+            #expect(hash.out == keyedHash + "\n")
+
+            let json = try cli(["query", "--format", "json", "--reverse", "--limit", "1"], socket: socket)
+            let array = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [[String: Any]]
+            #expect(array?.count == 1)
+            #expect(array?.first?["seq"] as? Int == 2)
+
+            let none = try cli(["query", "--user", "nobody"], socket: socket)
+            #expect(none.status == 1)
+            #expect(none.out.isEmpty)
+            let since = try cli(["query", "--since=-1h", "--until", "tomorrow"], socket: socket)
+            #expect(since.out.split(separator: "\n").count == 3)
+            let future = try cli(["query", "--since", "tomorrow"], socket: socket)
+            #expect(future.status == 1)
+
+            #expect(try cli(["verify"], socket: socket).out == "chain intact: 2 records verified\n")
+            #expect(try cli(["stats"], socket: socket).out.contains("records.total: 2\n"))
+            #expect(try cli(["ping"], socket: socket).out.contains("speaks protocol 1"))
+            let down = try cli(["ping"], socket: daemon.directory.path + "/missing.sock")
+            #expect(down.status == 3)
+            #expect(down.err.contains("cannot connect"))
+        }
+
+        @Test func bulkSendFromJSONLinesAndFollow() throws {
+            let daemon = try DaemonUnderTest()
+            let socket = daemon.socketPath
+            let follower = Process()
+            follower.executableURL = URL(fileURLWithPath: cliPath)
+            follower.arguments = ["follow", "--format", "jsonl", "--signal", "failed", "--socket", socket]
+            let output = Pipe()
+            follower.standardOutput = output
+            follower.standardError = FileHandle.nullDevice
+            try follower.run()
+            usleep(500_000)
+            let lines = (0..<300).map { index in
+                emitLine(index % 3 == 0 ? "user_login_failed" : "user_logged_in", user: "root", id: "bulk-\(index)")
+            }
+            let bulk = try cli(["send", "--json"], socket: socket, stdin: lines.joined(separator: "\n") + "\n{bad\n")
+            #expect(bulk.status == 3)
+            let answers = bulk.out.split(separator: "\n")
+            #expect(answers.count == 301)
+            #expect(answers[299] == "seq 300")
+            #expect(answers[300].hasPrefix("line 301: invalid_json"))
+            var followed = ""
+            try waitFor("the follower to print 100 records") {
+                let text = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+                followed += text
+                return followed.split(separator: "\n").count >= 100
+            }
+            kill(follower.processIdentifier, SIGINT)
+            follower.waitUntilExit()
+            #expect(follower.terminationStatus == 0)
+            #expect(followed.split(separator: "\n").allSatisfy { $0.contains(#""signal":"user_login_failed""#) })
+        }
+
+        @Test func timeExpressionsWithAFixedClock() throws {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            let now = try #require(RFC3339.parse("2026-11-25T10:30:00Z"))  // a Wednesday
+            func parse(_ text: String) -> String? {
+                TimeExpression.parse(text, now: now, calendar: calendar).map(RFC3339.format)
+            }
+            #expect(parse("today") == "2026-11-25T00:00:00.000000Z")
+            #expect(parse("yesterday") == "2026-11-24T00:00:00.000000Z")
+            #expect(parse("recent") == "2026-11-25T10:20:00.000000Z")
+            #expect(parse("this-week") == "2026-11-23T00:00:00.000000Z")
+            #expect(parse("-1h") == "2026-11-25T09:30:00.000000Z")
+            #expect(parse("-30min") == "2026-11-25T10:00:00.000000Z")
+            #expect(parse("2 hours ago") == "2026-11-25T08:30:00.000000Z")
+            #expect(parse("3 days ago") == "2026-11-22T10:30:00.000000Z")
+            #expect(parse("2026-11-01T12:00:00+02:00") == "2026-11-01T10:00:00.000000Z")
+            #expect(parse("soon") == nil)
+            #expect(parse("-1 fortnight") == nil)
+        }
+
+        @Test func csvQuotingAndTerminalEscaping() {
+            #expect(RecordPrinter.escaped("a\u{1B}[31mb\u{7F}\u{9B}c\\") == "a\\x1b[31mb\\x7f\\x9bc\\\\")
+            var lines: [String] = []
+            let printer = RecordPrinter(format: .csv, colour: false) { lines.append($0) }
+            printer.add([
+                "seq": .int(7), "received": .string("2026-11-25T10:30:00.000000Z"), "signal": .string("user_logged_in"),
+                "sender": .string("=cmd|' /C calc'!A0"), "user": .string("line\nbreak"),
+                "request": .object(["remote_addr": .string("a,b")]),
+            ])
+            #expect(
+                lines[1].hasPrefix(
+                    "7,2026-11-25T10:30:00.000000Z,,user_logged_in,'=cmd|' /C calc'!A0,\"line\nbreak\",\"a,b\","))
+        }
+    }
+}
