@@ -18,6 +18,9 @@ required_packages=(
     "mount:mount"
     "gcc:gcc"
     "/usr/bin/python3:python3"
+    "pamtester:pamtester"
+    "chpasswd:passwd"
+    "/lib/x86_64-linux-gnu/security/pam_exec.so:libpam-modules"
 )
 
 # Installs what is missing; $1 names the calling script in messages.

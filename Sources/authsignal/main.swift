@@ -417,8 +417,9 @@ struct Pam: ParsableCommand {
     @Flag(help: "Exit non-zero when the event cannot be recorded.") var required = false
 
     func run() throws {
-        // pam_exec's expose_authtok writes the password to stdin: never read it.
-        close(0)
+        // pam_exec's expose_authtok writes the password to stdin. It is drained and wiped, never
+        // kept or forwarded (closing stdin instead could kill the PAM application with SIGPIPE).
+        Self.discardStandardInput()
         let environment = ProcessInfo.processInfo.environment
         let signal: AuthSignal
         switch environment["PAM_TYPE"] {
@@ -445,4 +446,17 @@ struct Pam: ParsableCommand {
             if required { throw ExitCode(1) }
         }
     }
+
+    static func discardStandardInput() {
+        guard isatty(0) == 0 else { return }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(0, &buffer, buffer.count)
+            if count <= 0 { break }
+        }
+        buffer.withUnsafeMutableBytes { raw in
+            _ = memset(raw.baseAddress!, 0, raw.count)
+        }
+    }
 }
+

@@ -171,3 +171,86 @@ extension DaemonTests {
         }
     }
 }
+
+extension DaemonTests {
+    /// Real PAM: pamtester against a service that uses pam_unix and the authsignal hook.
+    @Suite struct PAMTests {
+        static let account = "authsignal-pam"
+        static let password = "Corr3ct-Horse-\(UInt32.random(in: 0...UInt32.max))"
+        static let wrong = "Wr0ng-Guess-\(UInt32.random(in: 0...UInt32.max))"
+
+        @Test func loginFailureSessionAndNoPasswordAnywhere() throws {
+            guard isRoot else { try Test.cancel("needs root for PAM and a test account") }
+            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/pamtester") else {
+                try Test.cancel("pamtester is not installed (scripts/test installs it)")
+            }
+            if getpwnam(Self.account) == nil {
+                let created = try runCommand("/usr/sbin/useradd", ["--no-create-home", "--shell", "/bin/sh", Self.account])
+                #expect(created.status == 0, "\(created.output)")
+            }
+            let chpasswd = Process()
+            chpasswd.executableURL = URL(fileURLWithPath: "/usr/sbin/chpasswd")
+            let input = Pipe()
+            chpasswd.standardInput = input
+            try chpasswd.run()
+            input.fileHandleForWriting.write(Data("\(Self.account):\(Self.password)\n".utf8))
+            try input.fileHandleForWriting.close()
+            chpasswd.waitUntilExit()
+            #expect(chpasswd.terminationStatus == 0)
+
+            let daemon = try DaemonUnderTest()
+            let service = "authsignal-test-\(getpid())"
+            let hook = "\(cliPath) pam --socket \(daemon.socketPath)"
+            try """
+                auth    [success=2 default=ignore]  pam_unix.so nodelay
+                auth    [default=ignore]            pam_exec.so quiet expose_authtok \(hook)
+                auth    requisite                   pam_deny.so
+                auth    required                    pam_permit.so
+                account required                    pam_permit.so
+                session optional                    pam_exec.so quiet \(hook)
+
+                """.write(toFile: "/etc/pam.d/\(service)", atomically: true, encoding: .utf8)
+            defer { unlink("/etc/pam.d/\(service)") }
+
+            func pamtester(_ password: String, _ operations: [String]) throws -> Int32 {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/pamtester")
+                process.arguments = ["-I", "rhost=203.0.113.7", "-I", "tty=pts/9", service, Self.account] + operations
+                let input = Pipe()
+                process.standardInput = input
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                input.fileHandleForWriting.write(Data("\(password)\n".utf8))
+                try input.fileHandleForWriting.close()
+                process.waitUntilExit()
+                return process.terminationStatus
+            }
+            #expect(try pamtester(Self.wrong, ["authenticate"]) != 0)
+            #expect(try pamtester(Self.password, ["authenticate", "open_session", "close_session"]) == 0)
+
+            let query = try cli(["query", "--user", Self.account, "--format", "jsonl"], socket: daemon.socketPath)
+            let records = try query.out.split(separator: "\n").map { try object(String($0)) }
+            #expect(records.map { $0["signal"] as? String } == ["user_login_failed", "user_logged_in", "user_logged_out"])
+            for record in records {
+                let request = record["request"] as? [String: Any]
+                #expect(request?["remote_addr"] as? String == "203.0.113.7")
+                #expect(request?["service"] as? String == service)
+                #expect(record["sender"] as? String == service)
+            }
+            #expect(daemon.stop() == 0)
+            var places: [String: Data] = ["daemon output": Data(daemon.log.utf8), "query": Data(query.out.utf8)]
+            for suffix in ["", "-wal", "-shm"] {
+                places["audit.db\(suffix)"] = FileManager.default.contents(atPath: daemon.databasePath + suffix) ?? Data()
+            }
+            if FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") {
+                let export = try runCommand("/usr/bin/journalctl", ["-o", "export", "--since", "-10min", "--no-pager"])
+                places["journalctl -o export"] = Data(export.output.utf8)
+            }
+            for (place, data) in places {
+                #expect(data.range(of: Data(Self.wrong.utf8)) == nil, "the wrong password reached \(place)")
+                #expect(data.range(of: Data(Self.password.utf8)) == nil, "the password reached \(place)")
+            }
+        }
+    }
+}
