@@ -14,7 +14,9 @@ struct AuthSignalCommand: ParsableCommand {
             refused the request as invalid, 3 daemon unreachable or unavailable, 4 forbidden, 5 verify \
             found tampering, 64 wrong usage (including a secret given on the command line). See docs/cli.md.
             """,
-        subcommands: [Send.self, Query.self, Follow.self, Verify.self, Stats.self, Ping.self, Hash.self, Pam.self])
+        subcommands: [
+            Send.self, Query.self, Follow.self, Report.self, Verify.self, Stats.self, Ping.self, Hash.self, Pam.self,
+        ])
 }
 
 /// Options every command that talks to the daemon takes.
@@ -306,6 +308,77 @@ struct Follow: ParsableCommand {
     }
 }
 
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Summarize a time range: counts, top failing accounts and addresses, a histogram, attack hints.")
+
+    @OptionGroup var connection: Connection
+    @Option(help: "From this time (default: today).") var since = "today"
+    @Option(help: "Before this time (default: now).") var until: String?
+    @Option(help: "How many accounts and addresses to list.") var top = 10
+    @Option(help: "Failures of one account within --window that count as brute force.") var threshold = 5
+    @Option(help: "The brute-force window, in minutes.") var window = 10
+    @Option(help: "Accounts one password must be tried against to count as spraying.") var sprayAccounts = 3
+
+    func run() throws {
+        let filters = try Filters.parse(["--since=\(since)"] + (until.map { ["--until=\($0)"] } ?? []))
+        let request = try filters.request(op: "query")
+        var span: TimeInterval = 86400
+        if let start = TimeExpression.parse(since) {
+            span = (until.flatMap { TimeExpression.parse($0) } ?? Date()).timeIntervalSince(start)
+        }
+        var report = AuthSignalClient.Report(bucket: span > 2 * 86400 ? 86400 : 3600)
+        do {
+            _ = try connection.open().request(request) { report.add($0) }
+        } catch {
+            throw fail(error)
+        }
+        printOut("Records: \(report.total)\n")
+        for signal in AuthSignal.allCases {
+            printOut(
+                "  \(signal.shortName.padding(toLength: 8, withPad: " ", startingAt: 0))\(report.perSignal[signal] ?? 0)\n"
+            )
+        }
+        for (title, table) in [("accounts", report.failuresPerUser), ("remote addresses", report.failuresPerAddress)] {
+            let rows = AuthSignalClient.Report.top(table, top)
+            guard !rows.isEmpty else { continue }
+            printOut("\nFailures by \(title) (top \(rows.count)):\n")
+            for (name, count) in rows { printOut("  \(String(count).leftPadded(7))  \(RecordPrinter.escaped(name))\n") }
+        }
+        if !report.buckets.isEmpty {
+            printOut("\nRecords per \(report.bucket >= 86400 ? "day" : "hour"):\n")
+            let largest = report.buckets.values.max() ?? 1
+            let formatter = DateFormatter()
+            formatter.dateFormat = report.bucket >= 86400 ? "yyyy-MM-dd" : "yyyy-MM-dd HH:00"
+            for start in report.buckets.keys.sorted() {
+                let count = report.buckets[start] ?? 0
+                let bar = String(repeating: "#", count: max(1, count * 40 / largest))
+                printOut("  \(formatter.string(from: start))  \(String(count).leftPadded(7))  \(bar)\n")
+            }
+        }
+        let bursts = report.bursts(threshold: threshold, window: TimeInterval(window * 60))
+        if !bursts.isEmpty {
+            printOut("\nAccounts with \(threshold)+ failures within \(window) minutes (brute force?):\n")
+            for hint in bursts {
+                printOut(
+                    "  \(RecordPrinter.escaped(hint.user)): \(hint.failures) failures from \(RFC3339.format(hint.start))\n"
+                )
+            }
+        }
+        let sprays = report.sprays(threshold: sprayAccounts)
+        if !sprays.isEmpty {
+            printOut("\nOne password tried against \(sprayAccounts)+ accounts (spraying?):\n")
+            for hint in sprays { printOut("  \(hint.secretHash): \(hint.accounts) accounts\n") }
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}
+
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Verify the audit log's hash chain through the daemon.")
 
@@ -459,4 +532,3 @@ struct Pam: ParsableCommand {
         }
     }
 }
-

@@ -136,6 +136,41 @@ extension DaemonTests {
             #expect(followed.split(separator: "\n").allSatisfy { $0.contains(#""signal":"user_login_failed""#) })
         }
 
+        @Test func reportCountsTopListsAndAttackHints() throws {
+            let daemon = try DaemonUnderTest()
+            let socket = daemon.socketPath
+            for index in 0..<6 {
+                _ = try cli(
+                    [
+                        "send", "login-failed", "--user", "root", "--remote-addr", "198.51.100.66", "--credential",
+                        "password=@-",
+                    ],
+                    socket: socket, stdin: "guess\(index)\n")
+            }
+            for account in ["daemon", "bin", "sys"] {
+                _ = try cli(
+                    [
+                        "send", "login-failed", "--user", account, "--remote-addr", "203.0.113.50", "--credential",
+                        "password=@-",
+                    ],
+                    socket: socket, stdin: "Winter2026\n")
+            }
+            _ = try cli(["send", "login", "--user", "alice"], socket: socket)
+            let report = try cli(["report", "--since", "1 hours ago"], socket: socket)
+            #expect(report.status == 0, "\(report.err)")
+            #expect(report.out.contains("Records: 10\n"))
+            #expect(report.out.contains("  failed  9\n"))
+            #expect(report.out.contains("        6  root\n"))
+            #expect(report.out.contains("        6  198.51.100.66\n"))
+            #expect(report.out.contains("root: 6 failures from "))
+            #expect(report.out.contains(": 3 accounts\n"))
+            #expect(!report.out.contains("Winter2026"))
+            let quiet = try cli(
+                ["report", "--since", "1 hours ago", "--threshold", "7", "--spray-accounts", "4"], socket: socket)
+            #expect(!quiet.out.contains("brute force"))
+            #expect(!quiet.out.contains("spraying"))
+        }
+
         @Test func timeExpressionsWithAFixedClock() throws {
             var calendar = Calendar(identifier: .gregorian)
             calendar.timeZone = TimeZone(identifier: "UTC")!
@@ -185,7 +220,8 @@ extension DaemonTests {
                 try Test.cancel("pamtester is not installed (scripts/test installs it)")
             }
             if getpwnam(Self.account) == nil {
-                let created = try runCommand("/usr/sbin/useradd", ["--no-create-home", "--shell", "/bin/sh", Self.account])
+                let created = try runCommand(
+                    "/usr/sbin/useradd", ["--no-create-home", "--shell", "/bin/sh", Self.account])
                 #expect(created.status == 0, "\(created.output)")
             }
             let chpasswd = Process()
@@ -202,14 +238,14 @@ extension DaemonTests {
             let service = "authsignal-test-\(getpid())"
             let hook = "\(cliPath) pam --socket \(daemon.socketPath)"
             try """
-                auth    [success=2 default=ignore]  pam_unix.so nodelay
-                auth    [default=ignore]            pam_exec.so quiet expose_authtok \(hook)
-                auth    requisite                   pam_deny.so
-                auth    required                    pam_permit.so
-                account required                    pam_permit.so
-                session optional                    pam_exec.so quiet \(hook)
+            auth    [success=2 default=ignore]  pam_unix.so nodelay
+            auth    [default=ignore]            pam_exec.so quiet expose_authtok \(hook)
+            auth    requisite                   pam_deny.so
+            auth    required                    pam_permit.so
+            account required                    pam_permit.so
+            session optional                    pam_exec.so quiet \(hook)
 
-                """.write(toFile: "/etc/pam.d/\(service)", atomically: true, encoding: .utf8)
+            """.write(toFile: "/etc/pam.d/\(service)", atomically: true, encoding: .utf8)
             defer { unlink("/etc/pam.d/\(service)") }
 
             func pamtester(_ password: String, _ operations: [String]) throws -> Int32 {
@@ -231,7 +267,8 @@ extension DaemonTests {
 
             let query = try cli(["query", "--user", Self.account, "--format", "jsonl"], socket: daemon.socketPath)
             let records = try query.out.split(separator: "\n").map { try object(String($0)) }
-            #expect(records.map { $0["signal"] as? String } == ["user_login_failed", "user_logged_in", "user_logged_out"])
+            #expect(
+                records.map { $0["signal"] as? String } == ["user_login_failed", "user_logged_in", "user_logged_out"])
             for record in records {
                 let request = record["request"] as? [String: Any]
                 #expect(request?["remote_addr"] as? String == "203.0.113.7")
@@ -241,7 +278,8 @@ extension DaemonTests {
             #expect(daemon.stop() == 0)
             var places: [String: Data] = ["daemon output": Data(daemon.log.utf8), "query": Data(query.out.utf8)]
             for suffix in ["", "-wal", "-shm"] {
-                places["audit.db\(suffix)"] = FileManager.default.contents(atPath: daemon.databasePath + suffix) ?? Data()
+                places["audit.db\(suffix)"] =
+                    FileManager.default.contents(atPath: daemon.databasePath + suffix) ?? Data()
             }
             if FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") {
                 let export = try runCommand("/usr/bin/journalctl", ["-o", "export", "--since", "-10min", "--no-pager"])
