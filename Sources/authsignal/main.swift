@@ -155,6 +155,8 @@ struct Send: ParsableCommand {
         var failures = 0
         var index = 0
         let window = 128
+        let progress = Progress()
+        defer { progress.done() }
         var sent = 0
         do {
             while index < lines.count {
@@ -162,6 +164,7 @@ struct Send: ParsableCommand {
                     try daemon.send(bytes: lines[sent])
                     sent += 1
                 }
+                progress.update(index + 1, of: lines.count, what: "events")
                 do {
                     printOut(Self.describe(try daemon.answer()) + "\n")
                 } catch ClientError.daemon(let code, let message) {
@@ -328,8 +331,13 @@ struct Report: ParsableCommand {
             span = (until.flatMap { TimeExpression.parse($0) } ?? Date()).timeIntervalSince(start)
         }
         var report = AuthSignalClient.Report(bucket: span > 2 * 86400 ? 86400 : 3600)
+        let progress = Progress()
         do {
-            _ = try connection.open().request(request) { report.add($0) }
+            _ = try connection.open().request(request) { record in
+                report.add(record)
+                progress.update(report.total, of: nil, what: "records")
+            }
+            progress.done()
         } catch {
             throw fail(error)
         }
@@ -370,6 +378,25 @@ struct Report: ParsableCommand {
             printOut("\nOne password tried against \(sprayAccounts)+ accounts (spraying?):\n")
             for hint in sprays { printOut("  \(hint.secretHash): \(hint.accounts) accounts\n") }
         }
+    }
+}
+
+/// A one-line progress counter on stderr, shown only when stderr is a terminal and only every
+/// 10,000 items, so that piped output and short runs stay quiet.
+final class Progress {
+    private let enabled = isatty(2) == 1
+    private var shown = false
+
+    func update(_ count: Int, of total: Int?, what: String) {
+        guard enabled, count % 10_000 == 0 else { return }
+        shown = true
+        let text = total.map { "\r\(count)/\($0) \(what)" } ?? "\r\(count) \(what)"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    func done() {
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        shown = false
     }
 }
 
