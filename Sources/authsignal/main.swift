@@ -59,7 +59,7 @@ extension Optional where Wrapped == JSONValue {
 struct Filters: ParsableArguments {
     @Option(help: "Only this account.") var user: String?
     @Option(help: "Only this signal: login, logout, failed (or the wire names).") var signal: String?
-    @Option(help: "Only this sender (sshd, login, …).") var sender: String?
+    @Option(help: "Only this sender (sshd, login, ...).") var sender: String?
     @Option(name: .customLong("remote-addr"), help: "Only this remote address.") var remoteAddr: String?
     @Option(help: "From this time: RFC 3339, today, yesterday, recent, this-week, -1h, '2 hours ago'.")
     var since: String?
@@ -102,7 +102,7 @@ struct Send: ParsableCommand {
         discussion: """
             Secrets never go on the command line (where ps shows them): give a credential's value as \
             KEY=@- to read it from stdin, or KEY=@FILE to read it from a file. A sensitive-looking key \
-            (password, token, secret, …) with an inline value is refused.
+            (password, token, secret, ...) with an inline value is refused.
             """)
 
     @OptionGroup var connection: Connection
