@@ -84,6 +84,25 @@ public struct DaemonConfig: Sendable, Hashable {
         "Store.CacheMiB", "Redaction.KeyFile",
     ]
 
+    /// `self` (a reloaded configuration) with every key in ``restartOnlySettings`` set back to its
+    /// value in `running`, and the keys whose new value was set aside that way.
+    public func keepingRestartOnlySettings(of running: DaemonConfig) -> (config: DaemonConfig, deferred: [String]) {
+        var result = self
+        var deferred: [String] = []
+        for key in ConfigKey.all where Self.restartOnlySettings.contains(key.setting) {
+            let value = key.read(running)
+            guard key.read(self) != value else { continue }
+            deferred.append(key.setting)
+            do {
+                // A running value is a parsed one, and paths are already absolute.
+                try key.write(&result, value, "/")
+            } catch {
+                preconditionFailure("\(key.setting): the running value \(value) does not parse: \(error.reason)")
+            }
+        }
+        return (result, deferred)
+    }
+
     /// Loads `path` and its drop-ins.
     /// - Parameter required: whether a missing main file is an error (it is not for the default
     ///   path: the defaults apply).

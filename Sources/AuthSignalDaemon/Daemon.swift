@@ -145,22 +145,9 @@ public final class Daemon: Service {
                 notifier.ready(status: "Reload refused: configuration has errors; running with the previous one")
                 continue
             }
-            var applied = new
-            let oldSettings = old.settings
-            let newSettings = new.settings
-            var restartOnly: [String] = []
-            for setting in DaemonConfig.restartOnlySettings where oldSettings[setting] != newSettings[setting] {
-                restartOnly.append(setting)
-            }
             // Keys that need a restart keep their running values.
-            applied.socketPath = old.socketPath
-            applied.socketMode = old.socketMode
-            applied.socketGroup = old.socketGroup
-            applied.storePath = old.storePath
-            applied.keyFile = old.keyFile
-            applied.maxAgeDays = old.maxAgeDays
-            applied.maxRecords = old.maxRecords
-            applied.cacheMiB = old.cacheMiB
+            let (applied, restartOnly) = new.keepingRestartOnlySettings(of: old)
+            let oldSettings = old.settings
             let runtime = Runtime(config: applied, key: key)
             processor.runtime = runtime
             journal.update(JournalSink.Settings(applied))

@@ -189,6 +189,26 @@ import Testing
         }
     }
 
+    @Test func aReloadKeepsRestartOnlyKeysAndAppliesTheRest() {
+        let running = DaemonConfig()
+        var reloaded = DaemonConfig()
+        reloaded.socketPath = "/run/elsewhere.sock"
+        reloaded.socketMode = 0o600
+        reloaded.storePath = "/srv/audit.db"
+        reloaded.cacheMiB = 64
+        reloaded.emitUsers = ["alice"]
+        reloaded.redactionMode = .mask
+        let (applied, deferred) = reloaded.keepingRestartOnlySettings(of: running)
+        #expect(deferred == ["Socket.Path", "Socket.Mode", "Store.Path", "Store.CacheMiB"])
+        #expect(applied.socketPath == running.socketPath)
+        #expect(applied.socketMode == running.socketMode)
+        #expect(applied.storePath == running.storePath)
+        #expect(applied.cacheMiB == running.cacheMiB)
+        #expect(applied.emitUsers == ["alice"])
+        #expect(applied.redactionMode == .mask)
+        #expect(DaemonConfig.restartOnlySettings.isSubset(of: Set(DaemonConfig.keyNames)))
+    }
+
     @Test func dropInsOverrideInNameOrderAndRelativePathsResolve() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("conf-\(UUID().uuidString)")
         try FileManager.default.createDirectory(
