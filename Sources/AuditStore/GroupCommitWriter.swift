@@ -303,7 +303,7 @@ final class GroupCommitWriter: Sendable {
                             }
                         }
                         try RawInsert.run(insert, fields, prevHash: head.hash, hash: hash)
-                        if listening.postSave { saved.append((fields, event, head.hash, hash)) }
+                        saved.append((fields, event, head.hash, hash))
                         head.hash = hash
                         if let key = event.id { keys[key] = head.seq }
                         outcomes.append(Appended(seq: head.seq, duplicate: false))
@@ -323,10 +323,15 @@ final class GroupCommitWriter: Sendable {
             state.head = head
             state.committedTransactions += 1
         }
-        for entry in saved {
-            let record = AuditRecord(
-                fields: entry.fields, event: entry.event, prevHash: entry.prevHash, hash: entry.hash)
-            postSave.sendRobust(sender: AuditStore.recordSender, PostSave(instance: record, created: true, using: path))
+        // Asked only now, after the new head is published: a receiver that connects and then
+        // reads the chain head either sees these records in the head or hears them here.
+        if postSave.hasListeners(sender: AuditStore.recordSender) {
+            for entry in saved {
+                let record = AuditRecord(
+                    fields: entry.fields, event: entry.event, prevHash: entry.prevHash, hash: entry.hash)
+                postSave.sendRobust(
+                    sender: AuditStore.recordSender, PostSave(instance: record, created: true, using: path))
+            }
         }
         return outcomes.map { .success($0) }
     }
@@ -393,13 +398,13 @@ enum RawInsert {
     }
 }
 
-/// Which model signals have listeners, checked once per batch: with nobody listening, building
-/// records for them costs nothing.
+/// Which of `pre_init`, `post_init` and `pre_save` have listeners, checked once per batch: with
+/// nobody listening, building records for them costs nothing. (`post_save` is asked after the
+/// commit, see ``GroupCommitWriter``.)
 struct ModelSignalListeners {
     let preInit = AuthSignalCore.preInit.hasListeners(sender: AuditStore.recordSender)
     let postInit = AuthSignalCore.postInit.hasListeners(sender: AuditStore.recordSender)
     let preSave = AuthSignalCore.preSave.hasListeners(sender: AuditStore.recordSender)
-    let postSave = AuthSignalCore.postSave.hasListeners(sender: AuditStore.recordSender)
 }
 
 extension AuditRecord {

@@ -7,34 +7,29 @@ import Signals
 /// - the store receiver on `user_logged_in`, `user_logged_out` and `user_login_failed`: queues the
 ///   redacted event for group commit and returns its ``AppendTicket``, which completes with the
 ///   seq that the acknowledgement carries once the record is durable;
-/// - the journal receiver and the follower broadcast on `post_save` from the audit log: they see
-///   each record once it is committed, and only enqueue (never delaying an acknowledgement).
+/// - the journal receiver on `post_save` from the audit log: it sees each record once it is
+///   committed, and only enqueues (never delaying an acknowledgement). The follower broadcast
+///   (``FollowerHub``) connects itself to `post_save` while anyone follows.
 public final class AuditReceivers: Sendable {
     /// The dispatch UID prefix of every registration of this component.
     public static let uid = "authsignald"
 
     let store: AuditStore
     let journal: JournalSink?
-    let followers: FollowerHub
     let loggedIn: Receiver<UserLoggedIn>
     let loggedOut: Receiver<UserLoggedOut>
     let loginFailed: Receiver<UserLoginFailed>
     private let journalReceiver: Receiver<PostSave>
-    private let followerReceiver: Receiver<PostSave>
 
     /// Creates the receivers; nothing is connected until ``ready(journal:)``.
-    public init(store: AuditStore, journal: JournalSink?, followers: FollowerHub) {
+    public init(store: AuditStore, journal: JournalSink?) {
         self.store = store
         self.journal = journal
-        self.followers = followers
         loggedIn = Receiver("authsignald.store") { _, payload -> AppendTicket in store.submit(payload.event) }
         loggedOut = Receiver("authsignald.store") { _, payload -> AppendTicket in store.submit(payload.event) }
         loginFailed = Receiver("authsignald.store") { _, payload -> AppendTicket in store.submit(payload.event) }
         journalReceiver = Receiver("authsignald.journal") { _, payload in
             if let record = payload.instance(as: AuditRecord.self) { journal?.offer(record) }
-        }
-        followerReceiver = Receiver("authsignald.followers") { _, payload in
-            if let record = payload.instance(as: AuditRecord.self) { followers.offer(record) }
         }
     }
 
@@ -43,8 +38,6 @@ public final class AuditReceivers: Sendable {
         userLoggedIn.connect(loggedIn, weak: false, dispatchUID: "\(Self.uid).store")
         userLoggedOut.connect(loggedOut, weak: false, dispatchUID: "\(Self.uid).store")
         userLoginFailed.connect(loginFailed, weak: false, dispatchUID: "\(Self.uid).store")
-        postSave.connect(
-            followerReceiver, sender: AuditStore.recordSender, weak: false, dispatchUID: "\(Self.uid).followers")
         setJournal(enabled: journal)
     }
 
@@ -63,7 +56,6 @@ public final class AuditReceivers: Sendable {
         userLoggedIn.disconnect(dispatchUID: "\(Self.uid).store")
         userLoggedOut.disconnect(dispatchUID: "\(Self.uid).store")
         userLoginFailed.disconnect(dispatchUID: "\(Self.uid).store")
-        postSave.disconnect(dispatchUID: "\(Self.uid).followers", sender: AuditStore.recordSender)
         postSave.disconnect(dispatchUID: "\(Self.uid).journal", sender: AuditStore.recordSender)
     }
 

@@ -55,7 +55,7 @@ public final class Daemon: Service {
         let retention = options.maximumAge != nil || options.maximumRecords != nil
         let journal = JournalSink(settings: JournalSink.Settings(config))
         let followers = FollowerHub()
-        let receivers = AuditReceivers(store: store, journal: journal, followers: followers)
+        let receivers = AuditReceivers(store: store, journal: journal)
         receivers.ready(journal: config.journalEnabled)
         let runtime = Runtime(config: config, key: key)
         let logger = self.logger

@@ -1,11 +1,16 @@
 public import AuditStore
 public import AuthSignalCore
+import Signals
 import Synchronization
 
 /// The live followers (`follow` requests): each committed record is offered to every follower
 /// whose filter matches, into that follower's bounded buffer. A follower that falls further
 /// behind than its buffer is ended with an error saying where to resume, instead of making the
 /// daemon buffer without bound.
+///
+/// The hub hears committed records through `post_save` from the audit log, and is connected only
+/// while someone follows: with no follower (and the journal off) the store's writer does not build
+/// record objects for `post_save` at all.
 public final class FollowerHub: Sendable {
     /// How many records one follower may have waiting.
     public static let bufferLimit = 8192
@@ -19,9 +24,29 @@ public final class FollowerHub: Sendable {
     /// The followers by id; `nil` once the hub is finished (shutdown).
     private let followers = Mutex<[UInt64: Entry]?>([:])
     private let nextID = Atomic<UInt64>(1)
+    private let receiver: Receiver<PostSave>
+
+    /// The dispatch UID of the hub's `post_save` registration.
+    static let dispatchUID = "authsignald.followers"
 
     /// An empty hub.
-    public init() {}
+    public init() {
+        let hub = WeakHub()
+        receiver = Receiver(Self.dispatchUID) { _, payload in
+            if let record = payload.instance(as: AuditRecord.self) { hub.value?.offer(record) }
+        }
+        hub.value = self
+    }
+
+    /// Connects the `post_save` receiver while `followers` has anyone, disconnects it otherwise.
+    /// Called under the followers lock after every change, so the registration follows the set.
+    private func listen(while followers: [UInt64: Entry]?) {
+        if let followers, !followers.isEmpty {
+            postSave.connect(receiver, sender: AuditStore.recordSender, weak: false, dispatchUID: Self.dispatchUID)
+        } else {
+            postSave.disconnect(dispatchUID: Self.dispatchUID, sender: AuditStore.recordSender)
+        }
+    }
 
     /// How many followers are connected.
     public var count: Int { followers.withLock { $0?.count ?? 0 } }
@@ -35,6 +60,7 @@ public final class FollowerHub: Sendable {
         let open = followers.withLock { followers -> Bool in
             guard followers != nil else { return false }
             followers![id] = Entry(filter: filter, continuation: continuation, lost: lost)
+            listen(while: followers)
             return true
         }
         // After shutdown began, a follow ends at once with its final line.
@@ -43,7 +69,10 @@ public final class FollowerHub: Sendable {
             return Subscription(records: stream, lost: lost)
         }
         continuation.onTermination = { [weak self] _ in
-            _ = self?.followers.withLock { $0?.removeValue(forKey: id) }
+            self?.followers.withLock { followers in
+                guard followers?.removeValue(forKey: id) != nil else { return }
+                self?.listen(while: followers)
+            }
         }
         return Subscription(records: stream, lost: lost)
     }
@@ -60,6 +89,7 @@ public final class FollowerHub: Sendable {
                     followers![id] = nil
                 }
             }
+            if !overflowed.isEmpty { listen(while: followers) }
             return overflowed
         }
         for entry in overflowed { entry.continuation.finish() }
@@ -69,10 +99,18 @@ public final class FollowerHub: Sendable {
     /// its final line.
     public func finishAll() {
         let all = followers.withLock { followers in
-            defer { followers = nil }
+            defer {
+                followers = nil
+                listen(while: followers)
+            }
             return Array((followers ?? [:]).values)
         }
         for entry in all { entry.continuation.finish() }
+    }
+
+    /// The hub as its receiver sees it: weakly, so that the registration never keeps it alive.
+    private final class WeakHub: @unchecked Sendable {
+        weak var value: FollowerHub?
     }
 
     /// Where a follower's stream broke off, if it fell behind.
