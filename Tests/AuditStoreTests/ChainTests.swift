@@ -1,6 +1,7 @@
 import AuthSignalCore
 import Foundation
 import GRDBSQLite
+import TestSupport
 import Testing
 
 @testable import AuditStore

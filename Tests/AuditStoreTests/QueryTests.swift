@@ -1,6 +1,7 @@
 import AuthSignalCore
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 @testable import AuditStore

@@ -2,6 +2,7 @@ import AuthSignalCore
 import Foundation
 import GRDB
 import Signals
+import TestSupport
 import Testing
 
 @testable import AuditStore

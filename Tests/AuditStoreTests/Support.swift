@@ -1,23 +1,9 @@
 import AuthSignalCore
 import Foundation
 import Synchronization
+import TestSupport
 
 @testable import AuditStore
-
-/// A temporary directory removed when the test ends.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        let base = FileManager.default.temporaryDirectory.path
-        path = "\(base)/authsignal-store-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> String { "\(path)/\(name)" }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// Builds redacted events the way the daemon does: through the redactor.
 enum Events {

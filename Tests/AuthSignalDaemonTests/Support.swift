@@ -16,20 +16,6 @@ let sharedDaemons = Mutex<[Int32]>([])
 let buildDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
 let daemonPath = buildDirectory + "/authsignald"
 
-/// A temporary directory (mode 0755, so that a test account can reach a socket in it), removed
-/// when the test ends.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        path = "/tmp/authsignald-test-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        chmod(path, 0o755)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 /// A real authsignald process with its own configuration, socket, database and key.
 final class DaemonUnderTest: @unchecked Sendable {
     let directory: TemporaryDirectory

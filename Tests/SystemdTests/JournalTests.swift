@@ -2,6 +2,7 @@ import AuthSignalCore
 import Foundation
 import Logging
 import Systemd
+import TestSupport
 import Testing
 
 @Suite("Journal")

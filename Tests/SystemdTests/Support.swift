@@ -24,15 +24,3 @@ func requireJournald() throws {
         try Test.cancel("no journald socket; scripts/test starts a private journald")
     }
 }
-
-/// A temporary directory removed when the test ends.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.path + "/authsignal-systemd-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}

@@ -1,6 +1,25 @@
 import Foundation
 public import Glibc
 
+/// A temporary directory, removed with everything in it when the object goes. Mode 0755, so that
+/// a test account can reach a socket in it; files that must be private set their own modes.
+public final class TemporaryDirectory: Sendable {
+    /// Its absolute path (short: Unix socket paths in it must stay under 108 bytes).
+    public let path: String
+
+    /// Creates `<tmp>/authsignal-test-XXXXXXXX`.
+    public init() throws {
+        path = FileManager.default.temporaryDirectory.path + "/authsignal-test-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        chmod(path, 0o755)
+    }
+
+    /// The path of `name` in the directory.
+    public func file(_ name: String) -> String { "\(path)/\(name)" }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
 /// A child process started with `posix_spawn`, for programs that close every descriptor they do
 /// not know (`systemd-socket-activate`): Foundation's `Process` notices such a child's exit by a
 /// descriptor it passes down, takes the early close for an exit, and blocks its only monitoring
