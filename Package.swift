@@ -91,7 +91,7 @@ let package = Package(
         ),
         .target(
             name: "AuthSignalClient",
-            dependencies: ["AuthSignalCore"],
+            dependencies: ["AuthSignalCore", "AuditStore", "Systemd"],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -21,6 +21,7 @@ required_packages=(
     "pamtester:pamtester"
     "chpasswd:passwd"
     "/lib/x86_64-linux-gnu/security/pam_exec.so:libpam-modules"
+    "/lib/systemd/systemd-journal-remote:systemd-journal-remote"
 )
 
 # Installs what is missing; $1 names the calling script in messages.

@@ -14,6 +14,8 @@ public final class AuditStore: Sendable {
     public let path: String
     /// The options it was opened with.
     public let options: StoreOptions
+    /// The log's random identity, written into its journal anchors (docs/storage.md).
+    public let logID: String
     let pool: DatabasePool
     let writer: GroupCommitWriter
 
@@ -59,9 +61,10 @@ public final class AuditStore: Sendable {
             }
             try Self.migrate(pool, path: path)
             try Self.checkCompanionFiles(of: path)
-            let (head, indexedThrough) = try pool.read { db in
-                (try Self.loadHead(db), try Schema.indexedThrough(db))
+            let (head, indexedThrough, logID) = try pool.read { db in
+                (try Self.loadHead(db), try Schema.indexedThrough(db), try Schema.logID(db))
             }
+            self.logID = logID
             writer = GroupCommitWriter(
                 pool: pool, path: path, head: head, indexedThrough: indexedThrough, options: options)
         } catch let error as DatabaseError {

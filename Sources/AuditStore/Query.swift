@@ -20,7 +20,7 @@ extension AuditStore {
     /// The records matching `filter`, read page by page: memory stays constant however many
     /// records match, and no read transaction is held between pages.
     public func records(matching filter: RecordFilter = RecordFilter(), pageSize: Int = 512) -> RecordSequence {
-        RecordSequence(pool: pool, filter: filter, pageSize: max(pageSize, 1))
+        RecordSequence(reader: pool, filter: filter, pageSize: max(pageSize, 1))
     }
 }
 
@@ -29,26 +29,26 @@ public struct RecordSequence: AsyncSequence, Sendable {
     /// Each element is one record.
     public typealias Element = AuditRecord
 
-    let pool: DatabasePool
+    let reader: any DatabaseReader
     let filter: RecordFilter
     let pageSize: Int
 
     /// Starts reading.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(pool: pool, query: RecordQuery(filter: filter), pageSize: pageSize)
+        Iterator(reader: reader, query: RecordQuery(filter: filter), pageSize: pageSize)
     }
 
     /// Reads the next page when the current one is used up.
     public struct Iterator: AsyncIteratorProtocol {
-        let pool: DatabasePool
+        let reader: any DatabaseReader
         var query: RecordQuery
         let pageSize: Int
         var page: [AuditRecord] = []
         var position = 0
         var finished = false
 
-        init(pool: DatabasePool, query: RecordQuery, pageSize: Int) {
-            self.pool = pool
+        init(reader: any DatabaseReader, query: RecordQuery, pageSize: Int) {
+            self.reader = reader
             self.query = query
             self.pageSize = pageSize
         }
@@ -60,7 +60,7 @@ public struct RecordSequence: AsyncSequence, Sendable {
                 let query = self.query
                 let size = query.remaining.map { Swift.min($0, pageSize) } ?? pageSize
                 guard size > 0 else { return nil }
-                page = try await pool.read { db in try query.page(db, size: size) }
+                page = try await reader.read { db in try query.page(db, size: size) }
                 position = 0
                 if page.count < size { finished = true }
                 guard let last = page.last else { return nil }

@@ -58,7 +58,24 @@ enum Schema {
                     );
                     """)
         }
+        migrator.registerMigration("v2-log-identity") { db in
+            // A random name for this audit log, written into its journal anchors so that verify
+            // checks a log only against its own anchors (a host may run several logs over time).
+            try db.execute(
+                sql: """
+                    CREATE TABLE log_identity (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        log_id TEXT NOT NULL
+                    );
+                    INSERT INTO log_identity (id, log_id) VALUES (1, lower(hex(randomblob(16))));
+                    """)
+        }
         return migrator
+    }
+
+    /// The log's random identity (32 hex digits).
+    static func logID(_ db: Database) throws -> String {
+        try String.fetchOne(db, sql: "SELECT log_id FROM log_identity WHERE id = 1") ?? ""
     }
 
     /// Every record up to this seq is in the user and address indexes.

@@ -25,6 +25,12 @@ public struct ChainProblem: Sendable, Hashable, CustomStringConvertible {
     /// What is wrong there.
     public let kind: Kind
 
+    /// A problem at `seq`.
+    public init(seq: Int64, kind: Kind) {
+        self.seq = seq
+        self.kind = kind
+    }
+
     /// A sentence for people.
     public var description: String {
         switch kind {
@@ -61,10 +67,19 @@ extension AuditStore {
     /// inserted record or reordering. `anchors` (seq and hash, as written to the journal) also
     /// detect truncation and a rewritten chain.
     public func verify(from: Int64? = nil, to: Int64? = nil, anchors: [ChainHead] = []) async throws -> VerifyReport {
+        try await Self.verify(
+            pool, from: from, to: to, anchors: anchors, parallelThreshold: options.parallelVerifyThreshold)
+    }
+
+    /// ``verify(from:to:anchors:)`` over any reader of an audit log (the store's pool, or a
+    /// ``ReadOnlyAuditLog``).
+    static func verify(
+        _ reader: any DatabaseReader, from: Int64?, to: Int64?, anchors: [ChainHead], parallelThreshold: Int
+    ) async throws -> VerifyReport {
         // Long chains are checked in parallel segments, one per core. Each segment checks that its
         // first record follows the stored hash of the record before it, and the segment before
         // checks that hash, so the segments together check every link.
-        let bounds: (low: Int64, high: Int64)? = try await pool.read { db in
+        let bounds: (low: Int64, high: Int64)? = try await reader.read { db in
             let row = try Row.fetchOne(db, sql: "SELECT min(seq), max(seq) FROM records")
             guard let row, let low = row[0] as Int64?, let high = row[1] as Int64? else { return nil }
             return (low, high)
@@ -72,8 +87,8 @@ extension AuditStore {
         let parts = Swift.max(1, Swift.min(ProcessInfo.processInfo.activeProcessorCount, Self.maximumVerifySegments))
         let start: Int64 = Swift.max(from ?? (bounds?.low ?? 0), bounds?.low ?? 0)
         let end: Int64 = Swift.min(to ?? (bounds?.high ?? 0), bounds?.high ?? 0)
-        guard bounds != nil, parts > 1, end - start + 1 >= Int64(options.parallelVerifyThreshold) else {
-            return try await pool.read { db in try ChainVerifier.verify(db, from: from, to: to, anchors: anchors) }
+        guard bounds != nil, parts > 1, end - start + 1 >= Int64(parallelThreshold) else {
+            return try await reader.read { db in try ChainVerifier.verify(db, from: from, to: to, anchors: anchors) }
         }
         let count = Int64(parts)
         let size: Int64 = (end - start + count) / count
@@ -86,7 +101,7 @@ extension AuditStore {
         let reports = try await withThrowingTaskGroup(of: (Int, VerifyReport).self) { group in
             for (index, segment) in segments.enumerated() {
                 group.addTask {
-                    let report = try await self.pool.read { db in
+                    let report = try await reader.read { db in
                         try ChainVerifier.verify(db, from: segment.0, to: segment.1, anchors: anchors)
                     }
                     return (index, report)

@@ -23,26 +23,34 @@ public final class RecordPrinter {
     private var signals: [String] = []
     private var count = 0
     private let streaming: Bool
+    private let hosts: Bool
 
-    /// A printer; `streaming` prints table rows at once with fixed widths (for `follow`).
-    public init(format: OutputFormat, colour: Bool, streaming: Bool = false, write: @escaping (String) -> Void) {
+    /// A printer; `streaming` prints table rows at once with fixed widths (for `follow`); `hosts`
+    /// adds a host column to tables and CSV (records read from many hosts' journals).
+    public init(
+        format: OutputFormat, colour: Bool, streaming: Bool = false, hosts: Bool = false,
+        write: @escaping (String) -> Void
+    ) {
         self.format = format
         self.colour = colour
         self.streaming = streaming
+        self.hosts = hosts
         self.write = write
         switch format {
         case .csv:
             write(
-                "seq,received,time,signal,sender,user,remote_addr,peer_uid,peer_gid,peer_pid,request,credentials,hash\n"
-            )
+                "seq,received,time,signal,sender,user,remote_addr,peer_uid,peer_gid,peer_pid,request,credentials,hash"
+                    + (hosts ? ",host\n" : "\n"))
         case .json: if streaming { break } else { write("[") }
         default: break
         }
-        if format == .table && streaming { write(Self.line(Self.header, widths: Self.fixedWidths) + "\n") }
+        if format == .table && streaming { write(Self.line(header, widths: fixedWidths) + "\n") }
     }
 
-    static let header = ["SEQ", "RECEIVED", "SIGNAL", "USER", "REMOTE ADDR", "SENDER"]
-    static let fixedWidths = [8, 19, 7, 24, 18, 12]
+    private var header: [String] {
+        (hosts ? ["HOST"] : []) + ["SEQ", "RECEIVED", "SIGNAL", "USER", "REMOTE ADDR", "SENDER"]
+    }
+    private var fixedWidths: [Int] { (hosts ? [16] : []) + [8, 19, 7, 24, 18, 12] }
 
     /// Prints (or, for a table, collects) one record.
     public func add(_ record: JSONObject) {
@@ -54,12 +62,12 @@ public final class RecordPrinter {
             let text = String(decoding: CanonicalJSON.encode(record), as: UTF8.self)
             if streaming { write(text + "\n") } else { write((count > 1 ? ",\n" : "\n") + text) }
         case .csv:
-            write(Self.csvRow(record) + "\n")
+            write(Self.csvRow(record) + (hosts ? "," + Self.csvField(record["host"]?.stringValue ?? "") : "") + "\n")
         case .table:
-            let row = Self.tableRow(record)
+            let row = (hosts ? [Self.escaped(record["host"]?.stringValue ?? "-")] : []) + Self.tableRow(record)
             let signal = record["signal"]?.stringValue ?? ""
             if streaming {
-                write(paint(Self.line(row, widths: Self.fixedWidths), signal: signal) + "\n")
+                write(paint(Self.line(row, widths: fixedWidths), signal: signal) + "\n")
             } else {
                 rows.append(row)
                 signals.append(signal)
@@ -73,11 +81,11 @@ public final class RecordPrinter {
         case .json where !streaming: write(count > 0 ? "\n]\n" : "]\n")
         case .table where !streaming:
             guard !rows.isEmpty else { return }
-            var widths = Self.header.map(\.count)
+            var widths = header.map(\.count)
             for row in rows {
                 for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
             }
-            write(Self.line(Self.header, widths: widths) + "\n")
+            write(Self.line(header, widths: widths) + "\n")
             for (row, signal) in zip(rows, signals) {
                 write(paint(Self.line(row, widths: widths), signal: signal) + "\n")
             }

@@ -30,6 +30,8 @@ public struct Report {
     public private(set) var failuresPerUser: [String: Int] = [:]
     /// Failures per remote address.
     public private(set) var failuresPerAddress: [String: Int] = [:]
+    /// Records per host (records read from journals carry their host).
+    public private(set) var perHost: [String: Int] = [:]
     /// Records per histogram bucket start.
     public private(set) var buckets: [Date: Int] = [:]
     private var failureTimes: [String: [Date]] = [:]
@@ -48,6 +50,7 @@ public struct Report {
             let received = record["received"]?.stringValue.flatMap(RFC3339.parse)
         else { return }
         total += 1
+        if let host = record["host"]?.stringValue { perHost[host, default: 0] += 1 }
         perSignal[signal, default: 0] += 1
         let start = Date(timeIntervalSince1970: (received.timeIntervalSince1970 / bucket).rounded(.down) * bucket)
         buckets[start, default: 0] += 1

@@ -47,6 +47,11 @@ public enum JSONValue: Sendable, Hashable, Codable {
         if case .string(let value) = self { value } else { nil }
     }
 
+    /// The integer, if this is an integer.
+    public var intValue: Int64? {
+        if case .int(let value) = self { value } else { nil }
+    }
+
     /// The member `key` of an object, else `nil`.
     public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { members[key] } else { nil }

@@ -53,7 +53,7 @@ public final class Daemon: Service {
         options.writerCacheKiB = config.cacheMiB * 1024
         let store = try AuditStore(path: config.storePath, options: options)
         let retention = options.maximumAge != nil || options.maximumRecords != nil
-        let journal = JournalSink(settings: JournalSink.Settings(config))
+        let journal = JournalSink(settings: JournalSink.Settings(config), logID: store.logID)
         let followers = FollowerHub()
         let receivers = AuditReceivers(store: store, journal: journal)
         receivers.ready(journal: config.journalEnabled)

@@ -62,11 +62,15 @@ public final class JournalSink: Sendable {
     private let wakeup = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let writer: JournalWriter
+    private let logID: String
 
     /// Starts the sending thread.
-    public init(settings: Settings, writer: JournalWriter = JournalWriter()) {
+    /// - Parameters:
+    ///   - logID: the audit log's identity, written into every anchor.
+    public init(settings: Settings, logID: String, writer: JournalWriter = JournalWriter()) {
         state = Mutex(State(settings: settings))
         self.writer = writer
+        self.logID = logID
         let thread = Thread { [self] in run() }
         thread.name = "authsignald.journal"
         thread.start()
@@ -151,7 +155,8 @@ public final class JournalSink: Sendable {
             }
             var anchored: Bool?
             if let (seq, hash) = anchor {
-                anchored = (try? writer.send(AuditJournal.anchorEntry(seq: seq, hash: Array(hash)))) != nil
+                anchored =
+                    (try? writer.send(AuditJournal.anchorEntry(seq: seq, hash: Array(hash), logID: logID))) != nil
             }
             let remaining = state.withLock { state in
                 state.counters.sent += sent
@@ -174,6 +179,7 @@ public final class JournalSink: Sendable {
     static func facts(_ record: AuditRecord) -> AuditFacts {
         AuditFacts(
             signal: record.signal, sender: record.sender, user: record.user, remoteAddr: record.remoteAddr,
-            request: record.request, credentials: record.credentials, peer: record.peer)
+            request: record.request, credentials: record.credentials, peer: record.peer, received: record.received,
+            time: record.time)
     }
 }

@@ -194,6 +194,7 @@ public final class RequestProcessor: Sendable {
             "database_bytes": .int(stats.databaseBytes),
             "committed_transactions": .int(Int64(stats.committedTransactions)),
             "chain_head": .object(["seq": .int(head.seq), "hash": .string(head.hashHex)]),
+            "log_id": .string(store.logID),
             "connections": .int(Int64(connections.load(ordering: .relaxed))),
             "followers": .int(Int64(followers.count)),
             "uptime_seconds": .int((ContinuousClock.now - started).components.seconds),

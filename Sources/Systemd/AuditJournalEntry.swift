@@ -1,5 +1,5 @@
 public import AuthSignalCore
-import Foundation
+public import Foundation
 
 /// The journal's form of audit events and chain anchors (docs/journal.md lists every field).
 public enum AuditJournal {
@@ -42,6 +42,8 @@ public enum AuditJournal {
         entry.append(.sender, facts.sender)
         if let user = facts.user { entry.append(.user, user) }
         if let address = facts.remoteAddr { entry.append(.remoteAddr, address) }
+        if let received = facts.received { entry.append(.received, RFC3339.format(received)) }
+        if let time = facts.time { entry.append(.time, RFC3339.format(time)) }
         entry.append(.seq, String(seq))
         entry.append(.peerUID, String(facts.peer.uid))
         entry.append(.peerGID, String(facts.peer.gid))
@@ -55,8 +57,9 @@ public enum AuditJournal {
     }
 
     /// The entry anchoring the audit log's chain head, so that `verify` can detect truncation
-    /// and a rewritten chain.
-    public static func anchorEntry(seq: Int64, hash: [UInt8]) -> JournalEntry {
+    /// and a rewritten chain; `logID` names the log, so that a log is checked only against its
+    /// own anchors.
+    public static func anchorEntry(seq: Int64, hash: [UInt8], logID: String) -> JournalEntry {
         var entry = JournalEntry()
         let hex = Hex.encode(hash)
         entry.append(.message, "Audit log chain head: record \(seq), hash \(hex)")
@@ -65,7 +68,65 @@ public enum AuditJournal {
         entry.append(.syslogIdentifier, identifier)
         entry.append(.seq, String(seq))
         entry.append(.hash, hex)
+        entry.append(.logID, logID)
         return entry
+    }
+
+    /// The audit record an entry written by ``entry(for:seq:hash:)`` describes, in the protocol's
+    /// record form plus `"host"` (the entry's `_HOSTNAME`), or `nil` for any other entry.
+    ///
+    /// Any local program can write `AUTHSIGNAL_*` fields; only entries whose `_COMM` (which
+    /// journald sets from the kernel, not the writer) is `authsignald` are taken.
+    /// - Parameter written: when the entry was written; stands in for `received` in entries
+    ///   written before AUTHSIGNAL_RECEIVED existed.
+    public static func record(fromEntry fields: [String: [UInt8]], written: Date?) -> JSONObject? {
+        func text(_ field: JournalFieldName) -> String? {
+            fields[field.name].map { String(decoding: $0, as: UTF8.self) }
+        }
+        func integer(_ field: JournalFieldName) -> JSONValue {
+            text(field).flatMap { Int64($0) }.map { .int($0) } ?? .null
+        }
+        func object(_ field: JournalFieldName) -> JSONValue {
+            guard let bytes = fields[field.name],
+                case .object(let value)? = try? JSONParser.parse(bytes, allowsNUL: true)
+            else { return .null }
+            return .object(value)
+        }
+        guard text(.command) == identifier, let signal = text(.signal).flatMap(AuthSignal.init(rawValue:)),
+            let seq = text(.seq).flatMap({ Int64($0) })
+        else { return nil }
+        let received = text(.received) ?? written.map(RFC3339.format)
+        return [
+            "seq": .int(seq), "signal": .string(signal.rawValue), "sender": .string(text(.sender) ?? ""),
+            "user": text(.user).map { .string($0) } ?? .null, "received": received.map { .string($0) } ?? .null,
+            "time": text(.time).map { .string($0) } ?? .null, "request": object(.request),
+            "credentials": object(.credentials), "hash": .string(text(.hash) ?? ""),
+            "peer": .object(["uid": integer(.peerUID), "gid": integer(.peerGID), "pid": integer(.peerPID)]),
+            "host": text(.hostname).map { .string($0) } ?? .null,
+        ]
+    }
+
+    /// A chain anchor read back from the journal.
+    public struct Anchor: Sendable, Hashable {
+        /// The anchored record's seq.
+        public let seq: Int64
+        /// Its chain hash.
+        public let hash: [UInt8]
+        /// The audit log it belongs to (`nil` in anchors written before log identities).
+        public let logID: String?
+    }
+
+    /// The anchor an entry written by ``anchorEntry(seq:hash:logID:)`` holds, or `nil` (also for
+    /// entries not written by a process named `authsignald`, as for records).
+    public static func anchor(fromEntry fields: [String: [UInt8]]) -> Anchor? {
+        guard fields[JournalFieldName.command.name].map({ String(decoding: $0, as: UTF8.self) }) == identifier,
+            fields[JournalFieldName.messageID.name].map({ String(decoding: $0, as: UTF8.self) }) == anchorMessageID,
+            let seq = fields[JournalFieldName.seq.name].flatMap({ Int64(String(decoding: $0, as: UTF8.self)) }),
+            let hash = fields[JournalFieldName.hash.name].flatMap({ Hex.decode(String(decoding: $0, as: UTF8.self)) })
+        else { return nil }
+        return Anchor(
+            seq: seq, hash: hash, logID: fields[JournalFieldName.logID.name].map { String(decoding: $0, as: UTF8.self) }
+        )
     }
 
     /// A readable sentence, with control characters of client-supplied text escaped so that a
@@ -118,12 +179,18 @@ public struct AuditFacts: Sendable {
     public var credentials: JSONObject?
     /// Who sent it.
     public var peer: PeerCredentials
+    /// When the daemon received it.
+    public var received: Date?
+    /// When it happened at the source, if the sender said.
+    public var time: Date?
 
     /// Creates the facts.
     public init(
         signal: AuthSignal, sender: String, user: String?, remoteAddr: String?, request: JSONObject?,
-        credentials: JSONObject?, peer: PeerCredentials
+        credentials: JSONObject?, peer: PeerCredentials, received: Date? = nil, time: Date? = nil
     ) {
+        self.received = received
+        self.time = time
         self.signal = signal
         self.sender = sender
         self.user = user
@@ -144,10 +211,40 @@ extension JournalFieldName {
     static let user = JournalFieldName(trusted: "AUTHSIGNAL_USER")
     static let remoteAddr = JournalFieldName(trusted: "AUTHSIGNAL_REMOTE_ADDR")
     static let seq = JournalFieldName(trusted: "AUTHSIGNAL_SEQ")
+    static let received = JournalFieldName(trusted: "AUTHSIGNAL_RECEIVED")
+    static let time = JournalFieldName(trusted: "AUTHSIGNAL_TIME")
+    static let logID = JournalFieldName(trusted: "AUTHSIGNAL_LOG_ID")
+    static let hostname = JournalFieldName(trusted: "_HOSTNAME")
+    static let command = JournalFieldName(trusted: "_COMM")
     static let peerUID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_UID")
     static let peerGID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_GID")
     static let peerPID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_PID")
     static let request = JournalFieldName(trusted: "AUTHSIGNAL_REQUEST")
     static let credentials = JournalFieldName(trusted: "AUTHSIGNAL_CREDENTIALS")
     static let hash = JournalFieldName(trusted: "AUTHSIGNAL_HASH")
+}
+
+extension JournalReader {
+    /// Limits reading to the audit entries authsignald writes, with the given field values
+    /// (`nil`: any), replacing earlier matches.
+    public func matchAuditRecords(
+        signal: AuthSignal?, user: String?, sender: String?, remoteAddr: String?
+    ) throws(JournalError) {
+        removeMatches()
+        try match(.syslogIdentifier, AuditJournal.identifier)
+        for each in signal.map({ [$0] }) ?? AuthSignal.allCases {
+            try match(.messageID, AuditJournal.messageID(each))
+        }
+        if let user { try match(.user, user) }
+        if let sender { try match(.sender, sender) }
+        if let remoteAddr { try match(.remoteAddr, remoteAddr) }
+    }
+
+    /// Limits reading to the chain anchors of the audit log named `logID`, replacing earlier
+    /// matches.
+    public func matchAnchors(logID: String) throws(JournalError) {
+        removeMatches()
+        try match(.messageID, AuditJournal.anchorMessageID)
+        try match(.logID, logID)
+    }
 }

@@ -1,4 +1,5 @@
 import CSystemd
+public import Foundation
 import Glibc
 
 /// Reads journal entries with `sd_journal_open` (the local journal) or
@@ -30,24 +31,61 @@ public final class JournalReader {
         guard result >= 0 else { throw .readFailed(-result) }
     }
 
+    /// Removes every match: all entries again.
+    public func removeMatches() { sd_journal_flush_matches(handle) }
+
     /// Every matching entry from the oldest, as field dictionaries (values are raw bytes).
     public func entries() throws(JournalError) -> [[String: [UInt8]]] {
         var all: [[String: [UInt8]]] = []
-        sd_journal_seek_head(handle)
-        while true {
-            let step = sd_journal_next(handle)
-            guard step >= 0 else { throw .readFailed(-step) }
-            if step == 0 { return all }
-            all.append(currentFields())
-        }
+        seekHead()
+        while let entry = try next() { all.append(entry) }
+        return all
     }
 
     /// The last matching entry, if any.
     public func lastEntry() throws(JournalError) -> [String: [UInt8]]? {
-        sd_journal_seek_tail(handle)
+        seekTail()
+        return try previous()
+    }
+
+    /// Positions before the oldest entry.
+    public func seekHead() { sd_journal_seek_head(handle) }
+
+    /// Positions after the newest entry: ``previous()`` then returns the newest entry.
+    public func seekTail() { sd_journal_seek_tail(handle) }
+
+    /// Positions before the first entry written at or after `date`.
+    public func seek(realtime date: Date) {
+        let microseconds = max(0, date.timeIntervalSince1970 * 1_000_000)
+        sd_journal_seek_realtime_usec(handle, UInt64(microseconds))
+    }
+
+    /// The next matching entry, or `nil` at the end.
+    public func next() throws(JournalError) -> [String: [UInt8]]? {
+        let step = sd_journal_next(handle)
+        guard step >= 0 else { throw .readFailed(-step) }
+        return step == 0 ? nil : currentFields()
+    }
+
+    /// The previous matching entry, or `nil` at the start.
+    public func previous() throws(JournalError) -> [String: [UInt8]]? {
         let step = sd_journal_previous(handle)
         guard step >= 0 else { throw .readFailed(-step) }
         return step == 0 ? nil : currentFields()
+    }
+
+    /// When the current entry was written (`__REALTIME_TIMESTAMP`).
+    public var realtime: Date? {
+        var microseconds: UInt64 = 0
+        guard sd_journal_get_realtime_usec(handle, &microseconds) >= 0 else { return nil }
+        return Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
+    }
+
+    /// Waits until the journal changes or `timeout` passes.
+    public func wait(timeout: Duration) throws(JournalError) {
+        let microseconds = timeout.components.seconds * 1_000_000 + timeout.components.attoseconds / 1_000_000_000_000
+        let result = sd_journal_wait(handle, UInt64(max(0, microseconds)))
+        guard result >= 0 else { throw .readFailed(-result) }
     }
 
     private func currentFields() -> [String: [UInt8]] {

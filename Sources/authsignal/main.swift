@@ -5,7 +5,7 @@ import Foundation
 
 /// `authsignal`: send auth events to authsignald, query and follow the audit log, verify it.
 @main
-struct AuthSignalCommand: ParsableCommand {
+struct AuthSignalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authsignal",
         abstract: "Send authentication events to authsignald and read its audit log.",
@@ -31,6 +31,76 @@ struct Connection: ParsableArguments {
             throw fail(error)
         }
     }
+}
+
+/// Where `query`, `follow` and `report` read history: the daemon (default), an audit log file
+/// read-only, or the audit entries in journals (this host's, or files collected from a fleet).
+struct HistorySource: ParsableArguments {
+    @OptionGroup var connection: Connection
+    @Option(help: "Read this audit log file read-only, without the daemon (a copy with its -wal file is fine).")
+    var database: String?
+    @Flag(help: "Read the audit entries in this host's journal (adds a HOST column).") var journal = false
+    @Option(
+        name: .customLong("journal-directory"),
+        help: "Read the audit entries in the journal files in this directory (many hosts': docs/fleet.md).")
+    var journalDirectory: String?
+
+    /// Whether records come from journals, and so carry a host.
+    var readsJournal: Bool { journal || journalDirectory != nil }
+
+    func validate() throws {
+        if [database != nil, journal, journalDirectory != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("choose one of --database, --journal and --journal-directory")
+        }
+    }
+
+    /// Opens the journal this source names.
+    func openJournal() throws -> JournalHistory {
+        do {
+            return try JournalHistory(directory: journalDirectory)
+        } catch {
+            FileHandle.standardError.write(Data("authsignal: cannot open the journal: \(error)\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+
+    /// Reads the records a `query` request object asks for; returns how many there were.
+    func records(_ request: JSONObject, each: (JSONObject) throws -> Void) async throws -> Int {
+        if database == nil && !readsJournal {
+            do {
+                let answer = try connection.open().request(request, record: each)
+                return Int(answer["count"]?.intValue ?? 0)
+            } catch {
+                throw fail(error)
+            }
+        }
+        let filter = try Self.filter(request)
+        do {
+            if let database { return try await Verifier.records(database: database, matching: filter, each: each) }
+            return try openJournal().records(matching: filter, each: each)
+        } catch {
+            throw failReading(error)
+        }
+    }
+
+    /// The filter a request object describes (the daemon's own decoding, so both agree).
+    static func filter(_ request: JSONObject) throws -> RecordFilter {
+        do {
+            switch try ProtocolRequest.decode(request) {
+            case .query(let filter), .follow(let filter): return filter
+            default: throw ValidationError("not a query")
+            }
+        } catch let error as ProtocolError {
+            throw ValidationError(error.message)
+        }
+    }
+}
+
+/// Prints an error reading a database file or journal; exit status 3 (unavailable).
+func failReading(_ error: any Error) -> ExitCode {
+    if let exit = error as? ExitCode { return exit }
+    FileHandle.standardError.write(Data("authsignal: \(error)\n".utf8))
+    return ExitCode(3)
 }
 
 /// Prints the error and gives the documented exit status.
@@ -245,29 +315,25 @@ struct Send: ParsableCommand {
     }
 }
 
-struct Query: ParsableCommand {
+struct Query: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print audit records matching filters.")
 
-    @OptionGroup var connection: Connection
+    @OptionGroup var source: HistorySource
     @OptionGroup var filters: Filters
     @Option(help: "At most this many records.") var limit: Int?
     @Flag(help: "Newest first.") var reverse = false
     @Option(help: "table, json, jsonl or csv.") var format = OutputFormat.table
 
-    func run() throws {
+    func run() async throws {
         var request = try filters.request(op: "query")
         if let limit { request["limit"] = .int(Int64(limit)) }
         if reverse { request["order"] = .string("desc") }
-        let daemon = try connection.open()
-        let printer = RecordPrinter(format: format, colour: format == .table && stdoutIsColourTerminal, write: printOut)
-        let answer: JSONObject
-        do {
-            answer = try daemon.request(request) { printer.add($0) }
-        } catch {
-            throw fail(error)
-        }
+        let printer = RecordPrinter(
+            format: format, colour: format == .table && stdoutIsColourTerminal, hosts: source.readsJournal,
+            write: printOut)
+        let count = try await source.records(request) { printer.add($0) }
         printer.finish()
-        if answer["count"] == .int(0) {
+        if count == 0 {
             if format == .table { FileHandle.standardError.write(Data("no records matched\n".utf8)) }
             throw ExitCode(1)
         }
@@ -278,13 +344,16 @@ struct Follow: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print records as they are stored, until Ctrl-C or daemon shutdown.")
 
-    @OptionGroup var connection: Connection
+    @OptionGroup var source: HistorySource
     @OptionGroup var filters: Filters
     @Option(help: "table, json, jsonl or csv.") var format = OutputFormat.table
 
+    func validate() throws {
+        if source.database != nil { throw ValidationError("follow reads the daemon or a journal, not --database") }
+    }
+
     func run() throws {
         let request = try filters.request(op: "follow")
-        let daemon = try connection.open()
         // A parent may have started us with signals blocked; Ctrl-C must work.
         var interrupts = sigset_t()
         sigemptyset(&interrupts)
@@ -298,9 +367,18 @@ struct Follow: ParsableCommand {
             _exit(0)
         }
         let printer = RecordPrinter(
-            format: format, colour: format == .table && stdoutIsColourTerminal, streaming: true, write: printOut)
+            format: format, colour: format == .table && stdoutIsColourTerminal, streaming: true,
+            hosts: source.readsJournal, write: printOut)
+        if source.readsJournal {
+            let filter = try HistorySource.filter(request)
+            do {
+                try source.openJournal().follow(matching: filter) { printer.add($0) }
+            } catch {
+                throw failReading(error)
+            }
+        }
         do {
-            let answer = try daemon.request(request) { printer.add($0) }
+            let answer = try source.connection.open().request(request) { printer.add($0) }
             printer.finish()
             let count = answer["count"].text
             FileHandle.standardError.write(
@@ -311,11 +389,11 @@ struct Follow: ParsableCommand {
     }
 }
 
-struct Report: ParsableCommand {
+struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Summarize a time range: counts, top failing accounts and addresses, a histogram, attack hints.")
 
-    @OptionGroup var connection: Connection
+    @OptionGroup var source: HistorySource
     @Option(help: "From this time (default: today).") var since = "today"
     @Option(help: "Before this time (default: now).") var until: String?
     @Option(help: "How many accounts and addresses to list.") var top = 10
@@ -323,7 +401,7 @@ struct Report: ParsableCommand {
     @Option(help: "The brute-force window, in minutes.") var window = 10
     @Option(help: "Accounts one password must be tried against to count as spraying.") var sprayAccounts = 3
 
-    func run() throws {
+    func run() async throws {
         let filters = try Filters.parse(["--since=\(since)"] + (until.map { ["--until=\($0)"] } ?? []))
         let request = try filters.request(op: "query")
         var span: TimeInterval = 86400
@@ -332,20 +410,22 @@ struct Report: ParsableCommand {
         }
         var report = AuthSignalClient.Report(bucket: span > 2 * 86400 ? 86400 : 3600)
         let progress = Progress()
-        do {
-            _ = try connection.open().request(request) { record in
-                report.add(record)
-                progress.update(report.total, of: nil, what: "records")
-            }
-            progress.done()
-        } catch {
-            throw fail(error)
+        _ = try await source.records(request) { record in
+            report.add(record)
+            progress.update(report.total, of: nil, what: "records")
         }
+        progress.done()
         printOut("Records: \(report.total)\n")
         for signal in AuthSignal.allCases {
             printOut(
                 "  \(signal.shortName.padding(toLength: 8, withPad: " ", startingAt: 0))\(report.perSignal[signal] ?? 0)\n"
             )
+        }
+        if !report.perHost.isEmpty {
+            printOut("\nRecords by host:\n")
+            for (host, count) in AuthSignalClient.Report.top(report.perHost, report.perHost.count) {
+                printOut("  \(String(count).leftPadded(7))  \(RecordPrinter.escaped(host))\n")
+            }
         }
         for (title, table) in [("accounts", report.failuresPerUser), ("remote addresses", report.failuresPerAddress)] {
             let rows = AuthSignalClient.Report.top(table, top)
@@ -406,33 +486,54 @@ extension String {
     }
 }
 
-struct Verify: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Verify the audit log's hash chain through the daemon.")
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify the audit log's hash chain, and compare it with the chain anchors in the journal.",
+        discussion: """
+            Through the daemon by default, or offline with --database (read-only). Anchors come from this \
+            host's journal, or from --journal-directory; only anchors of the same log (its log id) count. \
+            Exit status 5 when the log was tampered with.
+            """)
 
     @OptionGroup var connection: Connection
+    @Option(help: "Verify this audit log file read-only, without the daemon (a copy with its -wal file is fine).")
+    var database: String?
+    @Option(
+        name: .customLong("journal-directory"), help: "Read the chain anchors from the journal files in this directory."
+    )
+    var journalDirectory: String?
+    @Flag(name: .customLong("no-journal"), help: "Do not compare with journal anchors.") var noJournal = false
     @Option(help: "First seq to check.") var from: Int64?
     @Option(help: "Last seq to check.") var to: Int64?
 
-    func run() throws {
-        var request: JSONObject = ["op": .string("verify")]
-        if let from { request["from"] = .int(from) }
-        if let to { request["to"] = .int(to) }
-        let answer: JSONObject
+    func run() async throws {
+        // The journal holds anchors only where the daemon wrote them; without one, the chain is
+        // still checked on its own.
+        let journal = noJournal ? nil : try? JournalHistory(directory: journalDirectory)
+        let result: Verification
         do {
-            answer = try connection.open().request(request)
-        } catch {
+            if let database {
+                result = try await Verifier.verify(database: database, from: from, to: to, journal: journal)
+            } else {
+                result = try Verifier.verify(daemon: connection.open(), from: from, to: to, journal: journal)
+            }
+        } catch let error as ClientError {
             throw fail(error)
+        } catch {
+            throw failReading(error)
         }
-        let checked = answer["checked"].text
-        if answer["valid"] == .bool(true) {
-            printOut("chain intact: \(checked) records verified\n")
-            return
+        if let problem = result.problem {
+            printOut("TAMPERED: first bad record \(problem.seq): \(problem.description)\n")
+            throw ExitCode(5)
         }
-        let problem = answer["problem"]
-        printOut(
-            "TAMPERED: first bad record \((problem?["seq"]).text): "
-                + "\(problem?["description"]?.stringValue ?? "unknown")\n")
-        throw ExitCode(5)
+        printOut("chain intact: \(result.checked) records verified\n")
+        if let latest = result.latestAnchor {
+            printOut(
+                "journal anchors: \(result.anchorsFound) found for log \(result.logID ?? "?"); the log agrees with the newest (record \(latest))\n"
+            )
+        } else if !noJournal {
+            printOut("journal anchors: none found for this log (the chain was checked on its own)\n")
+        }
     }
 }
 

@@ -33,9 +33,12 @@ struct StoreBasicsTests {
             pre.disconnect()
             post.disconnect()
         }
-        _ = try AuditStore(path: path)
-        _ = try AuditStore(path: path)
-        #expect(seen.values == ["pre [\"v1-records\"]", "post [\"v1-records\"]", "pre []", "post []"])
+        let first = try AuditStore(path: path)
+        let second = try AuditStore(path: path)
+        let plan = #"["v1-records", "v2-log-identity"]"#
+        #expect(seen.values == ["pre \(plan)", "post \(plan)", "pre []", "post []"])
+        // The log's identity is made once, by the migration, and kept.
+        #expect(first.logID.count == 32 && first.logID == second.logID)
     }
 
     @Test func connectionCreatedIsSentForEveryConnectionAndReceiversCanSetPragmas() async throws {

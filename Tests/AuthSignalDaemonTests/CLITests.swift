@@ -96,7 +96,7 @@ extension DaemonTests {
             let future = try cli(["query", "--since", "tomorrow"], socket: socket)
             #expect(future.status == 1)
 
-            #expect(try cli(["verify"], socket: socket).out == "chain intact: 2 records verified\n")
+            #expect(try cli(["verify"], socket: socket).out.hasPrefix("chain intact: 2 records verified\n"))
             #expect(try cli(["stats"], socket: socket).out.contains("records.total: 2\n"))
             #expect(try cli(["ping"], socket: socket).out.contains("speaks protocol 1"))
             let down = try cli(["ping"], socket: daemon.directory.path + "/missing.sock")

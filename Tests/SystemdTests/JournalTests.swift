@@ -94,12 +94,21 @@ struct JournalTests {
         #expect(!"\(json)".contains("hunter2"))
 
         let anchorID = UUID().uuidString
-        var anchor = AuditJournal.anchorEntry(seq: 42, hash: Array(repeating: 0xAB, count: 32))
+        var anchor = AuditJournal.anchorEntry(seq: 42, hash: Array(repeating: 0xAB, count: 32), logID: "0123")
         anchor.append(try JournalFieldName("AUTHSIGNAL_TEST_ID"), anchorID)
         try JournalWriter().send(anchor)
         let anchorJSON = try #require(try await readBack(anchorID))
         #expect(anchorJSON["MESSAGE_ID"] as? String == AuditJournal.anchorMessageID)
         #expect(anchorJSON["AUTHSIGNAL_SEQ"] as? String == "42")
+        #expect(anchorJSON["AUTHSIGNAL_LOG_ID"] as? String == "0123")
+        // Written by this test process, not by authsignald (journald's own _COMM field says so):
+        // not taken as an anchor, so nobody can plant anchors that raise false alarms.
+        let fields = anchorJSON.compactMapValues { ($0 as? String).map { Array($0.utf8) } }
+        #expect(AuditJournal.anchor(fromEntry: fields) == nil)
+        var fromDaemon = fields
+        fromDaemon["_COMM"] = Array("authsignald".utf8)
+        let read = try #require(AuditJournal.anchor(fromEntry: fromDaemon))
+        #expect(read.seq == 42 && read.logID == "0123" && read.hash == Array(repeating: 0xAB, count: 32))
     }
 
     @Test func aHostileUserNameCannotForgeLinesInTheMessage() throws {

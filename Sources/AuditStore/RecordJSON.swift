@@ -1,5 +1,4 @@
-public import AuditStore
-import AuthSignalCore
+public import AuthSignalCore
 
 /// The protocol's form of an audit record: `{"record":{…}}` lines (docs/protocol.md).
 public enum RecordJSON {
@@ -41,6 +40,17 @@ public enum RecordJSON {
             output.append(contentsOf: "null".utf8)
         }
         output.append(contentsOf: "}}\n".utf8)
+    }
+
+    /// The record as the protocol's JSON object (the value of `"record"`).
+    public static func object(_ record: AuditRecord) -> JSONObject {
+        var line: [UInt8] = []
+        appendLine(record, to: &line)
+        // The line was just encoded from a record; it always parses.
+        guard case .object(let wrapper)? = try? JSONParser.parse(line, allowsNUL: true),
+            case .object(let object)? = wrapper["record"]
+        else { preconditionFailure("RecordJSON produced a line that does not parse") }
+        return object
     }
 
     private static func appendObject(_ object: JSONObject?, to output: inout [UInt8]) {

@@ -1,0 +1,67 @@
+public import AuthSignalCore
+import Foundation
+import GRDB
+
+/// An audit log opened read-only, for offline use of a database file without the daemon (such
+/// as a copy taken for an investigation): query and verify. Nothing is migrated or written, and
+/// no signal is sent.
+///
+/// A copy of a log in WAL mode needs its `-wal` file beside it (copy both), and a directory in
+/// which SQLite may create the `-shm` index when it is absent.
+public final class ReadOnlyAuditLog: Sendable {
+    /// The database file.
+    public let path: String
+    /// The log's identity (`nil` for a log written before identities existed).
+    public let logID: String?
+    private let pool: DatabasePool
+
+    /// Opens the audit log at `path` read-only.
+    /// - Throws: ``StoreError/open(_:)`` when the file is missing, unreadable or not an audit log.
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw .open("\(path): no such file")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        configuration.label = "authsignal.readonly"
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            logID = try pool.read { db -> String? in
+                guard try db.tableExists("records") else {
+                    throw StoreError.open("\(path) is not an authsignal audit log (it has no records table)")
+                }
+                return try db.tableExists("log_identity") ? try Schema.logID(db) : nil
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw .open("\(path): \(StoreFailure.describe(error))")
+        } catch {
+            throw .open("\(path): \(error)")
+        }
+    }
+
+    /// The records matching `filter`, page by page (see ``AuditStore/records(matching:pageSize:)``).
+    public func records(matching filter: RecordFilter = RecordFilter(), pageSize: Int = 512) -> RecordSequence {
+        RecordSequence(reader: pool, filter: filter, pageSize: max(pageSize, 1))
+    }
+
+    /// Walks the hash chain, checking `anchors` too (see ``AuditStore/verify(from:to:anchors:)``).
+    public func verify(from: Int64? = nil, to: Int64? = nil, anchors: [ChainHead] = []) async throws -> VerifyReport {
+        try await AuditStore.verify(
+            pool, from: from, to: to, anchors: anchors, parallelThreshold: StoreOptions().parallelVerifyThreshold)
+    }
+
+    /// The last record's seq and hash, or the pruned anchor, or the genesis head of an empty log.
+    public func chainHead() async throws -> ChainHead {
+        try await pool.read { db in
+            let head = try AuditStore.loadHead(db)
+            return head.seq == 0 ? ChainHead.genesis : head.chainHead
+        }
+    }
+
+    /// Closes the file.
+    public func close() throws { try pool.close() }
+}

@@ -1,0 +1,127 @@
+public import AuthSignalCore
+import Foundation
+public import Systemd
+
+/// Audit records read back from the journal entries daemons write: this host's journal, or a
+/// directory of journal files collected from many hosts by systemd-journal-remote (docs/fleet.md).
+///
+/// Records have the protocol's record form plus `"host"`. Their seqs are per host (each host has
+/// its own audit log), so `after_seq` is applied per entry. The journal copy is a mirror for
+/// search; the audit log stays the system of record.
+///
+/// Not `Sendable`: it owns a journal handle.
+public final class JournalHistory {
+    private let reader: JournalReader
+    /// How long after a record was received its journal entry may be written (the daemon's journal
+    /// queue); bounds the scan past `until`.
+    private static let writeDelay: TimeInterval = 600
+
+    /// Opens this host's journal, or the journal files in `directory`.
+    public init(directory: String? = nil) throws(JournalError) {
+        if let directory {
+            reader = try JournalReader(directory: directory)
+        } else {
+            reader = try JournalReader()
+        }
+    }
+
+    /// Calls `each` with every record matching `filter` (its order and limit included); returns how
+    /// many there were.
+    public func records(matching filter: RecordFilter, each: (JSONObject) throws -> Void) throws -> Int {
+        try matchRecords(filter)
+        var count = 0
+        let limit = filter.limit ?? Int.max
+        guard limit > 0 else { return 0 }
+        if filter.order == .ascending {
+            if let since = filter.since { reader.seek(realtime: since) } else { reader.seekHead() }
+            while let fields = try reader.next() {
+                if let until = filter.until, let written = reader.realtime, written >= until + Self.writeDelay { break }
+                guard let record = record(fields), Self.matches(record, filter) else { continue }
+                try each(record)
+                count += 1
+                if count == limit { break }
+            }
+        } else {
+            if let until = filter.until { reader.seek(realtime: until + Self.writeDelay) } else { reader.seekTail() }
+            while count < limit, let fields = try reader.previous() {
+                if let since = filter.since, let written = reader.realtime, written < since { break }
+                guard let record = record(fields), Self.matches(record, filter) else { continue }
+                try each(record)
+                count += 1
+            }
+        }
+        return count
+    }
+
+    /// Calls `each` with every matching record written from now on (or from `filter.since`), until
+    /// `each` throws. Never returns otherwise.
+    public func follow(matching filter: RecordFilter, each: (JSONObject) throws -> Void) throws -> Never {
+        // No journal matches here: libsystemd (v252) skips the first entry written after the
+        // follow started that carries a field value new to the journal file, so a match on a new
+        // user or sender would miss it. Every filter is checked on the record instead.
+        reader.removeMatches()
+        if let since = filter.since {
+            reader.seek(realtime: since)
+        } else {
+            // Onto the newest entry, so that next() returns only entries written after it.
+            reader.seekTail()
+            _ = try reader.previous()
+        }
+        while true {
+            while let fields = try reader.next() {
+                guard let record = record(fields), Self.matches(record, filter), Self.matchesFields(record, filter)
+                else { continue }
+                try each(record)
+            }
+            try reader.wait(timeout: .seconds(1))
+        }
+    }
+
+    /// The chain anchors written for the audit log named `logID`, oldest first.
+    public func anchors(logID: String) throws -> [AuditJournal.Anchor] {
+        try reader.matchAnchors(logID: logID)
+        var anchors: [AuditJournal.Anchor] = []
+        reader.seekHead()
+        while let fields = try reader.next() {
+            if let anchor = AuditJournal.anchor(fromEntry: fields), anchor.logID == logID { anchors.append(anchor) }
+        }
+        return anchors
+    }
+
+    private func record(_ fields: [String: [UInt8]]) -> JSONObject? {
+        AuditJournal.record(fromEntry: fields, written: reader.realtime)
+    }
+
+    /// Journal matches for what the journal indexes; the rest is checked per record.
+    private func matchRecords(_ filter: RecordFilter) throws {
+        try reader.matchAuditRecords(
+            signal: filter.signal, user: filter.user, sender: filter.sender, remoteAddr: filter.remoteAddr)
+    }
+
+    /// The checks the journal matches make, for reading without matches.
+    static func matchesFields(_ record: JSONObject, _ filter: RecordFilter) -> Bool {
+        if let signal = filter.signal, record["signal"]?.stringValue != signal.rawValue { return false }
+        if let user = filter.user, record["user"]?.stringValue != user { return false }
+        if let sender = filter.sender, record["sender"]?.stringValue != sender { return false }
+        if let address = filter.remoteAddr, record["request"]?["remote_addr"]?.stringValue != address { return false }
+        return true
+    }
+
+    /// The checks the journal matches cannot make: the time range (on `received`) and `after_seq`.
+    static func matches(_ record: JSONObject, _ filter: RecordFilter) -> Bool {
+        if let since = filter.since {
+            guard let received = record["received"]?.stringValue.flatMap(RFC3339.parse), received >= since else {
+                return false
+            }
+        }
+        if let until = filter.until {
+            guard let received = record["received"]?.stringValue.flatMap(RFC3339.parse), received < until else {
+                return false
+            }
+        }
+        if let afterSeq = filter.afterSeq {
+            guard case .int(let seq)? = record["seq"], seq > afterSeq else { return false }
+        }
+        return true
+    }
+}

@@ -1,0 +1,111 @@
+import AuditStore
+public import AuthSignalCore
+import Foundation
+import Systemd
+
+/// What `verify` found: the chain walk's verdict plus what the journal anchors said.
+public struct Verification: Sendable {
+    /// Records whose hash and link were checked.
+    public var checked: Int
+    /// The first bad seq and why, if anything is wrong.
+    public var problem: (seq: Int64, description: String)?
+    /// Anchors of this log found in the journal.
+    public var anchorsFound = 0
+    /// The newest anchor compared with the log, if any.
+    public var latestAnchor: Int64?
+    /// The audit log's identity (`nil` for a log written before identities existed).
+    public var logID: String?
+
+    /// Whether the log is intact.
+    public var valid: Bool { problem == nil }
+}
+
+/// Checks audit logs: offline, straight from a database file, or through the daemon; both with
+/// the chain anchors the daemon wrote to the journal when a journal is given.
+public enum Verifier {
+    /// Walks the chain of the database file at `path`, read-only, and compares it with every
+    /// anchor of the same log in `journal`: an anchor with another hash is a rewritten chain, an
+    /// anchor past the end a truncated log.
+    public static func verify(
+        database path: String, from: Int64?, to: Int64?, journal: JournalHistory?
+    ) async throws -> Verification {
+        let log = try ReadOnlyAuditLog(path: path)
+        defer { try? log.close() }
+        var anchors: [ChainHead] = []
+        if let journal, let logID = log.logID {
+            anchors = try journal.anchors(logID: logID).map { ChainHead(seq: $0.seq, hash: Data($0.hash)) }
+            if let from { anchors.removeAll { $0.seq < from } }
+            if let to { anchors.removeAll { $0.seq > to } }
+        }
+        let report = try await log.verify(from: from, to: to, anchors: anchors)
+        var result = Verification(checked: report.checked, logID: log.logID)
+        result.anchorsFound = anchors.count
+        result.latestAnchor = anchors.map(\.seq).max()
+        if let problem = report.problem { result.problem = (problem.seq, problem.description) }
+        return result
+    }
+
+    /// Asks the daemon to walk the chain, then compares the newest journal anchor of its log
+    /// within the range with the record the daemon holds at that seq. The walk proves every link
+    /// up to the end, so the newest anchor is the one that catches a chain rewritten (or cut)
+    /// before it.
+    public static func verify(
+        daemon: DaemonConnection, from: Int64?, to: Int64?, journal: JournalHistory?
+    ) throws -> Verification {
+        var request: JSONObject = ["op": .string("verify")]
+        if let from { request["from"] = .int(from) }
+        if let to { request["to"] = .int(to) }
+        let answer = try daemon.request(request)
+        var result = Verification(checked: Int(answer["checked"]?.intValue ?? 0))
+        if answer["valid"] != .bool(true) {
+            let problem = answer["problem"]
+            result.problem = (problem?["seq"]?.intValue ?? 0, problem?["description"]?.stringValue ?? "unknown")
+            return result
+        }
+        guard let journal else { return result }
+        let stats = try daemon.request(["op": .string("stats")])
+        guard let logID = stats["log_id"]?.stringValue else { return result }
+        result.logID = logID
+        let firstSeq = stats["first_seq"]?.intValue ?? 1
+        let lastSeq = stats["last_seq"]?.intValue ?? 0
+        // Anchors of pruned records cannot be compared; the store keeps its own pruning anchor.
+        let anchors = try journal.anchors(logID: logID).filter { anchor in
+            anchor.seq >= max(from ?? firstSeq, firstSeq) && anchor.seq <= (to ?? Int64.max)
+        }
+        result.anchorsFound = anchors.count
+        guard let newest = anchors.max(by: { $0.seq < $1.seq }) else { return result }
+        result.latestAnchor = newest.seq
+        if newest.seq > lastSeq {
+            result.problem = (
+                lastSeq + 1,
+                ChainProblem(seq: lastSeq + 1, kind: .truncated(anchored: newest.seq)).description
+            )
+            return result
+        }
+        var stored: String?
+        _ = try daemon.request([
+            "op": .string("query"), "after_seq": .int(newest.seq - 1), "limit": .int(1),
+        ]) { record in
+            if record["seq"]?.intValue == newest.seq { stored = record["hash"]?.stringValue }
+        }
+        if stored != Hex.encode(newest.hash) {
+            result.problem = (newest.seq, ChainProblem(seq: newest.seq, kind: .anchorMismatch).description)
+        }
+        return result
+    }
+
+    /// The records of the database file at `path` matching `filter`, read-only, in the
+    /// protocol's record form; returns how many.
+    public static func records(
+        database path: String, matching filter: RecordFilter, each: (JSONObject) throws -> Void
+    ) async throws -> Int {
+        let log = try ReadOnlyAuditLog(path: path)
+        defer { try? log.close() }
+        var count = 0
+        for try await record in log.records(matching: filter) {
+            try each(RecordJSON.object(record))
+            count += 1
+        }
+        return count
+    }
+}

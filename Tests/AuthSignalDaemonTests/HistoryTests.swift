@@ -1,0 +1,235 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// Rewrites the chain of the audit log at argv[1] from record argv[2] on, after changing that
+/// record's user to argv[3]: a forger who knows the hash construction (docs/storage.md). The chain
+/// then verifies on its own; only the journal anchors can tell.
+private let chainForger = """
+    import hashlib, sqlite3, struct, sys
+    def field(v):
+        if v is None: return b"\\0"
+        if isinstance(v, int): return b"\\1" + struct.pack(">q", v)
+        b = v.encode() if isinstance(v, str) else v
+        return b"\\2" + struct.pack(">I", len(b)) + b
+    db = sqlite3.connect(sys.argv[1])
+    start = int(sys.argv[2])
+    db.execute("UPDATE records SET user = ? WHERE seq = ?", (sys.argv[3], start))
+    prev = db.execute("SELECT hash FROM records WHERE seq = ?", (start - 1,)).fetchone()[0]
+    rows = db.execute("SELECT seq, received, time, signal, sender, user, remote_addr, request, credentials, "
+                      "peer_uid, peer_gid, peer_pid, idem FROM records WHERE seq >= ? ORDER BY seq", (start,)).fetchall()
+    for row in rows:
+        digest = hashlib.sha256(prev + b"authsignal-record-v1" + b"".join(field(v) for v in row)).digest()
+        db.execute("UPDATE records SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, row[0]))
+        prev = digest
+    db.commit()
+    """
+
+/// Runs a shell pipeline; returns its status and output.
+private func shell(_ script: String) throws -> (status: Int32, output: String) {
+    try runCommand("/bin/sh", ["-c", script])
+}
+
+/// A copy of the stopped daemon's audit log (with its -wal file, if any) in a new directory.
+private func copyLog(of daemon: DaemonUnderTest, named name: String) throws -> String {
+    let directory = daemon.directory.path + "/" + name
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: daemon.databasePath + suffix) {
+        try FileManager.default.copyItem(atPath: daemon.databasePath + suffix, toPath: directory + "/audit.db" + suffix)
+    }
+    return directory + "/audit.db"
+}
+
+/// A tag unique to this test run, so that records other runs left in the shared journal do not match.
+private func runTag() -> String { String(UUID().uuidString.prefix(8)).lowercased() }
+
+extension DaemonTests {
+    @Suite struct HistoryTests {
+        @Test func offlineDatabaseQueryAndVerifyAgainstJournalAnchors() throws {
+            let daemon = try DaemonUnderTest(extra: "AnchorEveryRecords=4\n")
+            let socket = daemon.socketPath
+            let tag = runTag()
+            for index in 1...10 {
+                #expect(try cli(["send", "login", "--user", "offline-\(tag)-\(index)"], socket: socket).status == 0)
+            }
+            // Anchors are written after commit, by the journal thread (every 4 records, or after 1 s).
+            try waitFor("the journal anchors") {
+                try cli(["verify"], socket: socket).out.contains("agrees with the newest (record 10)")
+            }
+            #expect(daemon.stop() == 0)
+
+            let copy = try copyLog(of: daemon, named: "copy")
+            let before = try Data(contentsOf: URL(fileURLWithPath: copy))
+            let all = try cli(["query", "--database", copy, "--format", "jsonl"], socket: "/nonexistent")
+            #expect(all.status == 0, "\(all)")
+            #expect(all.out.split(separator: "\n").count == 10)
+            let one = try cli(["query", "--database", copy, "--user", "offline-\(tag)-3"], socket: "/nonexistent")
+            #expect(one.out.split(separator: "\n").count == 2 && one.out.contains("offline-\(tag)-3"))
+            #expect(
+                try cli(["query", "--database", copy, "--user", "nobody-\(tag)"], socket: "/nonexistent").status == 1)
+            let intact = try cli(["verify", "--database", copy], socket: "/nonexistent")
+            #expect(intact.status == 0, "\(intact)")
+            #expect(intact.out.contains("chain intact: 10 records verified"))
+            #expect(intact.out.contains("found for log") && intact.out.contains("(record 10)"), "\(intact.out)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == before, "read-only use changed the file")
+
+            // Cut off the last records: the chain alone is still consistent, the anchors are not.
+            let cut = try copyLog(of: daemon, named: "cut")
+            #expect(
+                try shell(
+                    "python3 -c 'import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); "
+                        + "d.execute(\"DELETE FROM records WHERE seq > 7\"); d.commit()' \(cut)"
+                ).status == 0)
+            #expect(try cli(["verify", "--database", cut, "--no-journal"], socket: "/nonexistent").status == 0)
+            let truncated = try cli(["verify", "--database", cut], socket: "/nonexistent")
+            #expect(truncated.status == 5)
+            #expect(truncated.out.contains("TAMPERED: first bad record 8: the log was truncated"), "\(truncated.out)")
+
+            // Edit a record and rewrite the chain after it, as a forger who knows the hash would.
+            let forged = try copyLog(of: daemon, named: "forged")
+            let forgery = try runCommand("/usr/bin/python3", ["-c", chainForger, forged, "3", "mallory"])
+            #expect(forgery.status == 0, "\(forgery.output)")
+            #expect(try cli(["verify", "--database", forged, "--no-journal"], socket: "/nonexistent").status == 0)
+            let rewritten = try cli(["verify", "--database", forged], socket: "/nonexistent")
+            #expect(rewritten.status == 5)
+            #expect(rewritten.out.contains("differs from the hash anchored in the journal"), "\(rewritten)")
+
+            // A plain edit is caught by the chain itself.
+            let edited = try copyLog(of: daemon, named: "edited")
+            #expect(
+                try shell(
+                    "python3 -c 'import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); "
+                        + "d.execute(\"UPDATE records SET user = 1 WHERE seq = 6\"); d.commit()' \(edited)"
+                ).status == 0)
+            let editedRun = try cli(["verify", "--database", edited], socket: "/nonexistent")
+            #expect(editedRun.status == 5)
+            #expect(editedRun.out.contains("record 6 was modified"))
+
+            let missing = try cli(["verify", "--database", daemon.directory.path + "/none.db"], socket: "/nonexistent")
+            #expect(missing.status == 3)
+            #expect(missing.err.contains("no such file"))
+        }
+
+        @Test func daemonVerifyCatchesAChainRewrittenUnderIt() throws {
+            let daemon = try DaemonUnderTest(extra: "AnchorEveryRecords=2\n")
+            let socket = daemon.socketPath
+            let tag = runTag()
+            for index in 1...6 {
+                #expect(try cli(["send", "login", "--user", "live-\(tag)-\(index)"], socket: socket).status == 0)
+            }
+            try waitFor("the journal anchors") {
+                try cli(["verify"], socket: socket).out.contains("agrees with the newest (record 6)")
+            }
+            let forgery = try runCommand("/usr/bin/python3", ["-c", chainForger, daemon.databasePath, "5", "mallory"])
+            #expect(forgery.status == 0, "\(forgery.output)")
+            #expect(try cli(["verify", "--no-journal"], socket: socket).status == 0)
+            let caught = try cli(["verify"], socket: socket)
+            #expect(caught.status == 5)
+            #expect(caught.out.contains("record 6 differs from the hash anchored in the journal"), "\(caught.out)")
+        }
+
+        @Test func fleetHistoryFromJournalFilesOfTwoHosts() throws {
+            let tag = runTag()
+            let web1 = try DaemonUnderTest()
+            let web2 = try DaemonUnderTest()
+            for index in 1...3 {
+                #expect(
+                    try cli(["send", "login", "--user", "w1-\(tag)-\(index)"], socket: web1.socketPath).status == 0)
+            }
+            for _ in 1...2 {
+                let failed = try cli(
+                    [
+                        "send", "login-failed", "--user", "root", "--sender", "sshd-\(tag)", "--remote-addr",
+                        "203.0.113.9",
+                    ],
+                    socket: web1.socketPath)
+                #expect(failed.status == 0)
+            }
+            for index in 1...4 {
+                #expect(
+                    try cli(["send", "logout", "--user", "w2-\(tag)-\(index)"], socket: web2.socketPath).status == 0)
+            }
+            // This host's journal, read directly.
+            try waitFor("the journal entries") {
+                try cli(["query", "--journal", "--user", "w2-\(tag)-4"], socket: "/nonexistent").status == 0
+            }
+            let local = try cli(
+                ["query", "--journal", "--format", "jsonl", "--user", "w1-\(tag)-2"], socket: "/nonexistent")
+            #expect(local.out.split(separator: "\n").count == 1 && local.out.contains(#""seq":2"#), "\(local)")
+
+            // What systemd-journal-remote collects from two hosts: each daemon's entries, exported with
+            // that host's name (journald stamps _HOSTNAME; here both ran on one machine).
+            let collected = web1.directory.path + "/collected"
+            try FileManager.default.createDirectory(atPath: collected, withIntermediateDirectories: true)
+            for (daemon, host) in [(web1, "web1"), (web2, "web2")] {
+                let upload = try shell(
+                    "journalctl -o export SYSLOG_IDENTIFIER=authsignald _PID=\(daemon.pid) "
+                        + "| sed -e 's/^_HOSTNAME=.*/_HOSTNAME=\(host)/' "
+                        + "| /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(host).journal - 2>&1")
+                #expect(upload.status == 0, "\(upload.output)")
+            }
+            let directory = ["--journal-directory", collected]
+            let fleet = try cli(["query", "--format", "jsonl"] + directory, socket: "/nonexistent")
+            #expect(fleet.status == 0, "\(fleet)")
+            let records = try fleet.out.split(separator: "\n").map { try object(String($0)) }
+            #expect(records.count == 9)
+            #expect(records.filter { $0["host"] as? String == "web1" }.count == 5)
+            #expect(records.filter { $0["host"] as? String == "web2" }.count == 4)
+            #expect(records.allSatisfy { ($0["hash"] as? String)?.count == 64 && $0["seq"] is Int })
+
+            let failures = try cli(["query", "--signal", "failed"] + directory, socket: "/nonexistent")
+            let rows = failures.out.split(separator: "\n")
+            #expect(rows.count == 3, "\(failures)")
+            #expect(rows[0].hasPrefix("HOST  SEQ  RECEIVED"))
+            #expect(rows.dropFirst().allSatisfy { $0.hasPrefix("web1") && $0.contains("203.0.113.9") })
+
+            let csv = try cli(
+                ["query", "--format", "csv", "--user", "w2-\(tag)-3"] + directory, socket: "/nonexistent")
+            let csvRows = csv.out.split(separator: "\n")
+            #expect(csvRows.count == 2 && csvRows[0].hasSuffix(",hash,host") && csvRows[1].hasSuffix(",web2"))
+
+            let newest = try cli(["query", "--reverse", "--limit", "2", "--format", "jsonl"] + directory, socket: "/x")
+            let newestUsers = try newest.out.split(separator: "\n").map { try object(String($0))["user"] as? String }
+            #expect(newestUsers == ["w2-\(tag)-4", "w2-\(tag)-3"])
+
+            let report = try cli(["report", "--since=-1h"] + directory, socket: "/nonexistent")
+            #expect(report.out.contains("Records: 9"), "\(report.out)")
+            #expect(report.out.contains("Records by host:\n        5  web1\n        4  web2\n"), "\(report.out)")
+            #expect(report.out.contains("203.0.113.9"))
+
+            let both = try cli(["query", "--journal", "--database", "x.db"], socket: "/nonexistent")
+            #expect(both.status == 64)
+        }
+
+        @Test func followTheJournal() throws {
+            let daemon = try DaemonUnderTest()
+            let tag = runTag()
+            let follower = Process()
+            follower.executableURL = URL(fileURLWithPath: cliPath)
+            follower.arguments = ["follow", "--journal", "--format", "jsonl", "--sender", "follow-\(tag)"]
+            let output = Pipe()
+            follower.standardOutput = output
+            follower.standardError = FileHandle.nullDevice
+            try follower.run()
+            defer { if follower.isRunning { kill(follower.processIdentifier, SIGKILL) } }
+            usleep(500_000)
+            for index in 1...3 {
+                let sent = try cli(
+                    ["send", "login", "--user", "f-\(index)", "--sender", "follow-\(tag)"], socket: daemon.socketPath)
+                #expect(sent.status == 0)
+            }
+            #expect(try cli(["send", "login", "--user", "other"], socket: daemon.socketPath).status == 0)
+            var followed = ""
+            try waitFor("the journal follower to print 3 records") {
+                followed += String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+                return followed.split(separator: "\n").count >= 3
+            }
+            kill(follower.processIdentifier, SIGINT)
+            follower.waitUntilExit()
+            #expect(follower.terminationStatus == 0)
+            let users = try followed.split(separator: "\n").map { try object(String($0))["user"] as? String }
+            #expect(users == ["f-1", "f-2", "f-3"])
+        }
+    }
+}
