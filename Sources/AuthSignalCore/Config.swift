@@ -16,6 +16,9 @@ public struct DaemonConfig: Sendable, Hashable {
     public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
     /// The most connections at once; more are answered `unavailable` and closed.
     public var maxConnections = 1024
+    /// The most connections one user other than root may hold at once, so that no local user can
+    /// take every connection and keep PAM's events out.
+    public var maxConnectionsPerUser = 64
     /// The most requests of one connection being processed or answered at once; the daemon
     /// reads no further from that connection until some are answered.
     public var maxInFlight = 256
@@ -239,6 +242,7 @@ struct ConfigKey: Sendable {
         text("Socket", "Group", \.socketGroup),
         integer("Socket", "MaxFrameBytes", \.maxFrameBytes, 256...(64 << 20)),
         integer("Socket", "MaxConnections", \.maxConnections, 1...1_000_000),
+        integer("Socket", "MaxConnectionsPerUser", \.maxConnectionsPerUser, 1...1_000_000),
         integer("Socket", "MaxInFlight", \.maxInFlight, 1...1_000_000),
         integer("Socket", "IdleTimeoutSec", \.idleTimeoutSeconds, 0...(86400 * 365)),
         list("Access", "EmitUsers", \.emitUsers),

@@ -15,6 +15,8 @@ final class SocketServer: Sendable {
     private let logger: Logger
     private let listener = Mutex<(any Channel)?>(nil)
     private let connections = Mutex<[UInt64: any Channel]>([:])
+    /// Open connections per uid (root is not counted).
+    private let connectionsPerUser = Mutex<[UInt32: Int]>([:])
     private let nextConnection = Atomic<UInt64>(1)
 
     init(group: MultiThreadedEventLoopGroup, processor: RequestProcessor, logger: Logger) {
@@ -92,12 +94,41 @@ final class SocketServer: Sendable {
             let peer = PeerIdentity(
                 credentials: PeerCredentials(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid))
             let sync = channel.pipeline.syncOperations
+            guard admit(uid: credentials.uid, limit: config.maxConnectionsPerUser, channel: channel) else {
+                let line = ProtocolResponse.error(
+                    ProtocolError(
+                        .unavailable,
+                        "too many connections from your user (MaxConnectionsPerUser=\(config.maxConnectionsPerUser)); "
+                            + "try again"))
+                try sync.addHandler(RejectingHandler(line: line))
+                return
+            }
             if config.idleTimeoutSeconds > 0 {
                 try sync.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(config.idleTimeoutSeconds))))
             }
             try sync.addHandler(
                 ConnectionHandler(processor: processor, peer: peer, connectionID: connectionID, logger: logger))
         }
+    }
+
+    /// Counts a connection of `uid` until `channel` closes, unless `uid` already holds `limit`.
+    /// Root is not limited.
+    private func admit(uid: UInt32, limit: Int, channel: any Channel) -> Bool {
+        guard uid != 0 else { return true }
+        let admitted = connectionsPerUser.withLock { counts in
+            guard counts[uid, default: 0] < limit else { return false }
+            counts[uid, default: 0] += 1
+            return true
+        }
+        if admitted {
+            channel.closeFuture.whenComplete { [self] _ in
+                connectionsPerUser.withLock { counts in
+                    counts[uid, default: 1] -= 1
+                    if counts[uid] == 0 { counts[uid] = nil }
+                }
+            }
+        }
+        return admitted
     }
 
     private static func prepareDirectory(of path: String) throws {
