@@ -40,5 +40,6 @@ struct UnitFileTests {
         #expect(directives.contains("Type=notify"))
         #expect(directives.contains("RestrictAddressFamilies=AF_UNIX"))
         #expect(directives.contains("StateDirectoryMode=0700"))
+        #expect(directives.contains("WatchdogSignal=SIGKILL"))
     }
 }
