@@ -474,6 +474,13 @@ final class Progress {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
+    /// Shows `text` as the status line until ``done()`` (on a terminal only).
+    func note(_ text: String) {
+        guard enabled else { return }
+        shown = true
+        FileHandle.standardError.write(Data("\r\(text)".utf8))
+    }
+
     func done() {
         if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         shown = false
@@ -510,6 +517,8 @@ struct Verify: AsyncParsableCommand {
         // The journal holds anchors only where the daemon wrote them; without one, the chain is
         // still checked on its own.
         let journal = noJournal ? nil : try? JournalHistory(directory: journalDirectory)
+        let progress = Progress()
+        progress.note("verifying the hash chain…")
         let result: Verification
         do {
             if let database {
@@ -517,9 +526,12 @@ struct Verify: AsyncParsableCommand {
             } else {
                 result = try Verifier.verify(daemon: connection.open(), from: from, to: to, journal: journal)
             }
+            progress.done()
         } catch let error as ClientError {
+            progress.done()
             throw fail(error)
         } catch {
+            progress.done()
             throw failReading(error)
         }
         if let problem = result.problem {
