@@ -44,19 +44,25 @@ private func copyLog(of daemon: DaemonUnderTest, named name: String) throws -> S
 /// A tag unique to this test run, so that records other runs left in the shared journal do not match.
 private func runTag() -> String { String(UUID().uuidString.prefix(8)).lowercased() }
 
+/// A daemon that anchors every `anchorEvery` records, holding `count` logins of distinct users
+/// named `prefix-N`, once the journal holds the anchor of the last one (anchors are written after
+/// commit, by the journal thread: every `anchorEvery` records, or after 1 s).
+private func anchoredDaemon(count: Int, anchorEvery: Int, prefix: String) throws -> DaemonUnderTest {
+    let daemon = try DaemonUnderTest(extra: "AnchorEveryRecords=\(anchorEvery)\n")
+    for index in 1...count {
+        #expect(try cli(["send", "login", "--user", "\(prefix)-\(index)"], socket: daemon.socketPath).status == 0)
+    }
+    try waitFor("the journal anchors") {
+        try cli(["verify"], socket: daemon.socketPath).out.contains("agrees with the newest (record \(count))")
+    }
+    return daemon
+}
+
 extension DaemonTests {
     @Suite struct HistoryTests {
         @Test func offlineDatabaseQueryAndVerifyAgainstJournalAnchors() throws {
-            let daemon = try DaemonUnderTest(extra: "AnchorEveryRecords=4\n")
-            let socket = daemon.socketPath
             let tag = runTag()
-            for index in 1...10 {
-                #expect(try cli(["send", "login", "--user", "offline-\(tag)-\(index)"], socket: socket).status == 0)
-            }
-            // Anchors are written after commit, by the journal thread (every 4 records, or after 1 s).
-            try waitFor("the journal anchors") {
-                try cli(["verify"], socket: socket).out.contains("agrees with the newest (record 10)")
-            }
+            let daemon = try anchoredDaemon(count: 10, anchorEvery: 4, prefix: "offline-\(tag)")
             #expect(daemon.stop() == 0)
 
             let copy = try copyLog(of: daemon, named: "copy")
@@ -112,15 +118,8 @@ extension DaemonTests {
         }
 
         @Test func daemonVerifyCatchesAChainRewrittenUnderIt() throws {
-            let daemon = try DaemonUnderTest(extra: "AnchorEveryRecords=2\n")
+            let daemon = try anchoredDaemon(count: 6, anchorEvery: 2, prefix: "live-\(runTag())")
             let socket = daemon.socketPath
-            let tag = runTag()
-            for index in 1...6 {
-                #expect(try cli(["send", "login", "--user", "live-\(tag)-\(index)"], socket: socket).status == 0)
-            }
-            try waitFor("the journal anchors") {
-                try cli(["verify"], socket: socket).out.contains("agrees with the newest (record 6)")
-            }
             let forgery = try runCommand("/usr/bin/python3", ["-c", chainForger, daemon.databasePath, "5", "mallory"])
             #expect(forgery.status == 0, "\(forgery.output)")
             #expect(try cli(["verify", "--no-journal"], socket: socket).status == 0)
