@@ -31,6 +31,13 @@ private func shell(_ script: String) throws -> (status: Int32, output: String) {
     try runCommand("/bin/sh", ["-c", script])
 }
 
+/// Runs one SQL statement on the database at `path` (with Python's sqlite3, as a tamperer would).
+private func execute(_ sql: String, on path: String) throws -> (status: Int32, output: String) {
+    try runCommand(
+        "/usr/bin/python3",
+        ["-c", "import sqlite3, sys; d = sqlite3.connect(sys.argv[1]); d.execute(sys.argv[2]); d.commit()", path, sql])
+}
+
 /// A copy of the stopped daemon's audit log (with its -wal file, if any) in a new directory.
 private func copyLog(of daemon: DaemonUnderTest, named name: String) throws -> String {
     let directory = daemon.directory.path + "/" + name
@@ -82,11 +89,7 @@ extension DaemonTests {
 
             // Cut off the last records: the chain alone is still consistent, the anchors are not.
             let cut = try copyLog(of: daemon, named: "cut")
-            #expect(
-                try shell(
-                    "python3 -c 'import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); "
-                        + "d.execute(\"DELETE FROM records WHERE seq > 7\"); d.commit()' \(cut)"
-                ).status == 0)
+            #expect(try execute("DELETE FROM records WHERE seq > 7", on: cut).status == 0)
             #expect(try cli(["verify", "--database", cut, "--no-journal"], socket: "/nonexistent").status == 0)
             let truncated = try cli(["verify", "--database", cut], socket: "/nonexistent")
             #expect(truncated.status == 5)
@@ -103,11 +106,7 @@ extension DaemonTests {
 
             // A plain edit is caught by the chain itself.
             let edited = try copyLog(of: daemon, named: "edited")
-            #expect(
-                try shell(
-                    "python3 -c 'import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); "
-                        + "d.execute(\"UPDATE records SET user = 1 WHERE seq = 6\"); d.commit()' \(edited)"
-                ).status == 0)
+            #expect(try execute("UPDATE records SET user = 1 WHERE seq = 6", on: edited).status == 0)
             let editedRun = try cli(["verify", "--database", edited], socket: "/nonexistent")
             #expect(editedRun.status == 5)
             #expect(editedRun.out.contains("record 6 was modified"))
