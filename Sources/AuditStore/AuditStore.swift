@@ -75,6 +75,11 @@ public final class AuditStore: Sendable {
     /// The head of the hash chain: the last record's seq and hash (for external anchoring).
     public func chainHead() -> ChainHead { writer.head.seq == 0 ? ChainHead.genesis : writer.head.chainHead }
 
+    /// How long the writer has had events (or an index merge) to commit without finishing a
+    /// transaction, or `nil` while it is idle. A healthy writer finishes one within milliseconds;
+    /// the daemon's watchdog withholds its ping when this grows past half the watchdog interval.
+    public var writerStall: Duration? { writer.stall }
+
     /// How many transactions the writer has committed since opening (group commit puts many
     /// events in one).
     public var committedTransactions: Int { writer.committedTransactions }

@@ -45,6 +45,8 @@ final class GroupCommitWriter: Sendable {
         /// Whether an idle merge is scheduled, and when the writer last finished work.
         var idleMergeScheduled = false
         var lastActive = ContinuousClock.now
+        /// When the writer last started on work or finished a transaction.
+        var progressAt = ContinuousClock.now
     }
 
     private let pool: DatabasePool
@@ -74,6 +76,13 @@ final class GroupCommitWriter: Sendable {
     var committedTransactions: Int { state.withLock { $0.committedTransactions } }
     var indexMerges: Int { state.withLock { $0.indexMerges } }
 
+    /// How long the writer has had work without finishing a transaction; `nil` when idle.
+    var stall: Duration? {
+        state.withLock { state in
+            state.committing || !state.pending.isEmpty ? ContinuousClock.now - state.progressAt : nil
+        }
+    }
+
     func append(_ event: RedactedEvent) async throws(StoreError) -> Appended {
         await reserveSlot()
         return try await enqueue(event, reserved: true).value
@@ -93,6 +102,7 @@ final class GroupCommitWriter: Sendable {
             state.pending.append(Pending(event: event, columns: columns, ticket: ticket))
             if state.committing { return false }
             state.committing = true
+            state.progressAt = .now
             return true
         }
         switch startCommitting {
@@ -176,7 +186,10 @@ final class GroupCommitWriter: Sendable {
             for (pending, result) in zip(batch, results) {
                 pending.ticket.complete(result)
             }
-            let backlog = state.withLock { $0.head.seq - $0.indexedThrough }
+            let backlog = state.withLock { state in
+                state.progressAt = .now
+                return state.head.seq - state.indexedThrough
+            }
             if backlog >= mergeThreshold { mergeIndexes() }
             gatherAfterLargeBatch(batch.count)
         }
@@ -226,6 +239,7 @@ final class GroupCommitWriter: Sendable {
             }
             state.idleMergeScheduled = false
             state.committing = true
+            state.progressAt = .now
             return .merge
         }
         switch decision {

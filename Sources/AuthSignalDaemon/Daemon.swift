@@ -7,7 +7,7 @@ import NIOPosix
 public import ServiceLifecycle
 public import Signals
 import Synchronization
-import Systemd
+public import Systemd
 import UnixSignals
 
 /// authsignald as a service: opens the audit log, wires the signals, listens, tells systemd it
@@ -31,11 +31,14 @@ public final class Daemon: Service {
     private let source: ConfigSource
     private let logger: Logger
     private let notifier = Notifier()
+    private let health: WatchdogHealth
 
-    /// A daemon reading its configuration from `source`.
-    public init(source: ConfigSource, logger: Logger) {
+    /// A daemon reading its configuration from `source`; while it runs, `health` holds checks
+    /// that its event loops and audit log writer make progress (for ``WatchdogService``).
+    public init(source: ConfigSource, logger: Logger, health: WatchdogHealth = WatchdogHealth()) {
         self.source = source
         self.logger = logger
+        self.health = health
     }
 
     /// Runs until graceful shutdown.
@@ -79,6 +82,17 @@ public final class Daemon: Service {
             store: store, receivers: receivers, journal: journal, followers: followers, runtime: runtime)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, NIOCore.System.coreCount))
         let server = SocketServer(group: group, processor: processor, logger: logger)
+        let heartbeats = EventLoopHeartbeats(group: group)
+        health.register("event loops") { heartbeats.stall(allowing: $0) }
+        health.register("audit log writer") { allowed in
+            guard let stall = store.writerStall, stall > allowed else { return nil }
+            return "no transaction finished for \(stall)"
+        }
+        defer {
+            health.unregister("event loops")
+            health.unregister("audit log writer")
+            heartbeats.stop()
+        }
         let endpoint = try Self.endpoint(config)
         try await server.start(endpoint)
         let head = store.chainHead()
@@ -109,6 +123,7 @@ public final class Daemon: Service {
         receivers.unready()
         try await store.close()
         journal.stop()
+        heartbeats.stop()
         try? await group.shutdownGracefully()
         let final = store.chainHead()
         logger.notice("authsignald stopped: audit log closed at record \(final.seq)")

@@ -1,15 +1,61 @@
+public import Logging
 public import ServiceLifecycle
+import Synchronization
 
-/// Pings the systemd watchdog at half of `WATCHDOG_USEC` until graceful shutdown. Without a
-/// watchdog it waits for shutdown without pinging, so it never ends the service group early.
+/// What must keep making progress for the watchdog to be pinged: a process that is scheduled but
+/// stuck (a hung event loop, a writer that never finishes a transaction) is not healthy, and
+/// systemd should restart it.
+public final class WatchdogHealth: Sendable {
+    /// A check: given the longest stall allowed, a reason when exceeded, else `nil`.
+    public typealias Check = @Sendable (_ allowed: Duration) -> String?
+
+    private let checks = Mutex<[(name: String, check: Check)]>([])
+
+    /// An empty set of checks: healthy.
+    public init() {}
+
+    /// Adds (or replaces) the check called `name`.
+    public func register(_ name: String, _ check: @escaping Check) {
+        checks.withLock { checks in
+            checks.removeAll { $0.name == name }
+            checks.append((name, check))
+        }
+    }
+
+    /// Removes the check called `name`.
+    public func unregister(_ name: String) {
+        checks.withLock { checks in checks.removeAll { $0.name == name } }
+    }
+
+    /// The first failing check, as `name: reason`, or `nil` when all pass.
+    public func problem(allowing allowed: Duration) -> String? {
+        for (name, check) in checks.withLock({ $0 }) {
+            if let reason = check(allowed) { return "\(name): \(reason)" }
+        }
+        return nil
+    }
+}
+
+/// Pings the systemd watchdog at half of `WATCHDOG_USEC` until graceful shutdown, as long as
+/// `health` passes with stalls of up to half the interval allowed; while it fails, pings are
+/// withheld (and the reason logged and shown as the unit's status), so systemd restarts a daemon
+/// that is stuck, not only one that stopped. Without a watchdog it waits for shutdown without
+/// pinging, so it never ends the service group early.
 public struct WatchdogService: Service {
     private let notifier: Notifier
     private let interval: Duration?
+    private let health: WatchdogHealth
+    private let logger: Logger
 
     /// A watchdog service; `interval` defaults to what the service manager asked for.
-    public init(notifier: Notifier = Notifier(), interval: Duration? = nil) {
+    public init(
+        notifier: Notifier = Notifier(), interval: Duration? = nil, health: WatchdogHealth = WatchdogHealth(),
+        logger: Logger = Logger(label: "authsignald.watchdog")
+    ) {
         self.notifier = notifier
         self.interval = interval ?? notifier.watchdogInterval
+        self.health = health
+        self.logger = logger
     }
 
     /// Pings until graceful shutdown or cancellation.
@@ -19,8 +65,19 @@ public struct WatchdogService: Service {
             return
         }
         let period = interval / 2
+        var withheld = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            notifier.watchdog()
+            if let problem = health.problem(allowing: period) {
+                if !withheld {
+                    logger.critical("watchdog: withholding pings, systemd will restart the daemon: \(problem)")
+                    notifier.status("stuck: \(problem)")
+                }
+                withheld = true
+            } else {
+                if withheld { logger.notice("watchdog: healthy again, pinging") }
+                withheld = false
+                notifier.watchdog()
+            }
             try? await Task.sleep(for: period)
         }
     }

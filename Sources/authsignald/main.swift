@@ -57,12 +57,14 @@ struct AuthSignalDaemonCommand: AsyncParsableCommand {
             Self.handler(label: label, level: level)
         }
         let logger = Logger(label: "authsignald")
-        let daemon = Daemon(source: Daemon.ConfigSource(path: path, required: config != nil), logger: logger)
+        let health = WatchdogHealth()
+        let daemon = Daemon(
+            source: Daemon.ConfigSource(path: path, required: config != nil), logger: logger, health: health)
         let services = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: WatchdogService()),
+                    .init(service: WatchdogService(health: health, logger: logger)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))

@@ -1,5 +1,6 @@
 import AuthSignalCore
 import Foundation
+import GRDBSQLite
 import TestSupport
 import Testing
 
@@ -65,5 +66,29 @@ struct FailureTests {
         let stored = try await store.all().map(\.seq)
         #expect(Set(acknowledged).isSubset(of: Set(stored)))
         #expect(try await store.verify().ok)
+    }
+
+    @Test func aWriterHeldUpByAnotherProcessLockReportsItsStall() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/audit.db"
+        let store = try AuditStore(path: path)
+        try await store.append(Events.make())
+        await store.indexPendingRecords()
+        #expect(store.writerStall == nil, "an idle writer is not stalled")
+        // Another process takes the write lock and sits on it.
+        var handle: OpaquePointer?
+        #expect(sqlite3_open(path, &handle) == SQLITE_OK)
+        defer { sqlite3_close(handle) }
+        #expect(sqlite3_exec(handle, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK)
+        let blocked = store.submit(Events.make(user: "bob"))
+        try await Task.sleep(for: .milliseconds(700))
+        let stall = try #require(store.writerStall)
+        #expect(stall >= .milliseconds(600), "\(stall)")
+        // The lock goes; the writer catches up and is idle again.
+        #expect(sqlite3_exec(handle, "COMMIT", nil, nil, nil) == SQLITE_OK)
+        #expect(try await blocked.value.seq == 2)
+        await store.indexPendingRecords()
+        #expect(store.writerStall == nil)
+        try await store.close()
     }
 }

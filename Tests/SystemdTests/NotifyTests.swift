@@ -88,6 +88,32 @@ struct NotifyTests {
         #expect((8...12).contains(pings), "\(pings) pings")
     }
 
+    @Test func pingsAreWithheldWhileAHealthCheckFails() async throws {
+        let socket = try NotifySocket()
+        setenv("NOTIFY_SOCKET", socket.path, 1)
+        defer { unsetenv("NOTIFY_SOCKET") }
+        let stuck = Atomic<Bool>(true)
+        let health = WatchdogHealth()
+        health.register("writer") { allowed in
+            stuck.load(ordering: .relaxed) ? "no transaction finished for longer than \(allowed)" : nil
+        }
+        let service = WatchdogService(interval: .milliseconds(200), health: health)
+        let task = Task { try await service.run() }
+        try await Task.sleep(for: .milliseconds(550))
+        let whileStuck = socket.drain()
+        stuck.store(false, ordering: .relaxed)
+        try await Task.sleep(for: .milliseconds(550))
+        task.cancel()
+        _ = try? await task.value
+        let afterwards = socket.drain()
+        #expect(!whileStuck.contains("WATCHDOG=1"), "\(whileStuck)")
+        #expect(whileStuck.first?.hasPrefix("STATUS=stuck: writer: no transaction finished") == true, "\(whileStuck)")
+        #expect(whileStuck.count == 1, "the status is sent once, not at every period: \(whileStuck)")
+        #expect(afterwards.filter { $0 == "WATCHDOG=1" }.count >= 3, "\(afterwards)")
+        health.unregister("writer")
+        #expect(health.problem(allowing: .seconds(1)) == nil)
+    }
+
     @Test func withoutAWatchdogTheServiceWaitsForShutdownWithoutPinging() async throws {
         let socket = try NotifySocket()
         setenv("NOTIFY_SOCKET", socket.path, 1)
