@@ -335,6 +335,11 @@ struct Query: AsyncParsableCommand {
         printer.finish()
         if count == 0 {
             if format == .table { FileHandle.standardError.write(Data("no records matched\n".utf8)) }
+            if source.journal && getuid() != 0 {
+                // sd_journal shows other users only their own entries, without an error.
+                FileHandle.standardError.write(
+                    Data("(the system journal is readable only by root and groups systemd-journal and adm)\n".utf8))
+            }
             throw ExitCode(1)
         }
     }
