@@ -54,6 +54,10 @@ public final class ReadOnlyAuditLog: Sendable {
             pool, from: from, to: to, anchors: anchors, parallelThreshold: StoreOptions().parallelVerifyThreshold)
     }
 
+    /// Totals per signal, first and last seq and time, and the file size (``StoreStats``, with no
+    /// transactions committed).
+    public func stats() async throws -> StoreStats { try await AuditStore.stats(pool, path: path) }
+
     /// The last record's seq and hash, or the pruned anchor, or the genesis head of an empty log.
     public func chainHead() async throws -> ChainHead {
         try await pool.read { db in

@@ -25,8 +25,14 @@ public struct StoreStats: Sendable, Hashable {
 extension AuditStore {
     /// Totals per signal, first and last seq and time, and the database size.
     public func stats() async throws -> StoreStats {
-        let path = self.path
-        var stats = try await pool.read { db in
+        var stats = try await Self.stats(pool, path: path)
+        stats.committedTransactions = committedTransactions
+        return stats
+    }
+
+    /// ``stats()`` over any reader of the log at `path` (``ReadOnlyAuditLog`` too).
+    static func stats(_ reader: any DatabaseReader, path: String) async throws -> StoreStats {
+        try await reader.read { db in
             var perSignal: [AuthSignal: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT signal, count(*) FROM records GROUP BY signal") {
                 if let signal = AuthSignal(rawValue: row[0]) { perSignal[signal] = row[1] }
@@ -38,8 +44,6 @@ extension AuditStore {
                 lastSeq: last?[0], lastReceived: (last?[1] as Int64?).map(Microseconds.date),
                 databaseBytes: Self.fileSize(path) + Self.fileSize(path + "-wal"), committedTransactions: 0)
         }
-        stats.committedTransactions = committedTransactions
-        return stats
     }
 
     private static func fileSize(_ path: String) -> Int64 {

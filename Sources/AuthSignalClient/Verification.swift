@@ -1,5 +1,5 @@
 import AuditStore
-public import AuthSignalCore
+import AuthSignalCore
 import Foundation
 import Systemd
 
@@ -92,20 +92,5 @@ public enum Verifier {
             result.problem = (newest.seq, ChainProblem(seq: newest.seq, kind: .anchorMismatch).description)
         }
         return result
-    }
-
-    /// The records of the database file at `path` matching `filter`, read-only, in the
-    /// protocol's record form; returns how many.
-    public static func records(
-        database path: String, matching filter: RecordFilter, each: (JSONObject) throws -> Void
-    ) async throws -> Int {
-        let log = try ReadOnlyAuditLog(path: path)
-        defer { try? log.close() }
-        var count = 0
-        for try await record in log.records(matching: filter) {
-            try each(RecordJSON.object(record))
-            count += 1
-        }
-        return count
     }
 }

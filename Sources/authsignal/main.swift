@@ -76,7 +76,7 @@ struct HistorySource: ParsableArguments {
         }
         let filter = try Self.filter(request)
         do {
-            if let database { return try await Verifier.records(database: database, matching: filter, each: each) }
+            if let database { return try await AuditLogFile.records(database: database, matching: filter, each: each) }
             return try openJournal().records(matching: filter, each: each)
         } catch {
             throw failReading(error)
@@ -554,18 +554,28 @@ struct Verify: AsyncParsableCommand {
     }
 }
 
-struct Stats: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the daemon's counters.")
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the daemon's counters (or, with --database, the totals of an audit log file).")
 
     @OptionGroup var connection: Connection
+    @Option(help: "Read this audit log file read-only, without the daemon.") var database: String?
     @Flag(help: "Print the daemon's JSON answer.") var json = false
 
-    func run() throws {
+    func run() async throws {
         let answer: JSONObject
-        do {
-            answer = try connection.open().request(["op": .string("stats")])
-        } catch {
-            throw fail(error)
+        if let database {
+            do {
+                answer = try await AuditLogFile.stats(database: database)
+            } catch {
+                throw failReading(error)
+            }
+        } else {
+            do {
+                answer = try connection.open().request(["op": .string("stats")])
+            } catch {
+                throw fail(error)
+            }
         }
         if json {
             printOut(String(decoding: CanonicalJSON.encode(answer), as: UTF8.self) + "\n")

@@ -85,6 +85,11 @@ extension DaemonTests {
             #expect(intact.status == 0, "\(intact)")
             #expect(intact.out.contains("chain intact: 10 records verified"))
             #expect(intact.out.contains("found for log") && intact.out.contains("(record 10)"), "\(intact.out)")
+            let stats = try cli(["stats", "--database", copy], socket: "/nonexistent")
+            #expect(stats.out.contains("records.total: 10\n") && stats.out.contains("last_seq: 10\n"), "\(stats)")
+            #expect(
+                stats.out.contains("log_id: ")
+                    && intact.out.contains(stats.out.split(separator: "log_id: ")[1].prefix(32)))
             #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == before, "read-only use changed the file")
 
             // Cut off the last records: the chain alone is still consistent, the anchors are not.
