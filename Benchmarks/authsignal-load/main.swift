@@ -7,6 +7,7 @@
 // Each prints one JSON line of figures. `ingest` keeps up to --window requests in flight per
 // client (pipelining) and measures each acknowledgement's latency from the moment its request was
 // written; with --rate the clients pace themselves to that total rate.
+import AuthSignalCore
 import Foundation
 import Glibc
 import Synchronization
@@ -58,16 +59,7 @@ final class Connection {
 
     init(_ path: String) {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            path.utf8CString.withUnsafeBytes { raw.copyMemory(from: $0) }
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let result = withUnixAddress(path) { connect(fd, $0, $1) }
         guard result == 0 else { fail("connect \(path): \(String(cString: strerror(errno)))") }
     }
 

@@ -21,19 +21,9 @@ public final class DaemonConnection {
     public init(path: String) throws(ClientError) {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw .cannotConnect(path, String(cString: strerror(errno))) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        guard let result = withUnixAddress(path, { connect(fd, $0, $1) }) else {
             close(fd)
             throw .cannotConnect(path, "path too long")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            path.utf8CString.withUnsafeBytes { raw.copyMemory(from: $0) }
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
         }
         guard result == 0 else {
             let message = String(cString: strerror(errno))

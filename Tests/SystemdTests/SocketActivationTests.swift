@@ -1,3 +1,4 @@
+import AuthSignalCore
 import Foundation
 import Glibc
 import Systemd

@@ -79,20 +79,6 @@ public struct SpawnError: Error {
     public let code: Int32
 }
 
-/// Calls `body` with a `sockaddr_un` for `path` (for `bind`/`connect`).
-public func withUnixAddress<Result>(
-    _ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result
-) -> Result {
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        path.utf8CString.withUnsafeBytes { raw.copyMemory(from: $0) }
-    }
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-}
-
 /// Runs a command to completion on the calling thread; returns its exit status and its output
 /// (stdout and stderr together).
 @discardableResult
