@@ -24,17 +24,6 @@ public enum AuditLogFile {
     public static func stats(database path: String) async throws -> JSONObject {
         let log = try ReadOnlyAuditLog(path: path)
         defer { try? log.close() }
-        let stats = try await log.stats()
-        let head = try await log.chainHead()
-        var records: JSONObject = ["total": .int(Int64(stats.total))]
-        for signal in AuthSignal.allCases { records[signal.rawValue] = .int(Int64(stats.perSignal[signal] ?? 0)) }
-        return [
-            "records": .object(records),
-            "first_seq": stats.firstSeq.map { .int($0) } ?? .null,
-            "last_seq": stats.lastSeq.map { .int($0) } ?? .null,
-            "database_bytes": .int(stats.databaseBytes),
-            "chain_head": .object(["seq": .int(head.seq), "hash": .string(head.hashHex)]),
-            "log_id": log.logID.map { .string($0) } ?? .null,
-        ]
+        return try await log.stats().protocolFields(chainHead: log.chainHead(), logID: log.logID)
     }
 }

@@ -83,7 +83,7 @@ public final class JournalHistory {
         var anchors: [AuditJournal.Anchor] = []
         reader.seekHead()
         while let fields = try reader.next() {
-            if let anchor = AuditJournal.anchor(fromEntry: fields), anchor.logID == logID { anchors.append(anchor) }
+            if let anchor = AuditJournal.anchor(fromEntry: fields) { anchors.append(anchor) }
         }
         return anchors
     }
@@ -109,15 +109,10 @@ public final class JournalHistory {
 
     /// The checks the journal matches cannot make: the time range (on `received`) and `after_seq`.
     static func matches(_ record: JSONObject, _ filter: RecordFilter) -> Bool {
-        if let since = filter.since {
-            guard let received = record["received"]?.stringValue.flatMap(RFC3339.parse), received >= since else {
-                return false
-            }
-        }
-        if let until = filter.until {
-            guard let received = record["received"]?.stringValue.flatMap(RFC3339.parse), received < until else {
-                return false
-            }
+        if filter.since != nil || filter.until != nil {
+            guard let received = record["received"]?.stringValue.flatMap(RFC3339.parse) else { return false }
+            if let since = filter.since, received < since { return false }
+            if let until = filter.until, received >= until { return false }
         }
         if let afterSeq = filter.afterSeq {
             guard case .int(let seq)? = record["seq"], seq > afterSeq else { return false }

@@ -184,22 +184,14 @@ public final class RequestProcessor: Sendable {
         } catch {
             return .failure(ProtocolError(.unavailable, "the audit log cannot be read now"))
         }
-        var records: JSONObject = ["total": .int(Int64(stats.total))]
-        for signal in AuthSignal.allCases { records[signal.rawValue] = .int(Int64(stats.perSignal[signal] ?? 0)) }
-        let head = store.chainHead()
-        var fields: JSONObject = [
-            "records": .object(records),
-            "first_seq": stats.firstSeq.map { .int($0) } ?? .null,
-            "last_seq": stats.lastSeq.map { .int($0) } ?? .null,
-            "database_bytes": .int(stats.databaseBytes),
+        var fields = stats.protocolFields(chainHead: store.chainHead(), logID: store.logID)
+        fields.merge([
             "committed_transactions": .int(Int64(stats.committedTransactions)),
-            "chain_head": .object(["seq": .int(head.seq), "hash": .string(head.hashHex)]),
-            "log_id": .string(store.logID),
             "connections": .int(Int64(connections.load(ordering: .relaxed))),
             "followers": .int(Int64(followers.count)),
             "uptime_seconds": .int((ContinuousClock.now - started).components.seconds),
             "redaction_mode": .string(runtime.config.redactionMode.rawValue),
-        ]
+        ]) { _, new in new }
         if let journal, runtime.config.journalEnabled {
             let counters = journal.counters
             fields["journal"] = .object([

@@ -42,12 +42,6 @@ public final class JournalReader {
         return all
     }
 
-    /// The last matching entry, if any.
-    public func lastEntry() throws(JournalError) -> [String: [UInt8]]? {
-        seekTail()
-        return try previous()
-    }
-
     /// Positions before the oldest entry.
     public func seekHead() { sd_journal_seek_head(handle) }
 

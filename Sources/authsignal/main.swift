@@ -270,12 +270,16 @@ struct Send: ParsableCommand {
     static func pairs(_ fields: [String], what: String) throws -> [String: String] {
         var result: [String: String] = [:]
         for field in fields {
-            guard let equals = field.firstIndex(of: "="), equals != field.startIndex else {
-                throw ValidationError("\(what) takes KEY=VALUE")
-            }
-            result[String(field[..<equals])] = String(field[field.index(after: equals)...])
+            let (key, value) = try split(field, usage: "\(what) takes KEY=VALUE")
+            result[key] = value
         }
         return result
+    }
+
+    /// `KEY=VALUE` as its two parts; `usage` is the error when there is no key.
+    static func split(_ field: String, usage: String) throws -> (key: String, value: String) {
+        guard let equals = field.firstIndex(of: "="), equals != field.startIndex else { throw ValidationError(usage) }
+        return (String(field[..<equals]), String(field[field.index(after: equals)...]))
     }
 
     /// Credential values: `@-` from stdin (one line), `@FILE` from a file (trailing newline
@@ -284,11 +288,7 @@ struct Send: ParsableCommand {
         var result = JSONObject()
         var stdinUsed = false
         for field in fields {
-            guard let equals = field.firstIndex(of: "="), equals != field.startIndex else {
-                throw ValidationError("--credential takes KEY=@- (stdin), KEY=@FILE or KEY=VALUE")
-            }
-            let key = String(field[..<equals])
-            let value = String(field[field.index(after: equals)...])
+            let (key, value) = try split(field, usage: "--credential takes KEY=@- (stdin), KEY=@FILE or KEY=VALUE")
             if value == "@-" {
                 guard !stdinUsed else { throw ValidationError("only one credential can be read from stdin") }
                 stdinUsed = true
@@ -410,8 +410,8 @@ struct Report: AsyncParsableCommand {
         let filters = try Filters.parse(["--since=\(since)"] + (until.map { ["--until=\($0)"] } ?? []))
         let request = try filters.request(op: "query")
         var span: TimeInterval = 86400
-        if let start = TimeExpression.parse(since) {
-            span = (until.flatMap { TimeExpression.parse($0) } ?? Date()).timeIntervalSince(start)
+        if let start = request["since"]?.stringValue.flatMap(RFC3339.parse) {
+            span = (request["until"]?.stringValue.flatMap(RFC3339.parse) ?? Date()).timeIntervalSince(start)
         }
         var report = AuthSignalClient.Report(bucket: span > 2 * 86400 ? 86400 : 3600)
         let progress = Progress()
