@@ -9,7 +9,7 @@ public enum WireProtocol {
     public static let defaultSocketPath = "/run/authsignald/authsignald.sock"
     /// The default `MaxFrameBytes`.
     public static let defaultMaxFrameBytes = 65536
-    /// The longest `sender`, `user` and `id`, in bytes.
+    /// The longest `sender` and `id`, and the longest `user` stored unhashed, in bytes.
     public static let maximumNameBytes = 256
 }
 
@@ -131,7 +131,11 @@ public enum ProtocolRequest: Sendable, Hashable {
                 "unknown signal; expected one of \(AuthSignal.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard let sender = try fields.name("sender") else { throw .invalid("missing field \"sender\"") }
-        let user = try fields.name("user", allowsEmpty: signal != .userLoggedIn)
+        // Any user name is accepted: an attacker chooses it (an SSH client sends what it likes), and
+        // refusing a long or strange one would leave the attempt unrecorded. The redactor hashes
+        // or escapes it before it is stored.
+        let user = try fields.string("user")
+        if signal == .userLoggedIn, user?.isEmpty == true { throw .invalid("\"user\" must not be empty") }
         if signal == .userLoggedIn, user == nil {
             throw .invalid("\"user\" is required for user_logged_in")
         }

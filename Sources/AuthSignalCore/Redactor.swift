@@ -89,35 +89,78 @@ public struct Redactor: Sendable {
     }
 
     /// Redacts `event`, sent by `peer`.
+    ///
+    /// A failed login's names (`user`, and the ``usernameKeys`` of `credentials`) that name no
+    /// account may be passwords typed at the username prompt. With ``hashUnknownUsers`` each such
+    /// name is keyed-hashed wherever the event carries it: in `user`, and in every string of
+    /// `credentials` and `request`, at any depth, that equals it. This is the one place that
+    /// decision is made; sinks never see the name.
     public func redact(_ event: AuthEvent, peer: PeerCredentials) -> RedactedEvent {
-        let credentials = event.credentials.map(redact(object:))
         var user = event.user
+        var unknownNames: [String: String] = [:]
         if event.signal == .userLoginFailed {
-            if user == nil {
-                user = Self.usernameKeys.lazy.compactMap { event.credentials?[$0]?.stringValue }.first
-            }
-            if let name = user, hashUnknownUsers, !isKnownAccount(name) {
-                user = keyedHash(name)
+            let named = Self.usernameKeys.compactMap { event.credentials?[$0]?.stringValue }
+            if user == nil { user = named.first }
+            if hashUnknownUsers {
+                for name in [user].compactMap({ $0 }) + named where !name.isEmpty && unknownNames[name] == nil {
+                    if !isKnownAccount(name) { unknownNames[name] = keyedHash(name) }
+                }
             }
         }
+        if let name = user { user = unknownNames[name] ?? Self.displayableName(name) }
         return RedactedEvent(
             signal: event.signal, sender: event.sender, user: user,
-            request: event.request.map(redact(object:)), credentials: credentials,
+            request: event.request.map { redact(object: $0, hashing: unknownNames) },
+            credentials: event.credentials.map { redact(object: $0, hashing: unknownNames) },
             time: event.time, id: event.id, peer: peer)
     }
 
-    private func redact(object: JSONObject) -> JSONObject {
+    /// A `user` as it may be stored when it is not hashed: at most
+    /// ``WireProtocol/maximumNameBytes`` bytes, control characters written as `\u{…}` escapes.
+    /// A name that had to be changed ends in ``alteredNameMarker``, so it cannot pass for the
+    /// name it resembles.
+    public static func displayableName(_ name: String) -> String {
+        let limit = WireProtocol.maximumNameBytes
+        guard name.unicodeScalars.contains(where: isUnsafeInName) || name.utf8.count > limit else { return name }
+        var escaped = ""
+        for scalar in name.unicodeScalars {
+            if isUnsafeInName(scalar) {
+                escaped += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        let room = limit - alteredNameMarker.utf8.count
+        var kept = ""
+        for character in escaped {
+            guard kept.utf8.count + character.utf8.count <= room else { break }
+            kept.append(character)
+        }
+        return kept + alteredNameMarker
+    }
+
+    /// Control characters (C0, DEL, C1) and bidirectional formatting characters (such as U+202E),
+    /// which could rewrite a terminal line or make a name read as another.
+    static func isUnsafeInName(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.generalCategory == .control || scalar.properties.isBidiControl
+    }
+
+    /// Ends a name that ``displayableName(_:)`` escaped or truncated.
+    public static let alteredNameMarker = "…[altered]"
+
+    private func redact(object: JSONObject, hashing names: [String: String]) -> JSONObject {
         var result = JSONObject(minimumCapacity: object.count)
         for (key, value) in object {
-            result[key] = isSensitive(key) ? replacement(for: value) : redact(value: value)
+            result[key] = isSensitive(key) ? replacement(for: value) : redact(value: value, hashing: names)
         }
         return result
     }
 
-    private func redact(value: JSONValue) -> JSONValue {
+    private func redact(value: JSONValue, hashing names: [String: String]) -> JSONValue {
         switch value {
-        case .object(let members): .object(redact(object: members))
-        case .array(let elements): .array(elements.map(redact(value:)))
+        case .object(let members): .object(redact(object: members, hashing: names))
+        case .array(let elements): .array(elements.map { redact(value: $0, hashing: names) })
+        case .string(let text): names[text].map(JSONValue.string) ?? value
         default: value
         }
     }

@@ -10,8 +10,8 @@ public import Signals
 /// Every request gets a slot in an ordered queue; only the oldest slot writes to the socket, the
 /// others keep their output until it is their turn (a request streaming records waits meanwhile).
 /// At most `MaxInFlight` slots exist: beyond that, and while the socket does not drain, the
-/// handler stops reading, so a client that never reads its answers costs a bounded amount of
-/// memory. A line longer than `MaxFrameBytes` is answered `too_large` and ends the connection.
+/// handler leaves further lines in its buffer and stops reading, so a client that never reads its
+/// answers costs a bounded amount of memory. A line longer than `MaxFrameBytes` is answered `too_large` and ends the connection.
 final class ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -45,6 +45,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var lingerOnClose = false
     private var inputClosed = false
     private var flushScheduled = false
+    /// Whether complete lines wait in `buffer` for the in-flight limit or the socket.
+    private var backlogged = false
+    /// Whether ``takeBufferedRequests()`` is running (it is not re-entered).
+    private var taking = false
     private var writabilityWaiters: [EventLoopPromise<Void>] = []
     private var context: ChannelHandlerContext?
 
@@ -73,8 +77,35 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard !closing, !discarding else { return }
         var incoming = unwrapInboundIn(data)
         buffer.writeBuffer(&incoming)
+        takeBufferedRequests()
+    }
+
+    /// Whether one more request may be taken: fewer than `MaxInFlight` requests are being
+    /// processed or waiting to be written, and the socket drains. Every request counts, an error
+    /// answer as much as an event, so a client that never reads its answers holds at most
+    /// `MaxInFlight` of them, however many lines one read delivered.
+    private var mayTakeRequest: Bool {
+        guard let context, !closing else { return false }
+        return slots.count < processor.runtime.config.maxInFlight && context.channel.isWritable
+    }
+
+    /// Turns buffered lines into requests while ``mayTakeRequest``; the rest waits in the buffer,
+    /// with reads held, until answers drain. Re-entrant calls (an answer completing while a line
+    /// is taken) return at once: the outer call goes on.
+    private func takeBufferedRequests() {
+        guard !taking else { return }
+        taking = true
+        defer {
+            taking = false
+            closeIfDone()
+        }
         let limit = maxFrameBytes
-        while !closing, let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+        backlogged = false
+        while let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+            guard mayTakeRequest else {
+                backlogged = !closing
+                break
+            }
             let length = newline - buffer.readerIndex
             guard length <= limit else {
                 tooLarge(limit)
@@ -84,9 +115,17 @@ final class ConnectionHandler: ChannelDuplexHandler {
             buffer.moveReaderIndex(forwardBy: 1)
             handleFrame(frame)
         }
-        if !closing, buffer.readableBytes > limit {
-            tooLarge(limit)
-            return
+        if !backlogged, !closing {
+            if buffer.readableBytes > limit {
+                tooLarge(limit)
+                return
+            }
+            if inputClosed, buffer.readableBytes > 0, mayTakeRequest {
+                buffer.clear()
+                reject(
+                    ProtocolError(.invalidRequest, "the connection ended in the middle of a line (no newline)"),
+                    op: nil)
+            }
         }
         if buffer.readerIndex > 65536 || (buffer.readableBytes == 0 && buffer.readerIndex > 0) {
             buffer.discardReadBytes()
@@ -100,12 +139,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 context.close(promise: nil)
                 return
             }
-            if !closing, buffer.readableBytes > 0 {
-                buffer.clear()
-                reject(
-                    ProtocolError(.invalidRequest, "the connection ended in the middle of a line (no newline)"),
-                    op: nil)
-            }
+            takeBufferedRequests()
             closeIfDone()
         } else if event is IdleStateHandler.IdleStateEvent {
             if slots.isEmpty { context.close(promise: nil) }
@@ -140,17 +174,17 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         if closing { return }
-        if slots.count >= processor.runtime.config.maxInFlight || !context.channel.isWritable {
+        if backlogged || !mayTakeRequest {
             heldRead = true
             return
         }
         context.read()
     }
 
+    /// Takes the buffered lines that now fit, then reads again if all of them did.
     private func resumeReadingIfPossible() {
-        guard heldRead, let context, !closing, slots.count < processor.runtime.config.maxInFlight,
-            context.channel.isWritable
-        else { return }
+        takeBufferedRequests()
+        guard heldRead, let context, !backlogged, mayTakeRequest else { return }
         heldRead = false
         context.read()
     }
@@ -330,7 +364,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func closeIfDone() {
-        guard (closing || inputClosed), slots.isEmpty, let context else { return }
+        guard closing || (inputClosed && !backlogged), slots.isEmpty, !taking, let context else { return }
         if lingerOnClose && !inputClosed {
             lingeringClose(context)
         } else {

@@ -54,8 +54,8 @@ extension DaemonTests {
                 "escaped NUL in a value", #"{"op":"emit","signal":"user_logged_in","sender":"ss\u0000hd","user":"u"}"#,
                 "invalid_json")
             add(
-                "control character in user",
-                #"{"op":"emit","signal":"user_logged_in","sender":"sshd","user":"a\u001b[2Jb"}"#, "invalid_request")
+                "control character in sender",
+                #"{"op":"emit","signal":"user_logged_in","sender":"ss\u001b[2Jhd","user":"u"}"#, "invalid_request")
             add("huge number", #"{"op":"query","limit":1e999}"#, "invalid_json")
             add("huge integer", #"{"op":"query","after_seq":123456789012345678901234567890}"#, "invalid_request")
             add("negative limit", #"{"op":"query","limit":-1}"#, "invalid_request")

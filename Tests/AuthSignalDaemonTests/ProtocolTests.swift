@@ -159,6 +159,21 @@ extension DaemonTests {
             #expect(!daemon.log.contains("Tr0ub4dor"))
         }
 
+        /// An attacker chooses the user name: one with an escape or over 256 bytes is recorded, never
+        /// refused; escaped and marked when stored as is, hashed when it names no account.
+        @Test func strangeUserNamesAreRecordedNotRefused() throws {
+            let daemon = try DaemonUnderTest()
+            let client = try Client(daemon.socketPath)
+            let long = String(repeating: "n", count: 300)
+            #expect(try client.final(emitLine("user_logged_out", user: #"a\u001b[2Jb"#))["ok"] as? Bool == true)
+            #expect(try client.final(emitLine("user_login_failed", user: long + #"\u001b"#))["ok"] as? Bool == true)
+            let lines = try client.request(#"{"op":"query"}"#)
+            let users = try lines.dropLast().map { try #require(try object($0)["record"] as? [String: Any])["user"] }
+            #expect(users.first as? String == "a\\u{1b}[2Jb…[altered]")
+            #expect((users.last as? String)?.hasPrefix("hmac-sha256:") == true)
+            #expect(!lines.joined().contains(long))
+        }
+
         @Test func idempotentRetryAcrossConnectionsAndRestart() throws {
             let daemon = try DaemonUnderTest()
             let first = try Client(daemon.socketPath).final(emitLine(id: "pam-4711"))

@@ -1,0 +1,82 @@
+import AuthSignalCore
+import Testing
+
+@Suite struct RedactorTests {
+    let peer = PeerCredentials(uid: 0, gid: 0, pid: 1)
+
+    func redactor(accounts: Set<String> = ["root", "alice"], hashUnknownUsers: Bool = true) throws -> Redactor {
+        Redactor(
+            mode: .hmac, key: try RedactionKey(bytes: Array(repeating: 9, count: 32)),
+            hashUnknownUsers: hashUnknownUsers, isKnownAccount: { accounts.contains($0) })
+    }
+
+    /// A failed login's unknown name is hashed wherever the event repeats it: `user`, the
+    /// credentials' username keys and any request or credential string equal to it, nested too.
+    @Test func unknownNameIsHashedEverywhereItAppears() throws {
+        let redactor = try redactor()
+        let secret = "Tr0ub4dor&3"
+        let event = redactor.redact(
+            AuthEvent(
+                signal: .userLoginFailed, sender: "sshd", user: secret,
+                request: [
+                    "remote_user": .string(secret), "remote_addr": .string("203.0.113.9"),
+                    "history": .array([.object(["tried": .string(secret)])]),
+                ],
+                credentials: ["username": .string(secret), "login": .string(secret)]),
+            peer: peer)
+        let hashed = JSONValue.string(redactor.keyedHash(secret))
+        #expect(event.user == redactor.keyedHash(secret))
+        #expect(event.credentials?["username"] == hashed)
+        #expect(event.credentials?["login"] == hashed)
+        #expect(event.request?["remote_user"] == hashed)
+        #expect(event.request?["history"] == .array([.object(["tried": hashed])]))
+        #expect(event.request?["remote_addr"] == .string("203.0.113.9"))
+    }
+
+    /// A known `user` stays, but a second name in the credentials that names no account is
+    /// hashed; and without `user` the first username key names the account.
+    @Test func everyGivenNameIsJudgedOnItsOwn() throws {
+        let redactor = try redactor()
+        let event = redactor.redact(
+            AuthEvent(
+                signal: .userLoginFailed, sender: "sshd", user: "alice",
+                credentials: ["username": .string("alice"), "email": .string("hunter2")]),
+            peer: peer)
+        #expect(event.user == "alice")
+        #expect(event.credentials?["username"] == .string("alice"))
+        #expect(event.credentials?["email"] == .string(redactor.keyedHash("hunter2")))
+        let fromCredentials = redactor.redact(
+            AuthEvent(signal: .userLoginFailed, sender: "sshd", credentials: ["username": .string("root")]), peer: peer)
+        #expect(fromCredentials.user == "root")
+    }
+
+    /// Only failed logins are judged: a successful login's user is an account by definition, and
+    /// a value equal to an unknown name in another kind of event is not touched.
+    @Test func otherSignalsAreNotHashed() throws {
+        let event = try redactor().redact(
+            AuthEvent(
+                signal: .userLoggedIn, sender: "sshd", user: "bob", request: ["remote_user": .string("bob")]),
+            peer: peer)
+        #expect(event.user == "bob")
+        #expect(event.request?["remote_user"] == .string("bob"))
+    }
+
+    /// A name with escapes, bidi overrides or over 256 bytes is never refused; unhashed it is
+    /// stored escaped, truncated to 256 bytes and marked.
+    @Test func unsafeNamesAreEscapedTruncatedAndMarked() throws {
+        #expect(Redactor.displayableName("alice") == "alice")
+        #expect(Redactor.displayableName("a\u{1b}[2Jb") == "a\\u{1b}[2Jb" + Redactor.alteredNameMarker)
+        #expect(Redactor.displayableName("evil\u{202e}txt") == "evil\\u{202e}txt" + Redactor.alteredNameMarker)
+        #expect(Redactor.displayableName("c1\u{9b}") == "c1\\u{9b}" + Redactor.alteredNameMarker)
+        let long = Redactor.displayableName(String(repeating: "é", count: 300))
+        #expect(long.utf8.count <= WireProtocol.maximumNameBytes)
+        #expect(long.hasSuffix(Redactor.alteredNameMarker))
+        #expect(long.hasPrefix("éé"))
+        let event = try redactor(hashUnknownUsers: false).redact(
+            AuthEvent(signal: .userLoginFailed, sender: "sshd", user: "x\u{7}"), peer: peer)
+        #expect(event.user == "x\\u{7}" + Redactor.alteredNameMarker)
+        let hashed = try redactor().redact(
+            AuthEvent(signal: .userLoginFailed, sender: "sshd", user: "x\u{7}"), peer: peer)
+        #expect(hashed.user?.hasPrefix("hmac-sha256:") == true)
+    }
+}
