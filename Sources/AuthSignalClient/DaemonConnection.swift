@@ -9,6 +9,9 @@ public final class DaemonConnection {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var start = 0
+    /// When every call must have finished (connect, send and receive count alike); `nil` waits
+    /// as long as it takes.
+    private let deadline: ContinuousClock.Instant?
 
     /// The socket path from an explicit option, else `$AUTHSIGNAL_SOCKET`, else the default.
     public static func socketPath(_ option: String?) -> String {
@@ -17,18 +20,43 @@ public final class DaemonConnection {
         return defaultPath
     }
 
-    /// Connects to the daemon's socket at `path`.
-    public init(path: String) throws(ClientError) {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    /// Connects to the daemon's socket at `path`; with a `deadline`, this and every later call
+    /// fail with ``ClientError/timedOut(_:)`` once it has passed, whatever the daemon does.
+    public init(path: String, deadline: ContinuousClock.Instant? = nil) throws(ClientError) {
+        self.deadline = deadline
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        fd = socket(AF_UNIX, deadline == nil ? type : type | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw .cannotConnect(path, String(cString: strerror(errno))) }
-        guard let result = withUnixAddress(path, { connect(fd, $0, $1) }) else {
+        while true {
+            guard let result = withUnixAddress(path, { connect(fd, $0, $1) }) else {
+                close(fd)
+                throw .cannotConnect(path, "path too long")
+            }
+            if result == 0 { return }
+            let code = errno
+            // A Unix socket whose backlog is full refuses a non-blocking connect with EAGAIN
+            // (nothing to wait on): try again until the deadline.
+            if code == EAGAIN || code == EINTR, let deadline, ContinuousClock.now < deadline {
+                usleep(2000)
+                continue
+            }
             close(fd)
-            throw .cannotConnect(path, "path too long")
+            if code == EAGAIN, deadline != nil { throw .timedOut("connecting (the daemon accepts nothing)") }
+            throw .cannotConnect(path, String(cString: strerror(code)))
         }
-        guard result == 0 else {
-            let message = String(cString: strerror(errno))
-            close(fd)
-            throw .cannotConnect(path, message)
+    }
+
+    /// Waits until the socket is ready for `events` or the deadline passes.
+    private func wait(for events: Int16, doing what: String) throws(ClientError) {
+        guard let deadline else { return }
+        while true {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { throw .timedOut(what) }
+            var descriptor = pollfd(fd: fd, events: events, revents: 0)
+            let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+            let ready = poll(&descriptor, 1, Int32(clamping: max(1, milliseconds)))
+            if ready > 0 { return }
+            if ready < 0, errno != EINTR { throw .connectionLost(String(cString: strerror(errno))) }
         }
     }
 
@@ -43,9 +71,11 @@ public final class DaemonConnection {
     public func send(bytes: [UInt8]) throws(ClientError) {
         var offset = 0
         while offset < bytes.count {
+            try wait(for: Int16(POLLOUT), doing: "sending")
             let written = bytes[offset...].withUnsafeBytes {
                 Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
             }
+            if written < 0, errno == EAGAIN || errno == EINTR { continue }
             guard written > 0 else { throw .connectionLost(String(cString: strerror(errno))) }
             offset += written
         }
@@ -65,11 +95,12 @@ public final class DaemonConnection {
                 else { throw .badAnswer }
                 return object
             }
+            try wait(for: Int16(POLLIN), doing: "waiting for the answer")
             var chunk = [UInt8](repeating: 0, count: 65536)
             let count = recv(fd, &chunk, chunk.count, 0)
             if count == 0 { return nil }
             guard count > 0 else {
-                if errno == EINTR { continue }
+                if errno == EINTR || errno == EAGAIN { continue }
                 throw .connectionLost(String(cString: strerror(errno)))
             }
             buffer += chunk[..<count]
@@ -108,6 +139,8 @@ public enum ClientError: Error, CustomStringConvertible {
     case badAnswer
     /// The daemon answered an error.
     case daemon(String, String)
+    /// The deadline passed (while doing what).
+    case timedOut(String)
 
     /// A message for people.
     public var description: String {
@@ -116,13 +149,14 @@ public enum ClientError: Error, CustomStringConvertible {
         case .connectionLost(let reason): "connection to authsignald lost: \(reason)"
         case .badAnswer: "authsignald sent an answer that is not protocol v1"
         case .daemon(let code, let message): "authsignald: \(code): \(message)"
+        case .timedOut(let what): "authsignald did not answer in time (\(what))"
         }
     }
 
     /// The exit status for this error (docs/cli.md).
     public var exitStatus: Int32 {
         switch self {
-        case .cannotConnect, .connectionLost, .badAnswer: 3
+        case .cannotConnect, .connectionLost, .badAnswer, .timedOut: 3
         case .daemon(let code, _):
             switch code {
             case "forbidden": 4

@@ -68,6 +68,10 @@ public struct DaemonConfig: Sendable, Hashable {
     /// Seconds between reports of journal drops and failures (when there are any) and status.
     public var reportIntervalSeconds = 60
 
+    // [Spool]
+    /// Where the PAM hook leaves events it could not deliver; the daemon drains it.
+    public var spoolDirectory = Spool.defaultDirectory
+
     /// The defaults.
     public init() {}
 
@@ -84,7 +88,7 @@ public struct DaemonConfig: Sendable, Hashable {
     /// The keys whose change needs a restart: a reload reports them and keeps the old value.
     public static let restartOnlySettings: Set<String> = [
         "Socket.Path", "Socket.Mode", "Socket.Group", "Store.Path", "Store.MaxAgeDays", "Store.MaxRecords",
-        "Store.CacheMiB", "Redaction.KeyFile",
+        "Store.CacheMiB", "Redaction.KeyFile", "Spool.Directory",
     ]
 
     /// `self` (a reloaded configuration) with every key in ``restartOnlySettings`` set back to its
@@ -226,7 +230,7 @@ struct ConfigKey: Sendable {
 
     var setting: String { "\(section).\(name)" }
 
-    static let sections = ["Socket", "Access", "Store", "Redaction", "Journal"]
+    static let sections = ["Socket", "Access", "Store", "Redaction", "Journal", "Spool"]
 
     static let all: [ConfigKey] = [
         path("Socket", "Path", \.socketPath),
@@ -274,6 +278,7 @@ struct ConfigKey: Sendable {
         integer("Journal", "AnchorEveryRecords", \.anchorEveryRecords, 1...Int.max),
         integer("Journal", "AnchorIntervalSec", \.anchorIntervalSeconds, 1...86400),
         integer("Journal", "ReportIntervalSec", \.reportIntervalSeconds, 1...86400),
+        path("Spool", "Directory", \.spoolDirectory),
     ]
 
     private static func text(

@@ -188,6 +188,12 @@ public struct RedactionKey: Sendable {
     /// The key for swift-crypto.
     var symmetricKey: SymmetricKey { SymmetricKey(data: bytes) }
 
+    /// A key for another purpose, derived from this one with HKDF-SHA256: the same secret, never
+    /// the same key.
+    func derivedKey(purpose: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: symmetricKey, info: Data(purpose.utf8), outputByteCount: 32)
+    }
+
     /// A key from raw bytes (at least 32).
     public init(bytes: some Sequence<UInt8>) throws {
         let data = Data(bytes)

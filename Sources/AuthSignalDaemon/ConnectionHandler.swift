@@ -309,6 +309,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .success(let fields): line = ProtocolResponse.ok(fields)
         case .failure(let error):
             line = ProtocolResponse.error(error)
+            processor.countRefusal(error.code)
             if gotRequestException.hasListeners() {
                 gotRequestException.sendRobust(
                     sender: RequestProcessor.sender, GotRequestException(request: slots[index].context, error: error))

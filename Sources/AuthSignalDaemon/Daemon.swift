@@ -62,15 +62,22 @@ public final class Daemon: Service {
         receivers.ready(journal: config.journalEnabled)
         let runtime = Runtime(config: config, key: key)
         let logger = self.logger
+        let refusals = RefusalLog()
         gotRequestException.connect(dispatchUID: "\(AuditReceivers.uid).log") { _, payload in
             guard let error = payload.error as? ProtocolError else { return }
+            let uid = payload.request?.peer.uid ?? 0
+            let (decision, summary) = refusals.record(uid: uid, code: error.code)
+            if let summary { logger.notice("\(summary.message)") }
+            guard decision == .log else { return }
             let metadata: Logger.Metadata = [
-                "connection": "\(payload.request?.connection ?? 0)", "uid": "\(payload.request?.peer.uid ?? 0)",
+                "connection": "\(payload.request?.connection ?? 0)", "uid": "\(uid)",
                 "pid": "\(payload.request?.peer.pid ?? 0)", "code": "\(error.code.rawValue)",
             ]
-            // Refused access is what a security team wants to see; malformed input stays at debug.
+            // Refused access is what a security team wants to see; malformed input is worth
+            // seeing too (a broken hook loses events), at a lower priority. Both are rate-limited
+            // per uid so that they cannot crowd the audit entries out of the journal.
             logger.log(
-                level: error.code == .forbidden ? .notice : .debug, "request rejected: \(error)", metadata: metadata)
+                level: error.code == .forbidden ? .notice : .info, "request rejected: \(error)", metadata: metadata)
         }
         defer { gotRequestException.disconnect(dispatchUID: "\(AuditReceivers.uid).log") }
         settingChanged.connect(sender: Daemon.sender, dispatchUID: "\(AuditReceivers.uid).log") { _, change in
@@ -102,6 +109,10 @@ public final class Daemon: Service {
             "authsignald started: listening on \(listening), audit log \(config.storePath) at record \(head.seq)",
             metadata: ["redaction": "\(config.redactionMode.rawValue)", "journal": "\(config.journalEnabled)"])
         notifier.ready(status: "Listening; audit log at record \(head.seq)")
+        let spool = SpoolDrainer(
+            directory: config.spoolDirectory, key: SpoolOpeningKey(redactionKey: key), processor: processor,
+            logger: logger)
+        let spoolUsable = spool.prepare()
 
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { tasks in
@@ -109,6 +120,10 @@ public final class Daemon: Service {
                     await self.reloadOnHangup(processor: processor, receivers: receivers, journal: journal, key: key)
                 }
                 tasks.addTask { await self.report(processor: processor, journal: journal) }
+                tasks.addTask { await Self.summarise(refusals, logger: logger) }
+                if spoolUsable {
+                    tasks.addTask { await spool.run() }
+                }
                 if retention {
                     tasks.addTask { await self.prune(store) }
                 }
@@ -215,6 +230,14 @@ public final class Daemon: Service {
                     ])
             }
             reported = counters
+        }
+    }
+
+    /// Logs the summaries of refusal bursts that have ended, every window.
+    private static func summarise(_ refusals: RefusalLog, logger: Logger) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: refusals.window)
+            for summary in refusals.flush() { logger.notice("\(summary.message)") }
         }
     }
 

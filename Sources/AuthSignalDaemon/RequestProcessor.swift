@@ -41,6 +41,10 @@ public final class RequestProcessor: Sendable {
     private let started = ContinuousClock.now
     /// Open connections, maintained by the server.
     let connections = Atomic<Int>(0)
+    /// What the spool drainer has done.
+    public let spool = SpoolStatus()
+    /// Requests answered with an error, by code.
+    private let refusals = Mutex<[ErrorCode: Int]>([:])
 
     /// Creates a processor.
     public init(
@@ -96,6 +100,11 @@ public final class RequestProcessor: Sendable {
     /// in the order it sent them); the ticket completes when the record is durable.
     public func emit(_ event: AuthEvent, peer: PeerIdentity) -> Result<AppendTicket, ProtocolError> {
         receivers.dispatch(runtime.redactor.redact(event, peer: peer.credentials))
+    }
+
+    /// Counts a request answered with `code`.
+    func countRefusal(_ code: ErrorCode) {
+        refusals.withLock { $0[code, default: 0] += 1 }
     }
 
     /// The fields of an emit's acknowledgement.
@@ -192,6 +201,14 @@ public final class RequestProcessor: Sendable {
             "uptime_seconds": .int((ContinuousClock.now - started).components.seconds),
             "redaction_mode": .string(runtime.config.redactionMode.rawValue),
         ]) { _, new in new }
+        let refused = refusals.withLock { $0 }
+        fields["refused"] = .object(
+            JSONObject(uniqueKeysWithValues: ErrorCode.allCases.map { ($0.rawValue, .int(Int64(refused[$0] ?? 0))) }))
+        let spooled = spool.counters
+        fields["spool"] = .object([
+            "directory": spooled.directory.map(JSONValue.string) ?? .null, "stored": .int(Int64(spooled.stored)),
+            "refused": .int(Int64(spooled.refused)), "pending": .int(Int64(spooled.pending)),
+        ])
         if let journal, runtime.config.journalEnabled {
             let counters = journal.counters
             fields["journal"] = .object([

@@ -14,7 +14,8 @@ public struct JournalFieldName: Hashable, Sendable, CustomStringConvertible {
         self.name = name
     }
 
-    init(trusted name: StaticString) {
+    /// A name written in the source, checked by the tests that send it rather than at run time.
+    package init(trusted name: StaticString) {
         self.name = "\(name)"
     }
 

@@ -78,7 +78,9 @@ public struct WatchdogService: Service {
                 withheld = false
                 notifier.watchdog()
             }
-            try? await Task.sleep(for: period)
+            // Woken by graceful shutdown too: an idle daemon stops at once, not after up to half
+            // the watchdog interval.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
         }
     }
 }

@@ -210,70 +210,22 @@ extension DaemonTests {
 extension DaemonTests {
     /// Real PAM: pamtester against a service that uses pam_unix and the authsignal hook.
     @Suite struct PAMTests {
-        static let account = "authsignal-pam"
-        static let password = "Corr3ct-Horse-\(UInt32.random(in: 0...UInt32.max))"
-        static let wrong = "Wr0ng-Guess-\(UInt32.random(in: 0...UInt32.max))"
-
         @Test func loginFailureSessionAndNoPasswordAnywhere() throws {
-            guard isRoot else { try Test.cancel("needs root for PAM and a test account") }
-            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/pamtester") else {
-                try Test.cancel("pamtester is not installed (scripts/test installs it)")
-            }
-            if getpwnam(Self.account) == nil {
-                let created = try runCommand(
-                    "/usr/sbin/useradd", ["--no-create-home", "--shell", "/bin/sh", Self.account])
-                #expect(created.status == 0, "\(created.output)")
-            }
-            let chpasswd = Process()
-            chpasswd.executableURL = URL(fileURLWithPath: "/usr/sbin/chpasswd")
-            let input = Pipe()
-            chpasswd.standardInput = input
-            try chpasswd.run()
-            input.fileHandleForWriting.write(Data("\(Self.account):\(Self.password)\n".utf8))
-            try input.fileHandleForWriting.close()
-            chpasswd.waitUntilExit()
-            #expect(chpasswd.terminationStatus == 0)
-
             let daemon = try DaemonUnderTest()
-            let service = "authsignal-test-\(getpid())"
-            let hook = "\(cliPath) pam --socket \(daemon.socketPath)"
-            try """
-            auth    [success=2 default=ignore]  pam_unix.so nodelay
-            auth    [default=ignore]            pam_exec.so quiet expose_authtok \(hook)
-            auth    requisite                   pam_deny.so
-            auth    required                    pam_permit.so
-            account required                    pam_permit.so
-            session optional                    pam_exec.so quiet \(hook)
+            let pam = try PAMService(hook: "\(cliPath) pam --socket \(daemon.socketPath)")
+            defer { pam.remove() }
+            #expect(try pam.run(PAMService.wrong, ["authenticate"]).status != 0)
+            #expect(try pam.run(PAMService.password, ["authenticate", "open_session", "close_session"]).status == 0)
 
-            """.write(toFile: "/etc/pam.d/\(service)", atomically: true, encoding: .utf8)
-            defer { unlink("/etc/pam.d/\(service)") }
-
-            func pamtester(_ password: String, _ operations: [String]) throws -> Int32 {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/pamtester")
-                process.arguments = ["-I", "rhost=203.0.113.7", "-I", "tty=pts/9", service, Self.account] + operations
-                let input = Pipe()
-                process.standardInput = input
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                input.fileHandleForWriting.write(Data("\(password)\n".utf8))
-                try input.fileHandleForWriting.close()
-                process.waitUntilExit()
-                return process.terminationStatus
-            }
-            #expect(try pamtester(Self.wrong, ["authenticate"]) != 0)
-            #expect(try pamtester(Self.password, ["authenticate", "open_session", "close_session"]) == 0)
-
-            let query = try cli(["query", "--user", Self.account, "--format", "jsonl"], socket: daemon.socketPath)
+            let query = try cli(["query", "--user", PAMService.account, "--format", "jsonl"], socket: daemon.socketPath)
             let records = try query.out.split(separator: "\n").map { try object(String($0)) }
             #expect(
                 records.map { $0["signal"] as? String } == ["user_login_failed", "user_logged_in", "user_logged_out"])
             for record in records {
                 let request = record["request"] as? [String: Any]
                 #expect(request?["remote_addr"] as? String == "203.0.113.7")
-                #expect(request?["service"] as? String == service)
-                #expect(record["sender"] as? String == service)
+                #expect(request?["service"] as? String == pam.service)
+                #expect(record["sender"] as? String == pam.service)
             }
             #expect(daemon.stop() == 0)
             var places: [String: Data] = ["daemon output": Data(daemon.log.utf8), "query": Data(query.out.utf8)]
@@ -286,9 +238,80 @@ extension DaemonTests {
                 places["journalctl -o export"] = Data(export.output.utf8)
             }
             for (place, data) in places {
-                #expect(data.range(of: Data(Self.wrong.utf8)) == nil, "the wrong password reached \(place)")
-                #expect(data.range(of: Data(Self.password.utf8)) == nil, "the password reached \(place)")
+                #expect(data.range(of: Data(PAMService.wrong.utf8)) == nil, "the wrong password reached \(place)")
+                #expect(data.range(of: Data(PAMService.password.utf8)) == nil, "the password reached \(place)")
             }
         }
+    }
+}
+
+/// A real PAM service for tests: a real account with a password, and `/etc/pam.d/<service>`
+/// using pam_unix and the authsignal hook the way docs/pam.md says (with `expose_authtok`, so
+/// that the hook is handed the password and must not keep it).
+struct PAMService {
+    static let account = "authsignal-pam"
+    static let password = "Corr3ct-Horse-\(UInt32.random(in: 0...UInt32.max))"
+    static let wrong = "Wr0ng-Guess-\(UInt32.random(in: 0...UInt32.max))"
+
+    /// The service name.
+    let service = "authsignal-test-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
+
+    /// Creates the account (with ``password``) and the service calling `hook`; cancels the test
+    /// where that is impossible (not root, no pamtester).
+    init(hook: String) throws {
+        guard isRoot else { try Test.cancel("needs root for PAM and a test account") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/pamtester") else {
+            try Test.cancel("pamtester is not installed (scripts/test installs it)")
+        }
+        if getpwnam(Self.account) == nil {
+            let created = try runCommand("/usr/sbin/useradd", ["--no-create-home", "--shell", "/bin/sh", Self.account])
+            #expect(created.status == 0, "\(created.output)")
+        }
+        let chpasswd = Process()
+        chpasswd.executableURL = URL(fileURLWithPath: "/usr/sbin/chpasswd")
+        let input = Pipe()
+        chpasswd.standardInput = input
+        try chpasswd.run()
+        input.fileHandleForWriting.write(Data("\(Self.account):\(Self.password)\n".utf8))
+        try input.fileHandleForWriting.close()
+        chpasswd.waitUntilExit()
+        #expect(chpasswd.terminationStatus == 0)
+        try """
+        auth    [success=2 default=ignore]  pam_unix.so nodelay
+        auth    [default=ignore]            pam_exec.so quiet expose_authtok \(hook)
+        auth    requisite                   pam_deny.so
+        auth    required                    pam_permit.so
+        account required                    pam_permit.so
+        session optional                    pam_exec.so quiet \(hook)
+
+        """.write(toFile: "/etc/pam.d/\(service)", atomically: true, encoding: .utf8)
+    }
+
+    /// Removes the service file.
+    func remove() { unlink("/etc/pam.d/\(service)") }
+
+    /// Runs pamtester with `password` for `operations` from 203.0.113.7 on pts/9; its status and
+    /// how long it took. A pamtester still running after `limit` is killed (status -1).
+    func run(_ password: String, _ operations: [String], limit: Duration = .seconds(20)) throws -> (
+        status: Int32, elapsed: Duration
+    ) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/pamtester")
+        process.arguments = ["-I", "rhost=203.0.113.7", "-I", "tty=pts/9", service, Self.account] + operations
+        let input = Pipe()
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let started = ContinuousClock.now
+        try process.run()
+        input.fileHandleForWriting.write(Data("\(password)\n".utf8))
+        try input.fileHandleForWriting.close()
+        while process.isRunning, ContinuousClock.now - started < limit { usleep(2_000) }
+        guard !process.isRunning else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return (-1, ContinuousClock.now - started)
+        }
+        return (process.terminationStatus, ContinuousClock.now - started)
     }
 }

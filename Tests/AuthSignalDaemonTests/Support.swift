@@ -25,6 +25,7 @@ final class DaemonUnderTest: @unchecked Sendable {
     let keyPath: String
     let configPath: String
     let logPath: String
+    let spoolPath: String
     private(set) var process: Process?
     /// A command prefix to run the daemon under (`unshare`, `systemd-socket-activate`, …).
     private let wrapper: [String]
@@ -40,6 +41,7 @@ final class DaemonUnderTest: @unchecked Sendable {
         keyPath = directory.path + "/redaction.key"
         configPath = directory.path + "/authsignald.conf"
         logPath = directory.path + "/daemon.log"
+        spoolPath = directory.path + "/spool"
         self.wrapper = wrapper
         try writeConfig(extra: extra)
         if start { try self.start() }
@@ -64,6 +66,8 @@ final class DaemonUnderTest: @unchecked Sendable {
             [Journal]
             ReportIntervalSec=1
             AnchorIntervalSec=1
+            [Spool]
+            Directory=\(spoolPath)
 
             """ + extra
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)

@@ -1,0 +1,129 @@
+public import AuthSignalCore
+public import Foundation
+import Systemd
+
+/// The PAM hook's work (docs/pam.md): the event pam_exec's environment describes, delivered to
+/// the daemon within a hard time bound, else left in the spool; every failure reported to the
+/// journal. A login is never held up longer than the bound (plus the spool's one fsync).
+public struct PAMHook {
+    /// What happened to an event.
+    public enum Outcome: Equatable {
+        /// The daemon stored it as record `seq`.
+        case stored(seq: Int64)
+        /// The daemon could not be reached in time (why); the event is in the spool at `path`.
+        case spooled(path: String, reason: String)
+        /// The daemon refused it (code and message): spooling would not change its answer.
+        case refused(String)
+        /// Neither delivered nor spooled (why).
+        case lost(String)
+
+        /// Whether the daemon stored the event.
+        public var isStored: Bool { if case .stored = self { true } else { false } }
+    }
+
+    /// The daemon's socket.
+    public let socketPath: String
+    /// The spool directory.
+    public let spoolDirectory: String
+    /// How long connecting, sending and waiting for the acknowledgement may take together.
+    public let timeout: Duration
+
+    /// A hook delivering to `socketPath` within `timeout`, spooling into `spoolDirectory`.
+    public init(socketPath: String, spoolDirectory: String, timeout: Duration) {
+        self.socketPath = socketPath
+        self.spoolDirectory = spoolDirectory
+        self.timeout = timeout
+    }
+
+    /// The emit request for pam_exec's `environment`, or `nil` for a `PAM_TYPE` that records
+    /// nothing. It carries its idempotency id and time from the start, so that an event that
+    /// reached a slow daemon and was also spooled is stored once, with the time it happened.
+    public static func request(environment: [String: String], id: String, time: Date) -> JSONObject? {
+        let signal: AuthSignal
+        switch environment["PAM_TYPE"] {
+        case "auth": signal = .userLoginFailed
+        case "open_session": signal = .userLoggedIn
+        case "close_session": signal = .userLoggedOut
+        default: return nil
+        }
+        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        var request: JSONObject = [
+            "op": .string("emit"), "signal": .string(signal.rawValue), "sender": .string(value("PAM_SERVICE") ?? "pam"),
+            "id": .string(id), "time": .string(RFC3339.format(time)),
+        ]
+        if let user = value("PAM_USER") { request["user"] = .string(user) }
+        var details: JSONObject = [:]
+        if let host = value("PAM_RHOST") { details["remote_addr"] = .string(host) }
+        if let tty = value("PAM_TTY") { details["tty"] = .string(tty) }
+        if let service = value("PAM_SERVICE") { details["service"] = .string(service) }
+        if let ruser = value("PAM_RUSER") { details["remote_user"] = .string(ruser) }
+        if !details.isEmpty { request["request"] = .object(details) }
+        return request
+    }
+
+    /// Delivers `request` (from ``request(environment:id:time:)``) by `deadline`, else spools
+    /// it; reports anything but success to the journal.
+    public func deliver(_ request: JSONObject, deadline: ContinuousClock.Instant) -> Outcome {
+        let outcome = attempt(request, deadline: deadline)
+        if !outcome.isStored { report(outcome, request: request) }
+        return outcome
+    }
+
+    private func attempt(_ request: JSONObject, deadline: ContinuousClock.Instant) -> Outcome {
+        let reason: String
+        do {
+            let answer = try DaemonConnection(path: socketPath, deadline: deadline).request(request)
+            return .stored(seq: answer["seq"]?.intValue ?? 0)
+        } catch ClientError.daemon(let code, let message) where code != ErrorCode.unavailable.rawValue {
+            return .refused("\(code): \(message)")
+        } catch {
+            reason = "\(error)"
+        }
+        guard let id = request["id"]?.stringValue,
+            let time = request["time"]?.stringValue.flatMap(RFC3339.parse)
+        else { return .lost("\(reason); the request has no id and time to spool it by") }
+        do {
+            let path = try SpoolWriter(directory: spoolDirectory).write(
+                ProtocolResponse.line(request), time: time, id: id)
+            return .spooled(path: path, reason: reason)
+        } catch {
+            return .lost("\(reason); not spooled: \(error)")
+        }
+    }
+
+    /// One journal entry (and a line on stderr) for an event not stored now: why, and whether it
+    /// waits in the spool. Never the user, which may be a mistyped password.
+    private func report(_ outcome: Outcome, request: JSONObject) {
+        let what = "\(request["signal"]?.stringValue ?? "event") from \(request["sender"]?.stringValue ?? "?")"
+        let message: String
+        let result: String
+        let priority: String
+        switch outcome {
+        case .stored: return
+        case .spooled(let path, let reason):
+            (message, result, priority) = ("\(what) spooled as \(path) for authsignald: \(reason)", "spooled", "4")
+        case .refused(let reason):
+            (message, result, priority) = ("\(what) refused by authsignald: \(reason)", "refused", "3")
+        case .lost(let reason):
+            (message, result, priority) = ("\(what) lost: \(reason)", "lost", "2")
+        }
+        FileHandle.standardError.write(Data("authsignal pam: \(message)\n".utf8))
+        var entry = JournalEntry()
+        entry.append(.hookMessage, "authsignal pam: \(message)")
+        entry.append(.hookPriority, priority)
+        entry.append(.hookIdentifier, "authsignal-pam")
+        entry.append(.hookResult, result)
+        if let id = request["id"]?.stringValue { entry.append(.hookEventID, id) }
+        try? JournalWriter().send(entry)
+    }
+}
+
+extension JournalFieldName {
+    fileprivate static let hookMessage = JournalFieldName(trusted: "MESSAGE")
+    fileprivate static let hookPriority = JournalFieldName(trusted: "PRIORITY")
+    fileprivate static let hookIdentifier = JournalFieldName(trusted: "SYSLOG_IDENTIFIER")
+    /// What happened to an event the hook could not deliver: `spooled`, `refused` or `lost`.
+    fileprivate static let hookResult = JournalFieldName(trusted: "AUTHSIGNAL_HOOK_RESULT")
+    /// The idempotency id of that event (the record's `id` once stored).
+    fileprivate static let hookEventID = JournalFieldName(trusted: "AUTHSIGNAL_HOOK_ID")
+}
