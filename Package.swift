@@ -170,7 +170,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuthSignalDaemonTests",
-            dependencies: ["TestSupport", "AuthSignalClient", "AuthSignalCore"],
+            dependencies: ["TestSupport", "AuthSignalClient", "AuthSignalCore", "AuthSignalDaemon"],
             swiftSettings: strictSettings
         ),
         .testTarget(

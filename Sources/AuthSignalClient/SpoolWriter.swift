@@ -101,7 +101,9 @@ public struct SpoolWriter {
         defer { closedir(stream) }
         var count = 0
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name.hasSuffix(Spool.suffix) { count += 1 }
             if count >= Spool.maximumFiles { throw .full("\(count) events wait in it") }
         }

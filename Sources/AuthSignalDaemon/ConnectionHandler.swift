@@ -49,6 +49,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var backlogged = false
     /// Whether ``takeBufferedRequests()`` is running (it is not re-entered).
     private var taking = false
+    /// Whether the connection is being closed (once its last answers are written).
+    private var closeStarted = false
     private var writabilityWaiters: [EventLoopPromise<Void>] = []
     private var context: ChannelHandlerContext?
 
@@ -272,15 +274,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
         closeIfDone()
     }
 
-    /// Ends output after the last answer and drains input for at most five seconds.
+    /// Ends output after the last answer is written and drains input for at most
+    /// ``closeGrace``.
     private func lingeringClose(_ context: ChannelHandlerContext) {
         guard !discarding else { return }
         discarding = true
         buffer = context.channel.allocator.buffer(capacity: 0)
-        context.flush()
-        context.close(mode: .output, promise: nil)
-        let channel = context.channel
-        context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+        whenWritten(context) { $0.close(mode: .output, promise: nil) }
         context.read()
     }
 
@@ -365,14 +365,30 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func closeIfDone() {
-        guard closing || (inputClosed && !backlogged), slots.isEmpty, !taking, let context else { return }
+        guard !closeStarted, closing || (inputClosed && !backlogged), slots.isEmpty, !taking, let context else {
+            return
+        }
+        closeStarted = true
         if lingerOnClose && !inputClosed {
             lingeringClose(context)
         } else {
-            context.flush()
-            context.close(promise: nil)
+            whenWritten(context) { $0.close(promise: nil) }
         }
     }
+
+    /// Runs `action` once every answer queued so far is in the kernel's socket buffer (NIO drops
+    /// writes still queued when a channel closes: a client reading slowly would lose answers), or
+    /// after ``closeGrace`` for a client that reads nothing.
+    private func whenWritten(_ context: ChannelHandlerContext, _ action: @escaping @Sendable (any Channel) -> Void) {
+        let channel = context.channel
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: written)
+        written.futureResult.whenComplete { _ in action(channel) }
+        context.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
+    }
+
+    /// How long a closing connection may take to have its last answers read.
+    static let closeGrace = TimeAmount.seconds(5)
 
     /// A request's output channel back to this handler, usable from any thread.
     struct Output: RecordOutput {

@@ -21,6 +21,12 @@ public final class RefusalLog: Sendable {
         /// Suppressed refusals by code.
         public let suppressed: [ErrorCode: Int]
 
+        /// A summary of `suppressed` refusals of `uid`.
+        public init(uid: UInt32, suppressed: [ErrorCode: Int]) {
+            self.uid = uid
+            self.suppressed = suppressed
+        }
+
         /// `N refused requests from uid U not logged one by one (forbidden 12, invalid_json 3)`.
         public var message: String {
             let total = suppressed.values.reduce(0, +)

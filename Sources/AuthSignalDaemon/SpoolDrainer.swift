@@ -41,7 +41,9 @@ public final class SpoolDrainer: Sendable {
     /// the daemon does not own it: someone else could then remove or replace what hooks leave.
     public func prepare() -> Bool {
         if mkdir(directory, Spool.directoryMode) != 0, errno != EEXIST {
-            logger.warning("spool \(directory) cannot be created: \(String(cString: strerror(errno))); events the hook cannot deliver are lost")
+            logger.warning(
+                "spool \(directory) cannot be created: \(String(cString: strerror(errno))); events the hook cannot deliver are lost"
+            )
             return false
         }
         var info = stat()
@@ -51,7 +53,8 @@ public final class SpoolDrainer: Sendable {
         }
         guard info.st_uid == geteuid() else {
             logger.warning(
-                "spool \(directory) belongs to uid \(info.st_uid), not to the daemon (uid \(geteuid())); it is not used")
+                "spool \(directory) belongs to uid \(info.st_uid), not to the daemon (uid \(geteuid())); it is not used"
+            )
             return false
         }
         if info.st_mode & 0o7777 != Spool.directoryMode { chmod(directory, Spool.directoryMode) }
@@ -119,7 +122,8 @@ public final class SpoolDrainer: Sendable {
             return nil
         }
         guard inotify_add_watch(fd, directory, UInt32(IN_MOVED_TO | IN_CLOSE_WRITE)) >= 0 else {
-            logger.warning("spool: cannot watch \(directory) (\(String(cString: strerror(errno)))); rescanning every 5 s")
+            logger.warning(
+                "spool: cannot watch \(directory) (\(String(cString: strerror(errno)))); rescanning every 5 s")
             close(fd)
             return nil
         }
@@ -147,7 +151,9 @@ public final class SpoolDrainer: Sendable {
         var stored = 0
         defer {
             status.update(pending: pending)
-            if stored > 0 { logger.notice("stored \(stored) events from the spool", metadata: ["pending": "\(pending)"]) }
+            if stored > 0 {
+                logger.notice("stored \(stored) events from the spool", metadata: ["pending": "\(pending)"])
+            }
         }
         if pending >= Spool.maximumFiles {
             logger.warning("spool \(directory) is full: \(pending) events wait; the hook spools no more")
@@ -235,7 +241,8 @@ public final class SpoolDrainer: Sendable {
         if !kept { unlink(path) }
         status.refused()
         logger.warning(
-            "spool: refused \(name): \(reason); \(kept ? "moved to \(aside)" : "deleted")", metadata: ["owner": "\(owner)"])
+            "spool: refused \(name): \(reason); \(kept ? "moved to \(aside)" : "deleted")",
+            metadata: ["owner": "\(owner)"])
     }
 
     /// Deletes a hook's temporary file that was never completed.
@@ -264,7 +271,8 @@ struct SpoolFile {
     static func read(_ path: String) throws(Refusal) -> SpoolFile {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
-            throw Refusal(reason: errno == ELOOP ? "a symbolic link" : "cannot open: \(String(cString: strerror(errno)))")
+            throw Refusal(
+                reason: errno == ELOOP ? "a symbolic link" : "cannot open: \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         var info = stat()
@@ -272,9 +280,12 @@ struct SpoolFile {
         guard info.st_mode & S_IFMT == S_IFREG else { throw Refusal(reason: "not a regular file") }
         guard info.st_nlink == 1 else { throw Refusal(reason: "has \(info.st_nlink) links") }
         guard info.st_mode & 0o7137 == 0 else {
-            throw Refusal(reason: "mode \(String(info.st_mode & 0o7777, radix: 8)) lets others change it (0600 or 0640)")
+            throw Refusal(
+                reason: "mode \(String(info.st_mode & 0o7777, radix: 8)) lets others change it (0600 or 0640)")
         }
-        guard info.st_size <= Spool.maximumFileBytes else { throw Refusal(reason: "\(info.st_size) bytes is too large") }
+        guard info.st_size <= Spool.maximumFileBytes else {
+            throw Refusal(reason: "\(info.st_size) bytes is too large")
+        }
         var contents = [UInt8](repeating: 0, count: Int(info.st_size))
         var offset = 0
         while offset < contents.count {

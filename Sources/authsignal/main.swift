@@ -647,7 +647,10 @@ struct Pam: ParsableCommand {
     @Flag(help: "Exit non-zero when the event is not stored now (spooled, refused or lost).") var required = false
     @Option(help: "How long connecting, sending and waiting for the acknowledgement may take (500ms, 2s).")
     var timeout = HookTimeout(duration: .milliseconds(500))
-    @Option(help: "Where to leave events the daemon did not take (default: $AUTHSIGNAL_SPOOL, else \(Spool.defaultDirectory)).")
+    @Option(
+        help:
+            "Where to leave events the daemon did not take (default: $AUTHSIGNAL_SPOOL, else \(Spool.defaultDirectory))."
+    )
     var spool: String?
 
     func run() throws {

@@ -217,7 +217,8 @@ extension DaemonTests {
             #expect(try pam.run(PAMService.wrong, ["authenticate"]).status != 0)
             #expect(try pam.run(PAMService.password, ["authenticate", "open_session", "close_session"]).status == 0)
 
-            let query = try cli(["query", "--user", PAMService.account, "--format", "jsonl"], socket: daemon.socketPath)
+            let query = try cli(
+                ["query", "--user", PAMService.account, "--format", "jsonl"], socket: daemon.socketPath)
             let records = try query.out.split(separator: "\n").map { try object(String($0)) }
             #expect(
                 records.map { $0["signal"] as? String } == ["user_login_failed", "user_logged_in", "user_logged_out"])

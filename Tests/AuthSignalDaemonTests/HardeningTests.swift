@@ -1,5 +1,6 @@
 import AuthSignalClient
 import AuthSignalCore
+import AuthSignalDaemon
 import Foundation
 import Glibc
 import TestSupport
@@ -79,7 +80,8 @@ extension DaemonTests {
                 try waitFor("the spool to drain") { spooledFiles().isEmpty }
                 var records: [[String: Any]] = []
                 try waitFor("both events") {
-                    let lines = try Client(daemon.socketPath).request(#"{"op":"query","user":"\#(PAMService.account)"}"#)
+                    let lines = try Client(daemon.socketPath).request(
+                        #"{"op":"query","user":"\#(PAMService.account)"}"#)
                     records = try lines.dropLast().map { try #require(try object($0)["record"] as? [String: Any]) }
                     return records.count >= 2
                 }
@@ -212,15 +214,18 @@ extension DaemonTests {
             _ = FileManager.default.createFile(atPath: garbage, contents: Data("not sealed".utf8))
             chmod(garbage, 0o600)
             _ = FileManager.default.createFile(
-                atPath: name("huge"), contents: Data(count: Spool.maximumFileBytes + 1), attributes: [.posixPermissions: 0o600])
+                atPath: name("huge"), contents: Data(count: Spool.maximumFileBytes + 1),
+                attributes: [.posixPermissions: 0o600])
             _ = FileManager.default.createFile(atPath: spool + "/notes.txt", contents: Data("x".utf8))
             let uid = try requireTestAccount()
             let stranger = try sealed("root", id: "stranger")
             chown(stranger, uid, uid_t.max)
             try daemon.start()
             try waitFor("the spool pass") {
-                (try? FileManager.default.contentsOfDirectory(atPath: spool))?.filter { $0 != "public.key" && $0 != "refused" }
-                    .isEmpty == true
+                (try? FileManager.default.contentsOfDirectory(atPath: spool))?.filter {
+                    $0 != "public.key" && $0 != "refused"
+                }
+                .isEmpty == true
             }
             let refused = try FileManager.default.contentsOfDirectory(atPath: spool + "/refused")
             #expect(refused.count == 9, "\(refused)")
@@ -230,12 +235,73 @@ extension DaemonTests {
             let stats = try Client(daemon.socketPath).final(#"{"op":"stats"}"#)
             #expect((stats["spool"] as? [String: Any])?["refused"] as? Int == 9)
             #expect((stats["spool"] as? [String: Any])?["stored"] as? Int == 1)
-            for reason in ["symbolic link", "not a regular file", "2 links", "lets others change it", "not an event sealed",
-                "too large", "not the name of a spooled event", "may not emit"]
-            {
+            for reason in [
+                "symbolic link", "not a regular file", "2 links", "lets others change it", "not an event sealed",
+                "too large", "not the name of a spooled event", "may not emit",
+            ] {
                 #expect(daemon.log.contains(reason), "no report of \(reason)")
             }
             try expectServes(daemon)
+        }
+    }
+}
+
+extension DaemonTests {
+    /// Diagnostics a client causes are rate-limited per uid and summarised, so that audit
+    /// entries keep the journal's budget; every refusal is still counted (items 6 and 9).
+    @Suite struct DiagnosticsTests {
+        @Test func refusalLogLimitsEachUidAndSummarises() {
+            let log = RefusalLog(burst: 2, window: .seconds(10))
+            let start = ContinuousClock.now
+            var decisions: [RefusalLog.Decision] = []
+            for offset in 0..<5 {
+                decisions.append(log.record(uid: 1000, code: .forbidden, now: start + .milliseconds(offset)).0)
+            }
+            #expect(decisions == [.log, .log, .suppress, .suppress, .suppress])
+            // Another uid has its own budget.
+            #expect(log.record(uid: 1001, code: .invalidJSON, now: start).0 == .log)
+            #expect(log.flush(now: start + .seconds(5)).isEmpty)
+            // The next window starts with the summary of the last.
+            let (decision, summary) = log.record(uid: 1000, code: .invalidJSON, now: start + .seconds(11))
+            #expect(decision == .log)
+            #expect(summary == RefusalLog.Summary(uid: 1000, suppressed: [.forbidden: 3]))
+            #expect(
+                summary?.message == "3 more refused requests from uid 1000 were not logged one by one (forbidden 3)")
+            _ = log.record(uid: 1000, code: .invalidJSON, now: start + .seconds(11))
+            _ = log.record(uid: 1000, code: .tooLarge, now: start + .seconds(11))
+            // A burst that stopped is summarised by the periodic flush.
+            #expect(
+                log.flush(now: start + .seconds(30)) == [RefusalLog.Summary(uid: 1000, suppressed: [.tooLarge: 1])])
+            #expect(log.flush(now: start + .seconds(60)).isEmpty)
+        }
+
+        @Test func floodOfForbiddenRequestsIsSummarisedAndCounted() throws {
+            let uid = try requireTestAccount()
+            let daemon = try DaemonUnderTest(extra: "[Access]\nEmitUsers=\nEmitGroups=\n")
+            let count = 20_000
+            let lines = Array(repeating: emitLine(user: "flood"), count: count)
+            let answers = try requestAs(testAccount, socket: daemon.socketPath, lines)
+            #expect(answers.filter { errorCode($0) == "forbidden" }.count == count)
+            try waitFor("the summary") { daemon.log.contains("more refused requests from uid \(uid)") }
+            let logged = daemon.log.components(separatedBy: "request rejected: forbidden").count - 1
+            #expect(logged >= 1 && logged <= 5, "\(logged) refusals logged one by one")
+            #expect(daemon.log.contains("\(count - logged) more refused requests from uid \(uid)"))
+            let stats = try Client(daemon.socketPath).final(#"{"op":"stats"}"#)
+            #expect((stats["refused"] as? [String: Any])?["forbidden"] as? Int == count)
+        }
+
+        /// With a systemd watchdog, an idle daemon still stops at once on SIGTERM (it slept half
+        /// the watchdog interval before).
+        @Test func idleDaemonWithWatchdogStopsWithinASecond() throws {
+            let daemon = try DaemonUnderTest(wrapper: ["/usr/bin/env", "WATCHDOG_USEC=30000000"])
+            let idle = try Client(daemon.socketPath)
+            _ = idle
+            usleep(200_000)
+            let started = ContinuousClock.now
+            daemon.signal(SIGTERM)
+            #expect(daemon.waitForExit(timeout: 20) == 0)
+            let took = ContinuousClock.now - started
+            #expect(took < .seconds(1), "stopping took \(took)")
         }
     }
 }

@@ -23,11 +23,17 @@ func requireTestAccount() throws -> UInt32 {
 /// returns the answer lines.
 func requestAs(_ account: String, socket: String, _ lines: [String]) throws -> [String] {
     let script = """
-        import socket, sys
+        import socket, sys, threading
         s = socket.socket(socket.AF_UNIX)
         s.connect(sys.argv[1])
-        s.sendall(sys.stdin.buffer.read())
-        s.shutdown(socket.SHUT_WR)
+        requests = sys.stdin.buffer.read()
+        def send():
+            s.sendall(requests)
+            s.shutdown(socket.SHUT_WR)
+        # Answers are read while requests are sent: the daemon stops reading from a client whose
+        # answers pile up.
+        sender = threading.Thread(target=send)
+        sender.start()
         data = b""
         while True:
             chunk = s.recv(65536)
