@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "authsignal",
             dependencies: [
-                "AuthSignalClient", "AuthSignalCore",
+                "AuthSignalClient", "AuthSignalCore", "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

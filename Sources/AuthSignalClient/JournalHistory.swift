@@ -12,17 +12,22 @@ public import Systemd
 /// Not `Sendable`: it owns a journal handle.
 public final class JournalHistory {
     private let reader: JournalReader
+    /// Whose entries are read: any other entry with `AUTHSIGNAL_*` fields is a forgery.
+    public let writer: TrustedJournalWriter
     /// How long after a record was received its journal entry may be written (the daemon's journal
     /// queue); bounds the scan past `until`.
     private static let writeDelay: TimeInterval = 600
 
-    /// Opens this host's journal, or the journal files in `directory`.
-    public init(directory: String? = nil) throws(JournalError) {
+    /// Opens this host's journal, or the journal files in `directory`, reading the entries of
+    /// `writer` (by default ``TrustedJournalWriter/local`` for this host's journal and
+    /// ``TrustedJournalWriter/collected`` for a directory).
+    public init(directory: String? = nil, writer: TrustedJournalWriter? = nil) throws(JournalError) {
         if let directory {
             reader = try JournalReader(directory: directory)
         } else {
             reader = try JournalReader()
         }
+        self.writer = writer ?? (directory == nil ? .local : .collected)
     }
 
     /// Calls `each` with every record matching `filter` (its order and limit included); returns how
@@ -79,23 +84,24 @@ public final class JournalHistory {
 
     /// The chain anchors written for the audit log named `logID`, oldest first.
     public func anchors(logID: String) throws -> [AuditJournal.Anchor] {
-        try reader.matchAnchors(logID: logID)
+        try reader.matchAnchors(logID: logID, writer: writer)
         var anchors: [AuditJournal.Anchor] = []
         reader.seekHead()
         while let fields = try reader.next() {
-            if let anchor = AuditJournal.anchor(fromEntry: fields) { anchors.append(anchor) }
+            if let anchor = AuditJournal.anchor(fromEntry: fields, writer: writer) { anchors.append(anchor) }
         }
         return anchors
     }
 
     private func record(_ fields: [String: [UInt8]]) -> JSONObject? {
-        AuditJournal.record(fromEntry: fields, written: reader.realtime)
+        AuditJournal.record(fromEntry: fields, written: reader.realtime, writer: writer)
     }
 
     /// Journal matches for what the journal indexes; the rest is checked per record.
     private func matchRecords(_ filter: RecordFilter) throws {
         try reader.matchAuditRecords(
-            signal: filter.signal, user: filter.user, sender: filter.sender, remoteAddr: filter.remoteAddr)
+            signal: filter.signal, user: filter.user, sender: filter.sender, remoteAddr: filter.remoteAddr,
+            writer: writer)
     }
 
     /// The checks the journal matches make, for reading without matches.

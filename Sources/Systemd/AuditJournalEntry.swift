@@ -75,11 +75,12 @@ public enum AuditJournal {
     /// The audit record an entry written by ``entry(for:seq:hash:)`` describes, in the protocol's
     /// record form plus `"host"` (the entry's `_HOSTNAME`), or `nil` for any other entry.
     ///
-    /// Any local program can write `AUTHSIGNAL_*` fields; only entries whose `_COMM` (which
-    /// journald sets from the kernel, not the writer) is `authsignald` are taken.
+    /// Any local program can write `AUTHSIGNAL_*` fields; only entries `writer` admits are taken.
     /// - Parameter written: when the entry was written; stands in for `received` in entries
     ///   written before AUTHSIGNAL_RECEIVED existed.
-    public static func record(fromEntry fields: [String: [UInt8]], written: Date?) -> JSONObject? {
+    public static func record(
+        fromEntry fields: [String: [UInt8]], written: Date?, writer: TrustedJournalWriter
+    ) -> JSONObject? {
         func text(_ field: JournalFieldName) -> String? {
             fields[field.name].map { String(decoding: $0, as: UTF8.self) }
         }
@@ -92,7 +93,8 @@ public enum AuditJournal {
             else { return .null }
             return .object(value)
         }
-        guard text(.command) == identifier, let signal = text(.signal).flatMap(AuthSignal.init(rawValue:)),
+        guard writer.admits(fields), text(.syslogIdentifier) == identifier,
+            let signal = text(.signal).flatMap(AuthSignal.init(rawValue:)),
             let seq = text(.seq).flatMap({ Int64($0) })
         else { return nil }
         let received = text(.received) ?? written.map(RFC3339.format)
@@ -117,9 +119,9 @@ public enum AuditJournal {
     }
 
     /// The anchor an entry written by ``anchorEntry(seq:hash:logID:)`` holds, or `nil` (also for
-    /// entries not written by a process named `authsignald`, as for records).
-    public static func anchor(fromEntry fields: [String: [UInt8]]) -> Anchor? {
-        guard fields[JournalFieldName.command.name].map({ String(decoding: $0, as: UTF8.self) }) == identifier,
+    /// entries `writer` does not admit, as for records).
+    public static func anchor(fromEntry fields: [String: [UInt8]], writer: TrustedJournalWriter) -> Anchor? {
+        guard writer.admits(fields),
             fields[JournalFieldName.messageID.name].map({ String(decoding: $0, as: UTF8.self) }) == anchorMessageID,
             let seq = fields[JournalFieldName.seq.name].flatMap({ Int64(String(decoding: $0, as: UTF8.self)) }),
             let hash = fields[JournalFieldName.hash.name].flatMap({ Hex.decode(String(decoding: $0, as: UTF8.self)) })
@@ -215,7 +217,6 @@ extension JournalFieldName {
     static let time = JournalFieldName(trusted: "AUTHSIGNAL_TIME")
     static let logID = JournalFieldName(trusted: "AUTHSIGNAL_LOG_ID")
     static let hostname = JournalFieldName(trusted: "_HOSTNAME")
-    static let command = JournalFieldName(trusted: "_COMM")
     static let peerUID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_UID")
     static let peerGID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_GID")
     static let peerPID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_PID")
@@ -228,9 +229,10 @@ extension JournalReader {
     /// Limits reading to the audit entries authsignald writes, with the given field values
     /// (`nil`: any), replacing earlier matches.
     public func matchAuditRecords(
-        signal: AuthSignal?, user: String?, sender: String?, remoteAddr: String?
+        signal: AuthSignal?, user: String?, sender: String?, remoteAddr: String?, writer: TrustedJournalWriter
     ) throws(JournalError) {
         removeMatches()
+        try match(writer)
         try match(.syslogIdentifier, AuditJournal.identifier)
         for each in signal.map({ [$0] }) ?? AuthSignal.allCases {
             try match(.messageID, AuditJournal.messageID(each))
@@ -240,10 +242,18 @@ extension JournalReader {
         if let remoteAddr { try match(.remoteAddr, remoteAddr) }
     }
 
+    /// Limits reading to entries of `writer`, as far as journal matches can (an entry without a
+    /// unit cannot be matched; ``TrustedJournalWriter/admits(_:)`` checks each entry too).
+    private func match(_ writer: TrustedJournalWriter) throws(JournalError) {
+        if let unit = writer.unit { try match(.systemdUnit, unit) }
+        if let uid = writer.uid { try match(.uid, String(uid)) }
+    }
+
     /// Limits reading to the chain anchors of the audit log named `logID`, replacing earlier
     /// matches.
-    public func matchAnchors(logID: String) throws(JournalError) {
+    public func matchAnchors(logID: String, writer: TrustedJournalWriter) throws(JournalError) {
         removeMatches()
+        try match(writer)
         try match(.messageID, AuditJournal.anchorMessageID)
         try match(.logID, logID)
     }

@@ -2,6 +2,7 @@ public import ArgumentParser
 import AuthSignalClient
 import AuthSignalCore
 import Foundation
+import Systemd
 
 /// `authsignal`: send auth events to authsignald, query and follow the audit log, verify it.
 @main
@@ -33,6 +34,37 @@ struct Connection: ParsableArguments {
     }
 }
 
+/// Whose journal entries count as the daemon's (docs/journal.md): the stamps journald sets and a
+/// writer cannot choose.
+struct JournalWriterOptions: ParsableArguments {
+    @Option(
+        name: .customLong("journal-unit"),
+        help: ArgumentHelp(
+            "Read only entries journald stamped with this _SYSTEMD_UNIT; none: a daemon run outside systemd.",
+            valueName: "unit"))
+    var unit = TrustedJournalWriter.serviceUnit
+    @Option(
+        name: .customLong("journal-uid"),
+        help: ArgumentHelp(
+            "Read only entries stamped with this _UID, a number or an account (default: the authsignald "
+                + "account for this host's journal, any uid for --journal-directory).",
+            valueName: "uid"))
+    var uid: String?
+
+    func validate() throws {
+        if let uid, UInt32(uid) == nil, getpwnam(uid) == nil {
+            throw ValidationError("--journal-uid: no account \(uid)")
+        }
+    }
+
+    /// The writer these options name; `collected` for files from other hosts.
+    func writer(collected: Bool) -> TrustedJournalWriter {
+        let base: TrustedJournalWriter = collected ? .collected : .local
+        let account = uid.flatMap { UInt32($0) ?? getpwnam($0).map { $0.pointee.pw_uid } }
+        return TrustedJournalWriter(unit: unit == "none" ? nil : unit, uid: uid == nil ? base.uid : account)
+    }
+}
+
 /// Where `query`, `follow` and `report` read history: the daemon (default), an audit log file
 /// read-only, or the audit entries in journals (this host's, or files collected from a fleet).
 struct HistorySource: ParsableArguments {
@@ -44,6 +76,7 @@ struct HistorySource: ParsableArguments {
         name: .customLong("journal-directory"),
         help: "Read the audit entries in the journal files in this directory (many hosts': docs/fleet.md).")
     var journalDirectory: String?
+    @OptionGroup var writer: JournalWriterOptions
 
     /// Whether records come from journals, and so carry a host.
     var readsJournal: Bool { journal || journalDirectory != nil }
@@ -57,7 +90,8 @@ struct HistorySource: ParsableArguments {
     /// Opens the journal this source names.
     func openJournal() throws -> JournalHistory {
         do {
-            return try JournalHistory(directory: journalDirectory)
+            return try JournalHistory(
+                directory: journalDirectory, writer: writer.writer(collected: journalDirectory != nil))
         } catch {
             FileHandle.standardError.write(Data("authsignal: cannot open the journal: \(error)\n".utf8))
             throw ExitCode(3)
@@ -514,6 +548,7 @@ struct Verify: AsyncParsableCommand {
         name: .customLong("journal-directory"), help: "Read the chain anchors from the journal files in this directory."
     )
     var journalDirectory: String?
+    @OptionGroup var writer: JournalWriterOptions
     @Flag(name: .customLong("no-journal"), help: "Do not compare with journal anchors.") var noJournal = false
     @Option(help: "First seq to check.") var from: Int64?
     @Option(help: "Last seq to check.") var to: Int64?
@@ -521,7 +556,11 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         // The journal holds anchors only where the daemon wrote them; without one, the chain is
         // still checked on its own.
-        let journal = noJournal ? nil : try? JournalHistory(directory: journalDirectory)
+        let journal =
+            noJournal
+            ? nil
+            : try? JournalHistory(
+                directory: journalDirectory, writer: writer.writer(collected: journalDirectory != nil))
         let progress = Progress()
         progress.note("verifying the hash chain…")
         let result: Verification

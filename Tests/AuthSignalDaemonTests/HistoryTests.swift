@@ -60,7 +60,8 @@ private func anchoredDaemon(count: Int, anchorEvery: Int, prefix: String) throws
         #expect(try cli(["send", "login", "--user", "\(prefix)-\(index)"], socket: daemon.socketPath).status == 0)
     }
     try waitFor("the journal anchors") {
-        try cli(["verify"], socket: daemon.socketPath).out.contains("agrees with the newest (record \(count))")
+        try cli(["verify"] + testJournalWriter, socket: daemon.socketPath).out.contains(
+            "agrees with the newest (record \(count))")
     }
     return daemon
 }
@@ -81,7 +82,7 @@ extension DaemonTests {
             #expect(one.out.split(separator: "\n").count == 2 && one.out.contains("offline-\(tag)-3"))
             #expect(
                 try cli(["query", "--database", copy, "--user", "nobody-\(tag)"], socket: "/nonexistent").status == 1)
-            let intact = try cli(["verify", "--database", copy], socket: "/nonexistent")
+            let intact = try cli(["verify"] + testJournalWriter + ["--database", copy], socket: "/nonexistent")
             #expect(intact.status == 0, "\(intact)")
             #expect(intact.out.contains("chain intact: 10 records verified"))
             #expect(intact.out.contains("found for log") && intact.out.contains("(record 10)"), "\(intact.out)")
@@ -95,8 +96,10 @@ extension DaemonTests {
             // Cut off the last records: the chain alone is still consistent, the anchors are not.
             let cut = try copyLog(of: daemon, named: "cut")
             #expect(try execute("DELETE FROM records WHERE seq > 7", on: cut).status == 0)
-            #expect(try cli(["verify", "--database", cut, "--no-journal"], socket: "/nonexistent").status == 0)
-            let truncated = try cli(["verify", "--database", cut], socket: "/nonexistent")
+            #expect(
+                try cli(["verify"] + testJournalWriter + ["--database", cut, "--no-journal"], socket: "/nonexistent")
+                    .status == 0)
+            let truncated = try cli(["verify"] + testJournalWriter + ["--database", cut], socket: "/nonexistent")
             #expect(truncated.status == 5)
             #expect(truncated.out.contains("TAMPERED: first bad record 8: the log was truncated"), "\(truncated.out)")
 
@@ -104,19 +107,24 @@ extension DaemonTests {
             let forged = try copyLog(of: daemon, named: "forged")
             let forgery = try runCommand("/usr/bin/python3", ["-c", chainForger, forged, "3", "mallory"])
             #expect(forgery.status == 0, "\(forgery.output)")
-            #expect(try cli(["verify", "--database", forged, "--no-journal"], socket: "/nonexistent").status == 0)
-            let rewritten = try cli(["verify", "--database", forged], socket: "/nonexistent")
+            #expect(
+                try cli(
+                    ["verify"] + testJournalWriter + ["--database", forged, "--no-journal"], socket: "/nonexistent"
+                ).status == 0)
+            let rewritten = try cli(["verify"] + testJournalWriter + ["--database", forged], socket: "/nonexistent")
             #expect(rewritten.status == 5)
             #expect(rewritten.out.contains("differs from the hash anchored in the journal"), "\(rewritten)")
 
             // A plain edit is caught by the chain itself.
             let edited = try copyLog(of: daemon, named: "edited")
             #expect(try execute("UPDATE records SET user = 1 WHERE seq = 6", on: edited).status == 0)
-            let editedRun = try cli(["verify", "--database", edited], socket: "/nonexistent")
+            let editedRun = try cli(["verify"] + testJournalWriter + ["--database", edited], socket: "/nonexistent")
             #expect(editedRun.status == 5)
             #expect(editedRun.out.contains("record 6 was modified"))
 
-            let missing = try cli(["verify", "--database", daemon.directory.path + "/none.db"], socket: "/nonexistent")
+            let missing = try cli(
+                ["verify"] + testJournalWriter + ["--database", daemon.directory.path + "/none.db"],
+                socket: "/nonexistent")
             #expect(missing.status == 3)
             #expect(missing.err.contains("no such file"))
         }
@@ -126,8 +134,8 @@ extension DaemonTests {
             let socket = daemon.socketPath
             let forgery = try runCommand("/usr/bin/python3", ["-c", chainForger, daemon.databasePath, "5", "mallory"])
             #expect(forgery.status == 0, "\(forgery.output)")
-            #expect(try cli(["verify", "--no-journal"], socket: socket).status == 0)
-            let caught = try cli(["verify"], socket: socket)
+            #expect(try cli(["verify"] + testJournalWriter + ["--no-journal"], socket: socket).status == 0)
+            let caught = try cli(["verify"] + testJournalWriter, socket: socket)
             #expect(caught.status == 5)
             #expect(caught.out.contains("record 6 differs from the hash anchored in the journal"), "\(caught.out)")
         }
@@ -155,10 +163,13 @@ extension DaemonTests {
             }
             // This host's journal, read directly.
             try waitFor("the journal entries") {
-                try cli(["query", "--journal", "--user", "w2-\(tag)-4"], socket: "/nonexistent").status == 0
+                try cli(
+                    ["query", "--journal"] + testJournalWriter + ["--user", "w2-\(tag)-4"], socket: "/nonexistent"
+                ).status == 0
             }
             let local = try cli(
-                ["query", "--journal", "--format", "jsonl", "--user", "w1-\(tag)-2"], socket: "/nonexistent")
+                ["query", "--journal"] + testJournalWriter + ["--format", "jsonl", "--user", "w1-\(tag)-2"],
+                socket: "/nonexistent")
             #expect(local.out.split(separator: "\n").count == 1 && local.out.contains(#""seq":2"#), "\(local)")
 
             // What systemd-journal-remote collects from two hosts: each daemon's entries, exported with
@@ -172,7 +183,7 @@ extension DaemonTests {
                         + "| /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(host).journal - 2>&1")
                 #expect(upload.status == 0, "\(upload.output)")
             }
-            let directory = ["--journal-directory", collected]
+            let directory = ["--journal-directory", collected, "--journal-unit", "none"]
             let fleet = try cli(["query", "--format", "jsonl"] + directory, socket: "/nonexistent")
             #expect(fleet.status == 0, "\(fleet)")
             let records = try fleet.out.split(separator: "\n").map { try object(String($0)) }
@@ -201,8 +212,53 @@ extension DaemonTests {
             #expect(report.out.contains("Records by host:\n        5  web1\n        4  web2\n"), "\(report.out)")
             #expect(report.out.contains("203.0.113.9"))
 
-            let both = try cli(["query", "--journal", "--database", "x.db"], socket: "/nonexistent")
+            let both = try cli(
+                ["query", "--journal"] + testJournalWriter + ["--database", "x.db"], socket: "/nonexistent")
             #expect(both.status == 64)
+        }
+
+        /// Any user can run a program named authsignald (`_COMM`) and write `AUTHSIGNAL_*` fields;
+        /// only journald's `_SYSTEMD_UNIT` and `_UID` stamps decide whose entries are records.
+        @Test func forgedJournalEntriesAreNotRecords() throws {
+            guard isRoot else { try Test.cancel("needs root to write as another account") }
+            _ = try requireTestAccount()
+            let tag = runTag()
+            let fields = [
+                "MESSAGE=Failed login for alice from 203.0.113.66", "SYSLOG_IDENTIFIER=authsignald",
+                "MESSAGE_ID=17494b96fe8e453d89aaeb949444e3f2", "AUTHSIGNAL_SIGNAL=user_login_failed",
+                "AUTHSIGNAL_SEQ=1", "AUTHSIGNAL_SENDER=sshd", "AUTHSIGNAL_USER=forged-\(tag)",
+                "AUTHSIGNAL_REMOTE_ADDR=203.0.113.66",
+            ]
+            // A process names itself authsignald (prctl PR_SET_NAME, what _COMM shows) and writes
+            // the entry over journald's native socket; it lingers so journald can read its name.
+            let forger = """
+                import ctypes, socket, sys, time
+                ctypes.CDLL(None).prctl(15, b"authsignald", 0, 0, 0)
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                s.sendto(sys.stdin.buffer.read(), "/run/systemd/journal/socket")
+                time.sleep(1)
+                """
+            let written = try shell(
+                "printf '%s\\n' \(fields.map { "'\($0)'" }.joined(separator: " ")) | setpriv --reuid=\(testAccount) "
+                    + "--regid=\(testAccount) --init-groups /usr/bin/python3 -c '\(forger)'")
+            #expect(written.status == 0, "\(written.output)")
+            let uid = try #require(getpwnam(testAccount)).pointee.pw_uid
+            let asForger = ["--journal-unit", "none", "--journal-uid", "\(uid)"]
+            // The entry is there, and well-formed: read as the forger's own entries it is a record,
+            // and journald named its writer authsignald.
+            try waitFor("the forged entry") {
+                try cli(["query", "--journal"] + asForger + ["--user", "forged-\(tag)"], socket: "/x").status == 0
+            }
+            let export = try runCommand(
+                "/usr/bin/journalctl", ["-o", "export", "--no-pager", "AUTHSIGNAL_USER=forged-\(tag)"])
+            #expect(export.output.contains("_COMM=authsignald"))
+            // As the daemon's entries (root outside any unit here; a deployment's unit and account
+            // by default), it is not.
+            let trusted = try cli(
+                ["query", "--journal"] + testJournalWriter + ["--user", "forged-\(tag)"], socket: "/x")
+            #expect(trusted.status == 1, "\(trusted)")
+            let byDefault = try cli(["query", "--journal", "--user", "forged-\(tag)"], socket: "/x")
+            #expect(byDefault.status == 1, "\(byDefault)")
         }
 
         @Test func followTheJournal() throws {
@@ -210,7 +266,8 @@ extension DaemonTests {
             let tag = runTag()
             let follower = Process()
             follower.executableURL = URL(fileURLWithPath: cliPath)
-            follower.arguments = ["follow", "--journal", "--format", "jsonl", "--sender", "follow-\(tag)"]
+            follower.arguments =
+                ["follow", "--journal"] + testJournalWriter + ["--format", "jsonl", "--sender", "follow-\(tag)"]
             let output = Pipe()
             follower.standardOutput = output
             follower.standardError = FileHandle.nullDevice
@@ -236,3 +293,7 @@ extension DaemonTests {
         }
     }
 }
+
+/// The daemons of these tests run as root outside any systemd unit: the journal writer the CLI
+/// must trust for their entries (a deployment's is the authsignald unit and account).
+let testJournalWriter = ["--journal-unit", "none", "--journal-uid", "0"]

@@ -63,11 +63,11 @@ final class DaemonUnderTest: @unchecked Sendable {
             Path=\(databasePath)
             [Redaction]
             KeyFile=\(keyPath)
+            [Spool]
+            Directory=\(spoolPath)
             [Journal]
             ReportIntervalSec=1
             AnchorIntervalSec=1
-            [Spool]
-            Directory=\(spoolPath)
 
             """ + extra
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)

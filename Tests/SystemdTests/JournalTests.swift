@@ -101,24 +101,41 @@ struct JournalTests {
         #expect(anchorJSON["MESSAGE_ID"] as? String == AuditJournal.anchorMessageID)
         #expect(anchorJSON["AUTHSIGNAL_SEQ"] as? String == "42")
         #expect(anchorJSON["AUTHSIGNAL_LOG_ID"] as? String == "0123")
-        // Written by this test process, not by authsignald (journald's own _COMM field says so):
-        // not taken as an anchor, so nobody can plant anchors that raise false alarms.
+        // Written by this test process, not by the authsignald unit (journald's own _SYSTEMD_UNIT
+        // and _UID say so): not taken as an anchor, so nobody can plant anchors that raise false
+        // alarms. A process merely named authsignald (_COMM) is no better.
         let fields = anchorJSON.compactMapValues { ($0 as? String).map { Array($0.utf8) } }
-        #expect(AuditJournal.anchor(fromEntry: fields) == nil)
-        var fromDaemon = fields
-        fromDaemon["_COMM"] = Array("authsignald".utf8)
-        let read = try #require(AuditJournal.anchor(fromEntry: fromDaemon))
+        let writer = TrustedJournalWriter(unit: TrustedJournalWriter.serviceUnit, uid: 998)
+        #expect(AuditJournal.anchor(fromEntry: fields, writer: writer) == nil)
+        var renamed = fields
+        renamed["_COMM"] = Array("authsignald".utf8)
+        #expect(AuditJournal.anchor(fromEntry: renamed, writer: writer) == nil)
+        var otherUID = renamed
+        otherUID["_SYSTEMD_UNIT"] = Array("authsignald.service".utf8)
+        otherUID["_UID"] = Array("1000".utf8)
+        #expect(AuditJournal.anchor(fromEntry: otherUID, writer: writer) == nil)
+        var fromDaemon = otherUID
+        fromDaemon["_UID"] = Array("998".utf8)
+        let read = try #require(AuditJournal.anchor(fromEntry: fromDaemon, writer: writer))
         #expect(read.seq == 42 && read.logID == "0123" && read.hash == Array(repeating: 0xAB, count: 32))
+        // A collector does not know each host's uid: the unit decides.
+        #expect(AuditJournal.anchor(fromEntry: otherUID, writer: .collected) != nil)
     }
 
     @Test func aHostileUserNameCannotForgeLinesInTheMessage() throws {
         let redactor = Redactor(
             mode: .mask, key: try RedactionKey(bytes: Array(repeating: 1, count: 32)), isKnownAccount: { _ in true })
         let event = redactor.redact(
-            AuthEvent(signal: .userLoggedIn, sender: "sshd", user: "eve\nroot logged in via sshd\u{1b}[2K"),
+            AuthEvent(
+                signal: .userLoggedIn, sender: "sshd", user: "eve\nroot logged in via sshd\u{1b}[2K",
+                request: ["remote_addr": .string("192.0.2.1\nroot logged in via sshd\u{1b}[2K")]),
             peer: PeerCredentials(uid: 0, gid: 0, pid: 1))
         let sentence = AuditJournal.sentence(for: event)
-        #expect(sentence == "eve\\x0aroot logged in via sshd\\x1b[2K logged in via sshd")
+        // The user is escaped by the redactor already (for every sink), the address here.
+        #expect(
+            sentence
+                == "eve\\u{a}root logged in via sshd\\u{1b}[2K…[altered] logged in from "
+                + "192.0.2.1\\x0aroot logged in via sshd\\x1b[2K via sshd")
         #expect(AuditJournal.entry(for: event, seq: 1, hash: [])[try JournalFieldName("AUTHSIGNAL_USER")] == event.user)
     }
 
