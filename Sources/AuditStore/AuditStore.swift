@@ -33,6 +33,7 @@ public final class AuditStore: Sendable {
         self.path = path
         self.options = options
         try Self.prepareFile(at: path)
+        try Self.checkCompanionFiles(of: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.maximumReaderCount = options.maximumReaders
@@ -133,12 +134,16 @@ public final class AuditStore: Sendable {
         Glibc.close(fd)
     }
 
+    /// Refuses a `-wal` or `-shm` that is a symbolic link or not a regular file, and takes
+    /// group and other permissions from one left with looser modes (by a copy, an older version,
+    /// or another tool): the WAL holds recent records before they reach the database file.
     private static func checkCompanionFiles(of path: String) throws(StoreError) {
         for suffix in ["-wal", "-shm"] {
             var info = stat()
-            if lstat(path + suffix, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK {
-                throw .symlink(path + suffix)
-            }
+            guard lstat(path + suffix, &info) == 0 else { continue }
+            if info.st_mode & S_IFMT == S_IFLNK { throw .symlink(path + suffix) }
+            guard info.st_mode & S_IFMT == S_IFREG else { throw .notARegularFile(path + suffix) }
+            if info.st_mode & 0o077 != 0 { chmod(path + suffix, 0o600) }
         }
     }
 

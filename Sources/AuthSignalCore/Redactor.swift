@@ -202,22 +202,26 @@ public struct RedactionKey: Sendable {
     }
 
     /// Reads the key at `path`, or creates it there (mode 0600, 32 random bytes) when absent.
-    /// Refuses a key file that others may read or that is a symbolic link.
+    /// Refuses a key file that others may read, that is a symbolic link or not a regular file,
+    /// or that another user owns (someone who planted it would know every keyed hash's key).
     public static func loadOrCreate(at path: String) throws -> RedactionKey {
         do {
-            return try load(at: path)
+            return try load(at: path, owner: geteuid())
         } catch RedactionKeyError.io(_, ENOENT) {
             return try create(at: path)
         }
     }
 
-    /// Reads the key at `path` (for `authsignal hash`); refuses one others may read.
-    public static func load(at path: String) throws -> RedactionKey {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+    /// Reads the key at `path`; refuses one others may read, one that is not a regular file (a
+    /// FIFO would block the read) and, with `owner`, one that user does not own.
+    public static func load(at path: String, owner: uid_t? = nil) throws -> RedactionKey {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw RedactionKeyError.io(path, errno) }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw RedactionKeyError.io(path, errno) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw RedactionKeyError.notARegularFile(path) }
+        if let owner, info.st_uid != owner { throw RedactionKeyError.ownedByAnother(path, info.st_uid) }
         guard info.st_mode & 0o077 == 0 else {
             throw RedactionKeyError.readableByOthers(path, info.st_mode & 0o777)
         }
@@ -246,6 +250,8 @@ public struct RedactionKey: Sendable {
 public enum RedactionKeyError: Error, Equatable, CustomStringConvertible {
     case tooShort(Int)
     case readableByOthers(String, mode_t)
+    case notARegularFile(String)
+    case ownedByAnother(String, uid_t)
     case io(String, Int32)
 
     /// A message for people.
@@ -254,6 +260,10 @@ public enum RedactionKeyError: Error, Equatable, CustomStringConvertible {
         case .tooShort(let count): "redaction key has \(count) bytes; at least 32 are needed"
         case .readableByOthers(let path, let mode):
             "redaction key \(path) has mode \(String(mode, radix: 8)); it must be readable by its owner only (0600)"
+        case .notARegularFile(let path): "redaction key \(path) is not a regular file"
+        case .ownedByAnother(let path, let uid):
+            "redaction key \(path) belongs to uid \(uid), not to the daemon (uid \(geteuid())): someone may know it; "
+                + "remove it to have a new one made"
         case .io(let path, let code): "redaction key \(path): \(String(cString: strerror(code)))"
         }
     }

@@ -77,14 +77,6 @@ final class SocketServer: Sendable {
             processor.connections.subtract(1, ordering: .relaxed)
             _ = connections.withLock { $0.removeValue(forKey: connectionID) }
         }
-        if open > config.maxConnections {
-            let line = ProtocolResponse.error(
-                ProtocolError(.unavailable, "too many connections (MaxConnections=\(config.maxConnections)); try again")
-            )
-            return channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(RejectingHandler(line: line))
-            }
-        }
         guard let provider = channel as? any SocketOptionProvider else {
             return channel.close()
         }
@@ -94,6 +86,15 @@ final class SocketServer: Sendable {
             let peer = PeerIdentity(
                 credentials: PeerCredentials(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid))
             let sync = channel.pipeline.syncOperations
+            // Root (PAM's hooks) is exempt: other users' connections must not keep a login's
+            // event out.
+            guard open <= config.maxConnections || credentials.uid == 0 else {
+                let line = ProtocolResponse.error(
+                    ProtocolError(
+                        .unavailable, "too many connections (MaxConnections=\(config.maxConnections)); try again"))
+                try sync.addHandler(RejectingHandler(line: line))
+                return
+            }
             guard admit(uid: credentials.uid, limit: config.maxConnectionsPerUser, channel: channel) else {
                 let line = ProtocolResponse.error(
                     ProtocolError(

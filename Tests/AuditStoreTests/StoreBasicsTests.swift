@@ -72,6 +72,31 @@ struct StoreBasicsTests {
         }
     }
 
+    /// A log whose files were left readable by others (a copy, an older version, another tool)
+    /// is tightened when opened, its -wal and -shm included; a -wal that is not a file is refused.
+    @Test func looseModesOfExistingFilesAreTightened() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("audit.db")
+        let store = try AuditStore(path: path)
+        try await store.append(Events.make())
+        let copy = directory.file("copy.db")
+        for suffix in ["", "-wal", "-shm"] {
+            try FileManager.default.copyItem(atPath: path + suffix, toPath: copy + suffix)
+            chmod(copy + suffix, 0o644)
+        }
+        try await store.close()
+        let reopened = try AuditStore(path: copy)
+        for file in [copy, copy + "-wal", copy + "-shm"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: file)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(file)")
+        }
+        try await reopened.close()
+        let fifo = directory.file("fifo.db")
+        _ = FileManager.default.createFile(atPath: fifo, contents: nil)
+        mkfifo(fifo + "-wal", 0o600)
+        #expect(throws: StoreError.notARegularFile(fifo + "-wal")) { try AuditStore(path: fifo) }
+    }
+
     @Test func aDatabasePathThatIsASymlinkIsRefused() throws {
         let directory = try TemporaryDirectory()
         let target = directory.file("elsewhere.db")

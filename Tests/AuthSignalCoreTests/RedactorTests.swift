@@ -1,4 +1,5 @@
 import AuthSignalCore
+import Foundation
 import Testing
 
 @Suite struct RedactorTests {
@@ -78,5 +79,32 @@ import Testing
         let hashed = try redactor().redact(
             AuthEvent(signal: .userLoginFailed, sender: "sshd", user: "x\u{7}"), peer: peer)
         #expect(hashed.user?.hasPrefix("hmac-sha256:") == true)
+    }
+
+    /// The daemon takes only a key file it owns that is a regular file only it may read: a key
+    /// someone else planted is one they know, and a FIFO in its place would hang start-up.
+    @Test func plantedKeyFilesAreRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.path + "/redaction-key-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let made = directory + "/made.key"
+        _ = try RedactionKey.loadOrCreate(at: made)
+        _ = try RedactionKey.loadOrCreate(at: made)
+        let fifo = directory + "/fifo.key"
+        mkfifo(fifo, 0o600)
+        #expect(throws: RedactionKeyError.notARegularFile(fifo)) { try RedactionKey.loadOrCreate(at: fifo) }
+        let loose = directory + "/loose.key"
+        _ = FileManager.default.createFile(
+            atPath: loose, contents: Data(count: 32), attributes: [.posixPermissions: 0o644])
+        #expect(throws: RedactionKeyError.readableByOthers(loose, 0o644)) { try RedactionKey.loadOrCreate(at: loose) }
+        if geteuid() == 0 {
+            let planted = directory + "/planted.key"
+            _ = FileManager.default.createFile(
+                atPath: planted, contents: Data(count: 32), attributes: [.posixPermissions: 0o600])
+            chown(planted, 65534, 65534)
+            #expect(throws: RedactionKeyError.ownedByAnother(planted, 65534)) {
+                try RedactionKey.loadOrCreate(at: planted)
+            }
+        }
     }
 }

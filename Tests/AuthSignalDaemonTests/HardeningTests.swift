@@ -306,6 +306,36 @@ extension DaemonTests {
     }
 }
 
+extension DaemonTests {
+    /// Smaller findings (item 8), each checked against a real daemon.
+    @Suite struct LimitTests {
+        /// Other users holding every connection the global limit allows cannot keep root's
+        /// (PAM's) event out.
+        @Test func rootIsExemptFromMaxConnections() throws {
+            _ = try requireTestAccount()
+            let daemon = try DaemonUnderTest(extra: "[Socket]\nMaxConnections=2\n")
+            let script = """
+                import socket, sys, time
+                held = []
+                for attempt in range(3):
+                    s = socket.socket(socket.AF_UNIX)
+                    s.connect(sys.argv[1])
+                    held.append(s)
+                time.sleep(4)
+                """
+            let holder = try SpawnedProcess([
+                "/usr/bin/setpriv", "--reuid=\(testAccount)", "--regid=\(testAccount)", "--init-groups", "--",
+                "/usr/bin/python3", "-c", script, daemon.socketPath,
+            ])
+            usleep(1_000_000)
+            let root = try Client(daemon.socketPath)
+            #expect(try root.final(emitLine(user: "root-past-the-limit"))["ok"] as? Bool == true)
+            holder.signal(SIGKILL)
+            holder.wait()
+        }
+    }
+}
+
 /// The resident memory of process `pid` (`VmRSS`).
 func residentBytes(_ pid: Int32) throws -> Int {
     let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
