@@ -285,13 +285,15 @@ final class GroupCommitWriter: Sendable {
                     head = start
                     outcomes.removeAll(keepingCapacity: true)
                     saved.removeAll(keepingCapacity: true)
-                    var keys: [String: Int64] = [:]
+                    // Keyed by the id's bytes, as SQLite's unique index compares them: Swift's
+                    // String equality would take two normalisations of one text for one id.
+                    var keys: [[UInt8]: Int64] = [:]
                     let insert = try db.cachedStatement(sql: RecordColumns.insertSQL)
                     let lookup = try db.cachedStatement(sql: "SELECT seq FROM records WHERE idem = ?")
                     for pending in batch {
                         let event = pending.event
                         if let key = event.id {
-                            let existing = try keys[key] ?? Int64.fetchOne(lookup, arguments: [key])
+                            let existing = try keys[Array(key.utf8)] ?? Int64.fetchOne(lookup, arguments: [key])
                             if let existing {
                                 outcomes.append(Appended(seq: existing, duplicate: true))
                                 continue
@@ -319,7 +321,7 @@ final class GroupCommitWriter: Sendable {
                         try RawInsert.run(insert, fields, prevHash: head.hash, hash: hash)
                         saved.append((fields, event, head.hash, hash))
                         head.hash = hash
-                        if let key = event.id { keys[key] = head.seq }
+                        if let key = event.id { keys[Array(key.utf8)] = head.seq }
                         outcomes.append(Appended(seq: head.seq, duplicate: false))
                     }
                     return .commit

@@ -24,14 +24,17 @@ public final class RecordPrinter {
     private var count = 0
     private let streaming: Bool
     private let hosts: Bool
+    private let terminal: Bool
 
     /// A printer; `streaming` prints table rows at once with fixed widths (for `follow`); `hosts`
-    /// adds a host column to tables and CSV (records read from many hosts' journals).
+    /// adds a host column to tables and CSV (records read from many hosts' journals); `terminal`
+    /// escapes CSV values as the table does.
     public init(
-        format: OutputFormat, colour: Bool, streaming: Bool = false, hosts: Bool = false,
+        format: OutputFormat, colour: Bool, streaming: Bool = false, hosts: Bool = false, terminal: Bool = false,
         write: @escaping (String) -> Void
     ) {
         self.format = format
+        self.terminal = terminal
         self.colour = colour
         self.streaming = streaming
         self.hosts = hosts
@@ -62,7 +65,8 @@ public final class RecordPrinter {
             let text = String(decoding: CanonicalJSON.encode(record), as: UTF8.self)
             if streaming { write(text + "\n") } else { write((count > 1 ? ",\n" : "\n") + text) }
         case .csv:
-            write(Self.csvRow(record) + (hosts ? "," + Self.csvField(record["host"]?.stringValue ?? "") : "") + "\n")
+            let host = hosts ? "," + Self.csvField(record["host"]?.stringValue ?? "", forTerminal: terminal) : ""
+            write(Self.csvRow(record, forTerminal: terminal) + host + "\n")
         case .table:
             let row = (hosts ? [Self.escaped(record["host"]?.stringValue ?? "-")] : []) + Self.tableRow(record)
             let signal = record["signal"]?.stringValue ?? ""
@@ -118,7 +122,7 @@ public final class RecordPrinter {
         ]
     }
 
-    static func csvRow(_ record: JSONObject) -> String {
+    static func csvRow(_ record: JSONObject, forTerminal: Bool = false) -> String {
         let peer = record["peer"]
         let fields: [String] = [
             record["seq"].map(scalarText) ?? "", record["received"]?.stringValue ?? "",
@@ -128,14 +132,18 @@ public final class RecordPrinter {
             peer?["gid"].map(scalarText) ?? "", peer?["pid"].map(scalarText) ?? "", json(record["request"]),
             json(record["credentials"]), record["hash"]?.stringValue ?? "",
         ]
-        return fields.map(csvField).joined(separator: ",")
+        return fields.map { csvField($0, forTerminal: forTerminal) }.joined(separator: ",")
     }
 
     /// RFC 4180: quote a field holding a comma, quote, CR or LF, doubling quotes. A field starting
-    /// with `=`, `+`, `-` or `@` is prefixed with `'` so spreadsheets do not run it as a formula.
-    static func csvField(_ text: String) -> String {
-        var value = text
-        if let first = value.first, "=+-@".contains(first), Double(value) == nil { value = "'" + value }
+    /// with `=`, `+`, `-`, `@`, a tab or a CR is prefixed with `'` so spreadsheets do not run it as
+    /// a formula (OWASP's list). For a terminal, control and bidirectional characters are escaped
+    /// as in the table (a file keeps the exact values).
+    static func csvField(_ text: String, forTerminal: Bool = false) -> String {
+        var value = forTerminal ? escaped(text) : text
+        if let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(value) == nil {
+            value = "'" + value
+        }
         guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
@@ -153,18 +161,9 @@ public final class RecordPrinter {
         }
     }
 
-    /// Control characters (C0, DEL, C1) as `\xNN`, and `\` as `\\`.
-    public static func escaped(_ text: String) -> String {
-        var result = ""
-        for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0x5C: result += "\\\\"
-            case 0..<0x20, 0x7F, 0x80..<0xA0: result += String(format: "\\x%02x", scalar.value)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
-    }
+    /// Control characters (C0, DEL, C1) as `\xNN`, bidirectional formatting characters as
+    /// `\u{NNNN}`, and `\` as `\\` (``DisplaySafe``).
+    public static func escaped(_ text: String) -> String { DisplaySafe.escaped(text) }
 
     private static let localFormatter: DateFormatter = {
         let formatter = DateFormatter()

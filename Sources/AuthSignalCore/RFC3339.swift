@@ -57,8 +57,16 @@ public enum RFC3339 {
         guard index == bytes.count else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86400 + hour * 3600 + minute * 60 + min(second, 59) - offset
+        // An offset can carry 0000-01-01 into year -1 or 9999-12-31 into 10000, which UTC
+        // RFC 3339 cannot write: such a time is refused, not printed malformed.
+        guard (earliestSecond...latestSecond).contains(seconds) else { return nil }
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
+
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z, in seconds since the epoch: the range a
+    /// four-digit year can write.
+    static let earliestSecond = daysFromCivil(year: 0, month: 1, day: 1) * 86400
+    static let latestSecond = daysFromCivil(year: 9999, month: 12, day: 31) * 86400 + 86399
 
     /// Formats `date` in UTC with microseconds.
     public static func format(_ date: Date) -> String {

@@ -116,20 +116,13 @@ public struct Redactor: Sendable {
     }
 
     /// A `user` as it may be stored when it is not hashed: at most
-    /// ``WireProtocol/maximumNameBytes`` bytes, control characters written as `\u{…}` escapes.
-    /// A name that had to be changed ends in ``alteredNameMarker``, so it cannot pass for the
-    /// name it resembles.
+    /// ``WireProtocol/maximumNameBytes`` bytes, control and bidirectional formatting characters
+    /// escaped as ``DisplaySafe`` does. A name that had to be changed ends in
+    /// ``alteredNameMarker``, so it cannot pass for the name it resembles.
     public static func displayableName(_ name: String) -> String {
         let limit = WireProtocol.maximumNameBytes
-        guard name.unicodeScalars.contains(where: isUnsafeInName) || name.utf8.count > limit else { return name }
-        var escaped = ""
-        for scalar in name.unicodeScalars {
-            if isUnsafeInName(scalar) {
-                escaped += "\\u{" + String(scalar.value, radix: 16) + "}"
-            } else {
-                escaped.unicodeScalars.append(scalar)
-            }
-        }
+        guard DisplaySafe.needsEscaping(name) || name.utf8.count > limit else { return name }
+        let escaped = DisplaySafe.escaped(name)
         let room = limit - alteredNameMarker.utf8.count
         var kept = ""
         for character in escaped {
@@ -137,12 +130,6 @@ public struct Redactor: Sendable {
             kept.append(character)
         }
         return kept + alteredNameMarker
-    }
-
-    /// Control characters (C0, DEL, C1) and bidirectional formatting characters (such as U+202E),
-    /// which could rewrite a terminal line or make a name read as another.
-    static func isUnsafeInName(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.generalCategory == .control || scalar.properties.isBidiControl
     }
 
     /// Ends a name that ``displayableName(_:)`` escaped or truncated.

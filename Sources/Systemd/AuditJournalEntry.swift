@@ -151,17 +151,7 @@ public enum AuditJournal {
         }
     }
 
-    private static func escaped(_ text: String) -> String {
-        var result = ""
-        for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                result += String(format: "\\x%02x", scalar.value)
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
-    }
+    private static func escaped(_ text: String) -> String { DisplaySafe.escaped(text) }
 }
 
 /// What a journal entry says about a stored record: the fields of a ``RedactedEvent`` as the

@@ -364,7 +364,7 @@ struct Query: AsyncParsableCommand {
         if reverse { request["order"] = .string("desc") }
         let printer = RecordPrinter(
             format: format, colour: format == .table && stdoutIsColourTerminal, hosts: source.readsJournal,
-            write: printOut)
+            terminal: isatty(1) == 1, write: printOut)
         let count = try await source.records(request) { printer.add($0) }
         printer.finish()
         if count == 0 {
@@ -407,7 +407,7 @@ struct Follow: ParsableCommand {
         }
         let printer = RecordPrinter(
             format: format, colour: format == .table && stdoutIsColourTerminal, streaming: true,
-            hosts: source.readsJournal, write: printOut)
+            hosts: source.readsJournal, terminal: isatty(1) == 1, write: printOut)
         if source.readsJournal {
             let filter = try HistorySource.filter(request)
             do {

@@ -170,6 +170,24 @@ struct StoreBasicsTests {
         #expect(try await store.all().count == 3)
     }
 
+    /// Ids are compared as bytes, as SQLite's unique index does, inside a group commit too:
+    /// "café" precomposed and decomposed are two ids (Swift's `==` calls them equal).
+    @Test func idempotencyKeysDifferingInNormalisationAreTwoKeys() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.file("audit.db"))
+        let forms = ["caf\u{E9}", "cafe\u{301}"]
+        #expect(forms[0] == forms[1] && Array(forms[0].utf8) != Array(forms[1].utf8))
+        let seqs = try await withThrowingTaskGroup(of: (Int, Int64).self) { group in
+            for index in 0..<40 {
+                group.addTask { (index % 2, try await store.append(Events.make(id: forms[index % 2])).seq) }
+            }
+            return try await group.reduce(into: [0: Set<Int64>(), 1: Set<Int64>()]) { $0[$1.0]?.insert($1.1) }
+        }
+        #expect(seqs[0]?.count == 1 && seqs[1]?.count == 1, "\(seqs)")
+        #expect(seqs[0] != seqs[1])
+        #expect(try await store.all().count == 2)
+    }
+
     @Test func modelSignalsCarryTheRecordCreatedAndTheNewSeq() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("audit.db")

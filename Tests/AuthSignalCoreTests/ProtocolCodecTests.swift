@@ -118,6 +118,11 @@ import Testing
         #expect(RFC3339.format(microseconds: 0) == "1970-01-01T00:00:00.000000Z")
         #expect(RFC3339.format(microseconds: -1) == "1969-12-31T23:59:59.999999Z")
         #expect(RFC3339.parse("2026-11-24T20:00:00+01:00") == RFC3339.parse("2026-11-24T19:00:00Z"))
+        // An offset that carries a time out of years 0000–9999 is refused, not printed malformed.
+        #expect(RFC3339.parse("0000-01-01T00:00:00+00:01") == nil)
+        #expect(RFC3339.parse("9999-12-31T23:59:00-00:01") == nil)
+        let first = try #require(RFC3339.parse("0000-01-01T00:00:00Z"))
+        #expect(RFC3339.format(first) == "0000-01-01T00:00:00.000000Z")
         for bad in ["2023-02-29T00:00:00Z", "2026-11-24", "2026-11-24T19:00:00", "2026-13-01T00:00:00Z", "yesterday"] {
             #expect(RFC3339.parse(bad) == nil, "\(bad)")
         }

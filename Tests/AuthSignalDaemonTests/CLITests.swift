@@ -203,6 +203,20 @@ extension DaemonTests {
             #expect(
                 lines[1].hasPrefix(
                     "7,2026-11-25T10:30:00.000000Z,,user_logged_in,'=cmd|' /C calc'!A0,\"line\nbreak\",\"a,b\","))
+            // A tab-prefixed formula is defused too; bidi overrides are escaped for a terminal.
+            printer.add(["seq": .int(9), "signal": .string("user_logged_in"), "sender": .string("\t=1+1")])
+            #expect(lines[2].hasPrefix("9,,,user_logged_in,'\t=1+1,"), "\(lines[2])")
+            #expect(RecordPrinter.escaped("evil\u{202E}gpj.exe") == "evil\\u{202e}gpj.exe")
+            // On a terminal, CSV values are escaped as in the table: no escape sequence, C1 control
+            // or line break reaches it (a file keeps the exact values, above).
+            var shown: [String] = []
+            let onTerminal = RecordPrinter(format: .csv, colour: false, terminal: true) { shown.append($0) }
+            onTerminal.add([
+                "seq": .int(8), "signal": .string("user_logged_in"), "sender": .string("s\u{9B}31m"),
+                "user": .string("line\nbreak\u{1B}[2J\u{202E}"),
+            ])
+            #expect(shown[1].hasPrefix(#"8,,,user_logged_in,s\x9b31m,line\x0abreak\x1b[2J\u{202e},"#), "\(shown[1])")
+            #expect(!shown[1].dropLast().contains { $0.isNewline })
         }
     }
 }

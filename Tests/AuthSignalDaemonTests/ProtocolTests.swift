@@ -171,7 +171,7 @@ extension DaemonTests {
             #expect(try client.final(emitLine("user_login_failed", user: long + #"\u001b"#))["ok"] as? Bool == true)
             let lines = try client.request(#"{"op":"query"}"#)
             let users = try lines.dropLast().map { try #require(try object($0)["record"] as? [String: Any])["user"] }
-            #expect(users.first as? String == "a\\u{1b}[2Jb…[altered]")
+            #expect(users.first as? String == "a\\x1b[2Jb…[altered]")
             #expect((users.last as? String)?.hasPrefix("hmac-sha256:") == true)
             #expect(!lines.joined().contains(long))
         }

@@ -131,10 +131,11 @@ struct JournalTests {
                 request: ["remote_addr": .string("192.0.2.1\nroot logged in via sshd\u{1b}[2K")]),
             peer: PeerCredentials(uid: 0, gid: 0, pid: 1))
         let sentence = AuditJournal.sentence(for: event)
-        // The user is escaped by the redactor already (for every sink), the address here.
+        // The user is escaped by the redactor already (for every sink), and its backslashes once
+        // more here, like the address's control characters.
         #expect(
             sentence
-                == "eve\\u{a}root logged in via sshd\\u{1b}[2K…[altered] logged in from "
+                == "eve\\\\x0aroot logged in via sshd\\\\x1b[2K…[altered] logged in from "
                 + "192.0.2.1\\x0aroot logged in via sshd\\x1b[2K via sshd")
         #expect(AuditJournal.entry(for: event, seq: 1, hash: [])[try JournalFieldName("AUTHSIGNAL_USER")] == event.user)
     }
