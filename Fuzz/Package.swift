@@ -1,0 +1,22 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// libFuzzer targets for what parses untrusted input: the JSON parser, the protocol decoder (with
+/// the redactor behind it) and the configuration parser. Built by scripts/fuzz with
+/// `-sanitize=fuzzer,address`; each program's main hands its input function to libFuzzer
+/// (`LLVMFuzzerRunDriver`), since a Swift executable has a main of its own.
+let package = Package(
+    name: "AuthSignalFuzz",
+    platforms: [.macOS(.v15)],
+    dependencies: [.package(name: "authsignal", path: "..")],
+    targets: [
+        .systemLibrary(name: "CFuzzer"),
+        .executableTarget(
+            name: "FuzzJSON", dependencies: ["CFuzzer", .product(name: "AuthSignalCore", package: "authsignal")]),
+        .executableTarget(
+            name: "FuzzProtocol", dependencies: ["CFuzzer", .product(name: "AuthSignalCore", package: "authsignal")]),
+        .executableTarget(
+            name: "FuzzConfig", dependencies: ["CFuzzer", .product(name: "AuthSignalCore", package: "authsignal")]),
+    ],
+    swiftLanguageModes: [.v6]
+)
