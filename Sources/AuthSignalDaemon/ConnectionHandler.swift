@@ -369,7 +369,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         closeStarted = true
-        if lingerOnClose && !inputClosed {
+        // Unread input at close makes the kernel reset the connection, and the client would see
+        // an error instead of the end of its answers: after too_large, and when a shutdown finds
+        // lines not yet taken, input is drained for a while instead.
+        if (lingerOnClose || heldRead || buffer.readableBytes > 0) && !inputClosed {
             lingeringClose(context)
         } else {
             whenWritten(context) { $0.close(promise: nil) }
