@@ -186,6 +186,32 @@ extension DaemonTests {
         }
     }
 
+    /// A full spool is reported and left as it is: the hook never fills the disk.
+    @Suite struct SpoolBoundTests {
+        @Test func aFullSpoolTakesNoMoreAndTheHookSaysSo() throws {
+            let daemon = try DaemonUnderTest()
+            #expect(daemon.stop() == 0)
+            for index in 0..<Spool.maximumFiles {
+                let name = daemon.spoolPath + "/" + Spool.fileName(time: Date(), id: "filler-\(index)")
+                #expect(FileManager.default.createFile(atPath: name, contents: nil))
+            }
+            let hook = Process()
+            hook.executableURL = URL(fileURLWithPath: cliPath)
+            hook.arguments = ["pam", "--socket", daemon.socketPath, "--spool", daemon.spoolPath]
+            hook.environment = ["PAM_TYPE": "auth", "PAM_USER": "alice", "PAM_SERVICE": "sshd"]
+            hook.standardInput = FileHandle.nullDevice
+            let errors = Pipe()
+            hook.standardError = errors
+            try hook.run()
+            let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            hook.waitUntilExit()
+            #expect(hook.terminationStatus == 0)
+            #expect(said.contains("lost") && said.contains("the spool is full: 10000 events wait in it"), "\(said)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: daemon.spoolPath)
+            #expect(files.filter { $0.hasSuffix(Spool.suffix) }.count == Spool.maximumFiles)
+        }
+    }
+
     /// Files in the spool that cannot be trusted are moved aside and reported; the daemon runs.
     @Suite struct SpoolTrustTests {
         @Test func untrustworthyFilesAreMovedAsideNeverFatal() throws {
