@@ -11,12 +11,13 @@ let package = Package(
     dependencies: [.package(name: "authsignal", path: "..")],
     targets: [
         .systemLibrary(name: "CFuzzer"),
+        .target(name: "FuzzDriver", dependencies: ["CFuzzer"]),
         .executableTarget(
-            name: "FuzzJSON", dependencies: ["CFuzzer", .product(name: "AuthSignalCore", package: "authsignal")]),
+            name: "FuzzJSON", dependencies: ["FuzzDriver", .product(name: "AuthSignalCore", package: "authsignal")]),
         .executableTarget(
-            name: "FuzzProtocol", dependencies: ["CFuzzer", .product(name: "AuthSignalCore", package: "authsignal")]),
+            name: "FuzzProtocol", dependencies: ["FuzzDriver", .product(name: "AuthSignalCore", package: "authsignal")]),
         .executableTarget(
-            name: "FuzzConfig", dependencies: ["CFuzzer", .product(name: "AuthSignalCore", package: "authsignal")]),
+            name: "FuzzConfig", dependencies: ["FuzzDriver", .product(name: "AuthSignalCore", package: "authsignal")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,5 @@
 import AuthSignalCore
-import CFuzzer
-import Glibc
+import FuzzDriver
 
 /// Any configuration text: applied or reported line by line, never a crash; every problem names
 /// a line of the file.
@@ -18,9 +17,6 @@ public func fuzzConfig(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     return 0
 }
 
-var arguments = CommandLine.argc
-var vector: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(
-    LLVMFuzzerRunDriver(&arguments, &vector) { data, size in
-        data.map { fuzzConfig(UnsafeRawPointer($0), size) } ?? fuzzConfig(UnsafeRawPointer(bitPattern: 1)!, 0)
-    })
+runLibFuzzer { data, size in
+    data.map { fuzzConfig(UnsafeRawPointer($0), size) } ?? fuzzConfig(UnsafeRawPointer(bitPattern: 1)!, 0)
+}

@@ -1,6 +1,5 @@
 import AuthSignalCore
-import CFuzzer
-import Glibc
+import FuzzDriver
 
 /// Any bytes: the parser either refuses them or returns a value whose canonical encoding parses
 /// back and encodes to the same bytes (what the hash chain relies on: a record's JSON columns
@@ -18,9 +17,6 @@ public func fuzzJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     return 0
 }
 
-var arguments = CommandLine.argc
-var vector: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(
-    LLVMFuzzerRunDriver(&arguments, &vector) { data, size in
-        data.map { fuzzJSON(UnsafeRawPointer($0), size) } ?? fuzzJSON(UnsafeRawPointer(bitPattern: 1)!, 0)
-    })
+runLibFuzzer { data, size in
+    data.map { fuzzJSON(UnsafeRawPointer($0), size) } ?? fuzzJSON(UnsafeRawPointer(bitPattern: 1)!, 0)
+}

@@ -1,6 +1,5 @@
 import AuthSignalCore
-import CFuzzer
-import Glibc
+import FuzzDriver
 
 /// The daemon's redactor with a fixed key (a static, so that LeakSanitizer sees it reachable).
 enum Fixture {
@@ -27,9 +26,6 @@ public func fuzzProtocol(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     return 0
 }
 
-var arguments = CommandLine.argc
-var vector: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(
-    LLVMFuzzerRunDriver(&arguments, &vector) { data, size in
-        data.map { fuzzProtocol(UnsafeRawPointer($0), size) } ?? fuzzProtocol(UnsafeRawPointer(bitPattern: 1)!, 0)
-    })
+runLibFuzzer { data, size in
+    data.map { fuzzProtocol(UnsafeRawPointer($0), size) } ?? fuzzProtocol(UnsafeRawPointer(bitPattern: 1)!, 0)
+}
