@@ -158,8 +158,11 @@ public final class SpoolDrainer: Sendable {
         if pending >= Spool.maximumFiles {
             logger.warning("spool \(directory) is full: \(pending) events wait; the hook spools no more")
         }
-        for name in names where name != Spool.publicKeyName && name != Spool.refusedName {
-            if Task.isCancelled { return }
+        // Events are submitted a batch at a time and awaited together, so that they share group
+        // commits; submission order is storage order.
+        var batch: [(name: String, ticket: AppendTicket)] = []
+        files: for name in names where name != Spool.publicKeyName && name != Spool.refusedName {
+            if Task.isCancelled { break }
             if Spool.isTemporaryName(name) {
                 removeIfAbandoned(name)
                 continue
@@ -168,28 +171,55 @@ public final class SpoolDrainer: Sendable {
                 refuse(name, because: "not the name of a spooled event")
                 continue
             }
-            switch await store(name) {
-            case .stored:
-                stored += 1
-                pending -= 1
+            switch submit(name) {
+            case .submitted(let ticket):
+                batch.append((name, ticket))
             case .refused(let reason):
                 refuse(name, because: reason)
                 pending -= 1
             case .retryLater(let reason):
                 logger.warning("spool: the audit log cannot store now (\(reason)); retrying in 5 s")
-                return
+                break files
+            }
+            if batch.count == Self.batchSize {
+                guard await settle(&batch, stored: &stored, pending: &pending) else { return }
             }
         }
+        _ = await settle(&batch, stored: &stored, pending: &pending)
     }
 
-    private enum Outcome {
-        case stored
+    /// Events submitted before their acknowledgements are awaited.
+    static let batchSize = 256
+
+    /// Awaits `batch`'s records and deletes each file whose record is durable; `false` when the
+    /// audit log failed (the rest stay for the next pass).
+    private func settle(_ batch: inout [(name: String, ticket: AppendTicket)], stored: inout Int, pending: inout Int)
+        async -> Bool
+    {
+        defer { batch.removeAll() }
+        for (name, ticket) in batch {
+            do {
+                _ = try await ticket.value
+            } catch {
+                logger.warning("spool: the audit log cannot store now (\(error)); retrying in 5 s")
+                return false
+            }
+            unlink(directory + "/" + name)
+            status.stored()
+            stored += 1
+            pending -= 1
+        }
+        return true
+    }
+
+    private enum Submission {
+        case submitted(AppendTicket)
         case refused(String)
         case retryLater(String)
     }
 
-    /// Reads, checks and stores one event file; deletes it once its record is durable.
-    private func store(_ name: String) async -> Outcome {
+    /// Reads and checks one event file and hands its event to the audit log.
+    private func submit(_ name: String) -> Submission {
         let path = directory + "/" + name
         let file: SpoolFile
         do {
@@ -207,23 +237,15 @@ public final class SpoolDrainer: Sendable {
             return .refused("not an emit request")
         }
         let peer = PeerIdentity(credentials: file.owner)
-        let runtime = processor.runtime
-        guard runtime.access.permits(.emit(event), peer: peer) else {
+        guard processor.runtime.access.permits(.emit(event), peer: peer) else {
             return .refused("uid \(file.owner.uid) may not emit (see [Access])")
         }
         switch processor.emit(event, peer: peer) {
         case .failure(let error):
             return error.code == .unavailable ? .retryLater(error.message) : .refused(error.description)
         case .success(let ticket):
-            do {
-                _ = try await ticket.value
-            } catch {
-                return .retryLater("\(error)")
-            }
+            return .submitted(ticket)
         }
-        unlink(path)
-        status.stored()
-        return .stored
     }
 
     /// Moves `name` into `refused/` (the daemon's own), or deletes it when that is impossible;
