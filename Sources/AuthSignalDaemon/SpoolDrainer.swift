@@ -40,13 +40,15 @@ public final class SpoolDrainer: Sendable {
     /// writes the public key hooks seal events to. Returns `false`, with the reason logged, when
     /// the daemon does not own it: someone else could then remove or replace what hooks leave.
     public func prepare() -> Bool {
-        if mkdir(directory, Spool.directoryMode) != 0, errno != EEXIST {
+        var info = stat()
+        // mkdir only when missing: under ProtectSystem=strict it fails with EPERM even for a
+        // directory that exists (systemd-tmpfiles makes it; ReadWritePaths opens it).
+        if lstat(directory, &info) != 0, mkdir(directory, Spool.directoryMode) != 0, errno != EEXIST {
             logger.warning(
                 "spool \(directory) cannot be created: \(String(cString: strerror(errno))); events the hook cannot deliver are lost"
             )
             return false
         }
-        var info = stat()
         guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
             logger.warning("spool \(directory) is not a directory; events the hook cannot deliver are lost")
             return false
@@ -255,7 +257,7 @@ public final class SpoolDrainer: Sendable {
         let aside = directory + "/" + Spool.refusedName
         var info = stat()
         let owner = lstat(path, &info) == 0 ? "\(info.st_uid)" : "?"
-        if mkdir(aside, 0o700) != 0, errno != EEXIST {
+        if lstat(aside, &info) != 0, mkdir(aside, 0o700) != 0, errno != EEXIST {
             logger.warning("spool: cannot create \(aside): \(String(cString: strerror(errno)))")
         }
         let asideIsOurs = lstat(aside, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR && info.st_uid == geteuid()
