@@ -10,7 +10,9 @@ public enum DisplaySafe {
 
     /// Whether `text` holds anything ``isUnsafe(_:)``.
     public static func needsEscaping(_ text: String) -> Bool {
-        text.unicodeScalars.contains(where: isUnsafe)
+        // Printable ASCII, by far the common case, needs no Unicode property look-ups.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return false }
+        return text.unicodeScalars.contains(where: isUnsafe)
     }
 
     /// `text` with each unsafe character written as `\xNN` (up to U+00FF) or `\u{NNNN}`, and `\`

@@ -147,7 +147,7 @@ public struct Redactor: Sendable {
         switch value {
         case .object(let members): .object(redact(object: members, hashing: names))
         case .array(let elements): .array(elements.map { redact(value: $0, hashing: names) })
-        case .string(let text): names[text].map(JSONValue.string) ?? value
+        case .string(let text) where !names.isEmpty: names[text].map(JSONValue.string) ?? value
         default: value
         }
     }

@@ -71,8 +71,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
         self.context = nil
     }
 
-    private var maxFrameBytes: Int { processor.runtime.config.maxFrameBytes }
-
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -86,12 +84,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// processed or waiting to be written, and the socket drains. Every request counts, an error
     /// answer as much as an event, so a client that never reads its answers holds at most
     /// `MaxInFlight` of them, however many lines one read delivered.
-    private var mayTakeRequest: Bool {
+    private func mayTakeRequest(limit: Int) -> Bool {
         guard let context, !closing else { return false }
-        return slots.count < processor.runtime.config.maxInFlight && context.channel.isWritable
+        return slots.count < limit && context.channel.isWritable
     }
 
-    /// Turns buffered lines into requests while ``mayTakeRequest``; the rest waits in the buffer,
+    /// `MaxInFlight` now (read once per batch of lines: the runtime is behind a lock).
+    private var maxInFlight: Int { processor.runtime.config.maxInFlight }
+
+    /// Turns buffered lines into requests while ``mayTakeRequest(limit:)``; the rest waits in the buffer,
     /// with reads held, until answers drain. Re-entrant calls (an answer completing while a line
     /// is taken) return at once: the outer call goes on.
     private func takeBufferedRequests() {
@@ -101,10 +102,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
             taking = false
             closeIfDone()
         }
-        let limit = maxFrameBytes
+        let config = processor.runtime.config
+        let limit = config.maxFrameBytes
+        let inFlight = config.maxInFlight
         backlogged = false
         while let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-            guard mayTakeRequest else {
+            guard mayTakeRequest(limit: inFlight) else {
                 backlogged = !closing
                 break
             }
@@ -122,7 +125,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 tooLarge(limit)
                 return
             }
-            if inputClosed, buffer.readableBytes > 0, mayTakeRequest {
+            if inputClosed, buffer.readableBytes > 0, mayTakeRequest(limit: inFlight) {
                 buffer.clear()
                 reject(
                     ProtocolError(.invalidRequest, "the connection ended in the middle of a line (no newline)"),
@@ -176,7 +179,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         if closing { return }
-        if backlogged || !mayTakeRequest {
+        if backlogged || !mayTakeRequest(limit: maxInFlight) {
             heldRead = true
             return
         }
@@ -185,8 +188,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Takes the buffered lines that now fit, then reads again if all of them did.
     private func resumeReadingIfPossible() {
-        takeBufferedRequests()
-        guard heldRead, let context, !backlogged, mayTakeRequest else { return }
+        if backlogged { takeBufferedRequests() }
+        guard heldRead, let context, !backlogged, mayTakeRequest(limit: maxInFlight) else { return }
         heldRead = false
         context.read()
     }
