@@ -93,7 +93,8 @@ public final class Signal<Payload: Sendable>: Sendable {
     ///     weakly and the registration ends when the owner is deallocated; an unbound receiver is
     ///     itself held weakly and ends when the caller drops it. With `false` both are kept alive
     ///     until disconnected.
-    ///   - dispatchUID: an identity to use instead of the receiver's.
+    ///   - dispatchUID: an identity to use instead of the receiver's; `nil` or empty uses the
+    ///     receiver's (Django tests `if dispatch_uid:`, so an empty UID is no UID).
     /// - Returns: a connection that can disconnect this registration.
     @discardableResult
     public func connect(
@@ -103,7 +104,7 @@ public final class Signal<Payload: Sendable>: Sendable {
         dispatchUID: String? = nil
     ) -> Connection {
         let key: Registration<Payload>.Key =
-            dispatchUID.map { .uid($0) } ?? .receiver(ObjectIdentifier(receiver))
+            dispatchUID.flatMap { $0.isEmpty ? nil : .uid($0) } ?? .receiver(ObjectIdentifier(receiver))
         let senderKey = SenderKey(sender)
         state.withLock { state in
             Self.purgeDead(&state)
@@ -135,10 +136,12 @@ public final class Signal<Payload: Sendable>: Sendable {
     }
 
     /// Disconnects the registration made with `dispatchUID` for `sender`.
-    /// - Returns: `true` when a registration was removed.
+    /// - Returns: `true` when a registration was removed (never for an empty UID, which no
+    ///   registration has).
     @discardableResult
     public func disconnect(dispatchUID: String, sender: Sender? = nil) -> Bool {
-        disconnect(key: .uid(dispatchUID), senderKey: SenderKey(sender))
+        guard !dispatchUID.isEmpty else { return false }
+        return disconnect(key: .uid(dispatchUID), senderKey: SenderKey(sender))
     }
 
     func disconnect(key: Registration<Payload>.Key, senderKey: SenderKey) -> Bool {

@@ -28,15 +28,23 @@ func requestAs(_ account: String, socket: String, _ lines: [String]) throws -> [
         s.connect(sys.argv[1])
         requests = sys.stdin.buffer.read()
         def send():
-            s.sendall(requests)
-            s.shutdown(socket.SHUT_WR)
+            try:
+                s.sendall(requests)
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
         # Answers are read while requests are sent: the daemon stops reading from a client whose
         # answers pile up.
         sender = threading.Thread(target=send)
         sender.start()
         data = b""
         while True:
-            chunk = s.recv(65536)
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                # A daemon that refuses the connection closes it with the request unread: the
+                # kernel resets it after the answer, which was read already.
+                break
             if not chunk: break
             data += chunk
         sys.stdout.write(data.decode())

@@ -107,6 +107,24 @@ struct ConnectTests {
         #expect(signal.registrationCount == 0)
     }
 
+    /// Django tests `if dispatch_uid:`: an empty UID is no UID, so two receivers connected with
+    /// one are two registrations, each identified by its receiver.
+    @Test func anEmptyDispatchUIDIsNoUID() throws {
+        let signal = Signal<Login>("login")
+        let calls = Recorder<String>()
+        let first = Receiver<Login>("first") { _, _ in calls.record("first") }
+        let second = Receiver<Login>("second") { _, _ in calls.record("second") }
+        signal.connect(first, weak: false, dispatchUID: "")
+        signal.connect(second, weak: false, dispatchUID: "")
+        signal.connect(first, weak: false, dispatchUID: "")
+        #expect(signal.registrationCount == 2)
+        try signal.send(Login(user: "alice"))
+        #expect(calls.values == ["first", "second"])
+        #expect(signal.disconnect(dispatchUID: "") == false)
+        #expect(signal.disconnect(first))
+        #expect(signal.registrationCount == 1)
+    }
+
     @Test func disconnectReportsWhetherItRemovedSomething() {
         let signal = Signal<Login>("login")
         let receiver = Receiver<Login>("r") { _, _ in }
