@@ -108,14 +108,17 @@ let package = Package(
             path: "Benchmarks/authsignal-load",
             swiftSettings: strictSettings
         ),
+        // Test helpers, run by the tests and scripts/stress-store as separate processes.
         .executableTarget(
             name: "systemd-probe",
             dependencies: ["Systemd", "AuthSignalCore"],
+            path: "Tests/Helpers/systemd-probe",
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "store-stress",
             dependencies: ["AuditStore", "AuthSignalCore"],
+            path: "Tests/Helpers/store-stress",
             swiftSettings: strictSettings
         ),
         .executableTarget(
