@@ -1,0 +1,20 @@
+import ArgumentParser
+import AuthSignalClient
+import AuthSignalCore
+import Foundation
+
+/// `authsignal`: send auth events to authsignald, query and follow the audit log, verify it.
+@main
+struct AuthSignalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "authsignal",
+        abstract: "Send authentication events to authsignald and read its audit log.",
+        discussion: """
+            Exit status: 0 success (for query: records matched), 1 no records matched, 2 the daemon \
+            refused the request as invalid, 3 daemon unreachable or unavailable, 4 forbidden, 5 verify \
+            found tampering, 64 wrong usage (including a secret given on the command line). See docs/cli.md.
+            """,
+        subcommands: [
+            Send.self, Query.self, Follow.self, Report.self, Verify.self, Stats.self, Ping.self, Hash.self, Pam.self,
+        ])
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import AuthSignalClient
+import AuthSignalCore
+import Foundation
+
+/// Where `query`, `follow` and `report` read history: the daemon (default), an audit log file
+/// read-only, or the audit entries in journals (this host's, or files collected from a fleet).
+struct HistorySource: ParsableArguments {
+    @OptionGroup var connection: Connection
+    @Option(help: "Read this audit log file read-only, without the daemon (a copy with its -wal file is fine).")
+    var database: String?
+    @Flag(help: "Read the audit entries in this host's journal (adds a HOST column).") var journal = false
+    @Option(
+        name: .customLong("journal-directory"),
+        help: "Read the audit entries in the journal files in this directory (many hosts': docs/fleet.md).")
+    var journalDirectory: String?
+    @OptionGroup var writer: JournalWriterOptions
+
+    /// Whether records come from journals, and so carry a host.
+    var readsJournal: Bool { journal || journalDirectory != nil }
+
+    func validate() throws {
+        if [database != nil, journal, journalDirectory != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("choose one of --database, --journal and --journal-directory")
+        }
+    }
+
+    /// Opens the journal this source names.
+    func openJournal() throws -> JournalHistory {
+        do {
+            return try JournalHistory(
+                directory: journalDirectory, writer: writer.writer(collected: journalDirectory != nil))
+        } catch {
+            FileHandle.standardError.write(Data("authsignal: cannot open the journal: \(error)\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+
+    /// Reads the records a `query` request object asks for; returns how many there were.
+    func records(_ request: JSONObject, each: (JSONObject) throws -> Void) async throws -> Int {
+        if database == nil && !readsJournal {
+            do {
+                let answer = try connection.open().request(request, record: each)
+                return Int(answer["count"]?.intValue ?? 0)
+            } catch {
+                throw fail(error)
+            }
+        }
+        let filter = try Self.filter(request)
+        do {
+            if let database { return try await AuditLogFile.records(database: database, matching: filter, each: each) }
+            return try openJournal().records(matching: filter, each: each)
+        } catch {
+            throw failReading(error)
+        }
+    }
+
+    /// The filter a request object describes (the daemon's own decoding, so both agree).
+    static func filter(_ request: JSONObject) throws -> RecordFilter {
+        do {
+            switch try ProtocolRequest.decode(request) {
+            case .query(let filter), .follow(let filter): return filter
+            default: throw ValidationError("not a query")
+            }
+        } catch let error as ProtocolError {
+            throw ValidationError(error.message)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import AuthSignalClient
+import AuthSignalCore
+import Foundation
+
+func printOut(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+
+/// Whether colour may be used: a terminal, and no NO_COLOR.
+var stdoutIsColourTerminal: Bool {
+    isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+}
+
+extension Optional where Wrapped == JSONValue {
+    /// A number or string as plain text (`?` when absent).
+    var text: String {
+        switch self {
+        case .int(let number)?: String(number)
+        case .string(let text)?: text
+        case let value?: String(decoding: CanonicalJSON.encode(value), as: UTF8.self)
+        case nil: "?"
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}
+
+/// A one-line progress counter on stderr, shown only when stderr is a terminal and only every
+/// 10,000 items, so that piped output and short runs stay quiet.
+final class Progress {
+    private let enabled = isatty(2) == 1
+    private var shown = false
+
+    func update(_ count: Int, of total: Int?, what: String) {
+        guard enabled, count % 10_000 == 0 else { return }
+        shown = true
+        let text = total.map { "\r\(count)/\($0) \(what)" } ?? "\r\(count) \(what)"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// Shows `text` as the status line until ``done()`` (on a terminal only).
+    func note(_ text: String) {
+        guard enabled else { return }
+        shown = true
+        FileHandle.standardError.write(Data("\r\(text)".utf8))
+    }
+
+    func done() {
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        shown = false
+    }
+}
