@@ -68,7 +68,7 @@ public final class RecordPrinter {
             let host = hosts ? "," + Self.csvField(record["host"]?.stringValue ?? "", forTerminal: terminal) : ""
             write(Self.csvRow(record, forTerminal: terminal) + host + "\n")
         case .table:
-            let row = (hosts ? [Self.escaped(record["host"]?.stringValue ?? "-")] : []) + Self.tableRow(record)
+            let row = (hosts ? [DisplaySafe.escaped(record["host"]?.stringValue ?? "-")] : []) + Self.tableRow(record)
             let signal = record["signal"]?.stringValue ?? ""
             if streaming {
                 write(paint(Self.line(row, widths: fixedWidths), signal: signal) + "\n")
@@ -116,9 +116,9 @@ public final class RecordPrinter {
         let signal = record["signal"]?.stringValue.flatMap(AuthSignal.init(rawValue:))?.shortName ?? "?"
         return [
             record["seq"].map(scalarText) ?? "", localTime(record["received"]?.stringValue), signal,
-            escaped(record["user"]?.stringValue ?? "-"),
-            escaped(record["request"]?["remote_addr"]?.stringValue ?? "-"),
-            escaped(record["sender"]?.stringValue ?? ""),
+            DisplaySafe.escaped(record["user"]?.stringValue ?? "-"),
+            DisplaySafe.escaped(record["request"]?["remote_addr"]?.stringValue ?? "-"),
+            DisplaySafe.escaped(record["sender"]?.stringValue ?? ""),
         ]
     }
 
@@ -140,7 +140,7 @@ public final class RecordPrinter {
     /// a formula (OWASP's list). For a terminal, control and bidirectional characters are escaped
     /// as in the table (a file keeps the exact values).
     static func csvField(_ text: String, forTerminal: Bool = false) -> String {
-        var value = forTerminal ? escaped(text) : text
+        var value = forTerminal ? DisplaySafe.escaped(text) : text
         if let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(value) == nil {
             value = "'" + value
         }
@@ -160,10 +160,6 @@ public final class RecordPrinter {
         default: String(decoding: CanonicalJSON.encode(value), as: UTF8.self)
         }
     }
-
-    /// Control characters (C0, DEL, C1) as `\xNN`, bidirectional formatting characters as
-    /// `\u{NNNN}`, and `\` as `\\` (``DisplaySafe``).
-    public static func escaped(_ text: String) -> String { DisplaySafe.escaped(text) }
 
     private static let localFormatter: DateFormatter = {
         let formatter = DateFormatter()

@@ -141,9 +141,9 @@ public enum AuditJournal {
     }
 
     static func sentence(for event: AuditFacts) -> String {
-        let user = event.user.map(escaped)
-        let origin = event.remoteAddr.map { " from \(escaped($0))" } ?? ""
-        let via = " via \(escaped(event.sender))"
+        let user = event.user.map(DisplaySafe.escaped)
+        let origin = event.remoteAddr.map { " from \(DisplaySafe.escaped($0))" } ?? ""
+        let via = " via \(DisplaySafe.escaped(event.sender))"
         switch event.signal {
         case .userLoggedIn: return "\(user ?? "A user") logged in\(origin)\(via)"
         case .userLoggedOut: return "\(user ?? "A user") logged out\(origin)\(via)"
@@ -151,7 +151,6 @@ public enum AuditJournal {
         }
     }
 
-    private static func escaped(_ text: String) -> String { DisplaySafe.escaped(text) }
 }
 
 /// What a journal entry says about a stored record: the fields of a ``RedactedEvent`` as the

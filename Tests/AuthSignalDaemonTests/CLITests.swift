@@ -192,7 +192,7 @@ extension DaemonTests {
         }
 
         @Test func csvQuotingAndTerminalEscaping() {
-            #expect(RecordPrinter.escaped("a\u{1B}[31mb\u{7F}\u{9B}c\\") == "a\\x1b[31mb\\x7f\\x9bc\\\\")
+            #expect(DisplaySafe.escaped("a\u{1B}[31mb\u{7F}\u{9B}c\\") == "a\\x1b[31mb\\x7f\\x9bc\\\\")
             var lines: [String] = []
             let printer = RecordPrinter(format: .csv, colour: false) { lines.append($0) }
             printer.add([
@@ -206,7 +206,7 @@ extension DaemonTests {
             // A tab-prefixed formula is defused too; bidi overrides are escaped for a terminal.
             printer.add(["seq": .int(9), "signal": .string("user_logged_in"), "sender": .string("\t=1+1")])
             #expect(lines[2].hasPrefix("9,,,user_logged_in,'\t=1+1,"), "\(lines[2])")
-            #expect(RecordPrinter.escaped("evil\u{202E}gpj.exe") == "evil\\u{202e}gpj.exe")
+            #expect(DisplaySafe.escaped("evil\u{202E}gpj.exe") == "evil\\u{202e}gpj.exe")
             // On a terminal, CSV values are escaped as in the table: no escape sequence, C1 control
             // or line break reaches it (a file keeps the exact values, above).
             var shown: [String] = []

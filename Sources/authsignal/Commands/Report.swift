@@ -38,14 +38,14 @@ struct Report: AsyncParsableCommand {
         if !report.perHost.isEmpty {
             printOut("\nRecords by host:\n")
             for (host, count) in AuthSignalClient.Report.top(report.perHost, report.perHost.count) {
-                printOut("  \(String(count).leftPadded(7))  \(RecordPrinter.escaped(host))\n")
+                printOut("  \(String(count).leftPadded(7))  \(DisplaySafe.escaped(host))\n")
             }
         }
         for (title, table) in [("accounts", report.failuresPerUser), ("remote addresses", report.failuresPerAddress)] {
             let rows = AuthSignalClient.Report.top(table, top)
             guard !rows.isEmpty else { continue }
             printOut("\nFailures by \(title) (top \(rows.count)):\n")
-            for (name, count) in rows { printOut("  \(String(count).leftPadded(7))  \(RecordPrinter.escaped(name))\n") }
+            for (name, count) in rows { printOut("  \(String(count).leftPadded(7))  \(DisplaySafe.escaped(name))\n") }
         }
         if !report.buckets.isEmpty {
             printOut("\nRecords per \(report.bucket >= 86400 ? "day" : "hour"):\n")
@@ -63,7 +63,7 @@ struct Report: AsyncParsableCommand {
             printOut("\nAccounts with \(threshold)+ failures within \(window) minutes (brute force?):\n")
             for hint in bursts {
                 printOut(
-                    "  \(RecordPrinter.escaped(hint.user)): \(hint.failures) failures from \(RFC3339.format(hint.start))\n"
+                    "  \(DisplaySafe.escaped(hint.user)): \(hint.failures) failures from \(RFC3339.format(hint.start))\n"
                 )
             }
         }
