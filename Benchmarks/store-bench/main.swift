@@ -128,44 +128,14 @@ final class RawDatabase {
     /// Inserts `rows` with one prepared statement, `batch` rows per transaction.
     func insert(_ rows: [(RecordColumns, Data, Data)], batch: Int) {
         var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, RecordColumns.insertSQL, -1, &statement, nil) == SQLITE_OK else {
+        guard sqlite3_prepare_v2(handle, RecordLayout.insertSQL, -1, &statement, nil) == SQLITE_OK else {
             fatalError(String(cString: sqlite3_errmsg(handle)))
         }
         defer { sqlite3_finalize(statement) }
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        func text(_ index: Int32, _ value: String?) {
-            if let value {
-                sqlite3_bind_text(statement, index, value, -1, transient)
-            } else {
-                sqlite3_bind_null(statement, index)
-            }
-        }
-        func integer(_ index: Int32, _ value: Int64?) {
-            if let value { sqlite3_bind_int64(statement, index, value) } else { sqlite3_bind_null(statement, index) }
-        }
-        func blob(_ index: Int32, _ value: Data) {
-            _ = value.withUnsafeBytes {
-                sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), transient)
-            }
-        }
         for start in stride(from: 0, to: rows.count, by: batch) {
             exec("BEGIN IMMEDIATE")
             for (columns, prevHash, hash) in rows[start..<min(start + batch, rows.count)] {
-                integer(1, columns.seq)
-                integer(2, columns.received)
-                integer(3, columns.time)
-                text(4, columns.signal)
-                text(5, columns.sender)
-                text(6, columns.user)
-                text(7, columns.remoteAddr)
-                text(8, columns.request)
-                text(9, columns.credentials)
-                integer(10, columns.peerUID)
-                integer(11, columns.peerGID)
-                integer(12, columns.peerPID)
-                text(13, columns.idempotencyKey)
-                blob(14, prevHash)
-                blob(15, hash)
+                RecordBinding.bind(columns, prevHash: prevHash, hash: hash, to: statement)
                 guard sqlite3_step(statement) == SQLITE_DONE else {
                     fatalError(String(cString: sqlite3_errmsg(handle)))
                 }

@@ -288,7 +288,7 @@ final class GroupCommitWriter: Sendable {
                     // Keyed by the id's bytes, as SQLite's unique index compares them: Swift's
                     // String equality would take two normalisations of one text for one id.
                     var keys: [[UInt8]: Int64] = [:]
-                    let insert = try db.cachedStatement(sql: RecordColumns.insertSQL)
+                    let insert = try db.cachedStatement(sql: RecordLayout.insertSQL)
                     let lookup = try db.cachedStatement(sql: "SELECT seq FROM records WHERE idem = ?")
                     for pending in batch {
                         let event = pending.event
@@ -353,63 +353,19 @@ final class GroupCommitWriter: Sendable {
     }
 }
 
-/// Binds a record straight to SQLite's prepared statement: the writer's per-record cost matters,
-/// and GRDB's general argument handling boxes every value.
+/// Runs the insert statement for one record, bound straight through SQLite's C API: the writer's
+/// per-record cost matters, and GRDB's general argument handling boxes every value.
 enum RawInsert {
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-
     static func run(_ statement: Statement, _ columns: RecordColumns, prevHash: Data, hash: Data) throws {
         let handle = statement.sqliteStatement
         sqlite3_reset(handle)
-        integer(handle, 1, columns.seq)
-        integer(handle, 2, columns.received)
-        integer(handle, 3, columns.time)
-        text(handle, 4, columns.signal)
-        text(handle, 5, columns.sender)
-        text(handle, 6, columns.user)
-        text(handle, 7, columns.remoteAddr)
-        text(handle, 8, columns.request)
-        text(handle, 9, columns.credentials)
-        integer(handle, 10, columns.peerUID)
-        integer(handle, 11, columns.peerGID)
-        integer(handle, 12, columns.peerPID)
-        text(handle, 13, columns.idempotencyKey)
-        blob(handle, 14, prevHash)
-        blob(handle, 15, hash)
+        RecordBinding.bind(columns, prevHash: prevHash, hash: hash, to: handle)
         let code = sqlite3_step(handle)
         sqlite3_reset(handle)
         guard code == SQLITE_DONE else {
             throw DatabaseError(
                 resultCode: ResultCode(rawValue: code),
                 message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))))
-        }
-    }
-
-    private static func integer(_ handle: OpaquePointer?, _ index: Int32, _ value: Int64?) {
-        if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }
-    }
-
-    private static func text(_ handle: OpaquePointer?, _ index: Int32, _ value: String?) {
-        guard let value else {
-            sqlite3_bind_null(handle, index)
-            return
-        }
-        // With an explicit length: a value may contain NUL characters.
-        var copy = value
-        copy.withUTF8 { bytes in
-            guard let base = bytes.baseAddress, !bytes.isEmpty else {
-                _ = sqlite3_bind_text(handle, index, "", 0, transient)
-                return
-            }
-            _ = sqlite3_bind_text(
-                handle, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(bytes.count),
-                transient)
-        }
-    }
-
-    private static func blob(_ handle: OpaquePointer?, _ index: Int32, _ value: Data) {
-        value.withUnsafeBytes { bytes in
-            _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), transient)
         }
     }
 }

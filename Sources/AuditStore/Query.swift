@@ -146,7 +146,7 @@ struct RecordQuery: Sendable {
             let (extra, arguments) = conditions("", skip: nil)
             return [
                 (
-                    "SELECT \(RecordRow.columns()) FROM records WHERE seq > ? AND seq <= ?\(extra) "
+                    "SELECT \(RecordLayout.selectList()) FROM records WHERE seq > ? AND seq <= ?\(extra) "
                         + "ORDER BY seq \(direction) LIMIT \(size)",
                     sqlArguments([lower, upper] + arguments)
                 )
@@ -158,7 +158,7 @@ struct RecordQuery: Sendable {
             let (extra, arguments) = conditions("r.", skip: keyed.column)
             statements.append(
                 (
-                    "SELECT \(RecordRow.columns(prefix: "r.")) FROM \(keyed.table) k JOIN records r ON r.seq = k.seq "
+                    "SELECT \(RecordLayout.selectList(prefix: "r.")) FROM \(keyed.table) k JOIN records r ON r.seq = k.seq "
                         + "WHERE k.\(keyed.column) = ? AND k.seq > ? AND k.seq <= ?\(extra) "
                         + "ORDER BY k.seq \(direction) LIMIT \(size)",
                     sqlArguments([keyed.value, lower, min(upper, indexedThrough)] + arguments)
@@ -167,7 +167,7 @@ struct RecordQuery: Sendable {
         if max(lower, indexedThrough) < upper {
             let (extra, arguments) = conditions("", skip: nil)
             let tail = (
-                sql: "SELECT \(RecordRow.columns()) FROM records WHERE seq > ? AND seq <= ?\(extra) "
+                sql: "SELECT \(RecordLayout.selectList()) FROM records WHERE seq > ? AND seq <= ?\(extra) "
                     + "ORDER BY seq \(direction) LIMIT \(size)",
                 arguments: sqlArguments([max(lower, indexedThrough), upper] + arguments)
             )
@@ -192,30 +192,29 @@ func sqlArguments(_ values: [any DatabaseValueConvertible]) -> StatementArgument
     StatementArguments(values.map { $0 as (any DatabaseValueConvertible)? })
 }
 
-/// Reading records from rows.
+/// Reading records from rows selected with ``RecordLayout/selectList(prefix:)``.
 enum RecordRow {
-    static let names = [
-        "seq", "received", "time", "signal", "sender", "user", "remote_addr", "request", "credentials",
-        "peer_uid", "peer_gid", "peer_pid", "idem", "prev_hash", "hash",
-    ]
-
-    /// The columns in the order `record(from:)` reads them.
-    static func columns(prefix: String = "") -> String {
-        names.map { prefix + $0 }.joined(separator: ", ")
-    }
-
     static func record(from row: Row) throws -> AuditRecord {
-        let signalName: String = row[3]
-        guard let signal = AuthSignal(rawValue: signalName) else {
-            throw StoreError.unavailable("record \(row[0] as Int64) has an unknown signal")
+        let (columns, prevHash, hash) = RecordLayout.columns(of: row)
+        return try AuditRecord(columns: columns, prevHash: prevHash, hash: hash)
+    }
+}
+
+extension AuditRecord {
+    /// The record stored with `columns`: the signal by its wire name, the request and credentials
+    /// parsed back from canonical JSON.
+    init(columns: RecordColumns, prevHash: Data, hash: Data) throws {
+        guard let signal = AuthSignal(rawValue: columns.signal) else {
+            throw StoreError.unavailable("record \(columns.seq) has an unknown signal")
         }
-        return AuditRecord(
-            seq: row[0], received: Microseconds.date(row[1]), time: (row[2] as Int64?).map(Microseconds.date),
-            signal: signal, sender: row[4], user: row[5], remoteAddr: row[6],
-            request: try object(row[7]), credentials: try object(row[8]),
+        self.init(
+            seq: columns.seq, received: Microseconds.date(columns.received), time: columns.time.map(Microseconds.date),
+            signal: signal, sender: columns.sender, user: columns.user, remoteAddr: columns.remoteAddr,
+            request: try Self.object(columns.request), credentials: try Self.object(columns.credentials),
             peer: PeerCredentials(
-                uid: UInt32(row[9] as Int64), gid: UInt32(row[10] as Int64), pid: Int32(row[11] as Int64)),
-            idempotencyKey: row[12], prevHash: row[13], hash: row[14])
+                uid: UInt32(truncatingIfNeeded: columns.peerUID), gid: UInt32(truncatingIfNeeded: columns.peerGID),
+                pid: Int32(truncatingIfNeeded: columns.peerPID)),
+            idempotencyKey: columns.idempotencyKey, prevHash: prevHash, hash: hash)
     }
 
     /// Parses a stored request or credentials object (canonical JSON written by the store, so

@@ -62,7 +62,7 @@ extension AuditStore {
         var records: [AuditRecord] = []
         if preDelete.hasListeners(sender: recordSender) || postDelete.hasListeners(sender: recordSender) {
             records = try Row.fetchAll(
-                db, sql: "SELECT \(RecordRow.columns()) FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                db, sql: "SELECT \(RecordLayout.selectList()) FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",
                 arguments: [first, end]
             ).map(RecordRow.record(from:))
             for record in records {

@@ -147,7 +147,7 @@ enum ChainVerifier {
         let anchorsBySeq = Dictionary(anchors.map { ($0.seq, $0.hash) }, uniquingKeysWith: { first, _ in first })
         var report = VerifyReport(checked: 0)
         let statement = try db.makeStatement(
-            sql: "SELECT \(RecordRow.columns()) FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq")
+            sql: "SELECT \(RecordLayout.selectList()) FROM records WHERE seq >= ? AND seq <= ? ORDER BY seq")
         try statement.setArguments([start, to ?? Int64.max])
         let handle = statement.sqliteStatement
         var buffer = [UInt8]()
@@ -158,16 +158,15 @@ enum ChainVerifier {
             let code = sqlite3_step(handle)
             if code == SQLITE_DONE { break }
             guard code == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: code)) }
-            let seq = sqlite3_column_int64(handle, 0)
+            let seq = sqlite3_column_int64(handle, 0)  // seq is the first column of the layout
             report.first = report.first ?? seq
             if seq != expectedSeq {
                 report.problem = ChainProblem(seq: expectedSeq, kind: .deleted(through: seq - 1))
                 return report
             }
-            let prevHash = UnsafeRawBufferPointer(
-                start: sqlite3_column_blob(handle, 13), count: Int(sqlite3_column_bytes(handle, 13)))
-            let storedHash = UnsafeRawBufferPointer(
-                start: sqlite3_column_blob(handle, 14), count: Int(sqlite3_column_bytes(handle, 14)))
+            let row = StatementRow(handle: handle)
+            let prevHash = row.blob(at: RecordLayout.prevHashIndex)
+            let storedHash = row.blob(at: RecordLayout.hashIndex)
             guard previous.elementsEqual(prevHash) else {
                 report.problem = ChainProblem(seq: seq, kind: .brokenLink)
                 return report
@@ -175,7 +174,7 @@ enum ChainVerifier {
             // One buffer, one one-shot hash: prev_hash ‖ encoding.
             buffer.removeAll(keepingCapacity: true)
             buffer.append(contentsOf: prevHash)
-            encode(handle, into: &buffer)
+            RecordHash.encode(row, into: &buffer)
             let matches = buffer.withUnsafeBytes { SHA256.hash(data: $0) }.withUnsafeBytes {
                 $0.elementsEqual(storedHash)
             }
@@ -200,37 +199,5 @@ enum ChainVerifier {
             report.problem = ChainProblem(seq: expectedSeq, kind: .truncated(anchored: latest))
         }
         return report
-    }
-
-    /// Appends the canonical encoding of the current row, read straight from SQLite's buffers.
-    private static func encode(_ handle: OpaquePointer?, into buffer: inout [UInt8]) {
-        buffer.append(contentsOf: RecordHash.magic)
-        integer(handle, 0, &buffer)  // seq
-        integer(handle, 1, &buffer)  // received
-        integer(handle, 2, &buffer)  // time
-        for column in Int32(3)...8 { text(handle, column, &buffer) }  // signal … credentials
-        for column in Int32(9)...11 { integer(handle, column, &buffer) }  // peer uid, gid, pid
-        text(handle, 12, &buffer)  // idempotency key
-    }
-
-    private static func integer(_ handle: OpaquePointer?, _ column: Int32, _ buffer: inout [UInt8]) {
-        if sqlite3_column_type(handle, column) == SQLITE_NULL {
-            buffer.append(0)
-            return
-        }
-        buffer.append(1)
-        withUnsafeBytes(of: sqlite3_column_int64(handle, column).bigEndian) { buffer.append(contentsOf: $0) }
-    }
-
-    private static func text(_ handle: OpaquePointer?, _ column: Int32, _ buffer: inout [UInt8]) {
-        if sqlite3_column_type(handle, column) == SQLITE_NULL {
-            buffer.append(0)
-            return
-        }
-        buffer.append(2)
-        let pointer = sqlite3_column_text(handle, column)
-        let count = Int(sqlite3_column_bytes(handle, column))
-        withUnsafeBytes(of: UInt32(count).bigEndian) { buffer.append(contentsOf: $0) }
-        if let pointer { buffer.append(contentsOf: UnsafeBufferPointer(start: pointer, count: count)) }
     }
 }

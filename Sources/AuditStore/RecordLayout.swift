@@ -1,0 +1,283 @@
+package import AuthSignalCore
+import Crypto
+package import Foundation
+import GRDB
+import GRDBSQLite
+
+/// A record's columns exactly as stored and hashed (times in microseconds since the epoch, JSON
+/// as canonical text). docs/storage.md specifies the canonical encoding byte by byte so that an
+/// outside tool can recompute every hash; bulk loaders (the store benchmark) use this type to
+/// write rows that verify.
+///
+/// Which column each property is, and in what order, is declared once, in ``RecordLayout``.
+package struct RecordColumns: Sendable, Hashable {
+    package var seq: Int64 = 0
+    /// µs since the epoch.
+    package var received: Int64 = 0
+    /// µs since the epoch.
+    package var time: Int64?
+    /// The signal's wire name.
+    package var signal = ""
+    package var sender = ""
+    package var user: String?
+    package var remoteAddr: String?
+    /// Canonical JSON text of the redacted request.
+    package var request: String?
+    /// Canonical JSON text of the redacted credentials.
+    package var credentials: String?
+    package var peerUID: Int64 = 0
+    package var peerGID: Int64 = 0
+    package var peerPID: Int64 = 0
+    package var idempotencyKey: String?
+
+    /// The columns of `event` stored as record `seq`, received at `received` µs.
+    package init(seq: Int64, received: Int64, event: RedactedEvent) {
+        self.seq = seq
+        self.received = received
+        self.time = event.time.map(Microseconds.from)
+        self.signal = event.signal.rawValue
+        self.sender = event.sender
+        self.user = event.user
+        self.remoteAddr = event.remoteAddr
+        self.request = event.request.map { String(decoding: CanonicalJSON.encode($0), as: UTF8.self) }
+        self.credentials = event.credentials.map { String(decoding: CanonicalJSON.encode($0), as: UTF8.self) }
+        self.peerUID = Int64(event.peer.uid)
+        self.peerGID = Int64(event.peer.gid)
+        self.peerPID = Int64(event.peer.pid)
+        self.idempotencyKey = event.id
+    }
+
+    /// No values yet: filled column by column from a row.
+    fileprivate init() {}
+
+    /// This record's hash when it follows a record whose hash is `prevHash`.
+    package func hash(after prevHash: Data) -> Data { RecordHash.hash(self, prevHash: prevHash) }
+}
+
+/// One column of the `records` table that the chain hashes: its name and the property that holds
+/// it, which also gives its kind (integer or text, nullable or not).
+package struct RecordColumn: Sendable {
+    package enum Property: Sendable {
+        case integer(any WritableKeyPath<RecordColumns, Int64> & Sendable)
+        case optionalInteger(any WritableKeyPath<RecordColumns, Int64?> & Sendable)
+        case text(any WritableKeyPath<RecordColumns, String> & Sendable)
+        case optionalText(any WritableKeyPath<RecordColumns, String?> & Sendable)
+    }
+
+    package let name: String
+    package let property: Property
+
+    /// Whether the column holds integers (otherwise text).
+    package var isInteger: Bool {
+        switch property {
+        case .integer, .optionalInteger: true
+        case .text, .optionalText: false
+        }
+    }
+
+    init(_ name: String, _ property: Property) {
+        self.name = name
+        self.property = property
+    }
+}
+
+/// The layout of the `records` table, declared once: the insert statement, every select list,
+/// binding, reading a row and the canonical encoding the chain hashes all follow ``hashed``.
+/// Adding a column means adding it there (and to ``RecordColumns``), plus a migration and a new
+/// encoding version in docs/storage.md.
+package enum RecordLayout {
+    /// The hashed columns, in table order, which is also the canonical encoding's order.
+    package static let hashed: [RecordColumn] = [
+        RecordColumn("seq", .integer(\.seq)),
+        RecordColumn("received", .integer(\.received)),
+        RecordColumn("time", .optionalInteger(\.time)),
+        RecordColumn("signal", .text(\.signal)),
+        RecordColumn("sender", .text(\.sender)),
+        RecordColumn("user", .optionalText(\.user)),
+        RecordColumn("remote_addr", .optionalText(\.remoteAddr)),
+        RecordColumn("request", .optionalText(\.request)),
+        RecordColumn("credentials", .optionalText(\.credentials)),
+        RecordColumn("peer_uid", .integer(\.peerUID)),
+        RecordColumn("peer_gid", .integer(\.peerGID)),
+        RecordColumn("peer_pid", .integer(\.peerPID)),
+        RecordColumn("idem", .optionalText(\.idempotencyKey)),
+    ]
+
+    /// The chain's own columns follow the hashed ones: `prev_hash`, then `hash` (0-based).
+    package static let prevHashIndex = hashed.count
+    package static let hashIndex = hashed.count + 1
+
+    /// Every column's name, in table order.
+    static let names = hashed.map(\.name) + ["prev_hash", "hash"]
+
+    /// Whether each hashed column holds integers, by index: the hot loops read this, not keys.
+    static let integerColumns = hashed.map(\.isInteger)
+
+    /// The statement that stores a record: its parameters are the columns in table order.
+    package static let insertSQL =
+        "INSERT INTO records (\(names.joined(separator: ", "))) VALUES ("
+        + Array(repeating: "?", count: names.count).joined(separator: ", ") + ")"
+
+    /// Every column, in table order, for a select list (`prefix` names the table, as `"r."`).
+    static func selectList(prefix: String = "") -> String {
+        names.map { prefix + $0 }.joined(separator: ", ")
+    }
+
+    /// The columns of a row selected with ``selectList(prefix:)``, and its chain hashes.
+    static func columns(of row: Row) -> (columns: RecordColumns, prevHash: Data, hash: Data) {
+        var columns = RecordColumns()
+        for (index, column) in hashed.enumerated() {
+            switch column.property {
+            case .integer(let key): columns[keyPath: key] = row[index] as Int64
+            case .optionalInteger(let key): columns[keyPath: key] = row[index] as Int64?
+            case .text(let key): columns[keyPath: key] = row[index] as String
+            case .optionalText(let key): columns[keyPath: key] = row[index] as String?
+            }
+        }
+        return (columns, row[prevHashIndex] as Data, row[hashIndex] as Data)
+    }
+}
+
+/// Where the canonical encoder reads a record's hashed columns from, by their index in
+/// ``RecordLayout/hashed``: a ``RecordColumns`` value, or a SQLite row read in place.
+package protocol RecordColumnSource {
+    /// The integer in hashed column `index`, or `nil` for NULL.
+    func integer(at index: Int) -> Int64?
+    /// Calls `body` with the UTF-8 bytes of the text in hashed column `index`, or `nil` for NULL.
+    func withText(at index: Int, _ body: (UnsafeBufferPointer<UInt8>?) -> Void)
+}
+
+extension RecordColumns: RecordColumnSource {
+    package func integer(at index: Int) -> Int64? {
+        switch RecordLayout.hashed[index].property {
+        case .integer(let key): self[keyPath: key]
+        case .optionalInteger(let key): self[keyPath: key]
+        case .text, .optionalText: nil
+        }
+    }
+
+    package func withText(at index: Int, _ body: (UnsafeBufferPointer<UInt8>?) -> Void) {
+        let value: String? =
+            switch RecordLayout.hashed[index].property {
+            case .text(let key): self[keyPath: key]
+            case .optionalText(let key): self[keyPath: key]
+            case .integer, .optionalInteger: nil
+            }
+        guard var value else { return body(nil) }
+        value.withUTF8 { body($0) }
+    }
+}
+
+/// The current row of a stepped SQLite statement whose select list is
+/// ``RecordLayout/selectList(prefix:)``, read straight from SQLite's buffers.
+struct StatementRow: RecordColumnSource {
+    let handle: OpaquePointer?
+
+    func integer(at index: Int) -> Int64? {
+        let column = Int32(index)
+        if sqlite3_column_type(handle, column) == SQLITE_NULL { return nil }
+        return sqlite3_column_int64(handle, column)
+    }
+
+    func withText(at index: Int, _ body: (UnsafeBufferPointer<UInt8>?) -> Void) {
+        let column = Int32(index)
+        if sqlite3_column_type(handle, column) == SQLITE_NULL { return body(nil) }
+        let pointer = sqlite3_column_text(handle, column)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        body(UnsafeBufferPointer(start: pointer ?? UnsafePointer(bitPattern: 1), count: pointer == nil ? 0 : count))
+    }
+
+    /// The blob in column `index` (0-based over the whole select list), valid until the next step.
+    func blob(at index: Int) -> UnsafeRawBufferPointer {
+        let column = Int32(index)
+        return UnsafeRawBufferPointer(
+            start: sqlite3_column_blob(handle, column), count: Int(sqlite3_column_bytes(handle, column)))
+    }
+}
+
+/// The hash chain: `hash = SHA-256(prev_hash ‖ canonical encoding)`, the encoding being each
+/// hashed column in ``RecordLayout`` order, tagged (docs/storage.md).
+package enum RecordHash {
+    /// The encoding's first bytes, naming its version.
+    static let magic = Array("authsignal-record-v1".utf8)
+
+    /// `SHA-256(prevHash ‖ encode(columns))`.
+    static func hash(_ columns: RecordColumns, prevHash: Data) -> Data {
+        var buffer = [UInt8]()
+        buffer.reserveCapacity(256)
+        encode(columns, into: &buffer)
+        return hash(encoded: buffer, prevHash: prevHash)
+    }
+
+    /// `SHA-256(prevHash ‖ encoded)`.
+    static func hash(encoded: [UInt8], prevHash: Data) -> Data {
+        var hasher = SHA256()
+        hasher.update(data: prevHash)
+        hasher.update(data: encoded)
+        return Data(hasher.finalize())
+    }
+
+    /// Appends the canonical encoding of the record in `source` to `buffer`: the magic, then
+    /// each hashed column as `0` (NULL), `1` and a big-endian Int64, or `2`, a big-endian UInt32
+    /// length and the UTF-8 bytes.
+    static func encode(_ source: some RecordColumnSource, into buffer: inout [UInt8]) {
+        buffer.append(contentsOf: magic)
+        for (index, isInteger) in RecordLayout.integerColumns.enumerated() {
+            if isInteger {
+                guard let value = source.integer(at: index) else {
+                    buffer.append(0)
+                    continue
+                }
+                buffer.append(1)
+                withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
+            } else {
+                source.withText(at: index) { bytes in
+                    guard let bytes else { return buffer.append(0) }
+                    buffer.append(2)
+                    withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { buffer.append(contentsOf: $0) }
+                    buffer.append(contentsOf: bytes)
+                }
+            }
+        }
+    }
+}
+
+/// Binds a record to the parameters of ``RecordLayout/insertSQL`` prepared through SQLite's C API.
+package enum RecordBinding {
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    /// Binds every column of the record in `source`, then its chain hashes.
+    package static func bind(
+        _ source: some RecordColumnSource, prevHash: Data, hash: Data, to handle: OpaquePointer?
+    ) {
+        for (index, isInteger) in RecordLayout.integerColumns.enumerated() {
+            let parameter = Int32(index + 1)
+            if isInteger {
+                if let value = source.integer(at: index) {
+                    sqlite3_bind_int64(handle, parameter, value)
+                } else {
+                    sqlite3_bind_null(handle, parameter)
+                }
+                continue
+            }
+            source.withText(at: index) { bytes in
+                guard let bytes else { return _ = sqlite3_bind_null(handle, parameter) }
+                // With an explicit length: a value may contain NUL characters.
+                guard let base = bytes.baseAddress, !bytes.isEmpty else {
+                    return _ = sqlite3_bind_text(handle, parameter, "", 0, transient)
+                }
+                base.withMemoryRebound(to: CChar.self, capacity: bytes.count) { text in
+                    _ = sqlite3_bind_text(handle, parameter, text, Int32(bytes.count), transient)
+                }
+            }
+        }
+        blob(prevHash, Int32(RecordLayout.prevHashIndex + 1), handle)
+        blob(hash, Int32(RecordLayout.hashIndex + 1), handle)
+    }
+
+    private static func blob(_ value: Data, _ parameter: Int32, _ handle: OpaquePointer?) {
+        value.withUnsafeBytes { bytes in
+            _ = sqlite3_bind_blob(handle, parameter, bytes.baseAddress, Int32(bytes.count), transient)
+        }
+    }
+}
