@@ -16,18 +16,18 @@ public final class AuditReceivers: Sendable {
 
     let store: AuditStore
     let journal: JournalSink?
-    let loggedIn: Receiver<UserLoggedIn>
-    let loggedOut: Receiver<UserLoggedOut>
-    let loginFailed: Receiver<UserLoginFailed>
+    let loggedIn: TypedReceiver<UserLoggedIn, AppendTicket>
+    let loggedOut: TypedReceiver<UserLoggedOut, AppendTicket>
+    let loginFailed: TypedReceiver<UserLoginFailed, AppendTicket>
     private let journalReceiver: Receiver<PostSave>
 
     /// Creates the receivers; nothing is connected until ``ready(journal:)``.
     public init(store: AuditStore, journal: JournalSink?) {
         self.store = store
         self.journal = journal
-        loggedIn = Receiver("authsignald.store") { _, payload -> AppendTicket in store.submit(payload.event) }
-        loggedOut = Receiver("authsignald.store") { _, payload -> AppendTicket in store.submit(payload.event) }
-        loginFailed = Receiver("authsignald.store") { _, payload -> AppendTicket in store.submit(payload.event) }
+        loggedIn = TypedReceiver("authsignald.store") { _, payload in store.submit(payload.event) }
+        loggedOut = TypedReceiver("authsignald.store") { _, payload in store.submit(payload.event) }
+        loginFailed = TypedReceiver("authsignald.store") { _, payload in store.submit(payload.event) }
         journalReceiver = Receiver("authsignald.journal") { _, payload in
             if let record = payload.instance(as: AuditRecord.self) { journal?.offer(record) }
         }
@@ -35,9 +35,9 @@ public final class AuditReceivers: Sendable {
 
     /// Connects every receiver; the journal one only when `journal` is true. Idempotent.
     public func ready(journal: Bool) {
-        userLoggedIn.connect(loggedIn, weak: false, dispatchUID: "\(Self.uid).store")
-        userLoggedOut.connect(loggedOut, weak: false, dispatchUID: "\(Self.uid).store")
-        userLoginFailed.connect(loginFailed, weak: false, dispatchUID: "\(Self.uid).store")
+        userLoggedIn.connect(loggedIn.receiver, weak: false, dispatchUID: "\(Self.uid).store")
+        userLoggedOut.connect(loggedOut.receiver, weak: false, dispatchUID: "\(Self.uid).store")
+        userLoginFailed.connect(loginFailed.receiver, weak: false, dispatchUID: "\(Self.uid).store")
         setJournal(enabled: journal)
     }
 
@@ -62,28 +62,25 @@ public final class AuditReceivers: Sendable {
     /// Sends the auth signal of `event` with the event's sender, synchronously and so in the order
     /// of the calls, and returns the store receiver's ticket. Other receivers a deployment
     /// connects run too (robustly: their errors are logged and never cost the audit record).
+    ///
+    /// The store receiver is connected from ``ready(journal:)`` to ``unready()``; an event sent
+    /// outside that (or after a deployment's code disconnected it) is refused, never dropped.
     public func dispatch(_ event: RedactedEvent) -> Result<AppendTicket, ProtocolError> {
         let sender = Sender.named(event.sender)
-        switch event.signal {
-        case .userLoggedIn:
-            return Self.ticket(userLoggedIn.sendRobust(sender: sender, UserLoggedIn(event)), loggedIn)
-        case .userLoggedOut:
-            return Self.ticket(userLoggedOut.sendRobust(sender: sender, UserLoggedOut(event)), loggedOut)
-        case .userLoginFailed:
-            return Self.ticket(userLoginFailed.sendRobust(sender: sender, UserLoginFailed(event)), loginFailed)
+        let answer: Result<AppendTicket, any Error>? =
+            switch event.signal {
+            case .userLoggedIn:
+                userLoggedIn.sendRobust(sender: sender, UserLoggedIn(event), answeredBy: loggedIn).answer
+            case .userLoggedOut:
+                userLoggedOut.sendRobust(sender: sender, UserLoggedOut(event), answeredBy: loggedOut).answer
+            case .userLoginFailed:
+                userLoginFailed.sendRobust(sender: sender, UserLoginFailed(event), answeredBy: loginFailed).answer
+            }
+        switch answer {
+        case .success(let ticket): return .success(ticket)
+        case .failure: return .failure(ProtocolError(.internal, "the audit store receiver failed"))
+        case nil: return .failure(ProtocolError(.internal, "the audit store receiver is not connected"))
         }
-    }
-
-    private static func ticket<Payload>(
-        _ results: RobustResponses<Payload>, _ store: Receiver<Payload>
-    ) -> Result<AppendTicket, ProtocolError> {
-        guard let result = results.first(where: { $0.receiver === store })?.result else {
-            return .failure(ProtocolError(.internal, "the audit store receiver is not connected"))
-        }
-        guard case .success(let response) = result, let ticket = response as? AppendTicket else {
-            return .failure(ProtocolError(.internal, "the audit store receiver failed"))
-        }
-        return .success(ticket)
     }
 }
 
