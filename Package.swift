@@ -173,7 +173,12 @@ let package = Package(
         ),
         .testTarget(
             name: "AuthSignalDaemonTests",
-            dependencies: ["TestSupport", "AuthSignalClient", "AuthSignalCore", "AuthSignalDaemon"],
+            dependencies: [
+                "TestSupport", "AuthSignalClient", "AuthSignalCore", "AuthSignalDaemon", "AuditStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -63,41 +63,48 @@ public final class RequestProcessor: Sendable {
         set { runtimeState.withLock { $0 = newValue } }
     }
 
-    /// Serves `request` from `peer` (already permitted), writing record lines to `output`.
-    /// - Returns: the fields of the final `"ok":true` line, or the error.
-    public func handle(
-        _ request: ProtocolRequest, peer: PeerIdentity, output: some RecordOutput
-    ) async -> Result<JSONObject, ProtocolError> {
+    /// How a request is served (see ``serve(_:peer:)``).
+    public enum Service: Sendable {
+        /// An emit, dispatched: the ticket completes when the record is durable.
+        case stored(AppendTicket)
+        /// A read (or a ping), to run once every earlier request of the connection is answered:
+        /// it writes record lines to the output and returns the fields of its final line.
+        case read(@Sendable (any RecordOutput) async -> Result<JSONObject, ProtocolError>)
+        /// Refused before anything was done.
+        case refused(ProtocolError)
+    }
+
+    /// Starts serving `request` from `peer` (already permitted). An emit is dispatched now, so
+    /// that one connection's events are stored in the order it sent them; a read is returned to
+    /// be run when its turn comes.
+    public func serve(_ request: ProtocolRequest, peer: PeerIdentity) -> Service {
         switch request {
         case .emit(let event):
             switch emit(event, peer: peer) {
-            case .success(let ticket):
-                do {
-                    return .success(Self.acknowledgement(try await ticket.value))
-                } catch {
-                    return .failure(error.protocolError)
-                }
-            case .failure(let error):
-                return .failure(error)
+            case .success(let ticket): return .stored(ticket)
+            case .failure(let error): return .refused(error)
             }
         case .query(let filter):
-            return await streamQuery(filter, output: output)
+            return .read { output in await self.streamQuery(filter, output: output) }
         case .follow(let query):
-            return await follow(query, output: output)
+            return .read { output in await self.follow(query, output: output) }
         case .stats:
-            return await stats()
+            return .read { _ in await self.stats() }
         case .verify(let from, let to):
-            return await verify(from: from, to: to)
+            return .read { _ in await self.verify(from: from, to: to) }
         case .ping:
-            return .success([
-                "protocol": .int(Int64(WireProtocol.version)), "pid": .int(Int64(getpid())),
-                "daemon": .string("authsignald"),
-            ])
+            return .read { _ in
+                .success([
+                    "protocol": .int(Int64(WireProtocol.version)), "pid": .int(Int64(getpid())),
+                    "daemon": .string("authsignald"),
+                ])
+            }
         }
     }
 
     /// Redacts `event` and sends its signal at once (so that one connection's events are stored
-    /// in the order it sent them); the ticket completes when the record is durable.
+    /// in the order it sent them); the ticket completes when the record is durable. The one path
+    /// by which events reach the store, for connections and the spool alike.
     public func emit(_ event: AuthEvent, peer: PeerIdentity) -> Result<AppendTicket, ProtocolError> {
         receivers.dispatch(runtime.redactor.redact(event, peer: peer.credentials))
     }
