@@ -58,17 +58,16 @@ struct AuthSignalDaemonCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "authsignald")
         let health = WatchdogHealth()
-        let daemon = Daemon(
-            source: Daemon.ConfigSource(path: path, required: config != nil), logger: logger, health: health)
-        let services = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: WatchdogService(health: health, logger: logger)),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
         do {
+            let daemon = try Daemon(
+                source: Daemon.ConfigSource(path: path, required: config != nil), logger: logger, health: health)
+            // The watchdog comes last: it is the first to stop, and the daemon's services stop
+            // in reverse order after it.
+            let services = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: daemon.services + [.init(service: WatchdogService(health: health, logger: logger))],
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger))
             try await services.run()
         } catch let error as DaemonError {
             logger.critical("authsignald cannot start: \(error)")

@@ -1,0 +1,33 @@
+import AuditStore
+import Logging
+import ServiceLifecycle
+import Systemd
+
+/// Owns the audit log while the daemon runs: its writer's progress counts in the watchdog's
+/// health, and at shutdown (after every connection has been answered) the store receivers are
+/// disconnected and the log is closed cleanly.
+struct AuditLogService: Service {
+    let store: AuditStore
+    let receivers: AuditReceivers
+    let health: WatchdogHealth
+    let logger: Logger
+
+    init(store: AuditStore, receivers: AuditReceivers, health: WatchdogHealth, logger: Logger) {
+        self.store = store
+        self.receivers = receivers
+        self.health = health
+        self.logger = logger
+        health.register("audit log writer") { allowed in
+            guard let stall = store.writerStall, stall > allowed else { return nil }
+            return "no transaction finished for \(stall)"
+        }
+    }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        health.unregister("audit log writer")
+        receivers.unready()
+        try await store.close()
+        logger.notice("authsignald stopped: audit log closed at record \(store.chainHead().seq)")
+    }
+}

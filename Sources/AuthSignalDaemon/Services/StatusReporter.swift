@@ -1,0 +1,47 @@
+import AuditStore
+import AuthSignalCore
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Systemd
+
+/// Every `ReportIntervalSec` until shutdown: the unit's status line, and a warning when the
+/// journal lost entries since the last report.
+struct StatusReporter: Service {
+    let processor: RequestProcessor
+    let journal: JournalSink
+    let notifier: Notifier
+    let logger: Logger
+
+    func run() async {
+        await cancelWhenGracefulShutdown {
+            var reported = JournalSink.Counters()
+            while !Task.isCancelled {
+                let interval = processor.runtime.config.reportIntervalSeconds
+                try? await Task.sleep(for: .seconds(interval))
+                if Task.isCancelled { return }
+                reported = report(since: reported, interval: interval)
+            }
+        }
+    }
+
+    private func report(since reported: JournalSink.Counters, interval: Int) -> JournalSink.Counters {
+        let counters = journal.counters
+        let head = processor.store.chainHead()
+        notifier.status(
+            "Audit log at record \(head.seq); \(processor.connections.load(ordering: .relaxed)) connections; "
+                + "journal sent \(counters.sent), dropped \(counters.dropped), failed \(counters.failed)")
+        if counters.dropped > reported.dropped || counters.failed > reported.failed
+            || counters.anchorFailures > reported.anchorFailures
+        {
+            let lost =
+                "journal lost entries: \(counters.dropped - reported.dropped) dropped (queue full), "
+                + "\(counters.failed - reported.failed) failed, "
+                + "\(counters.anchorFailures - reported.anchorFailures) anchors failed in the last \(interval) s; "
+                + "the audit log has every record"
+            logger.warning(
+                "\(lost)", metadata: ["dropped_total": "\(counters.dropped)", "failed_total": "\(counters.failed)"])
+        }
+        return counters
+    }
+}
