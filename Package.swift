@@ -60,16 +60,22 @@ let package = Package(
         .target(
             name: "Systemd",
             dependencies: [
-                "CSystemd", "AuthSignalCore",
+                "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
+        // The audit log's journal form: entries, anchors, and reading them back.
+        .target(
+            name: "AuditJournal",
+            dependencies: ["AuthSignalCore", "AuditStore", "Systemd"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "AuthSignalDaemon",
             dependencies: [
-                "Signals", "AuthSignalCore", "AuditStore", "Systemd", "CSystemd",
+                "Signals", "AuthSignalCore", "AuditStore", "AuditJournal", "Systemd", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -91,13 +97,13 @@ let package = Package(
         ),
         .target(
             name: "AuthSignalClient",
-            dependencies: ["AuthSignalCore", "AuditStore", "Systemd"],
+            dependencies: ["AuthSignalCore", "AuditStore", "AuditJournal", "Systemd"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "authsignal",
             dependencies: [
-                "AuthSignalClient", "AuthSignalCore", "Systemd",
+                "AuthSignalClient", "AuthSignalCore", "AuditJournal", "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -111,7 +117,7 @@ let package = Package(
         // Test helpers, run by the tests and scripts/stress-store as separate processes.
         .executableTarget(
             name: "systemd-probe",
-            dependencies: ["Systemd", "AuthSignalCore"],
+            dependencies: ["Systemd", "CSystemd"],
             path: "Tests/Helpers/systemd-probe",
             swiftSettings: strictSettings
         ),
@@ -132,7 +138,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "journal-bench",
-            dependencies: ["Systemd", "AuthSignalCore"],
+            dependencies: ["Systemd", "AuthSignalCore", "AuditStore", "AuditJournal"],
             path: "Benchmarks/journal-bench",
             exclude: ["floor.c"],
             swiftSettings: strictSettings
@@ -164,6 +170,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AuditJournalTests",
+            dependencies: ["AuditJournal", "AuditStore", "AuthSignalCore", "Systemd", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .target(

@@ -3,6 +3,8 @@
 //
 // Run: scripts/bench-journal [ENTRIES]   (or: journal-bench --entries N --floor PATH)
 // Prints both rates, then one JSON object with the figures and the ratio as its last line.
+import AuditJournal
+import AuditStore
 import AuthSignalCore
 import Foundation
 import Systemd
@@ -40,8 +42,10 @@ let entries: [JournalEntry] = (0..<entriesCount).map { number in
             credentials: signal == .userLoginFailed
                 ? ["username": .string("user\(number % 10_000)"), "password": .string("guess\(number % 97)")] : nil),
         peer: PeerCredentials(uid: 0, gid: 0, pid: Int32(1_000 + number % 5_000)))
-    return AuditJournal.entry(
-        for: event, seq: Int64(number + 1), hash: Array(repeating: UInt8(number & 0xFF), count: 32))
+    let record = AuditRecord(
+        event: event, seq: Int64(number + 1), received: Date(), prevHash: Data(count: 32),
+        hash: Data(repeating: UInt8(number & 0xFF), count: 32))
+    return AuditJournal.entry(for: record)
 }
 
 // The same entries for the C loop.

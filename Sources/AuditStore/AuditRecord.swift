@@ -31,6 +31,16 @@ public struct AuditRecord: Sendable, Hashable {
     public let hash: Data
 }
 
+extension AuditRecord {
+    /// The record of `event` stored as `seq` (for code that builds records without a store).
+    package init(event: RedactedEvent, seq: Int64, received: Date, prevHash: Data, hash: Data) {
+        self.init(
+            seq: seq, received: received, time: event.time, signal: event.signal, sender: event.sender,
+            user: event.user, remoteAddr: event.remoteAddr, request: event.request, credentials: event.credentials,
+            peer: event.peer, idempotencyKey: event.id, prevHash: prevHash, hash: hash)
+    }
+}
+
 /// A record's seq and hash: the chain head, or an anchor written elsewhere (the journal).
 public struct ChainHead: Sendable, Hashable, Codable {
     /// The record's seq; 0 with the genesis hash when nothing was ever stored.

@@ -109,9 +109,9 @@ public struct PAMHook {
         }
         FileHandle.standardError.write(Data("authsignal pam: \(message)\n".utf8))
         var entry = JournalEntry()
-        entry.append(.hookMessage, "authsignal pam: \(message)")
-        entry.append(.hookPriority, priority)
-        entry.append(.hookIdentifier, "authsignal-pam")
+        entry.append(.message, "authsignal pam: \(message)")
+        entry.append(.priority, priority)
+        entry.append(.syslogIdentifier, "authsignal-pam")
         entry.append(.hookResult, result)
         if let id = request["id"]?.stringValue { entry.append(.hookEventID, id) }
         try? JournalWriter().send(entry)
@@ -119,9 +119,6 @@ public struct PAMHook {
 }
 
 extension JournalFieldName {
-    fileprivate static let hookMessage = JournalFieldName(trusted: "MESSAGE")
-    fileprivate static let hookPriority = JournalFieldName(trusted: "PRIORITY")
-    fileprivate static let hookIdentifier = JournalFieldName(trusted: "SYSLOG_IDENTIFIER")
     /// What happened to an event the hook could not deliver: `spooled`, `refused` or `lost`.
     fileprivate static let hookResult = JournalFieldName(trusted: "AUTHSIGNAL_HOOK_RESULT")
     /// The idempotency id of that event (the record's `id` once stored).

@@ -1,3 +1,4 @@
+public import AuditJournal
 import AuditStore
 import AuthSignalCore
 import Foundation

@@ -1,3 +1,4 @@
+import AuditJournal
 public import AuditStore
 public import AuthSignalCore
 import Foundation
@@ -146,8 +147,7 @@ public final class JournalSink: Sendable {
             var failed = 0
             for record in batch {
                 do {
-                    try writer.send(
-                        AuditJournal.entry(for: Self.facts(record), seq: record.seq, hash: Array(record.hash)))
+                    try writer.send(AuditJournal.entry(for: record))
                     sent += 1
                 } catch {
                     failed += 1
@@ -174,12 +174,5 @@ public final class JournalSink: Sendable {
                 _ = wakeup.wait(timeout: .now() + 1)
             }
         }
-    }
-
-    static func facts(_ record: AuditRecord) -> AuditFacts {
-        AuditFacts(
-            signal: record.signal, sender: record.sender, user: record.user, remoteAddr: record.remoteAddr,
-            request: record.request, credentials: record.credentials, peer: record.peer, received: record.received,
-            time: record.time)
     }
 }

@@ -77,3 +77,17 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// Fields journald defines (systemd.journal-fields(7)) that our writers and readers use.
+extension JournalFieldName {
+    package static let message = JournalFieldName(trusted: "MESSAGE")
+    package static let messageID = JournalFieldName(trusted: "MESSAGE_ID")
+    package static let priority = JournalFieldName(trusted: "PRIORITY")
+    package static let syslogIdentifier = JournalFieldName(trusted: "SYSLOG_IDENTIFIER")
+    /// Stamped by journald: the writing host's name.
+    package static let hostname = JournalFieldName(trusted: "_HOSTNAME")
+    /// Stamped by journald from the writer's cgroup.
+    package static let systemdUnit = JournalFieldName(trusted: "_SYSTEMD_UNIT")
+    /// Stamped by journald from the writer's credentials.
+    package static let uid = JournalFieldName(trusted: "_UID")
+}

@@ -14,7 +14,13 @@ func exchange(path: String, line: String) throws -> String {
     _ = (line + "\n").withCString { send(fd, $0, strlen($0), 0) }
     var answer = [UInt8]()
     var byte: UInt8 = 0
-    while recv(fd, &byte, 1, 0) == 1 && byte != UInt8(ascii: "\n") { answer.append(byte) }
+    // A signal (other tests' children exiting) interrupts recv with EINTR: read on.
+    while true {
+        let count = recv(fd, &byte, 1, 0)
+        if count < 0 && errno == EINTR { continue }
+        guard count == 1, byte != UInt8(ascii: "\n") else { break }
+        answer.append(byte)
+    }
     return String(decoding: answer, as: UTF8.self)
 }
 

@@ -94,3 +94,30 @@ public func runCommand(_ command: String, _ arguments: [String]) throws -> (stat
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
+
+/// Runs a command on a thread of its own, so that waiting for it never holds one of the few
+/// threads every test shares; returns its status and combined output.
+@discardableResult
+public func run(_ command: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try runCommand(command, arguments) })
+        }
+    }
+}
+
+/// The journal entry whose `AUTHSIGNAL_TEST_ID` is `id`, as `journalctl -o json` prints it,
+/// polled for up to five seconds (journald writes asynchronously).
+public func journalEntry(tagged id: String) async throws -> [String: Any]? {
+    for _ in 0..<100 {
+        let (_, output) = try await run(
+            "/usr/bin/journalctl", ["-o", "json", "--no-pager", "AUTHSIGNAL_TEST_ID=\(id)"])
+        if let line = output.split(separator: "\n").first,
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        {
+            return object
+        }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return nil
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AuditJournal
 import AuthSignalClient
 import AuthSignalCore
 import Foundation

@@ -5,7 +5,7 @@
 //                                  each line with "fd=<fd> name=<name> peer-uid=<uid> <line>".
 //   systemd-probe journal-send     Sends one test entry; prints "sent" or the error, and exits 1
 //                                  on error (for the journal-absent test).
-import AuthSignalCore
+import CSystemd
 import Foundation
 import Systemd
 
@@ -41,7 +41,7 @@ func serve(named name: String?) {
     }
     let client = accept(socket.fd, nil, nil)
     guard client >= 0 else { exit(1) }
-    let peer = try? PeerCredentials(socket: client)
+    let peer = peerUID(client)
     defer { close(client) }
     var pending = Data()
     var buffer = [UInt8](repeating: 0, count: 4096)
@@ -53,8 +53,16 @@ func serve(named name: String?) {
             let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
             pending.removeSubrange(pending.startIndex...newline)
             let answer =
-                "fd=\(socket.fd) name=\(socket.name ?? "-") peer-uid=\(peer.map { String($0.uid) } ?? "?") \(line)\n"
+                "fd=\(socket.fd) name=\(socket.name ?? "-") peer-uid=\(peer.map(String.init) ?? "?") \(line)\n"
             _ = answer.withCString { write(client, $0, strlen($0)) }
         }
     }
+}
+
+/// The uid the kernel recorded for the peer of a connected Unix socket (SO_PEERCRED).
+func peerUID(_ fd: Int32) -> uid_t? {
+    var credentials = authsignal_ucred()
+    var length = socklen_t(MemoryLayout<authsignal_ucred>.size)
+    guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return nil }
+    return credentials.uid
 }

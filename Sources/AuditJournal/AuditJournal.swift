@@ -1,5 +1,7 @@
+public import AuditStore
 public import AuthSignalCore
 public import Foundation
+public import Systemd
 
 /// The journal's form of audit events and chain anchors (docs/journal.md lists every field).
 public enum AuditJournal {
@@ -19,40 +21,27 @@ public enum AuditJournal {
     public static let identifier = "authsignald"
 
     /// The entry for a committed audit record.
-    /// - Parameters:
-    ///   - event: the redacted event.
-    ///   - seq: its seq in the audit log.
-    ///   - hash: its chain hash.
-    public static func entry(for event: RedactedEvent, seq: Int64, hash: [UInt8]) -> JournalEntry {
-        entry(
-            for: AuditFacts(
-                signal: event.signal, sender: event.sender, user: event.user, remoteAddr: event.remoteAddr,
-                request: event.request, credentials: event.credentials, peer: event.peer),
-            seq: seq, hash: hash)
-    }
-
-    /// The entry for a committed audit record, from the facts the record holds.
-    public static func entry(for facts: AuditFacts, seq: Int64, hash: [UInt8]) -> JournalEntry {
+    public static func entry(for record: AuditRecord) -> JournalEntry {
         var entry = JournalEntry()
-        entry.append(.message, sentence(for: facts))
-        entry.append(.messageID, messageID(facts.signal))
-        entry.append(.priority, facts.signal == .userLoginFailed ? "5" : "6")
+        entry.append(.message, sentence(for: record))
+        entry.append(.messageID, messageID(record.signal))
+        entry.append(.priority, record.signal == .userLoginFailed ? "5" : "6")
         entry.append(.syslogIdentifier, identifier)
-        entry.append(.signal, facts.signal.rawValue)
-        entry.append(.sender, facts.sender)
-        if let user = facts.user { entry.append(.user, user) }
-        if let address = facts.remoteAddr { entry.append(.remoteAddr, address) }
-        if let received = facts.received { entry.append(.received, RFC3339.format(received)) }
-        if let time = facts.time { entry.append(.time, RFC3339.format(time)) }
-        entry.append(.seq, String(seq))
-        entry.append(.peerUID, String(facts.peer.uid))
-        entry.append(.peerGID, String(facts.peer.gid))
-        entry.append(.peerPID, String(facts.peer.pid))
-        if let request = facts.request { entry.append(.request, bytes: Array(CanonicalJSON.encode(request))) }
-        if let credentials = facts.credentials {
+        entry.append(.signal, record.signal.rawValue)
+        entry.append(.sender, record.sender)
+        if let user = record.user { entry.append(.user, user) }
+        if let address = record.remoteAddr { entry.append(.remoteAddr, address) }
+        entry.append(.received, RFC3339.format(record.received))
+        if let time = record.time { entry.append(.time, RFC3339.format(time)) }
+        entry.append(.seq, String(record.seq))
+        entry.append(.peerUID, String(record.peer.uid))
+        entry.append(.peerGID, String(record.peer.gid))
+        entry.append(.peerPID, String(record.peer.pid))
+        if let request = record.request { entry.append(.request, bytes: Array(CanonicalJSON.encode(request))) }
+        if let credentials = record.credentials {
             entry.append(.credentials, bytes: Array(CanonicalJSON.encode(credentials)))
         }
-        entry.append(.hash, Hex.encode(hash))
+        entry.append(.hash, Hex.encode(record.hash))
         return entry
     }
 
@@ -133,70 +122,20 @@ public enum AuditJournal {
 
     /// A readable sentence, with control characters of client-supplied text escaped so that a
     /// hostile user name cannot forge lines in log views.
-    public static func sentence(for event: RedactedEvent) -> String {
-        sentence(
-            for: AuditFacts(
-                signal: event.signal, sender: event.sender, user: event.user, remoteAddr: event.remoteAddr,
-                request: nil, credentials: nil, peer: event.peer))
-    }
-
-    static func sentence(for event: AuditFacts) -> String {
-        let user = event.user.map(DisplaySafe.escaped)
-        let origin = event.remoteAddr.map { " from \(DisplaySafe.escaped($0))" } ?? ""
-        let via = " via \(DisplaySafe.escaped(event.sender))"
-        switch event.signal {
+    public static func sentence(for record: AuditRecord) -> String {
+        let user = record.user.map(DisplaySafe.escaped)
+        let origin = record.remoteAddr.map { " from \(DisplaySafe.escaped($0))" } ?? ""
+        let via = " via \(DisplaySafe.escaped(record.sender))"
+        switch record.signal {
         case .userLoggedIn: return "\(user ?? "A user") logged in\(origin)\(via)"
         case .userLoggedOut: return "\(user ?? "A user") logged out\(origin)\(via)"
         case .userLoginFailed: return "Login failed\(user.map { " for \($0)" } ?? "")\(origin)\(via)"
         }
     }
-
 }
 
-/// What a journal entry says about a stored record: the fields of a ``RedactedEvent`` as the
-/// audit log keeps them (an `AuditRecord` is redacted by construction).
-public struct AuditFacts: Sendable {
-    /// The signal.
-    public var signal: AuthSignal
-    /// Who reported it.
-    public var sender: String
-    /// The account, as stored.
-    public var user: String?
-    /// `request.remote_addr`.
-    public var remoteAddr: String?
-    /// The redacted request.
-    public var request: JSONObject?
-    /// The redacted credentials.
-    public var credentials: JSONObject?
-    /// Who sent it.
-    public var peer: PeerCredentials
-    /// When the daemon received it.
-    public var received: Date?
-    /// When it happened at the source, if the sender said.
-    public var time: Date?
-
-    /// Creates the facts.
-    public init(
-        signal: AuthSignal, sender: String, user: String?, remoteAddr: String?, request: JSONObject?,
-        credentials: JSONObject?, peer: PeerCredentials, received: Date? = nil, time: Date? = nil
-    ) {
-        self.received = received
-        self.time = time
-        self.signal = signal
-        self.sender = sender
-        self.user = user
-        self.remoteAddr = remoteAddr
-        self.request = request
-        self.credentials = credentials
-        self.peer = peer
-    }
-}
-
+/// The fields of authsignald's entries (docs/journal.md).
 extension JournalFieldName {
-    static let message = JournalFieldName(trusted: "MESSAGE")
-    static let messageID = JournalFieldName(trusted: "MESSAGE_ID")
-    static let priority = JournalFieldName(trusted: "PRIORITY")
-    static let syslogIdentifier = JournalFieldName(trusted: "SYSLOG_IDENTIFIER")
     static let signal = JournalFieldName(trusted: "AUTHSIGNAL_SIGNAL")
     static let sender = JournalFieldName(trusted: "AUTHSIGNAL_SENDER")
     static let user = JournalFieldName(trusted: "AUTHSIGNAL_USER")
@@ -205,7 +144,6 @@ extension JournalFieldName {
     static let received = JournalFieldName(trusted: "AUTHSIGNAL_RECEIVED")
     static let time = JournalFieldName(trusted: "AUTHSIGNAL_TIME")
     static let logID = JournalFieldName(trusted: "AUTHSIGNAL_LOG_ID")
-    static let hostname = JournalFieldName(trusted: "_HOSTNAME")
     static let peerUID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_UID")
     static let peerGID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_GID")
     static let peerPID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_PID")

@@ -1,4 +1,5 @@
 import Glibc
+import Systemd
 
 /// Which journal entries count as the audit daemon's: judged only by fields journald stamps from
 /// the kernel and the cgroup (`_SYSTEMD_UNIT`, `_UID`), which the writing process cannot choose.
@@ -48,11 +49,4 @@ public struct TrustedJournalWriter: Sendable, Hashable, CustomStringConvertible 
     public var description: String {
         "unit \(unit ?? "(none)"), uid \(uid.map(String.init) ?? "any")"
     }
-}
-
-extension JournalFieldName {
-    /// journald's `_SYSTEMD_UNIT`, from the writer's cgroup.
-    static let systemdUnit = JournalFieldName(trusted: "_SYSTEMD_UNIT")
-    /// journald's `_UID`, from the writer's credentials.
-    static let uid = JournalFieldName(trusted: "_UID")
 }

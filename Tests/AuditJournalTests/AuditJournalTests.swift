@@ -1,0 +1,118 @@
+import AuditJournal
+import AuditStore
+import AuthSignalCore
+import Foundation
+import Systemd
+import TestSupport
+import Testing
+
+@Suite("Audit journal entries")
+struct AuditJournalTests {
+    /// `event` as a stored record.
+    static func record(_ event: RedactedEvent, seq: Int64 = 1, hash: Data = Data(count: 32)) -> AuditRecord {
+        AuditRecord(event: event, seq: seq, received: Date(), prevHash: Data(count: 32), hash: hash)
+    }
+
+    @Test func auditEntriesCarryTheirMessageIDsAndFields() async throws {
+        try requireJournald()
+        let redactor = Redactor(
+            mode: .mask, key: try RedactionKey(bytes: Array(repeating: 1, count: 32)), isKnownAccount: { _ in true })
+        let event = redactor.redact(
+            AuthEvent(
+                signal: .userLoginFailed, sender: "sshd", user: "alice",
+                request: ["remote_addr": .string("203.0.113.9"), "tty": .string("ssh")],
+                credentials: ["username": .string("alice"), "password": .string("hunter2")]),
+            peer: PeerCredentials(uid: 1000, gid: 100, pid: 4242))
+        let id = UUID().uuidString
+        var entry = AuditJournal.entry(for: Self.record(event, seq: 42, hash: Data(repeating: 0xAB, count: 32)))
+        entry.append(try JournalFieldName("AUTHSIGNAL_TEST_ID"), id)
+        try JournalWriter().send(entry)
+
+        let json = try #require(try await journalEntry(tagged: id))
+        #expect(json["MESSAGE"] as? String == "Login failed for alice from 203.0.113.9 via sshd")
+        #expect(json["MESSAGE_ID"] as? String == "17494b96fe8e453d89aaeb949444e3f2")
+        #expect(json["PRIORITY"] as? String == "5")
+        #expect(json["SYSLOG_IDENTIFIER"] as? String == "authsignald")
+        #expect(json["AUTHSIGNAL_SIGNAL"] as? String == "user_login_failed")
+        #expect(json["AUTHSIGNAL_SENDER"] as? String == "sshd")
+        #expect(json["AUTHSIGNAL_USER"] as? String == "alice")
+        #expect(json["AUTHSIGNAL_REMOTE_ADDR"] as? String == "203.0.113.9")
+        #expect(json["AUTHSIGNAL_SEQ"] as? String == "42")
+        #expect(json["AUTHSIGNAL_PEER_UID"] as? String == "1000")
+        #expect(json["AUTHSIGNAL_PEER_GID"] as? String == "100")
+        #expect(json["AUTHSIGNAL_PEER_PID"] as? String == "4242")
+        #expect(json["AUTHSIGNAL_HASH"] as? String == String(repeating: "ab", count: 32))
+        let credentials = try #require(json["AUTHSIGNAL_CREDENTIALS"] as? String)
+        #expect(credentials == #"{"password":"********************","username":"alice"}"#)
+        #expect(!"\(json)".contains("hunter2"))
+
+        let anchorID = UUID().uuidString
+        var anchor = AuditJournal.anchorEntry(seq: 42, hash: Array(repeating: 0xAB, count: 32), logID: "0123")
+        anchor.append(try JournalFieldName("AUTHSIGNAL_TEST_ID"), anchorID)
+        try JournalWriter().send(anchor)
+        let anchorJSON = try #require(try await journalEntry(tagged: anchorID))
+        #expect(anchorJSON["MESSAGE_ID"] as? String == AuditJournal.anchorMessageID)
+        #expect(anchorJSON["AUTHSIGNAL_SEQ"] as? String == "42")
+        #expect(anchorJSON["AUTHSIGNAL_LOG_ID"] as? String == "0123")
+        // Written by this test process, not by the authsignald unit (journald's own _SYSTEMD_UNIT
+        // and _UID say so): not taken as an anchor, so nobody can plant anchors that raise false
+        // alarms. A process merely named authsignald (_COMM) is no better.
+        let fields = anchorJSON.compactMapValues { ($0 as? String).map { Array($0.utf8) } }
+        let writer = TrustedJournalWriter(unit: TrustedJournalWriter.serviceUnit, uid: 998)
+        #expect(AuditJournal.anchor(fromEntry: fields, writer: writer) == nil)
+        var renamed = fields
+        renamed["_COMM"] = Array("authsignald".utf8)
+        #expect(AuditJournal.anchor(fromEntry: renamed, writer: writer) == nil)
+        var otherUID = renamed
+        otherUID["_SYSTEMD_UNIT"] = Array("authsignald.service".utf8)
+        otherUID["_UID"] = Array("1000".utf8)
+        #expect(AuditJournal.anchor(fromEntry: otherUID, writer: writer) == nil)
+        var fromDaemon = otherUID
+        fromDaemon["_UID"] = Array("998".utf8)
+        let read = try #require(AuditJournal.anchor(fromEntry: fromDaemon, writer: writer))
+        #expect(read.seq == 42 && read.logID == "0123" && read.hash == Array(repeating: 0xAB, count: 32))
+        // A collector does not know each host's uid: the unit decides.
+        #expect(AuditJournal.anchor(fromEntry: otherUID, writer: .collected) != nil)
+    }
+
+    @Test func aHostileUserNameCannotForgeLinesInTheMessage() throws {
+        let redactor = Redactor(
+            mode: .mask, key: try RedactionKey(bytes: Array(repeating: 1, count: 32)), isKnownAccount: { _ in true })
+        let event = redactor.redact(
+            AuthEvent(
+                signal: .userLoggedIn, sender: "sshd", user: "eve\nroot logged in via sshd\u{1b}[2K",
+                request: ["remote_addr": .string("192.0.2.1\nroot logged in via sshd\u{1b}[2K")]),
+            peer: PeerCredentials(uid: 0, gid: 0, pid: 1))
+        let sentence = AuditJournal.sentence(for: Self.record(event))
+        // The user is escaped by the redactor already (for every sink), and its backslashes once
+        // more here, like the address's control characters.
+        #expect(
+            sentence
+                == "eve\\\\x0aroot logged in via sshd\\\\x1b[2K…[altered] logged in from "
+                + "192.0.2.1\\x0aroot logged in via sshd\\x1b[2K via sshd")
+        #expect(AuditJournal.entry(for: Self.record(event))[try JournalFieldName("AUTHSIGNAL_USER")] == event.user)
+    }
+
+    @Test func theCatalogParsesAndNamesEveryMessageID() async throws {
+        let root = try TemporaryDirectory()
+        let catalogDirectory = root.path + "/usr/lib/systemd/catalog"
+        try FileManager.default.createDirectory(atPath: catalogDirectory, withIntermediateDirectories: true)
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("systemd/authsignal.catalog")
+        try FileManager.default.copyItem(atPath: source.path, toPath: catalogDirectory + "/authsignal.catalog")
+        let update = try await run("/usr/bin/journalctl", ["--root=\(root.path)", "--update-catalog"])
+        #expect(update.status == 0, "\(update.output)")
+        let list = try await run("/usr/bin/journalctl", ["--root=\(root.path)", "--list-catalog"])
+        for signal in AuthSignal.allCases {
+            #expect(list.output.contains(AuditJournal.messageID(signal)))
+        }
+        #expect(list.output.contains(AuditJournal.anchorMessageID))
+    }
+}
+
+/// Cancels the test when no journald listens: `scripts/test` starts one.
+func requireJournald() throws {
+    guard FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") else {
+        try Test.cancel("no journald socket; scripts/test starts a private journald")
+    }
+}
