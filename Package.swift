@@ -173,6 +173,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "AuthSignalClientTests",
+            dependencies: ["AuthSignalClient", "AuthSignalCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "AuditJournalTests",
             dependencies: ["AuditJournal", "AuditStore", "AuthSignalCore", "Systemd", "TestSupport"],
             swiftSettings: strictSettings

@@ -61,40 +61,40 @@ public enum AuditJournal {
         return entry
     }
 
-    /// The audit record an entry written by ``entry(for:seq:hash:)`` describes, in the protocol's
-    /// record form plus `"host"` (the entry's `_HOSTNAME`), or `nil` for any other entry.
+    /// The audit record an entry written by ``entry(for:)`` describes, with the entry's
+    /// `_HOSTNAME` as its host, or `nil` for any other entry.
     ///
     /// Any local program can write `AUTHSIGNAL_*` fields; only entries `writer` admits are taken.
     /// - Parameter written: when the entry was written; stands in for `received` in entries
     ///   written before AUTHSIGNAL_RECEIVED existed.
     public static func record(
         fromEntry fields: [String: [UInt8]], written: Date?, writer: TrustedJournalWriter
-    ) -> JSONObject? {
+    ) -> WireRecord? {
         func text(_ field: JournalFieldName) -> String? {
             fields[field.name].map { String(decoding: $0, as: UTF8.self) }
         }
-        func integer(_ field: JournalFieldName) -> JSONValue {
-            text(field).flatMap { Int64($0) }.map { .int($0) } ?? .null
-        }
-        func object(_ field: JournalFieldName) -> JSONValue {
+        func object(_ field: JournalFieldName) -> JSONObject? {
             guard let bytes = fields[field.name],
                 case .object(let value)? = try? JSONParser.parse(bytes, allowsNUL: true)
-            else { return .null }
-            return .object(value)
+            else { return nil }
+            return value
         }
         guard writer.admits(fields), text(.syslogIdentifier) == identifier,
             let signal = text(.signal).flatMap(AuthSignal.init(rawValue:)),
-            let seq = text(.seq).flatMap({ Int64($0) })
+            let seq = text(.seq).flatMap({ Int64($0) }),
+            let received = text(.received).flatMap(RFC3339.parse) ?? written
         else { return nil }
-        let received = text(.received) ?? written.map(RFC3339.format)
-        return [
-            "seq": .int(seq), "signal": .string(signal.rawValue), "sender": .string(text(.sender) ?? ""),
-            "user": text(.user).map { .string($0) } ?? .null, "received": received.map { .string($0) } ?? .null,
-            "time": text(.time).map { .string($0) } ?? .null, "request": object(.request),
-            "credentials": object(.credentials), "hash": .string(text(.hash) ?? ""),
-            "peer": .object(["uid": integer(.peerUID), "gid": integer(.peerGID), "pid": integer(.peerPID)]),
-            "host": text(.hostname).map { .string($0) } ?? .null,
-        ]
+        var peer: PeerCredentials?
+        if let uid = text(.peerUID).flatMap({ UInt32($0) }), let gid = text(.peerGID).flatMap({ UInt32($0) }),
+            let pid = text(.peerPID).flatMap({ Int32($0) })
+        {
+            peer = PeerCredentials(uid: uid, gid: gid, pid: pid)
+        }
+        return WireRecord(
+            seq: seq, received: received, time: text(.time).flatMap(RFC3339.parse), signal: signal,
+            sender: text(.sender) ?? "", user: text(.user), request: object(.request),
+            credentials: object(.credentials), peer: peer,
+            hash: Data(text(.hash).flatMap(Hex.decode) ?? []), host: text(.hostname))
     }
 
     /// A chain anchor read back from the journal.

@@ -5,7 +5,7 @@ public import Systemd
 /// Audit records read back from the journal entries daemons write: this host's journal, or a
 /// directory of journal files collected from many hosts by systemd-journal-remote (docs/fleet.md).
 ///
-/// Records have the protocol's record form plus `"host"`. Their seqs are per host (each host has
+/// Records carry their host. Their seqs are per host (each host has
 /// its own audit log), so `after_seq` is applied per entry. The journal copy is a mirror for
 /// search; the audit log stays the system of record.
 ///
@@ -32,7 +32,7 @@ public final class JournalHistory {
 
     /// Calls `each` with every record matching `filter` (its order and limit included); returns how
     /// many there were.
-    public func records(matching filter: RecordFilter, each: (JSONObject) throws -> Void) throws -> Int {
+    public func records(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Int {
         try matchRecords(filter)
         var count = 0
         let limit = filter.limit ?? Int.max
@@ -41,7 +41,7 @@ public final class JournalHistory {
             if let since = filter.since { reader.seek(realtime: since) } else { reader.seekHead() }
             while let fields = try reader.next() {
                 if let until = filter.until, let written = reader.realtime, written >= until + Self.writeDelay { break }
-                guard let record = record(fields), Self.matches(record, filter) else { continue }
+                guard let record = record(fields), filter.matches(record) else { continue }
                 try each(record)
                 count += 1
                 if count == limit { break }
@@ -50,7 +50,7 @@ public final class JournalHistory {
             if let until = filter.until { reader.seek(realtime: until + Self.writeDelay) } else { reader.seekTail() }
             while count < limit, let fields = try reader.previous() {
                 if let since = filter.since, let written = reader.realtime, written < since { break }
-                guard let record = record(fields), Self.matches(record, filter) else { continue }
+                guard let record = record(fields), filter.matches(record) else { continue }
                 try each(record)
                 count += 1
             }
@@ -60,7 +60,7 @@ public final class JournalHistory {
 
     /// Calls `each` with every matching record written from now on (or from `filter.since`), until
     /// `each` throws. Never returns otherwise.
-    public func follow(matching filter: RecordFilter, each: (JSONObject) throws -> Void) throws -> Never {
+    public func follow(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Never {
         // No journal matches here: libsystemd (v252) skips the first entry written after the
         // follow started that carries a field value new to the journal file, so a match on a new
         // user or sender would miss it. Every filter is checked on the record instead.
@@ -74,8 +74,7 @@ public final class JournalHistory {
         }
         while true {
             while let fields = try reader.next() {
-                guard let record = record(fields), Self.matches(record, filter), Self.matchesFields(record, filter)
-                else { continue }
+                guard let record = record(fields), filter.matches(record) else { continue }
                 try each(record)
             }
             try reader.wait(timeout: .seconds(1))
@@ -93,36 +92,15 @@ public final class JournalHistory {
         return anchors
     }
 
-    private func record(_ fields: [String: [UInt8]]) -> JSONObject? {
+    private func record(_ fields: [String: [UInt8]]) -> WireRecord? {
         AuditJournal.record(fromEntry: fields, written: reader.realtime, writer: writer)
     }
 
-    /// Journal matches for what the journal indexes; the rest is checked per record.
+    /// Journal matches for what the journal indexes (every record is also checked against the
+    /// whole filter, which covers the time range and `after_seq`).
     private func matchRecords(_ filter: RecordFilter) throws {
         try reader.matchAuditRecords(
             signal: filter.signal, user: filter.user, sender: filter.sender, remoteAddr: filter.remoteAddr,
             writer: writer)
-    }
-
-    /// The checks the journal matches make, for reading without matches.
-    static func matchesFields(_ record: JSONObject, _ filter: RecordFilter) -> Bool {
-        if let signal = filter.signal, record["signal"]?.stringValue != signal.rawValue { return false }
-        if let user = filter.user, record["user"]?.stringValue != user { return false }
-        if let sender = filter.sender, record["sender"]?.stringValue != sender { return false }
-        if let address = filter.remoteAddr, record["request"]?["remote_addr"]?.stringValue != address { return false }
-        return true
-    }
-
-    /// The checks the journal matches cannot make: the time range (on `received`) and `after_seq`.
-    static func matches(_ record: JSONObject, _ filter: RecordFilter) -> Bool {
-        if filter.since != nil || filter.until != nil {
-            guard let received = record["received"]?.stringValue.flatMap(RFC3339.parse) else { return false }
-            if let since = filter.since, received < since { return false }
-            if let until = filter.until, received >= until { return false }
-        }
-        if let afterSeq = filter.afterSeq {
-            guard case .int(let seq)? = record["seq"], seq > afterSeq else { return false }
-        }
-        return true
     }
 }

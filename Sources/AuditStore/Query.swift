@@ -2,20 +2,6 @@ public import AuthSignalCore
 import Foundation
 import GRDB
 
-extension RecordFilter {
-    /// Whether `record` passes the filter (used by live followers).
-    public func matches(_ record: AuditRecord) -> Bool {
-        if let user, record.user != user { return false }
-        if let signal, record.signal != signal { return false }
-        if let sender, record.sender != sender { return false }
-        if let remoteAddr, record.remoteAddr != remoteAddr { return false }
-        if let since, record.received < since { return false }
-        if let until, record.received >= until { return false }
-        if let afterSeq, record.seq <= afterSeq { return false }
-        return true
-    }
-}
-
 extension AuditStore {
     /// The records matching `filter`, read page by page: memory stays constant however many
     /// records match, and no read transaction is held between pages.

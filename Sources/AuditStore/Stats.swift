@@ -22,24 +22,6 @@ public struct StoreStats: Sendable, Hashable {
     public var committedTransactions: Int
 }
 
-extension StoreStats {
-    /// The audit log's part of the protocol's `stats` answer (docs/protocol.md): `records` per
-    /// signal, `first_seq`, `last_seq`, `database_bytes`, `chain_head` and `log_id` (null for a
-    /// log older than log identities).
-    public func protocolFields(chainHead head: ChainHead, logID: String?) -> JSONObject {
-        var records: JSONObject = ["total": .int(Int64(total))]
-        for signal in AuthSignal.allCases { records[signal.rawValue] = .int(Int64(perSignal[signal] ?? 0)) }
-        return [
-            "records": .object(records),
-            "first_seq": firstSeq.map { .int($0) } ?? .null,
-            "last_seq": lastSeq.map { .int($0) } ?? .null,
-            "database_bytes": .int(databaseBytes),
-            "chain_head": .object(["seq": .int(head.seq), "hash": .string(head.hashHex)]),
-            "log_id": logID.map { .string($0) } ?? .null,
-        ]
-    }
-}
-
 extension AuditStore {
     /// Totals per signal, first and last seq and time, and the database size.
     public func stats() async throws -> StoreStats {

@@ -7,13 +7,13 @@ public enum AuditLogFile {
     /// The records of the database file at `path` matching `filter`, read-only, in the
     /// protocol's record form; returns how many.
     public static func records(
-        database path: String, matching filter: RecordFilter, each: (JSONObject) throws -> Void
+        database path: String, matching filter: RecordFilter, each: (WireRecord) throws -> Void
     ) async throws -> Int {
         let log = try ReadOnlyAuditLog(path: path)
         defer { try? log.close() }
         var count = 0
         for try await record in log.records(matching: filter) {
-            try each(RecordJSON.object(record))
+            try each(record.wire)
             count += 1
         }
         return count
@@ -21,9 +21,10 @@ public enum AuditLogFile {
 
     /// What the daemon's `stats` answer says of its log, for the file at `path`: records per
     /// signal, first and last seq, size, chain head and log id.
-    public static func stats(database path: String) async throws -> JSONObject {
+    public static func stats(database path: String) async throws -> StatsAnswer {
         let log = try ReadOnlyAuditLog(path: path)
         defer { try? log.close() }
-        return try await log.stats().protocolFields(chainHead: log.chainHead(), logID: log.logID)
+        let totals = StatsAnswer.Log(try await log.stats(), head: try await log.chainHead(), logID: log.logID)
+        return StatsAnswer(log: totals, service: nil)
     }
 }

@@ -62,9 +62,9 @@ public final class DaemonConnection {
 
     deinit { close(fd) }
 
-    /// Sends one request object as a line.
-    public func send(_ request: JSONObject) throws(ClientError) {
-        try send(bytes: ProtocolResponse.line(request))
+    /// Sends one request as a line.
+    public func send(_ request: ProtocolRequest) throws(ClientError) {
+        try send(bytes: request.line)
     }
 
     /// Sends raw bytes (lines already framed).
@@ -107,25 +107,44 @@ public final class DaemonConnection {
         }
     }
 
-    /// Reads one request's answer: calls `record` for each record line and returns the final line.
+    /// Reads one request's answer: calls `record` for each record line and returns the fields of
+    /// the final line, whatever the op.
     /// - Throws: ``ClientError/daemon(_:_:)`` when the final line is an error.
-    public func answer(record: (JSONObject) throws -> Void = { _ in }) throws -> JSONObject {
+    public func answerFields(record: (WireRecord) throws -> Void = { _ in }) throws -> JSONObject {
         while let line = try nextLine() {
             if case .object(let body)? = line["record"] {
-                try record(body)
+                do {
+                    try record(try WireRecord(body))
+                } catch is ProtocolError {
+                    throw ClientError.badAnswer
+                }
                 continue
             }
-            if line["ok"] == .bool(true) { return line }
+            if line["ok"] == .bool(true) { return line.filter { $0.key != "ok" } }
             let error = line["error"]
             throw ClientError.daemon(error?["code"]?.stringValue ?? "internal", error?["message"]?.stringValue ?? "")
         }
         throw ClientError.connectionLost("the daemon closed the connection")
     }
 
-    /// Sends `request` and returns its final answer.
-    public func request(_ request: JSONObject, record: (JSONObject) throws -> Void = { _ in }) throws -> JSONObject {
+    /// Reads one request's answer as `Answer`, calling `record` for each record line.
+    public func answer<Answer: ProtocolAnswer>(
+        _ type: Answer.Type, record: (WireRecord) throws -> Void = { _ in }
+    ) throws -> Answer {
+        let fields = try answerFields(record: record)
+        do {
+            return try Answer(fields: fields)
+        } catch {
+            throw ClientError.badAnswer
+        }
+    }
+
+    /// Sends `request` and returns its answer as `Answer`, calling `record` for each record line.
+    public func request<Answer: ProtocolAnswer>(
+        _ request: ProtocolRequest, as type: Answer.Type, record: (WireRecord) throws -> Void = { _ in }
+    ) throws -> Answer {
         try send(request)
-        return try answer(record: record)
+        return try answer(type, record: record)
     }
 }
 
@@ -150,19 +169,6 @@ public enum ClientError: Error, CustomStringConvertible {
         case .badAnswer: "authsignald sent an answer that is not protocol v1"
         case .daemon(let code, let message): "authsignald: \(code): \(message)"
         case .timedOut(let what): "authsignald did not answer in time (\(what))"
-        }
-    }
-
-    /// The exit status for this error (docs/cli.md).
-    public var exitStatus: Int32 {
-        switch self {
-        case .cannotConnect, .connectionLost, .badAnswer, .timedOut: 3
-        case .daemon(let code, _):
-            switch code {
-            case "forbidden": 4
-            case "invalid_json", "invalid_request", "too_large": 2
-            default: 3
-            }
         }
     }
 }

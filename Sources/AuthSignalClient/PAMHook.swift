@@ -35,10 +35,10 @@ public struct PAMHook {
         self.timeout = timeout
     }
 
-    /// The emit request for pam_exec's `environment`, or `nil` for a `PAM_TYPE` that records
+    /// The event pam_exec's `environment` describes, or `nil` for a `PAM_TYPE` that records
     /// nothing. It carries its idempotency id and time from the start, so that an event that
     /// reached a slow daemon and was also spooled is stored once, with the time it happened.
-    public static func request(environment: [String: String], id: String, time: Date) -> JSONObject? {
+    public static func event(environment: [String: String], id: String, time: Date) -> AuthEvent? {
         let signal: AuthSignal
         switch environment["PAM_TYPE"] {
         case "auth": signal = .userLoginFailed
@@ -47,44 +47,43 @@ public struct PAMHook {
         default: return nil
         }
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        var request: JSONObject = [
-            "op": .string("emit"), "signal": .string(signal.rawValue), "sender": .string(value("PAM_SERVICE") ?? "pam"),
-            "id": .string(id), "time": .string(RFC3339.format(time)),
-        ]
-        if let user = value("PAM_USER") { request["user"] = .string(user) }
         var details: JSONObject = [:]
         if let host = value("PAM_RHOST") { details["remote_addr"] = .string(host) }
         if let tty = value("PAM_TTY") { details["tty"] = .string(tty) }
         if let service = value("PAM_SERVICE") { details["service"] = .string(service) }
         if let ruser = value("PAM_RUSER") { details["remote_user"] = .string(ruser) }
-        if !details.isEmpty { request["request"] = .object(details) }
-        return request
+        // The time is sent with microseconds, as the spool file and the record keep it.
+        return AuthEvent(
+            signal: signal, sender: value("PAM_SERVICE") ?? "pam", user: value("PAM_USER"),
+            request: details.isEmpty ? nil : details, credentials: nil,
+            time: RFC3339.parse(RFC3339.format(time)), id: id)
     }
 
-    /// Delivers `request` (from ``request(environment:id:time:)``) by `deadline`, else spools
-    /// it; reports anything but success to the journal.
-    public func deliver(_ request: JSONObject, deadline: ContinuousClock.Instant) -> Outcome {
-        let outcome = attempt(request, deadline: deadline)
-        if !outcome.isStored { report(outcome, request: request) }
+    /// Delivers `event` (from ``event(environment:id:time:)``) by `deadline`, else spools it;
+    /// reports anything but success to the journal.
+    public func deliver(_ event: AuthEvent, deadline: ContinuousClock.Instant) -> Outcome {
+        let outcome = attempt(event, deadline: deadline)
+        if !outcome.isStored { report(outcome, event: event) }
         return outcome
     }
 
-    private func attempt(_ request: JSONObject, deadline: ContinuousClock.Instant) -> Outcome {
+    private func attempt(_ event: AuthEvent, deadline: ContinuousClock.Instant) -> Outcome {
+        let request = ProtocolRequest.emit(event)
         let reason: String
         do {
-            let answer = try DaemonConnection(path: socketPath, deadline: deadline).request(request)
-            return .stored(seq: answer["seq"]?.intValue ?? 0)
+            let answer = try DaemonConnection(path: socketPath, deadline: deadline).request(
+                request, as: EmitAnswer.self)
+            return .stored(seq: answer.seq)
         } catch ClientError.daemon(let code, let message) where code != ErrorCode.unavailable.rawValue {
             return .refused("\(code): \(message)")
         } catch {
             reason = "\(error)"
         }
-        guard let id = request["id"]?.stringValue,
-            let time = request["time"]?.stringValue.flatMap(RFC3339.parse)
-        else { return .lost("\(reason); the request has no id and time to spool it by") }
+        guard let id = event.id, let time = event.time else {
+            return .lost("\(reason); the request has no id and time to spool it by")
+        }
         do {
-            let path = try SpoolWriter(directory: spoolDirectory).write(
-                ProtocolResponse.line(request), time: time, id: id)
+            let path = try SpoolWriter(directory: spoolDirectory).write(request.line, time: time, id: id)
             return .spooled(path: path, reason: reason)
         } catch {
             return .lost("\(reason); not spooled: \(error)")
@@ -93,8 +92,8 @@ public struct PAMHook {
 
     /// One journal entry (and a line on stderr) for an event not stored now: why, and whether it
     /// waits in the spool. Never the user, which may be a mistyped password.
-    private func report(_ outcome: Outcome, request: JSONObject) {
-        let what = "\(request["signal"]?.stringValue ?? "event") from \(request["sender"]?.stringValue ?? "?")"
+    private func report(_ outcome: Outcome, event: AuthEvent) {
+        let what = "\(event.signal.rawValue) from \(event.sender)"
         let message: String
         let result: String
         let priority: String
@@ -113,7 +112,7 @@ public struct PAMHook {
         entry.append(.priority, priority)
         entry.append(.syslogIdentifier, "authsignal-pam")
         entry.append(.hookResult, result)
-        if let id = request["id"]?.stringValue { entry.append(.hookEventID, id) }
+        if let id = event.id { entry.append(.hookEventID, id) }
         try? JournalWriter().send(entry)
     }
 }

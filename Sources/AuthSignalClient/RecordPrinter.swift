@@ -20,7 +20,7 @@ public final class RecordPrinter {
     private let colour: Bool
     private let write: (String) -> Void
     private var rows: [[String]] = []
-    private var signals: [String] = []
+    private var signals: [AuthSignal] = []
     private var count = 0
     private let streaming: Bool
     private let hosts: Bool
@@ -56,27 +56,33 @@ public final class RecordPrinter {
     private var fixedWidths: [Int] { (hosts ? [16] : []) + [8, 19, 7, 24, 18, 12] }
 
     /// Prints (or, for a table, collects) one record.
-    public func add(_ record: JSONObject) {
+    public func add(_ record: WireRecord) {
         count += 1
         switch format {
         case .jsonl:
-            write(String(decoding: CanonicalJSON.encode(record), as: UTF8.self) + "\n")
+            write(Self.json(record) + "\n")
         case .json:
-            let text = String(decoding: CanonicalJSON.encode(record), as: UTF8.self)
+            let text = Self.json(record)
             if streaming { write(text + "\n") } else { write((count > 1 ? ",\n" : "\n") + text) }
         case .csv:
-            let host = hosts ? "," + Self.csvField(record["host"]?.stringValue ?? "", forTerminal: terminal) : ""
+            let host = hosts ? "," + Self.csvField(record.host ?? "", forTerminal: terminal) : ""
             write(Self.csvRow(record, forTerminal: terminal) + host + "\n")
         case .table:
-            let row = (hosts ? [DisplaySafe.escaped(record["host"]?.stringValue ?? "-")] : []) + Self.tableRow(record)
-            let signal = record["signal"]?.stringValue ?? ""
+            let row = (hosts ? [DisplaySafe.escaped(record.host ?? "-")] : []) + Self.tableRow(record)
             if streaming {
-                write(paint(Self.line(row, widths: fixedWidths), signal: signal) + "\n")
+                write(paint(Self.line(row, widths: fixedWidths), signal: record.signal) + "\n")
             } else {
                 rows.append(row)
-                signals.append(signal)
+                signals.append(record.signal)
             }
         }
+    }
+
+    private static func json(_ record: WireRecord) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        record.appendObject(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Prints what was collected.
@@ -97,12 +103,12 @@ public final class RecordPrinter {
         }
     }
 
-    private func paint(_ text: String, signal: String) -> String {
+    private func paint(_ text: String, signal: AuthSignal) -> String {
         guard colour else { return text }
         switch signal {
-        case "user_login_failed": return "\u{1B}[31m" + text + "\u{1B}[0m"
-        case "user_logged_in": return "\u{1B}[32m" + text + "\u{1B}[0m"
-        default: return text
+        case .userLoginFailed: return "\u{1B}[31m" + text + "\u{1B}[0m"
+        case .userLoggedIn: return "\u{1B}[32m" + text + "\u{1B}[0m"
+        case .userLoggedOut: return text
         }
     }
 
@@ -112,25 +118,21 @@ public final class RecordPrinter {
         }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
     }
 
-    static func tableRow(_ record: JSONObject) -> [String] {
-        let signal = record["signal"]?.stringValue.flatMap(AuthSignal.init(rawValue:))?.shortName ?? "?"
-        return [
-            record["seq"].map(scalarText) ?? "", localTime(record["received"]?.stringValue), signal,
-            DisplaySafe.escaped(record["user"]?.stringValue ?? "-"),
-            DisplaySafe.escaped(record["request"]?["remote_addr"]?.stringValue ?? "-"),
-            DisplaySafe.escaped(record["sender"]?.stringValue ?? ""),
+    static func tableRow(_ record: WireRecord) -> [String] {
+        [
+            String(record.seq), localTime(record.received), record.signal.shortName,
+            DisplaySafe.escaped(record.user ?? "-"), DisplaySafe.escaped(record.remoteAddr ?? "-"),
+            DisplaySafe.escaped(record.sender),
         ]
     }
 
-    static func csvRow(_ record: JSONObject, forTerminal: Bool = false) -> String {
-        let peer = record["peer"]
+    static func csvRow(_ record: WireRecord, forTerminal: Bool = false) -> String {
         let fields: [String] = [
-            record["seq"].map(scalarText) ?? "", record["received"]?.stringValue ?? "",
-            record["time"]?.stringValue ?? "",
-            record["signal"]?.stringValue ?? "", record["sender"]?.stringValue ?? "", record["user"]?.stringValue ?? "",
-            record["request"]?["remote_addr"]?.stringValue ?? "", peer?["uid"].map(scalarText) ?? "",
-            peer?["gid"].map(scalarText) ?? "", peer?["pid"].map(scalarText) ?? "", json(record["request"]),
-            json(record["credentials"]), record["hash"]?.stringValue ?? "",
+            String(record.seq), RFC3339.format(record.received), record.time.map(RFC3339.format) ?? "",
+            record.signal.rawValue, record.sender, record.user ?? "", record.remoteAddr ?? "",
+            record.peer.map { String($0.uid) } ?? "", record.peer.map { String($0.gid) } ?? "",
+            record.peer.map { String($0.pid) } ?? "", json(record.request),
+            json(record.credentials), Hex.encode(record.hash),
         ]
         return fields.map { csvField($0, forTerminal: forTerminal) }.joined(separator: ",")
     }
@@ -148,17 +150,9 @@ public final class RecordPrinter {
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    private static func json(_ value: JSONValue?) -> String {
-        guard let value, value != .null else { return "" }
-        return String(decoding: CanonicalJSON.encode(value), as: UTF8.self)
-    }
-
-    private static func scalarText(_ value: JSONValue) -> String {
-        switch value {
-        case .int(let number): String(number)
-        case .string(let text): text
-        default: String(decoding: CanonicalJSON.encode(value), as: UTF8.self)
-        }
+    private static func json(_ object: JSONObject?) -> String {
+        guard let object else { return "" }
+        return String(decoding: CanonicalJSON.encode(object), as: UTF8.self)
     }
 
     private static let localFormatter: DateFormatter = {
@@ -168,8 +162,7 @@ public final class RecordPrinter {
         return formatter
     }()
 
-    static func localTime(_ text: String?) -> String {
-        guard let text, let date = RFC3339.parse(text) else { return "" }
-        return localFormatter.string(from: date)
+    static func localTime(_ date: Date) -> String {
+        localFormatter.string(from: date)
     }
 }

@@ -53,22 +53,18 @@ public enum Verifier {
     public static func verify(
         daemon: DaemonConnection, from: Int64?, to: Int64?, journal: JournalHistory?
     ) throws -> Verification {
-        var request: JSONObject = ["op": .string("verify")]
-        if let from { request["from"] = .int(from) }
-        if let to { request["to"] = .int(to) }
-        let answer = try daemon.request(request)
-        var result = Verification(checked: Int(answer["checked"]?.intValue ?? 0))
-        if answer["valid"] != .bool(true) {
-            let problem = answer["problem"]
-            result.problem = (problem?["seq"]?.intValue ?? 0, problem?["description"]?.stringValue ?? "unknown")
+        let answer = try daemon.request(.verify(from: from, to: to), as: VerifyAnswer.self)
+        var result = Verification(checked: answer.checked)
+        if let problem = answer.problem {
+            result.problem = (problem.seq, problem.description)
             return result
         }
         guard let journal else { return result }
-        let stats = try daemon.request(["op": .string("stats")])
-        guard let logID = stats["log_id"]?.stringValue else { return result }
+        let stats = try daemon.request(.stats, as: StatsAnswer.self).log
+        guard let logID = stats.logID else { return result }
         result.logID = logID
-        let firstSeq = stats["first_seq"]?.intValue ?? 1
-        let lastSeq = stats["last_seq"]?.intValue ?? 0
+        let firstSeq = stats.firstSeq ?? 1
+        let lastSeq = stats.lastSeq ?? 0
         // Anchors of pruned records cannot be compared; the store keeps its own pruning anchor.
         let anchors = try journal.anchors(logID: logID).filter { anchor in
             anchor.seq >= max(from ?? firstSeq, firstSeq) && anchor.seq <= (to ?? Int64.max)
@@ -83,13 +79,13 @@ public enum Verifier {
             )
             return result
         }
-        var stored: String?
-        _ = try daemon.request([
-            "op": .string("query"), "after_seq": .int(newest.seq - 1), "limit": .int(1),
-        ]) { record in
-            if record["seq"]?.intValue == newest.seq { stored = record["hash"]?.stringValue }
+        var stored: Data?
+        _ = try daemon.request(
+            .query(RecordFilter(afterSeq: newest.seq - 1, limit: 1)), as: CountAnswer.self
+        ) { record in
+            if record.seq == newest.seq { stored = record.hash }
         }
-        if stored != Hex.encode(newest.hash) {
+        if stored != Data(newest.hash) {
             result.problem = (newest.seq, ChainProblem(seq: newest.seq, kind: .anchorMismatch).description)
         }
         return result

@@ -44,3 +44,37 @@ public struct RecordFilter: Sendable, Hashable {
         self.order = order
     }
 }
+
+/// What a ``RecordFilter`` looks at in a record: the audit log's records and the wire's alike.
+public protocol FilterableRecord {
+    /// The record's seq.
+    var seq: Int64 { get }
+    /// When the daemon stored it.
+    var received: Date { get }
+    /// The auth signal.
+    var signal: AuthSignal { get }
+    /// Who reported it.
+    var sender: String { get }
+    /// The account.
+    var user: String? { get }
+    /// `request.remote_addr`.
+    var remoteAddr: String? { get }
+}
+
+extension WireRecord: FilterableRecord {}
+
+extension RecordFilter {
+    /// Whether `record` passes every filter set (`limit` and `order` are not about one record).
+    /// The one predicate behind live follows, journal reads and anything else that filters
+    /// records one by one; the audit log's queries express the same in SQL.
+    public func matches(_ record: some FilterableRecord) -> Bool {
+        if let user, record.user != user { return false }
+        if let signal, record.signal != signal { return false }
+        if let sender, record.sender != sender { return false }
+        if let remoteAddr, record.remoteAddr != remoteAddr { return false }
+        if let since, record.received < since { return false }
+        if let until, record.received >= until { return false }
+        if let afterSeq, record.seq <= afterSeq { return false }
+        return true
+    }
+}

@@ -69,7 +69,7 @@ public final class RequestProcessor: Sendable {
         case stored(AppendTicket)
         /// A read (or a ping), to run once every earlier request of the connection is answered:
         /// it writes record lines to the output and returns the fields of its final line.
-        case read(@Sendable (any RecordOutput) async -> Result<JSONObject, ProtocolError>)
+        case read(@Sendable (any RecordOutput) async -> Result<any ProtocolAnswer, ProtocolError>)
         /// Refused before anything was done.
         case refused(ProtocolError)
     }
@@ -94,10 +94,9 @@ public final class RequestProcessor: Sendable {
             return .read { _ in await self.verify(from: from, to: to) }
         case .ping:
             return .read { _ in
-                .success([
-                    "protocol": .int(Int64(WireProtocol.version)), "pid": .int(Int64(getpid())),
-                    "daemon": .string("authsignald"),
-                ])
+                .success(
+                    PingAnswer(
+                        protocolVersion: Int64(WireProtocol.version), pid: Int64(getpid()), daemon: "authsignald"))
             }
         }
     }
@@ -114,22 +113,20 @@ public final class RequestProcessor: Sendable {
         refusals.withLock { $0[code, default: 0] += 1 }
     }
 
-    /// The fields of an emit's acknowledgement.
-    static func acknowledgement(_ appended: Appended) -> JSONObject {
-        var fields: JSONObject = ["seq": .int(appended.seq)]
-        if appended.duplicate { fields["duplicate"] = .bool(true) }
-        return fields
+    /// An emit's acknowledgement.
+    static func acknowledgement(_ appended: Appended) -> any ProtocolAnswer {
+        EmitAnswer(seq: appended.seq, duplicate: appended.duplicate)
     }
 
     private func streamQuery(_ filter: RecordFilter, output: some RecordOutput) async -> Result<
-        JSONObject, ProtocolError
+        any ProtocolAnswer, ProtocolError
     > {
         var count = 0
         var chunk: [UInt8] = []
         chunk.reserveCapacity(Self.chunkBytes + 4096)
         do {
             for try await record in store.records(matching: filter) {
-                RecordJSON.appendLine(record, to: &chunk)
+                record.wire.appendLine(to: &chunk)
                 count += 1
                 if chunk.count >= Self.chunkBytes {
                     try await output.write(chunk)
@@ -144,12 +141,14 @@ public final class RequestProcessor: Sendable {
         } catch {
             return .failure(ProtocolError(.internal, "query failed"))
         }
-        return .success(["count": .int(Int64(count))])
+        return .success(CountAnswer(count: count))
     }
 
     /// Streams records as they commit. With `after_seq`, first replays the stored records after
     /// it, then continues live without a gap or a repeat.
-    private func follow(_ query: RecordFilter, output: some RecordOutput) async -> Result<JSONObject, ProtocolError> {
+    private func follow(_ query: RecordFilter, output: some RecordOutput) async -> Result<
+        any ProtocolAnswer, ProtocolError
+    > {
         var filter = query
         let subscription = followers.subscribe(filter)
         var lastSent = query.afterSeq ?? store.chainHead().seq
@@ -161,7 +160,7 @@ public final class RequestProcessor: Sendable {
                 var chunk: [UInt8] = []
                 for try await record in store.records(matching: filter) {
                     if record.seq > head { break }
-                    RecordJSON.appendLine(record, to: &chunk)
+                    record.wire.appendLine(to: &chunk)
                     lastSent = record.seq
                     count += 1
                     if chunk.count >= Self.chunkBytes {
@@ -173,7 +172,7 @@ public final class RequestProcessor: Sendable {
             }
             for await record in subscription.records where record.seq > lastSent {
                 var line: [UInt8] = []
-                RecordJSON.appendLine(record, to: &line)
+                record.wire.appendLine(to: &line)
                 try await output.write(line)
                 lastSent = record.seq
                 count += 1
@@ -190,60 +189,46 @@ public final class RequestProcessor: Sendable {
                     "follower fell more than \(FollowerHub.bufferLimit) records behind; "
                         + "resume with after_seq \(lost - 1)"))
         }
-        return .success(["count": .int(Int64(count))])
+        return .success(CountAnswer(count: count))
     }
 
-    private func stats() async -> Result<JSONObject, ProtocolError> {
+    private func stats() async -> Result<any ProtocolAnswer, ProtocolError> {
         let stats: StoreStats
         do {
             stats = try await store.stats()
         } catch {
             return .failure(ProtocolError(.unavailable, "the audit log cannot be read now"))
         }
-        var fields = stats.protocolFields(chainHead: store.chainHead(), logID: store.logID)
-        fields.merge([
-            "committed_transactions": .int(Int64(stats.committedTransactions)),
-            "connections": .int(Int64(connections.load(ordering: .relaxed))),
-            "followers": .int(Int64(followers.count)),
-            "uptime_seconds": .int((ContinuousClock.now - started).components.seconds),
-            "redaction_mode": .string(runtime.config.redactionMode.rawValue),
-        ]) { _, new in new }
         let refused = refusals.withLock { $0 }
-        fields["refused"] = .object(
-            JSONObject(uniqueKeysWithValues: ErrorCode.allCases.map { ($0.rawValue, .int(Int64(refused[$0] ?? 0))) }))
         let spooled = spool.counters
-        fields["spool"] = .object([
-            "directory": spooled.directory.map(JSONValue.string) ?? .null, "stored": .int(Int64(spooled.stored)),
-            "refused": .int(Int64(spooled.refused)), "pending": .int(Int64(spooled.pending)),
-        ])
+        var journalCounters: StatsAnswer.Journal?
         if let journal, runtime.config.journalEnabled {
             let counters = journal.counters
-            fields["journal"] = .object([
-                "enabled": .bool(true), "sent": .int(Int64(counters.sent)), "dropped": .int(Int64(counters.dropped)),
-                "failed": .int(Int64(counters.failed)), "queued": .int(Int64(counters.queued)),
-                "anchors": .int(Int64(counters.anchors)), "anchor_failures": .int(Int64(counters.anchorFailures)),
-            ])
-        } else {
-            fields["journal"] = .object(["enabled": .bool(false)])
+            journalCounters = StatsAnswer.Journal(
+                sent: counters.sent, dropped: counters.dropped, failed: counters.failed, queued: counters.queued,
+                anchors: counters.anchors, anchorFailures: counters.anchorFailures)
         }
-        return .success(fields)
+        let service = StatsAnswer.Service(
+            committedTransactions: stats.committedTransactions, connections: connections.load(ordering: .relaxed),
+            followers: followers.count, uptimeSeconds: (ContinuousClock.now - started).components.seconds,
+            redactionMode: runtime.config.redactionMode.rawValue, refused: refused,
+            spool: StatsAnswer.Spool(
+                directory: spooled.directory, stored: spooled.stored, refused: spooled.refused,
+                pending: spooled.pending),
+            journal: journalCounters)
+        return .success(
+            StatsAnswer(log: StatsAnswer.Log(stats, head: store.chainHead(), logID: store.logID), service: service))
     }
 
-    private func verify(from: Int64?, to: Int64?) async -> Result<JSONObject, ProtocolError> {
+    private func verify(from: Int64?, to: Int64?) async -> Result<any ProtocolAnswer, ProtocolError> {
         let report: VerifyReport
         do {
             report = try await store.verify(from: from, to: to)
         } catch {
             return .failure(ProtocolError(.unavailable, "the audit log cannot be read now"))
         }
-        var fields: JSONObject = [
-            "valid": .bool(report.ok), "checked": .int(Int64(report.checked)),
-            "first": report.first.map { .int($0) } ?? .null, "last": report.last.map { .int($0) } ?? .null,
-        ]
-        if let problem = report.problem {
-            fields["problem"] = .object(["seq": .int(problem.seq), "description": .string(problem.description)])
-        }
-        return .success(fields)
+        let problem = report.problem.map { VerifyAnswer.Problem(seq: $0.seq, description: $0.description) }
+        return .success(VerifyAnswer(checked: report.checked, first: report.first, last: report.last, problem: problem))
     }
 }
 

@@ -10,24 +10,6 @@ var stdoutIsColourTerminal: Bool {
     isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
 }
 
-extension Optional where Wrapped == JSONValue {
-    /// A number or string as plain text (`?` when absent).
-    var text: String {
-        switch self {
-        case .int(let number)?: String(number)
-        case .string(let text)?: text
-        case let value?: String(decoding: CanonicalJSON.encode(value), as: UTF8.self)
-        case nil: "?"
-        }
-    }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
-    }
-}
-
 /// A one-line progress counter on stderr, shown only when stderr is a terminal and only every
 /// 10,000 items, so that piped output and short runs stay quiet.
 final class Progress {

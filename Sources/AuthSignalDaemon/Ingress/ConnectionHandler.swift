@@ -32,7 +32,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         var context: RequestContext
         var task: Task<Void, Never>?
         /// A read waiting for its turn (``StateMachine/Action/start(_:)``).
-        var start: (@Sendable (any RecordOutput) async -> Result<JSONObject, ProtocolError>)?
+        var start: (@Sendable (any RecordOutput) async -> Result<any ProtocolAnswer, ProtocolError>)?
     }
 
     private let processor: RequestProcessor
@@ -178,7 +178,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private static func run(
-        _ work: @escaping @Sendable (any RecordOutput) async -> Result<JSONObject, ProtocolError>, _ output: Output
+        _ work: @escaping @Sendable (any RecordOutput) async -> Result<any ProtocolAnswer, ProtocolError>,
+        _ output: Output
     ) -> Task<Void, Never> {
         Task { output.finish(await work(output)) }
     }
@@ -193,7 +194,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Answers `slot` at once, for a line that never became a request being served.
-    private func answer(_ slot: StateMachine.SlotID, op: String?, with result: Result<JSONObject, ProtocolError>) {
+    private func answer(
+        _ slot: StateMachine.SlotID, op: String?, with result: Result<any ProtocolAnswer, ProtocolError>
+    ) {
         opened(slot, op: op)
         finish(slot, with: result)
     }
@@ -217,11 +220,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Completes `slot` with its final line (the request signals are sent) and writes what that
     /// makes writable.
-    fileprivate func finish(_ slot: StateMachine.SlotID, with result: Result<JSONObject, ProtocolError>) {
+    fileprivate func finish(_ slot: StateMachine.SlotID, with result: Result<any ProtocolAnswer, ProtocolError>) {
         guard let context, let request = requests.removeValue(forKey: slot) else { return }
         let line: [UInt8]
         switch result {
-        case .success(let fields): line = ProtocolResponse.ok(fields)
+        case .success(let answer): line = ProtocolResponse.ok(answer.fields)
         case .failure(let error):
             line = ProtocolResponse.error(error)
             processor.countRefusal(error.code)
@@ -299,7 +302,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
 
         /// Completes the request with its final answer, then serves what that allows.
-        func finish(_ result: Result<JSONObject, ProtocolError>) {
+        func finish(_ result: Result<any ProtocolAnswer, ProtocolError>) {
             handler.eventLoop.execute { [handler, slot] in
                 handler.value.finish(slot, with: result)
                 handler.value.serve()

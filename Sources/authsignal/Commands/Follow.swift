@@ -4,51 +4,54 @@ import AuthSignalClient
 import AuthSignalCore
 import Foundation
 
-struct Follow: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print records as they are stored, until Ctrl-C or daemon shutdown.")
+extension AuthSignalCommand {
+    struct Follow: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print records as they are stored, until Ctrl-C or daemon shutdown.")
 
-    @OptionGroup var source: HistorySource
-    @OptionGroup var filters: Filters
-    @Option(help: "table, json, jsonl or csv.") var format = OutputFormat.table
+        @OptionGroup var source: HistorySource
+        @OptionGroup var filters: Filters
+        @Option(help: "table, json, jsonl or csv.") var format = OutputFormat.table
 
-    func validate() throws {
-        if source.database != nil { throw ValidationError("follow reads the daemon or a journal, not --database") }
-    }
-
-    func run() throws {
-        let request = try filters.request(op: "follow")
-        // A parent may have started us with signals blocked; Ctrl-C must work.
-        var interrupts = sigset_t()
-        sigemptyset(&interrupts)
-        sigaddset(&interrupts, SIGINT)
-        sigaddset(&interrupts, SIGTERM)
-        sigprocmask(SIG_UNBLOCK, &interrupts, nil)
-        signal(SIGTERM) { _ in _exit(0) }
-        signal(SIGINT) { _ in
-            let message = "\nauthsignal: follow stopped\n"
-            _ = message.withCString { write(2, $0, strlen($0)) }
-            _exit(0)
+        func validate() throws {
+            if source.database != nil { throw ValidationError("follow reads the daemon or a journal, not --database") }
         }
-        let printer = RecordPrinter(
-            format: format, colour: format == .table && stdoutIsColourTerminal, streaming: true,
-            hosts: source.readsJournal, terminal: isatty(1) == 1, write: printOut)
-        if source.readsJournal {
-            let filter = try HistorySource.filter(request)
-            do {
-                try source.openJournal().follow(matching: filter) { printer.add($0) }
-            } catch {
-                throw failReading(error)
+
+        func run() throws {
+            let filter = try filters.filter()
+            // A parent may have started us with signals blocked; Ctrl-C must work.
+            var interrupts = sigset_t()
+            sigemptyset(&interrupts)
+            sigaddset(&interrupts, SIGINT)
+            sigaddset(&interrupts, SIGTERM)
+            sigprocmask(SIG_UNBLOCK, &interrupts, nil)
+            signal(SIGTERM) { _ in _exit(0) }
+            signal(SIGINT) { _ in
+                let message = "\nauthsignal: follow stopped\n"
+                _ = message.withCString { write(2, $0, strlen($0)) }
+                _exit(0)
             }
-        }
-        do {
-            let answer = try source.connection.open().request(request) { printer.add($0) }
-            printer.finish()
-            let count = answer["count"].text
-            FileHandle.standardError.write(
-                Data("authsignal: the daemon ended the follow (shutting down); \(count) records\n".utf8))
-        } catch {
-            throw fail(error)
+            let printer = RecordPrinter(
+                format: format, colour: format == .table && stdoutIsColourTerminal, streaming: true,
+                hosts: source.readsJournal, terminal: isatty(1) == 1, write: printOut)
+            if source.readsJournal {
+                do {
+                    try source.openJournal().follow(matching: filter) { printer.add($0) }
+                } catch {
+                    throw failReading(error)
+                }
+            }
+            do {
+                let answer = try source.connection.open().request(.follow(filter), as: CountAnswer.self) {
+                    printer.add($0)
+                }
+                printer.finish()
+                let count = answer.count
+                FileHandle.standardError.write(
+                    Data("authsignal: the daemon ended the follow (shutting down); \(count) records\n".utf8))
+            } catch {
+                throw fail(error)
+            }
         }
     }
 }

@@ -3,58 +3,61 @@ import AuthSignalClient
 import AuthSignalCore
 import Foundation
 
-struct Pam: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "PAM hook for pam_exec.so: reports the PAM event to authsignald (docs/pam.md).",
-        discussion: """
-            Maps PAM_TYPE auth (a failed authentication, when placed as in etc/pam.d/authsignal) to \
-            user_login_failed, open_session to user_logged_in and close_session to user_logged_out; \
-            sender is PAM_SERVICE. It never reads the password, even with expose_authtok. It finishes \
-            within --timeout whatever the daemon does: an event not acknowledged by then is left in the \
-            spool, which the daemon drains when it can, and the failure is reported to the journal. By \
-            default it always exits 0, so a stopped daemon cannot lock anyone out; --required makes an \
-            event not stored now fail the PAM stack.
-            """)
+extension AuthSignalCommand {
+    struct Pam: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "PAM hook for pam_exec.so: reports the PAM event to authsignald (docs/pam.md).",
+            discussion: """
+                Maps PAM_TYPE auth (a failed authentication, when placed as in etc/pam.d/authsignal) to \
+                user_login_failed, open_session to user_logged_in and close_session to user_logged_out; \
+                sender is PAM_SERVICE. It never reads the password, even with expose_authtok. It finishes \
+                within --timeout whatever the daemon does: an event not acknowledged by then is left in the \
+                spool, which the daemon drains when it can, and the failure is reported to the journal. By \
+                default it always exits 0, so a stopped daemon cannot lock anyone out; --required makes an \
+                event not stored now fail the PAM stack.
+                """)
 
-    @OptionGroup var connection: Connection
-    @Flag(help: "Exit non-zero when the event is not stored now (spooled, refused or lost).") var required = false
-    @Option(help: "How long connecting, sending and waiting for the acknowledgement may take (500ms, 2s).")
-    var timeout = HookTimeout(duration: .milliseconds(500))
-    @Option(
-        help:
-            "Where to leave events the daemon did not take (default: $AUTHSIGNAL_SPOOL, else \(Spool.defaultDirectory))."
-    )
-    var spool: String?
+        @OptionGroup var connection: Connection
+        @Flag(help: "Exit non-zero when the event is not stored now (spooled, refused or lost).") var required = false
+        @Option(help: "How long connecting, sending and waiting for the acknowledgement may take (500ms, 2s).")
+        var timeout = HookTimeout(duration: .milliseconds(500))
+        @Option(
+            help:
+                "Where to leave events the daemon did not take (default: $AUTHSIGNAL_SPOOL, else \(Spool.defaultDirectory))."
+        )
+        var spool: String?
 
-    func run() throws {
-        let deadline = ContinuousClock.now + timeout.duration
-        // pam_exec's expose_authtok writes the password to stdin. It is drained and wiped, never
-        // kept or forwarded (closing stdin instead could kill the PAM application with SIGPIPE).
-        Self.discardStandardInput(until: deadline)
-        let environment = ProcessInfo.processInfo.environment
-        guard let request = PAMHook.request(environment: environment, id: "pam-" + UUID().uuidString, time: Date())
-        else { return }
-        let hook = PAMHook(
-            socketPath: DaemonConnection.socketPath(connection.socket), spoolDirectory: SpoolWriter.directory(spool),
-            timeout: timeout.duration)
-        if !hook.deliver(request, deadline: deadline).isStored, required { throw ExitCode(1) }
-    }
-
-    /// Reads and wipes stdin until its end or `deadline` (a writer that never closes it must not
-    /// hold the login).
-    static func discardStandardInput(until deadline: ContinuousClock.Instant) {
-        guard isatty(0) == 0 else { return }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else { break }
-            var descriptor = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
-            let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
-            guard poll(&descriptor, 1, Int32(clamping: max(1, milliseconds))) > 0 else { break }
-            if read(0, &buffer, buffer.count) <= 0 { break }
+        func run() throws {
+            let deadline = ContinuousClock.now + timeout.duration
+            // pam_exec's expose_authtok writes the password to stdin. It is drained and wiped, never
+            // kept or forwarded (closing stdin instead could kill the PAM application with SIGPIPE).
+            Self.discardStandardInput(until: deadline)
+            let environment = ProcessInfo.processInfo.environment
+            guard let event = PAMHook.event(environment: environment, id: "pam-" + UUID().uuidString, time: Date())
+            else { return }
+            let hook = PAMHook(
+                socketPath: DaemonConnection.socketPath(connection.socket),
+                spoolDirectory: SpoolWriter.directory(spool),
+                timeout: timeout.duration)
+            if !hook.deliver(event, deadline: deadline).isStored, required { throw ExitStatus.nothing.exit }
         }
-        buffer.withUnsafeMutableBytes { raw in
-            _ = memset(raw.baseAddress!, 0, raw.count)
+
+        /// Reads and wipes stdin until its end or `deadline` (a writer that never closes it must not
+        /// hold the login).
+        static func discardStandardInput(until deadline: ContinuousClock.Instant) {
+            guard isatty(0) == 0 else { return }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let left = deadline - ContinuousClock.now
+                guard left > .zero else { break }
+                var descriptor = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+                let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+                guard poll(&descriptor, 1, Int32(clamping: max(1, milliseconds))) > 0 else { break }
+                if read(0, &buffer, buffer.count) <= 0 { break }
+            }
+            buffer.withUnsafeMutableBytes { raw in
+                _ = memset(raw.baseAddress!, 0, raw.count)
+            }
         }
     }
 }

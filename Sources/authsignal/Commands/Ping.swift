@@ -3,17 +3,19 @@ import AuthSignalClient
 import AuthSignalCore
 import Foundation
 
-struct Ping: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check that the daemon answers.")
+extension AuthSignalCommand {
+    struct Ping: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check that the daemon answers.")
 
-    @OptionGroup var connection: Connection
+        @OptionGroup var connection: Connection
 
-    func run() throws {
-        do {
-            let answer = try connection.open().request(["op": .string("ping")])
-            printOut("authsignald pid \(answer["pid"].text) speaks protocol \(answer["protocol"].text)\n")
-        } catch {
-            throw fail(error)
+        func run() throws {
+            do {
+                let answer = try connection.open().request(.ping, as: PingAnswer.self)
+                printOut("authsignald pid \(answer.pid) speaks protocol \(answer.protocolVersion)\n")
+            } catch {
+                throw fail(error)
+            }
         }
     }
 }

@@ -3,32 +3,34 @@ import AuthSignalClient
 import AuthSignalCore
 import Foundation
 
-struct Query: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print audit records matching filters.")
+extension AuthSignalCommand {
+    struct Query: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print audit records matching filters.")
 
-    @OptionGroup var source: HistorySource
-    @OptionGroup var filters: Filters
-    @Option(help: "At most this many records.") var limit: Int?
-    @Flag(help: "Newest first.") var reverse = false
-    @Option(help: "table, json, jsonl or csv.") var format = OutputFormat.table
+        @OptionGroup var source: HistorySource
+        @OptionGroup var filters: Filters
+        @Option(help: "At most this many records.") var limit: Int?
+        @Flag(help: "Newest first.") var reverse = false
+        @Option(help: "table, json, jsonl or csv.") var format = OutputFormat.table
 
-    func run() async throws {
-        var request = try filters.request(op: "query")
-        if let limit { request["limit"] = .int(Int64(limit)) }
-        if reverse { request["order"] = .string("desc") }
-        let printer = RecordPrinter(
-            format: format, colour: format == .table && stdoutIsColourTerminal, hosts: source.readsJournal,
-            terminal: isatty(1) == 1, write: printOut)
-        let count = try await source.records(request) { printer.add($0) }
-        printer.finish()
-        if count == 0 {
-            if format == .table { FileHandle.standardError.write(Data("no records matched\n".utf8)) }
-            if source.journal && getuid() != 0 {
-                // sd_journal shows other users only their own entries, without an error.
-                FileHandle.standardError.write(
-                    Data("(the system journal is readable only by root and groups systemd-journal and adm)\n".utf8))
+        func run() async throws {
+            var filter = try filters.filter()
+            filter.limit = limit
+            if reverse { filter.order = .descending }
+            let printer = RecordPrinter(
+                format: format, colour: format == .table && stdoutIsColourTerminal, hosts: source.readsJournal,
+                terminal: isatty(1) == 1, write: printOut)
+            let count = try await source.records(filter) { printer.add($0) }
+            printer.finish()
+            if count == 0 {
+                if format == .table { FileHandle.standardError.write(Data("no records matched\n".utf8)) }
+                if source.journal && getuid() != 0 {
+                    // sd_journal shows other users only their own entries, without an error.
+                    FileHandle.standardError.write(
+                        Data("(the system journal is readable only by root and groups systemd-journal and adm)\n".utf8))
+                }
+                throw ExitStatus.nothing.exit
             }
-            throw ExitCode(1)
         }
     }
 }

@@ -14,26 +14,26 @@ struct Filters: ParsableArguments {
     @Option(help: "Before this time (same forms as --since).") var until: String?
     @Option(name: .customLong("after-seq"), help: "Only records after this seq.") var afterSeq: Int64?
 
-    func request(op: String, now: Date = Date()) throws -> JSONObject {
-        var request: JSONObject = ["op": .string(op)]
-        if let user { request["user"] = .string(user) }
+    /// The filter these options describe (times resolved against `now`).
+    func filter(now: Date = Date()) throws -> RecordFilter {
+        var filter = RecordFilter(user: user, sender: sender, remoteAddr: remoteAddr, afterSeq: afterSeq)
         if let signal {
             guard let parsed = AuthSignal(name: signal) else {
                 throw ValidationError("--signal must be login, logout or failed")
             }
-            request["signal"] = .string(parsed.rawValue)
+            filter.signal = parsed
         }
-        if let sender { request["sender"] = .string(sender) }
-        if let remoteAddr { request["remote_addr"] = .string(remoteAddr) }
-        for (name, text) in [("since", since), ("until", until)] {
-            guard let text else { continue }
-            guard let date = TimeExpression.parse(text, now: now) else {
-                throw ValidationError("--\(name): cannot read '\(text)' as a time")
-            }
-            request[name] = .string(RFC3339.format(date))
+        filter.since = try Self.time(since, option: "since", now: now)
+        filter.until = try Self.time(until, option: "until", now: now)
+        return filter
+    }
+
+    private static func time(_ text: String?, option: String, now: Date) throws -> Date? {
+        guard let text else { return nil }
+        guard let date = TimeExpression.parse(text, now: now) else {
+            throw ValidationError("--\(option): cannot read '\(text)' as a time")
         }
-        if let afterSeq { request["after_seq"] = .int(afterSeq) }
-        return request
+        return date
     }
 }
 

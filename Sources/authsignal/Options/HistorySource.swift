@@ -33,38 +33,24 @@ struct HistorySource: ParsableArguments {
                 directory: journalDirectory, writer: writer.writer(collected: journalDirectory != nil))
         } catch {
             FileHandle.standardError.write(Data("authsignal: cannot open the journal: \(error)\n".utf8))
-            throw ExitCode(3)
+            throw ExitStatus.unavailable.exit
         }
     }
 
-    /// Reads the records a `query` request object asks for; returns how many there were.
-    func records(_ request: JSONObject, each: (JSONObject) throws -> Void) async throws -> Int {
+    /// Reads the records `filter` selects; returns how many there were.
+    func records(_ filter: RecordFilter, each: (WireRecord) throws -> Void) async throws -> Int {
         if database == nil && !readsJournal {
             do {
-                let answer = try connection.open().request(request, record: each)
-                return Int(answer["count"]?.intValue ?? 0)
+                return try connection.open().request(.query(filter), as: CountAnswer.self, record: each).count
             } catch {
                 throw fail(error)
             }
         }
-        let filter = try Self.filter(request)
         do {
             if let database { return try await AuditLogFile.records(database: database, matching: filter, each: each) }
             return try openJournal().records(matching: filter, each: each)
         } catch {
             throw failReading(error)
-        }
-    }
-
-    /// The filter a request object describes (the daemon's own decoding, so both agree).
-    static func filter(_ request: JSONObject) throws -> RecordFilter {
-        do {
-            switch try ProtocolRequest.decode(request) {
-            case .query(let filter), .follow(let filter): return filter
-            default: throw ValidationError("not a query")
-            }
-        } catch let error as ProtocolError {
-            throw ValidationError(error.message)
         }
     }
 }

@@ -1,0 +1,157 @@
+public import AuthSignalCore
+public import Foundation
+
+/// An aureport-style summary of audit records (`authsignal report`): counts per signal, failures
+/// per user and per address, a time histogram, and brute-force and password-spraying hints.
+public struct AuditSummary {
+    /// Accounts whose failures reached the threshold within the window.
+    public struct BurstHint: Equatable {
+        /// The account (a keyed hash for unknown accounts).
+        public let user: String
+        /// The most failures within one window.
+        public let failures: Int
+        /// When that window began.
+        public let start: Date
+    }
+
+    /// One attempted secret (by its keyed hash) tried against several accounts.
+    public struct SprayHint: Equatable {
+        /// The keyed hash of the secret.
+        public let secretHash: String
+        /// How many distinct accounts it was tried against.
+        public let accounts: Int
+    }
+
+    /// Records counted.
+    public private(set) var total = 0
+    /// Records per signal.
+    public private(set) var perSignal: [AuthSignal: Int] = [:]
+    /// Failures per account.
+    public private(set) var failuresPerUser: [String: Int] = [:]
+    /// Failures per remote address.
+    public private(set) var failuresPerAddress: [String: Int] = [:]
+    /// Records per host (records read from journals carry their host).
+    public private(set) var perHost: [String: Int] = [:]
+    /// Records per histogram bucket start.
+    public private(set) var buckets: [Date: Int] = [:]
+    private var failureTimes: [String: [Date]] = [:]
+    private var secretAccounts: [String: Set<String>] = [:]
+    /// The histogram's bucket width.
+    public let bucket: TimeInterval
+
+    /// A report with histogram buckets of `bucket` seconds (an hour by default).
+    public init(bucket: TimeInterval = 3600) {
+        self.bucket = bucket
+    }
+
+    /// Counts one record.
+    public mutating func add(_ record: WireRecord) {
+        total += 1
+        if let host = record.host { perHost[host, default: 0] += 1 }
+        perSignal[record.signal, default: 0] += 1
+        let received = record.received
+        let start = Date(timeIntervalSince1970: (received.timeIntervalSince1970 / bucket).rounded(.down) * bucket)
+        buckets[start, default: 0] += 1
+        guard record.signal == .userLoginFailed else { return }
+        let user = record.user ?? "(unknown)"
+        failuresPerUser[user, default: 0] += 1
+        if let address = record.remoteAddr { failuresPerAddress[address, default: 0] += 1 }
+        failureTimes[user, default: []].append(received)
+        for (key, value) in record.credentials ?? [:] where Redactor.looksSensitive(key) {
+            if let hash = value.stringValue, hash.hasPrefix("hmac-sha256:") {
+                secretAccounts[hash, default: []].insert(user)
+            }
+        }
+    }
+
+    /// The `count` largest entries of `table`, largest first (ties by name).
+    public static func top(_ table: [String: Int], _ count: Int) -> [(String, Int)] {
+        table.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(count).map {
+            ($0.key, $0.value)
+        }
+    }
+
+    /// Accounts with at least `threshold` failures within `window` seconds.
+    public func bursts(threshold: Int, window: TimeInterval) -> [BurstHint] {
+        var hints: [BurstHint] = []
+        for (user, unsorted) in failureTimes {
+            let times = unsorted.sorted()
+            var best = 0
+            var bestStart = times.first ?? Date()
+            var low = 0
+            for high in times.indices {
+                while times[high].timeIntervalSince(times[low]) > window { low += 1 }
+                if high - low + 1 > best {
+                    best = high - low + 1
+                    bestStart = times[low]
+                }
+            }
+            if best >= threshold { hints.append(BurstHint(user: user, failures: best, start: bestStart)) }
+        }
+        return hints.sorted { $0.failures != $1.failures ? $0.failures > $1.failures : $0.user < $1.user }
+    }
+
+    /// Secrets (keyed hashes, hmac mode only) tried against at least `threshold` accounts.
+    public func sprays(threshold: Int) -> [SprayHint] {
+        secretAccounts.filter { $0.value.count >= threshold }
+            .map { SprayHint(secretHash: $0.key, accounts: $0.value.count) }
+            .sorted { $0.accounts != $1.accounts ? $0.accounts > $1.accounts : $0.secretHash < $1.secretHash }
+    }
+
+    /// What `authsignal report` prints: the totals, the `top` accounts and addresses by failures,
+    /// the histogram, accounts with `threshold` failures within `window` seconds, and secrets tried
+    /// against `sprayAccounts` accounts. Names are escaped for the terminal; times in `timeZone`.
+    public func render(
+        top: Int, threshold: Int, window: TimeInterval, sprayAccounts: Int, timeZone: TimeZone = .current
+    ) -> String {
+        var text = "Records: \(total)\n"
+        for signal in AuthSignal.allCases {
+            text += "  \(signal.shortName.padding(toLength: 8, withPad: " ", startingAt: 0))\(perSignal[signal] ?? 0)\n"
+        }
+        if !perHost.isEmpty {
+            text += "\nRecords by host:\n"
+            for (host, count) in Self.top(perHost, perHost.count) { text += Self.row(count, host) }
+        }
+        for (title, table) in [("accounts", failuresPerUser), ("remote addresses", failuresPerAddress)] {
+            let rows = Self.top(table, top)
+            guard !rows.isEmpty else { continue }
+            text += "\nFailures by \(title) (top \(rows.count)):\n"
+            for (name, count) in rows { text += Self.row(count, name) }
+        }
+        if !buckets.isEmpty {
+            text += "\nRecords per \(bucket >= 86400 ? "day" : "hour"):\n"
+            let largest = buckets.values.max() ?? 1
+            let formatter = DateFormatter()
+            formatter.dateFormat = bucket >= 86400 ? "yyyy-MM-dd" : "yyyy-MM-dd HH:00"
+            formatter.timeZone = timeZone
+            for start in buckets.keys.sorted() {
+                let count = buckets[start] ?? 0
+                let bar = String(repeating: "#", count: max(1, count * 40 / largest))
+                text += "  \(formatter.string(from: start))  \(Self.padded(count))  \(bar)\n"
+            }
+        }
+        let bursts = bursts(threshold: threshold, window: window)
+        if !bursts.isEmpty {
+            text += "\nAccounts with \(threshold)+ failures within \(Int(window / 60)) minutes (brute force?):\n"
+            for hint in bursts {
+                text +=
+                    "  \(DisplaySafe.escaped(hint.user)): \(hint.failures) failures from \(RFC3339.format(hint.start))\n"
+            }
+        }
+        let sprays = sprays(threshold: sprayAccounts)
+        if !sprays.isEmpty {
+            text += "\nOne password tried against \(sprayAccounts)+ accounts (spraying?):\n"
+            for hint in sprays { text += "  \(hint.secretHash): \(hint.accounts) accounts\n" }
+        }
+        return text
+    }
+
+    private static func row(_ count: Int, _ name: String) -> String {
+        "  \(padded(count))  \(DisplaySafe.escaped(name))\n"
+    }
+
+    private static func padded(_ count: Int) -> String {
+        let text = String(count)
+        return text.count >= 7 ? text : String(repeating: " ", count: 7 - text.count) + text
+    }
+}

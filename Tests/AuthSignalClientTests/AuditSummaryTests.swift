@@ -1,0 +1,54 @@
+import AuthSignalClient
+import AuthSignalCore
+import Foundation
+import Testing
+
+@Suite("Summarising records")
+struct AuditSummaryTests {
+    static let start = RFC3339.parse("2026-11-25T10:00:00Z")!
+
+    static func failure(_ seq: Int64, user: String, from address: String, minute: Int, secret: String? = nil)
+        -> WireRecord
+    {
+        WireRecord(
+            seq: seq, received: start.addingTimeInterval(Double(minute * 60)), time: nil, signal: .userLoginFailed,
+            sender: "sshd", user: user, request: ["remote_addr": .string(address)],
+            credentials: secret.map { ["password": .string($0)] }, peer: PeerCredentials(uid: 0, gid: 0, pid: 1),
+            hash: Data(count: 32), host: "web\(seq % 2)")
+    }
+
+    @Test func totalsTopListsHistogramAndAttackHints() {
+        var summary = AuditSummary(bucket: 3600)
+        for index in 0..<6 {
+            summary.add(Self.failure(Int64(index), user: "root", from: "198.51.100.66", minute: index))
+        }
+        for (index, user) in ["alice", "bob", "carol"].enumerated() {
+            summary.add(
+                Self.failure(
+                    Int64(10 + index), user: user, from: "203.0.113.\(index)", minute: 70, secret: "hmac-sha256:aa"))
+        }
+        let text = summary.render(
+            top: 2, threshold: 5, window: 600, sprayAccounts: 3, timeZone: TimeZone(identifier: "UTC")!)
+        #expect(text.hasPrefix("Records: 9\n  login   0\n  logout  0\n  failed  9\n"))
+        #expect(text.contains("\nRecords by host:\n        5  web0\n        4  web1\n"))
+        #expect(text.contains("\nFailures by accounts (top 2):\n        6  root\n        1  alice\n"))
+        #expect(text.contains("\nFailures by remote addresses (top 2):\n        6  198.51.100.66\n"))
+        #expect(
+            text.contains(
+                "\nRecords per hour:\n  2026-11-25 10:00        6  " + String(repeating: "#", count: 40) + "\n"))
+        #expect(text.contains("  2026-11-25 11:00        3  " + String(repeating: "#", count: 20) + "\n"))
+        #expect(text.contains("root: 6 failures from 2026-11-25T10:00:00.000000Z\n"))
+        #expect(text.contains("(spraying?):\n  hmac-sha256:aa: 3 accounts\n"))
+        let quiet = summary.render(top: 2, threshold: 7, window: 600, sprayAccounts: 4)
+        #expect(!quiet.contains("brute force") && !quiet.contains("spraying"))
+    }
+
+    @Test func hostileNamesAreEscapedForTheTerminal() {
+        var summary = AuditSummary()
+        summary.add(Self.failure(1, user: "eve\u{1B}[2J", from: "192.0.2.1\n", minute: 0))
+        let text = summary.render(top: 5, threshold: 1, window: 60, sprayAccounts: 3)
+        #expect(!text.contains("\u{1B}"))
+        #expect(text.contains("eve\\x1b[2J"))
+        #expect(text.contains("192.0.2.1\\x0a"))
+    }
+}
