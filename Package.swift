@@ -14,12 +14,12 @@ let strictSettings: [SwiftSetting] = [
 let package = Package(
     name: "authsignal",
     platforms: [.macOS(.v15)],
+    // What others may use: the signal dispatcher, the protocol (AuthSignalCore: the fuzz package
+    // and Swift clients speak it through this library), and the two programs. The other modules
+    // share their API within this package only (`package` access).
     products: [
         .library(name: "Signals", targets: ["Signals"]),
         .library(name: "AuthSignalCore", targets: ["AuthSignalCore"]),
-        .library(name: "AuditStore", targets: ["AuditStore"]),
-        .library(name: "Systemd", targets: ["Systemd"]),
-        .library(name: "AuthSignalDaemon", targets: ["AuthSignalDaemon"]),
         .executable(name: "authsignald", targets: ["authsignald"]),
         .executable(name: "authsignal", targets: ["authsignal"]),
     ],

@@ -1,12 +1,12 @@
-public import AuditStore
-public import AuthSignalCore
-public import Foundation
-public import Systemd
+package import AuditStore
+package import AuthSignalCore
+package import Foundation
+package import Systemd
 
 /// The journal's form of audit events and chain anchors (docs/journal.md lists every field).
-public enum AuditJournal {
+package enum AuditJournal {
     /// The fixed MESSAGE_ID of each signal's entries (catalogued in systemd/authsignal.catalog).
-    public static func messageID(_ signal: AuthSignal) -> String {
+    package static func messageID(_ signal: AuthSignal) -> String {
         switch signal {
         case .userLoggedIn: "c3ef2f29475a4a88a3cc2ab3d5a50c7d"
         case .userLoggedOut: "a3188ca8ac9649b8a4ab676cab312ecf"
@@ -15,13 +15,13 @@ public enum AuditJournal {
     }
 
     /// The MESSAGE_ID of chain-anchor entries.
-    public static let anchorMessageID = "f02c7b5697994cf6ac6fcd838ff96e8f"
+    package static let anchorMessageID = "f02c7b5697994cf6ac6fcd838ff96e8f"
 
     /// The SYSLOG_IDENTIFIER of every entry.
-    public static let identifier = "authsignald"
+    package static let identifier = "authsignald"
 
     /// The entry for a committed audit record.
-    public static func entry(for record: AuditRecord) -> JournalEntry {
+    package static func entry(for record: AuditRecord) -> JournalEntry {
         var entry = JournalEntry()
         entry.append(.message, sentence(for: record))
         entry.append(.messageID, messageID(record.signal))
@@ -48,7 +48,7 @@ public enum AuditJournal {
     /// The entry anchoring the audit log's chain head, so that `verify` can detect truncation
     /// and a rewritten chain; `logID` names the log, so that a log is checked only against its
     /// own anchors.
-    public static func anchorEntry(seq: Int64, hash: [UInt8], logID: String) -> JournalEntry {
+    package static func anchorEntry(seq: Int64, hash: [UInt8], logID: String) -> JournalEntry {
         var entry = JournalEntry()
         let hex = Hex.encode(hash)
         entry.append(.message, "Audit log chain head: record \(seq), hash \(hex)")
@@ -67,7 +67,7 @@ public enum AuditJournal {
     /// Any local program can write `AUTHSIGNAL_*` fields; only entries `writer` admits are taken.
     /// - Parameter written: when the entry was written; stands in for `received` in entries
     ///   written before AUTHSIGNAL_RECEIVED existed.
-    public static func record(
+    package static func record(
         fromEntry fields: [String: [UInt8]], written: Date?, writer: TrustedJournalWriter
     ) -> WireRecord? {
         func text(_ field: JournalFieldName) -> String? {
@@ -98,18 +98,18 @@ public enum AuditJournal {
     }
 
     /// A chain anchor read back from the journal.
-    public struct Anchor: Sendable, Hashable {
+    package struct Anchor: Sendable, Hashable {
         /// The anchored record's seq.
-        public let seq: Int64
+        package let seq: Int64
         /// Its chain hash.
-        public let hash: [UInt8]
+        package let hash: [UInt8]
         /// The audit log it belongs to (`nil` in anchors written before log identities).
-        public let logID: String?
+        package let logID: String?
     }
 
     /// The anchor an entry written by ``anchorEntry(seq:hash:logID:)`` holds, or `nil` (also for
     /// entries `writer` does not admit, as for records).
-    public static func anchor(fromEntry fields: [String: [UInt8]], writer: TrustedJournalWriter) -> Anchor? {
+    package static func anchor(fromEntry fields: [String: [UInt8]], writer: TrustedJournalWriter) -> Anchor? {
         guard writer.admits(fields),
             fields[JournalFieldName.messageID.name].map({ String(decoding: $0, as: UTF8.self) }) == anchorMessageID,
             let seq = fields[JournalFieldName.seq.name].flatMap({ Int64(String(decoding: $0, as: UTF8.self)) }),
@@ -122,7 +122,7 @@ public enum AuditJournal {
 
     /// A readable sentence, with control characters of client-supplied text escaped so that a
     /// hostile user name cannot forge lines in log views.
-    public static func sentence(for record: AuditRecord) -> String {
+    package static func sentence(for record: AuditRecord) -> String {
         let user = record.user.map(DisplaySafe.escaped)
         let origin = record.remoteAddr.map { " from \(DisplaySafe.escaped($0))" } ?? ""
         let via = " via \(DisplaySafe.escaped(record.sender))"
@@ -155,7 +155,7 @@ extension JournalFieldName {
 extension JournalReader {
     /// Limits reading to the audit entries authsignald writes, with the given field values
     /// (`nil`: any), replacing earlier matches.
-    public func matchAuditRecords(
+    package func matchAuditRecords(
         signal: AuthSignal?, user: String?, sender: String?, remoteAddr: String?, writer: TrustedJournalWriter
     ) throws(JournalError) {
         removeMatches()
@@ -178,7 +178,7 @@ extension JournalReader {
 
     /// Limits reading to the chain anchors of the audit log named `logID`, replacing earlier
     /// matches.
-    public func matchAnchors(logID: String, writer: TrustedJournalWriter) throws(JournalError) {
+    package func matchAnchors(logID: String, writer: TrustedJournalWriter) throws(JournalError) {
         removeMatches()
         try match(writer)
         try match(.messageID, AuditJournal.anchorMessageID)

@@ -1,6 +1,6 @@
-public import AuthSignalCore
+package import AuthSignalCore
 import Foundation
-public import Systemd
+package import Systemd
 
 /// Audit records read back from the journal entries daemons write: this host's journal, or a
 /// directory of journal files collected from many hosts by systemd-journal-remote (docs/fleet.md).
@@ -10,10 +10,10 @@ public import Systemd
 /// search; the audit log stays the system of record.
 ///
 /// Not `Sendable`: it owns a journal handle.
-public final class JournalHistory {
+package final class JournalHistory {
     private let reader: JournalReader
     /// Whose entries are read: any other entry with `AUTHSIGNAL_*` fields is a forgery.
-    public let writer: TrustedJournalWriter
+    package let writer: TrustedJournalWriter
     /// How long after a record was received its journal entry may be written (the daemon's journal
     /// queue); bounds the scan past `until`.
     private static let writeDelay: TimeInterval = 600
@@ -21,7 +21,7 @@ public final class JournalHistory {
     /// Opens this host's journal, or the journal files in `directory`, reading the entries of
     /// `writer` (by default ``TrustedJournalWriter/local`` for this host's journal and
     /// ``TrustedJournalWriter/collected`` for a directory).
-    public init(directory: String? = nil, writer: TrustedJournalWriter? = nil) throws(JournalError) {
+    package init(directory: String? = nil, writer: TrustedJournalWriter? = nil) throws(JournalError) {
         if let directory {
             reader = try JournalReader(directory: directory)
         } else {
@@ -32,7 +32,7 @@ public final class JournalHistory {
 
     /// Calls `each` with every record matching `filter` (its order and limit included); returns how
     /// many there were.
-    public func records(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Int {
+    package func records(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Int {
         try matchRecords(filter)
         var count = 0
         let limit = filter.limit ?? Int.max
@@ -60,7 +60,7 @@ public final class JournalHistory {
 
     /// Calls `each` with every matching record written from now on (or from `filter.since`), until
     /// `each` throws. Never returns otherwise.
-    public func follow(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Never {
+    package func follow(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Never {
         // No journal matches here: libsystemd (v252) skips the first entry written after the
         // follow started that carries a field value new to the journal file, so a match on a new
         // user or sender would miss it. Every filter is checked on the record instead.
@@ -82,7 +82,7 @@ public final class JournalHistory {
     }
 
     /// The chain anchors written for the audit log named `logID`, oldest first.
-    public func anchors(logID: String) throws -> [AuditJournal.Anchor] {
+    package func anchors(logID: String) throws -> [AuditJournal.Anchor] {
         try reader.matchAnchors(logID: logID, writer: writer)
         var anchors: [AuditJournal.Anchor] = []
         reader.seekHead()

@@ -9,36 +9,36 @@ import Systemd
 /// system unit running as the named uid; a user who is not root cannot put a process there. Root
 /// on the writing host can write anything; the audit log (hash-chained, checked against anchors
 /// collected off the host) is what holds against root.
-public struct TrustedJournalWriter: Sendable, Hashable, CustomStringConvertible {
+package struct TrustedJournalWriter: Sendable, Hashable, CustomStringConvertible {
     /// The unit the daemon runs as.
-    public static let serviceUnit = "authsignald.service"
+    package static let serviceUnit = "authsignald.service"
     /// The account the shipped unit runs the daemon as.
-    public static let serviceAccount = "authsignald"
+    package static let serviceAccount = "authsignald"
 
     /// The `_SYSTEMD_UNIT` entries must carry; `nil` for a daemon run outside any system unit
     /// (development, tests), whose entries then must carry no `_SYSTEMD_UNIT` at all.
-    public var unit: String?
+    package var unit: String?
     /// The `_UID` entries must carry; `nil` accepts any (the hosts of a collector each gave the
     /// service account its own uid).
-    public var uid: UInt32?
+    package var uid: UInt32?
 
     /// A writer of these stamps.
-    public init(unit: String?, uid: UInt32?) {
+    package init(unit: String?, uid: UInt32?) {
         self.unit = unit
         self.uid = uid
     }
 
     /// This host's daemon: ``serviceUnit`` run as ``serviceAccount`` (any uid when this host has
     /// no such account; the unit still proves the origin).
-    public static var local: TrustedJournalWriter {
+    package static var local: TrustedJournalWriter {
         TrustedJournalWriter(unit: serviceUnit, uid: getpwnam(serviceAccount).map { $0.pointee.pw_uid })
     }
 
     /// Daemons on other hosts, in files a collector received: ``serviceUnit`` under any uid.
-    public static let collected = TrustedJournalWriter(unit: serviceUnit, uid: nil)
+    package static let collected = TrustedJournalWriter(unit: serviceUnit, uid: nil)
 
     /// Whether the entry with these fields was written by this writer.
-    public func admits(_ fields: [String: [UInt8]]) -> Bool {
+    package func admits(_ fields: [String: [UInt8]]) -> Bool {
         let entryUnit = fields[JournalFieldName.systemdUnit.name].map { String(decoding: $0, as: UTF8.self) }
         guard entryUnit == unit else { return false }
         guard let uid else { return true }
@@ -46,7 +46,7 @@ public struct TrustedJournalWriter: Sendable, Hashable, CustomStringConvertible 
     }
 
     /// `unit authsignald.service, uid 998`.
-    public var description: String {
+    package var description: String {
         "unit \(unit ?? "(none)"), uid \(uid.map(String.init) ?? "any")"
     }
 }

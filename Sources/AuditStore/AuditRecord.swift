@@ -1,34 +1,34 @@
-public import AuthSignalCore
-public import Foundation
+package import AuthSignalCore
+package import Foundation
 
 /// One committed audit record: the system of record for one auth event.
-public struct AuditRecord: Sendable, Hashable {
+package struct AuditRecord: Sendable, Hashable {
     /// The record's sequence number: monotonic, never reused, contiguous unless pruned.
-    public let seq: Int64
+    package let seq: Int64
     /// When the daemon stored it (microsecond resolution, never earlier than the previous record).
-    public let received: Date
+    package let received: Date
     /// When it happened at the source, if the source said.
-    public let time: Date?
+    package let time: Date?
     /// The auth signal.
-    public let signal: AuthSignal
+    package let signal: AuthSignal
     /// Who reported it.
-    public let sender: String
+    package let sender: String
     /// The account (keyed-hashed for unknown accounts of failed logins).
-    public let user: String?
+    package let user: String?
     /// `request.remote_addr`, when it is a string.
-    public let remoteAddr: String?
+    package let remoteAddr: String?
     /// The request, redacted.
-    public let request: JSONObject?
+    package let request: JSONObject?
     /// The credentials, redacted.
-    public let credentials: JSONObject?
+    package let credentials: JSONObject?
     /// Who sent it, as the kernel reported.
-    public let peer: PeerCredentials
+    package let peer: PeerCredentials
     /// The client's idempotency key.
-    public let idempotencyKey: String?
+    package let idempotencyKey: String?
     /// The previous record's hash (the anchor's, or 32 zero bytes, for the first).
-    public let prevHash: Data
+    package let prevHash: Data
     /// SHA-256 of `prevHash` followed by the record's canonical encoding (docs/storage.md).
-    public let hash: Data
+    package let hash: Data
 }
 
 extension AuditRecord {
@@ -42,23 +42,23 @@ extension AuditRecord {
 }
 
 /// A record's seq and hash: the chain head, or an anchor written elsewhere (the journal).
-public struct ChainHead: Sendable, Hashable, Codable {
+package struct ChainHead: Sendable, Hashable, Codable {
     /// The record's seq; 0 with the genesis hash when nothing was ever stored.
-    public let seq: Int64
+    package let seq: Int64
     /// The record's hash.
-    public let hash: Data
+    package let hash: Data
 
     /// Creates a chain head.
-    public init(seq: Int64, hash: Data) {
+    package init(seq: Int64, hash: Data) {
         self.seq = seq
         self.hash = hash
     }
 
     /// The head of an empty log.
-    public static let genesis = ChainHead(seq: 0, hash: Data(count: 32))
+    package static let genesis = ChainHead(seq: 0, hash: Data(count: 32))
 
     /// The hash in lower-case hexadecimal.
-    public var hashHex: String { hash.hexString }
+    package var hashHex: String { hash.hexString }
 }
 
 extension Data {

@@ -1,35 +1,35 @@
-public import AuthSignalCore
+package import AuthSignalCore
 import Foundation
 import GRDB
 import Glibc
-public import Signals
+package import Signals
 import Synchronization
 
 /// The SQLite audit log: authsignal's system of record (docs/storage.md).
 ///
 /// One writer appends with group commit (``append(_:)`` returns once the transaction holding the
 /// event is durably committed); readers query, verify and report concurrently through WAL.
-public final class AuditStore: Sendable {
+package final class AuditStore: Sendable {
     /// The database file.
-    public let path: String
+    package let path: String
     /// The options it was opened with.
-    public let options: StoreOptions
+    package let options: StoreOptions
     /// The log's random identity, written into its journal anchors (docs/storage.md).
-    public let logID: String
+    package let logID: String
     let pool: DatabasePool
     let writer: GroupCommitWriter
 
     /// The sender of this store's model, management and database signals.
-    public static let sender = Sender.type(AuditStore.self)
+    package static let sender = Sender.type(AuditStore.self)
     /// The sender of the model signals about records.
-    public static let recordSender = Sender.type(AuditRecord.self)
+    package static let recordSender = Sender.type(AuditRecord.self)
 
     /// Opens (creating when absent) the audit log at `path` and migrates its schema.
     ///
     /// Sends `connection_created` for every connection, and `pre_migrate`/`post_migrate` around
     /// the migrations. The file and its WAL and shared-memory files are created 0600; a path that
     /// is a symbolic link is refused.
-    public init(path: String, options: StoreOptions = StoreOptions()) throws {
+    package init(path: String, options: StoreOptions = StoreOptions()) throws {
         self.path = path
         self.options = options
         try Self.prepareFile(at: path)
@@ -74,16 +74,16 @@ public final class AuditStore: Sendable {
     }
 
     /// The head of the hash chain: the last record's seq and hash (for external anchoring).
-    public func chainHead() -> ChainHead { writer.head.seq == 0 ? ChainHead.genesis : writer.head.chainHead }
+    package func chainHead() -> ChainHead { writer.head.seq == 0 ? ChainHead.genesis : writer.head.chainHead }
 
     /// How long the writer has had events (or an index merge) to commit without finishing a
     /// transaction, or `nil` while it is idle. A healthy writer finishes one within milliseconds;
     /// the daemon's watchdog withholds its ping when this grows past half the watchdog interval.
-    public var writerStall: Duration? { writer.stall }
+    package var writerStall: Duration? { writer.stall }
 
     /// How many transactions the writer has committed since opening (group commit puts many
     /// events in one).
-    public var committedTransactions: Int { writer.committedTransactions }
+    package var committedTransactions: Int { writer.committedTransactions }
 
     /// Appends `event` and returns once the transaction holding it is durably committed.
     ///
@@ -91,7 +91,7 @@ public final class AuditStore: Sendable {
     /// nothing. Waits while the queue is full (back-pressure).
     /// - Throws: ``StoreError/unavailable(_:)`` when nothing could be stored.
     @discardableResult
-    public func append(_ event: RedactedEvent) async throws(StoreError) -> Appended {
+    package func append(_ event: RedactedEvent) async throws(StoreError) -> Appended {
         try await writer.append(event)
     }
 
@@ -100,18 +100,18 @@ public final class AuditStore: Sendable {
     ///
     /// Unlike ``append(_:)`` this never waits for room in the queue: callers bound how many
     /// appends they have outstanding (the daemon bounds requests in flight per connection).
-    public func submit(_ event: RedactedEvent) -> AppendTicket {
+    package func submit(_ event: RedactedEvent) -> AppendTicket {
         writer.submit(event)
     }
 
     /// Adds every committed record to the user and address indexes now, instead of waiting for
     /// the writer to be idle or for ``StoreOptions/indexMergeThreshold`` records to accumulate.
-    public func indexPendingRecords() async {
+    package func indexPendingRecords() async {
         await writer.mergePendingIndexes()
     }
 
     /// Stops accepting appends, waits for queued ones, indexes what is not yet, and closes.
-    public func close() async throws {
+    package func close() async throws {
         await writer.shutDown()
         await writer.mergePendingIndexes()
         try pool.close()
@@ -172,15 +172,15 @@ public final class AuditStore: Sendable {
 }
 
 /// The result of an append.
-public struct Appended: Sendable, Hashable {
+package struct Appended: Sendable, Hashable {
     /// The record's seq (the original one for a duplicate).
-    public let seq: Int64
+    package let seq: Int64
     /// Whether the idempotency key had been seen: nothing new was stored.
-    public let duplicate: Bool
+    package let duplicate: Bool
 }
 
 /// An append in progress: completes once, with the record's seq or why nothing was stored.
-public final class AppendTicket: Sendable {
+package final class AppendTicket: Sendable {
     private enum State {
         case waiting([@Sendable (Result<Appended, StoreError>) -> Void], CheckedContinuation<Appended, any Error>?)
         case done(Result<Appended, StoreError>)
@@ -192,7 +192,7 @@ public final class AppendTicket: Sendable {
 
     /// Calls `callback` with the outcome (at once when known), on the writer's thread otherwise:
     /// it must be quick.
-    public func whenComplete(_ callback: @escaping @Sendable (Result<Appended, StoreError>) -> Void) {
+    package func whenComplete(_ callback: @escaping @Sendable (Result<Appended, StoreError>) -> Void) {
         let result = state.withLock { state -> Result<Appended, StoreError>? in
             switch state {
             case .done(let result): return result
@@ -206,7 +206,7 @@ public final class AppendTicket: Sendable {
     }
 
     /// Waits for the outcome.
-    public var value: Appended {
+    package var value: Appended {
         get async throws(StoreError) {
             do {
                 return try await withCheckedThrowingContinuation { continuation in
@@ -241,36 +241,36 @@ public final class AppendTicket: Sendable {
 }
 
 /// How a store is run.
-public struct StoreOptions: Sendable {
+package struct StoreOptions: Sendable {
     /// The most events waiting for the writer; appenders beyond it wait.
-    public var queueCapacity = 8192
+    package var queueCapacity = 8192
     /// The most events in one transaction.
-    public var maximumBatch = 4096
+    package var maximumBatch = 4096
     /// After a batch of 8 or more, how long the writer may wait for the appenders it just
     /// acknowledged to send their next events, so that they share the next transaction.
     /// Zero disables it; it never applies to a lone event.
-    public var commitDelay: Duration = .microseconds(200)
+    package var commitDelay: Duration = .microseconds(200)
     /// Reader connections (queries, verify, stats).
-    public var maximumReaders = 4
+    package var maximumReaders = 4
     /// The writer's page cache, in KiB: large enough to keep the indexes' hot pages in memory.
-    public var writerCacheKiB = 65536
+    package var writerCacheKiB = 65536
     /// The page size of a new database, in bytes (docs/storage.md explains the choice).
-    public var pageSize = 4096
+    package var pageSize = 4096
     /// How many committed records may wait for the user and address indexes while appends keep
     /// coming; when the writer is idle it indexes them after ``indexIdleDelay``. Larger merges
     /// cost less per record; queries read records not yet indexed by seq range (docs/storage.md).
-    public var indexMergeThreshold = 32768
+    package var indexMergeThreshold = 32768
     /// How long the writer must be idle before it indexes the remaining records.
-    public var indexIdleDelay: Duration = .milliseconds(50)
+    package var indexIdleDelay: Duration = .milliseconds(50)
     /// Chains at least this long are verified in parallel segments, one per core.
-    public var parallelVerifyThreshold = 50_000
+    package var parallelVerifyThreshold = 50_000
     /// Retention: records older than this are pruned (`nil`: kept forever).
-    public var maximumAge: Duration?
+    package var maximumAge: Duration?
     /// Retention: only this many newest records are kept (`nil`: all).
-    public var maximumRecords: Int?
+    package var maximumRecords: Int?
 
     /// Default options: keep everything.
-    public init() {}
+    package init() {}
 }
 
 /// A connection handed to `connection_created` receivers, valid during the call only.

@@ -1,31 +1,31 @@
-public import AuthSignalCore
+package import AuthSignalCore
 import Foundation
 import GRDB
 
 extension AuditStore {
     /// The records matching `filter`, read page by page: memory stays constant however many
     /// records match, and no read transaction is held between pages.
-    public func records(matching filter: RecordFilter = RecordFilter(), pageSize: Int = 512) -> RecordSequence {
+    package func records(matching filter: RecordFilter = RecordFilter(), pageSize: Int = 512) -> RecordSequence {
         RecordSequence(reader: pool, filter: filter, pageSize: max(pageSize, 1))
     }
 }
 
 /// An asynchronous sequence of audit records; see ``AuditStore/records(matching:pageSize:)``.
-public struct RecordSequence: AsyncSequence, Sendable {
+package struct RecordSequence: AsyncSequence, Sendable {
     /// Each element is one record.
-    public typealias Element = AuditRecord
+    package typealias Element = AuditRecord
 
     let reader: any DatabaseReader
     let filter: RecordFilter
     let pageSize: Int
 
     /// Starts reading.
-    public func makeAsyncIterator() -> Iterator {
+    package func makeAsyncIterator() -> Iterator {
         Iterator(reader: reader, query: RecordQuery(filter: filter), pageSize: pageSize)
     }
 
     /// Reads the next page when the current one is used up.
-    public struct Iterator: AsyncIteratorProtocol {
+    package struct Iterator: AsyncIteratorProtocol {
         let reader: any DatabaseReader
         var query: RecordQuery
         let pageSize: Int
@@ -40,7 +40,7 @@ public struct RecordSequence: AsyncSequence, Sendable {
         }
 
         /// The next record, or `nil` after the last.
-        public mutating func next() async throws -> AuditRecord? {
+        package mutating func next() async throws -> AuditRecord? {
             if position == page.count {
                 if finished { return nil }
                 let query = self.query

@@ -1,4 +1,4 @@
-public import AuthSignalCore
+package import AuthSignalCore
 import Foundation
 import GRDB
 
@@ -8,16 +8,16 @@ import GRDB
 ///
 /// A copy of a log in WAL mode needs its `-wal` file beside it (copy both), and a directory in
 /// which SQLite may create the `-shm` index when it is absent.
-public final class ReadOnlyAuditLog: Sendable {
+package final class ReadOnlyAuditLog: Sendable {
     /// The database file.
-    public let path: String
+    package let path: String
     /// The log's identity (`nil` for a log written before identities existed).
-    public let logID: String?
+    package let logID: String?
     private let pool: DatabasePool
 
     /// Opens the audit log at `path` read-only.
     /// - Throws: ``StoreError/open(_:)`` when the file is missing, unreadable or not an audit log.
-    public init(path: String) throws(StoreError) {
+    package init(path: String) throws(StoreError) {
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else {
             throw .open("\(path): no such file")
@@ -44,22 +44,22 @@ public final class ReadOnlyAuditLog: Sendable {
     }
 
     /// The records matching `filter`, page by page (see ``AuditStore/records(matching:pageSize:)``).
-    public func records(matching filter: RecordFilter = RecordFilter(), pageSize: Int = 512) -> RecordSequence {
+    package func records(matching filter: RecordFilter = RecordFilter(), pageSize: Int = 512) -> RecordSequence {
         RecordSequence(reader: pool, filter: filter, pageSize: max(pageSize, 1))
     }
 
     /// Walks the hash chain, checking `anchors` too (see ``AuditStore/verify(from:to:anchors:)``).
-    public func verify(from: Int64? = nil, to: Int64? = nil, anchors: [ChainHead] = []) async throws -> VerifyReport {
+    package func verify(from: Int64? = nil, to: Int64? = nil, anchors: [ChainHead] = []) async throws -> VerifyReport {
         try await AuditStore.verify(
             pool, from: from, to: to, anchors: anchors, parallelThreshold: StoreOptions().parallelVerifyThreshold)
     }
 
     /// Totals per signal, first and last seq and time, and the file size (``StoreStats``, with no
     /// transactions committed).
-    public func stats() async throws -> StoreStats { try await AuditStore.stats(pool, path: path) }
+    package func stats() async throws -> StoreStats { try await AuditStore.stats(pool, path: path) }
 
     /// The last record's seq and hash, or the pruned anchor, or the genesis head of an empty log.
-    public func chainHead() async throws -> ChainHead {
+    package func chainHead() async throws -> ChainHead {
         try await pool.read { db in
             let head = try AuditStore.loadHead(db)
             return head.seq == 0 ? ChainHead.genesis : head.chainHead
@@ -67,5 +67,5 @@ public final class ReadOnlyAuditLog: Sendable {
     }
 
     /// Closes the file.
-    public func close() throws { try pool.close() }
+    package func close() throws { try pool.close() }
 }

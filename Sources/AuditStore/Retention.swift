@@ -1,12 +1,12 @@
 import AuthSignalCore
-public import Foundation
+package import Foundation
 import GRDB
 import Signals
 
 extension AuditStore {
     /// The most records one pruning transaction deletes, so that pruning never holds the writer
     /// for long.
-    public static let pruneBatchSize: Int64 = 1000
+    package static let pruneBatchSize: Int64 = 1000
 
     /// Deletes records beyond ``StoreOptions/maximumRecords`` and older than
     /// ``StoreOptions/maximumAge``, oldest first, at most ``pruneBatchSize`` per transaction.
@@ -15,7 +15,7 @@ extension AuditStore {
     /// record's seq and hash are kept as the chain anchor, so the remaining chain still verifies.
     /// - Returns: how many records were deleted, in how many transactions.
     @discardableResult
-    public func prune(now: Date = Date()) async throws -> PruneResult {
+    package func prune(now: Date = Date()) async throws -> PruneResult {
         let keep = options.maximumRecords
         let cutoff = options.maximumAge.map { Microseconds.from(now) - Int64($0 / .microseconds(1)) }
         guard keep != nil || cutoff != nil else { return PruneResult() }
@@ -92,12 +92,12 @@ extension AuditStore {
 }
 
 /// What a retention run did.
-public struct PruneResult: Sendable, Hashable {
+package struct PruneResult: Sendable, Hashable {
     /// Records deleted.
-    public var deleted = 0
+    package var deleted = 0
     /// Transactions used (each deletes at most ``AuditStore/pruneBatchSize`` records).
-    public var transactions = 0
+    package var transactions = 0
 
     /// Nothing deleted.
-    public init() {}
+    package init() {}
 }

@@ -1,30 +1,30 @@
-public import AuthSignalCore
-public import Foundation
+package import AuthSignalCore
+package import Foundation
 import GRDB
 
 /// Totals of the audit log.
-public struct StoreStats: Sendable, Hashable {
+package struct StoreStats: Sendable, Hashable {
     /// Records per signal.
-    public var perSignal: [AuthSignal: Int]
+    package var perSignal: [AuthSignal: Int]
     /// All records.
-    public var total: Int { perSignal.values.reduce(0, +) }
+    package var total: Int { perSignal.values.reduce(0, +) }
     /// The oldest record's seq and received time.
-    public var firstSeq: Int64?
+    package var firstSeq: Int64?
     /// When the oldest record was received.
-    public var firstReceived: Date?
+    package var firstReceived: Date?
     /// The newest record's seq.
-    public var lastSeq: Int64?
+    package var lastSeq: Int64?
     /// When the newest record was received.
-    public var lastReceived: Date?
+    package var lastReceived: Date?
     /// Size of the database file plus its write-ahead log, in bytes.
-    public var databaseBytes: Int64
+    package var databaseBytes: Int64
     /// Transactions committed by the writer since the store was opened.
-    public var committedTransactions: Int
+    package var committedTransactions: Int
 }
 
 extension AuditStore {
     /// Totals per signal, first and last seq and time, and the database size.
-    public func stats() async throws -> StoreStats {
+    package func stats() async throws -> StoreStats {
         var stats = try await Self.stats(pool, path: path)
         stats.committedTransactions = committedTransactions
         return stats
@@ -54,7 +54,7 @@ extension AuditStore {
 
 extension AuditStore {
     /// SQLite's `PRAGMA integrity_check`: `["ok"]` for a sound file.
-    public func integrityCheck() async throws -> [String] {
+    package func integrityCheck() async throws -> [String] {
         try await pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
     }
 }

@@ -1,6 +1,6 @@
 /// Why the audit store could not do what was asked. Messages name the cause, never a record's
 /// contents, so they are safe to log and to send to clients.
-public enum StoreError: Error, Equatable, CustomStringConvertible {
+package enum StoreError: Error, Equatable, CustomStringConvertible {
     /// Nothing was stored: the disk is full, the file is read-only, an I/O error occurred… The
     /// store serves again once the cause is gone. The daemon answers `unavailable`.
     case unavailable(String)
@@ -14,7 +14,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case open(String)
 
     /// A message for people.
-    public var description: String {
+    package var description: String {
         switch self {
         case .unavailable(let reason): "audit log unavailable: \(reason)"
         case .symlink(let path): "refusing audit log path \(path): it is a symbolic link"

@@ -4,9 +4,9 @@ import GRDB
 import GRDBSQLite
 
 /// What is wrong at the first bad place of the chain.
-public struct ChainProblem: Sendable, Hashable, CustomStringConvertible {
+package struct ChainProblem: Sendable, Hashable, CustomStringConvertible {
     /// The kinds of damage verify tells apart.
-    public enum Kind: Sendable, Hashable {
+    package enum Kind: Sendable, Hashable {
         /// The record's content does not match its hash: a field was edited.
         case edited
         /// Records `seq` through `through` are missing: deleted.
@@ -21,18 +21,18 @@ public struct ChainProblem: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The first bad seq.
-    public let seq: Int64
+    package let seq: Int64
     /// What is wrong there.
-    public let kind: Kind
+    package let kind: Kind
 
     /// A problem at `seq`.
-    public init(seq: Int64, kind: Kind) {
+    package init(seq: Int64, kind: Kind) {
         self.seq = seq
         self.kind = kind
     }
 
     /// A sentence for people.
-    public var description: String {
+    package var description: String {
         switch kind {
         case .edited: "record \(seq) was modified: its content does not match its hash"
         case .deleted(let through):
@@ -47,18 +47,18 @@ public struct ChainProblem: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The outcome of ``AuditStore/verify(from:to:anchors:)``.
-public struct VerifyReport: Sendable, Hashable {
+package struct VerifyReport: Sendable, Hashable {
     /// How many records were checked.
-    public var checked: Int
+    package var checked: Int
     /// The first and last seq checked.
-    public var first: Int64?
+    package var first: Int64?
     /// The last seq checked.
-    public var last: Int64?
+    package var last: Int64?
     /// The first problem found, if any (verification stops there).
-    public var problem: ChainProblem?
+    package var problem: ChainProblem?
 
     /// Whether the chain verified.
-    public var ok: Bool { problem == nil }
+    package var ok: Bool { problem == nil }
 }
 
 extension AuditStore {
@@ -66,7 +66,7 @@ extension AuditStore {
     /// reports the first bad seq and what is wrong: an edited field, deleted records, an
     /// inserted record or reordering. `anchors` (seq and hash, as written to the journal) also
     /// detect truncation and a rewritten chain.
-    public func verify(from: Int64? = nil, to: Int64? = nil, anchors: [ChainHead] = []) async throws -> VerifyReport {
+    package func verify(from: Int64? = nil, to: Int64? = nil, anchors: [ChainHead] = []) async throws -> VerifyReport {
         try await Self.verify(
             pool, from: from, to: to, anchors: anchors, parallelThreshold: options.parallelVerifyThreshold)
     }

@@ -1,4 +1,4 @@
-public import AuthSignalCore
+package import AuthSignalCore
 import Foundation
 
 // The audit log's values in the protocol's types (AuthSignalCore encodes those; this module knows

@@ -1,12 +1,12 @@
 import AuditStore
-public import AuthSignalCore
+package import AuthSignalCore
 
 /// An audit log file read directly, read-only, without the daemon (`--database`): a copy taken
 /// for an investigation, or the live file on a host whose daemon is down.
-public enum AuditLogFile {
+package enum AuditLogFile {
     /// The records of the database file at `path` matching `filter`, read-only, in the
     /// protocol's record form; returns how many.
-    public static func records(
+    package static func records(
         database path: String, matching filter: RecordFilter, each: (WireRecord) throws -> Void
     ) async throws -> Int {
         let log = try ReadOnlyAuditLog(path: path)
@@ -21,7 +21,7 @@ public enum AuditLogFile {
 
     /// What the daemon's `stats` answer says of its log, for the file at `path`: records per
     /// signal, first and last seq, size, chain head and log id.
-    public static func stats(database path: String) async throws -> StatsAnswer {
+    package static func stats(database path: String) async throws -> StatsAnswer {
         let log = try ReadOnlyAuditLog(path: path)
         defer { try? log.close() }
         let totals = StatsAnswer.Log(try await log.stats(), head: try await log.chainHead(), logID: log.logID)

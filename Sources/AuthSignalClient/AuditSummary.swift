@@ -1,51 +1,51 @@
-public import AuthSignalCore
-public import Foundation
+package import AuthSignalCore
+package import Foundation
 
 /// An aureport-style summary of audit records (`authsignal report`): counts per signal, failures
 /// per user and per address, a time histogram, and brute-force and password-spraying hints.
-public struct AuditSummary {
+package struct AuditSummary {
     /// Accounts whose failures reached the threshold within the window.
-    public struct BurstHint: Equatable {
+    package struct BurstHint: Equatable {
         /// The account (a keyed hash for unknown accounts).
-        public let user: String
+        package let user: String
         /// The most failures within one window.
-        public let failures: Int
+        package let failures: Int
         /// When that window began.
-        public let start: Date
+        package let start: Date
     }
 
     /// One attempted secret (by its keyed hash) tried against several accounts.
-    public struct SprayHint: Equatable {
+    package struct SprayHint: Equatable {
         /// The keyed hash of the secret.
-        public let secretHash: String
+        package let secretHash: String
         /// How many distinct accounts it was tried against.
-        public let accounts: Int
+        package let accounts: Int
     }
 
     /// Records counted.
-    public private(set) var total = 0
+    package private(set) var total = 0
     /// Records per signal.
-    public private(set) var perSignal: [AuthSignal: Int] = [:]
+    package private(set) var perSignal: [AuthSignal: Int] = [:]
     /// Failures per account.
-    public private(set) var failuresPerUser: [String: Int] = [:]
+    package private(set) var failuresPerUser: [String: Int] = [:]
     /// Failures per remote address.
-    public private(set) var failuresPerAddress: [String: Int] = [:]
+    package private(set) var failuresPerAddress: [String: Int] = [:]
     /// Records per host (records read from journals carry their host).
-    public private(set) var perHost: [String: Int] = [:]
+    package private(set) var perHost: [String: Int] = [:]
     /// Records per histogram bucket start.
-    public private(set) var buckets: [Date: Int] = [:]
+    package private(set) var buckets: [Date: Int] = [:]
     private var failureTimes: [String: [Date]] = [:]
     private var secretAccounts: [String: Set<String>] = [:]
     /// The histogram's bucket width.
-    public let bucket: TimeInterval
+    package let bucket: TimeInterval
 
     /// A report with histogram buckets of `bucket` seconds (an hour by default).
-    public init(bucket: TimeInterval = 3600) {
+    package init(bucket: TimeInterval = 3600) {
         self.bucket = bucket
     }
 
     /// Counts one record.
-    public mutating func add(_ record: WireRecord) {
+    package mutating func add(_ record: WireRecord) {
         total += 1
         if let host = record.host { perHost[host, default: 0] += 1 }
         perSignal[record.signal, default: 0] += 1
@@ -65,14 +65,14 @@ public struct AuditSummary {
     }
 
     /// The `count` largest entries of `table`, largest first (ties by name).
-    public static func top(_ table: [String: Int], _ count: Int) -> [(String, Int)] {
+    package static func top(_ table: [String: Int], _ count: Int) -> [(String, Int)] {
         table.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(count).map {
             ($0.key, $0.value)
         }
     }
 
     /// Accounts with at least `threshold` failures within `window` seconds.
-    public func bursts(threshold: Int, window: TimeInterval) -> [BurstHint] {
+    package func bursts(threshold: Int, window: TimeInterval) -> [BurstHint] {
         var hints: [BurstHint] = []
         for (user, unsorted) in failureTimes {
             let times = unsorted.sorted()
@@ -92,7 +92,7 @@ public struct AuditSummary {
     }
 
     /// Secrets (keyed hashes, hmac mode only) tried against at least `threshold` accounts.
-    public func sprays(threshold: Int) -> [SprayHint] {
+    package func sprays(threshold: Int) -> [SprayHint] {
         secretAccounts.filter { $0.value.count >= threshold }
             .map { SprayHint(secretHash: $0.key, accounts: $0.value.count) }
             .sorted { $0.accounts != $1.accounts ? $0.accounts > $1.accounts : $0.secretHash < $1.secretHash }
@@ -101,7 +101,7 @@ public struct AuditSummary {
     /// What `authsignal report` prints: the totals, the `top` accounts and addresses by failures,
     /// the histogram, accounts with `threshold` failures within `window` seconds, and secrets tried
     /// against `sprayAccounts` accounts. Names are escaped for the terminal; times in `timeZone`.
-    public func render(
+    package func render(
         top: Int, threshold: Int, window: TimeInterval, sprayAccounts: Int, timeZone: TimeZone = .current
     ) -> String {
         var text = "Records: \(total)\n"

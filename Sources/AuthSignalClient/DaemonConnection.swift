@@ -1,10 +1,10 @@
-public import AuthSignalCore
+package import AuthSignalCore
 import Glibc
 
 /// A blocking protocol v1 connection to authsignald (docs/protocol.md).
-public final class DaemonConnection {
+package final class DaemonConnection {
     /// The socket path used when neither `--socket` nor `$AUTHSIGNAL_SOCKET` is given.
-    public static let defaultPath = WireProtocol.defaultSocketPath
+    package static let defaultPath = WireProtocol.defaultSocketPath
 
     private let fd: Int32
     private var buffer: [UInt8] = []
@@ -14,7 +14,7 @@ public final class DaemonConnection {
     private let deadline: ContinuousClock.Instant?
 
     /// The socket path from an explicit option, else `$AUTHSIGNAL_SOCKET`, else the default.
-    public static func socketPath(_ option: String?) -> String {
+    package static func socketPath(_ option: String?) -> String {
         if let option { return option }
         if let variable = getenv("AUTHSIGNAL_SOCKET"), variable.pointee != 0 { return String(cString: variable) }
         return defaultPath
@@ -22,7 +22,7 @@ public final class DaemonConnection {
 
     /// Connects to the daemon's socket at `path`; with a `deadline`, this and every later call
     /// fail with ``ClientError/timedOut(_:)`` once it has passed, whatever the daemon does.
-    public init(path: String, deadline: ContinuousClock.Instant? = nil) throws(ClientError) {
+    package init(path: String, deadline: ContinuousClock.Instant? = nil) throws(ClientError) {
         self.deadline = deadline
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         fd = socket(AF_UNIX, deadline == nil ? type : type | Int32(SOCK_NONBLOCK.rawValue), 0)
@@ -63,12 +63,12 @@ public final class DaemonConnection {
     deinit { close(fd) }
 
     /// Sends one request as a line.
-    public func send(_ request: ProtocolRequest) throws(ClientError) {
+    package func send(_ request: ProtocolRequest) throws(ClientError) {
         try send(bytes: request.line)
     }
 
     /// Sends raw bytes (lines already framed).
-    public func send(bytes: [UInt8]) throws(ClientError) {
+    package func send(bytes: [UInt8]) throws(ClientError) {
         var offset = 0
         while offset < bytes.count {
             try wait(for: Int16(POLLOUT), doing: "sending")
@@ -82,7 +82,7 @@ public final class DaemonConnection {
     }
 
     /// The next answer line, parsed; `nil` when the daemon closed the connection.
-    public func nextLine() throws(ClientError) -> JSONObject? {
+    package func nextLine() throws(ClientError) -> JSONObject? {
         while true {
             if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
                 let line = buffer[start..<newline]
@@ -110,7 +110,7 @@ public final class DaemonConnection {
     /// Reads one request's answer: calls `record` for each record line and returns the fields of
     /// the final line, whatever the op.
     /// - Throws: ``ClientError/daemon(_:_:)`` when the final line is an error.
-    public func answerFields(record: (WireRecord) throws -> Void = { _ in }) throws -> JSONObject {
+    package func answerFields(record: (WireRecord) throws -> Void = { _ in }) throws -> JSONObject {
         while let line = try nextLine() {
             if case .object(let body)? = line["record"] {
                 do {
@@ -128,7 +128,7 @@ public final class DaemonConnection {
     }
 
     /// Reads one request's answer as `Answer`, calling `record` for each record line.
-    public func answer<Answer: ProtocolAnswer>(
+    package func answer<Answer: ProtocolAnswer>(
         _ type: Answer.Type, record: (WireRecord) throws -> Void = { _ in }
     ) throws -> Answer {
         let fields = try answerFields(record: record)
@@ -140,7 +140,7 @@ public final class DaemonConnection {
     }
 
     /// Sends `request` and returns its answer as `Answer`, calling `record` for each record line.
-    public func request<Answer: ProtocolAnswer>(
+    package func request<Answer: ProtocolAnswer>(
         _ request: ProtocolRequest, as type: Answer.Type, record: (WireRecord) throws -> Void = { _ in }
     ) throws -> Answer {
         try send(request)
@@ -149,7 +149,7 @@ public final class DaemonConnection {
 }
 
 /// What went wrong talking to the daemon. Exit statuses are in docs/cli.md.
-public enum ClientError: Error, CustomStringConvertible {
+package enum ClientError: Error, CustomStringConvertible {
     /// The socket could not be reached.
     case cannotConnect(String, String)
     /// The connection broke.
@@ -162,7 +162,7 @@ public enum ClientError: Error, CustomStringConvertible {
     case timedOut(String)
 
     /// A message for people.
-    public var description: String {
+    package var description: String {
         switch self {
         case .cannotConnect(let path, let reason): "cannot connect to authsignald at \(path): \(reason)"
         case .connectionLost(let reason): "connection to authsignald lost: \(reason)"

@@ -1,13 +1,13 @@
-public import AuthSignalCore
-public import Foundation
+package import AuthSignalCore
+package import Foundation
 import Systemd
 
 /// The PAM hook's work (docs/pam.md): the event pam_exec's environment describes, delivered to
 /// the daemon within a hard time bound, else left in the spool; every failure reported to the
 /// journal. A login is never held up longer than the bound (plus the spool's one fsync).
-public struct PAMHook {
+package struct PAMHook {
     /// What happened to an event.
-    public enum Outcome: Equatable {
+    package enum Outcome: Equatable {
         /// The daemon stored it as record `seq`.
         case stored(seq: Int64)
         /// The daemon could not be reached in time (why); the event is in the spool at `path`.
@@ -18,18 +18,18 @@ public struct PAMHook {
         case lost(String)
 
         /// Whether the daemon stored the event.
-        public var isStored: Bool { if case .stored = self { true } else { false } }
+        package var isStored: Bool { if case .stored = self { true } else { false } }
     }
 
     /// The daemon's socket.
-    public let socketPath: String
+    package let socketPath: String
     /// The spool directory.
-    public let spoolDirectory: String
+    package let spoolDirectory: String
     /// How long connecting, sending and waiting for the acknowledgement may take together.
-    public let timeout: Duration
+    package let timeout: Duration
 
     /// A hook delivering to `socketPath` within `timeout`, spooling into `spoolDirectory`.
-    public init(socketPath: String, spoolDirectory: String, timeout: Duration) {
+    package init(socketPath: String, spoolDirectory: String, timeout: Duration) {
         self.socketPath = socketPath
         self.spoolDirectory = spoolDirectory
         self.timeout = timeout
@@ -38,7 +38,7 @@ public struct PAMHook {
     /// The event pam_exec's `environment` describes, or `nil` for a `PAM_TYPE` that records
     /// nothing. It carries its idempotency id and time from the start, so that an event that
     /// reached a slow daemon and was also spooled is stored once, with the time it happened.
-    public static func event(environment: [String: String], id: String, time: Date) -> AuthEvent? {
+    package static func event(environment: [String: String], id: String, time: Date) -> AuthEvent? {
         let signal: AuthSignal
         switch environment["PAM_TYPE"] {
         case "auth": signal = .userLoginFailed
@@ -61,7 +61,7 @@ public struct PAMHook {
 
     /// Delivers `event` (from ``event(environment:id:time:)``) by `deadline`, else spools it;
     /// reports anything but success to the journal.
-    public func deliver(_ event: AuthEvent, deadline: ContinuousClock.Instant) -> Outcome {
+    package func deliver(_ event: AuthEvent, deadline: ContinuousClock.Instant) -> Outcome {
         let outcome = attempt(event, deadline: deadline)
         if !outcome.isStored { report(outcome, event: event) }
         return outcome

@@ -1,8 +1,8 @@
-public import AuthSignalCore
+package import AuthSignalCore
 import Foundation
 
 /// How records are printed.
-public enum OutputFormat: String, CaseIterable, Sendable {
+package enum OutputFormat: String, CaseIterable, Sendable {
     /// Aligned columns, local time, colour on a terminal.
     case table
     /// One JSON array.
@@ -15,7 +15,7 @@ public enum OutputFormat: String, CaseIterable, Sendable {
 
 /// Prints records from the daemon (or the database) in an ``OutputFormat``. Every field a client
 /// supplied is escaped for the terminal: a hostile user name cannot inject escape sequences.
-public final class RecordPrinter {
+package final class RecordPrinter {
     private let format: OutputFormat
     private let colour: Bool
     private let write: (String) -> Void
@@ -29,7 +29,7 @@ public final class RecordPrinter {
     /// A printer; `streaming` prints table rows at once with fixed widths (for `follow`); `hosts`
     /// adds a host column to tables and CSV (records read from many hosts' journals); `terminal`
     /// escapes CSV values as the table does.
-    public init(
+    package init(
         format: OutputFormat, colour: Bool, streaming: Bool = false, hosts: Bool = false, terminal: Bool = false,
         write: @escaping (String) -> Void
     ) {
@@ -56,7 +56,7 @@ public final class RecordPrinter {
     private var fixedWidths: [Int] { (hosts ? [16] : []) + [8, 19, 7, 24, 18, 12] }
 
     /// Prints (or, for a table, collects) one record.
-    public func add(_ record: WireRecord) {
+    package func add(_ record: WireRecord) {
         count += 1
         switch format {
         case .jsonl:
@@ -86,7 +86,7 @@ public final class RecordPrinter {
     }
 
     /// Prints what was collected.
-    public func finish() {
+    package func finish() {
         switch format {
         case .json where !streaming: write(count > 0 ? "\n]\n" : "]\n")
         case .table where !streaming:

@@ -1,22 +1,22 @@
-public import AuthSignalCore
-public import Foundation
+package import AuthSignalCore
+package import Foundation
 import Glibc
 
 /// Leaves an event the daemon could not take in the spool (``Spool``), durably: sealed to the
 /// daemon's key, written to a temporary file, synced, renamed into place, the directory synced.
-public struct SpoolWriter {
+package struct SpoolWriter {
     /// The spool directory.
-    public let directory: String
+    package let directory: String
 
     /// The directory from an explicit option, else `$AUTHSIGNAL_SPOOL`, else the default.
-    public static func directory(_ option: String?) -> String {
+    package static func directory(_ option: String?) -> String {
         if let option { return option }
         if let variable = getenv("AUTHSIGNAL_SPOOL"), variable.pointee != 0 { return String(cString: variable) }
         return Spool.defaultDirectory
     }
 
     /// A writer into `directory`.
-    public init(directory: String) {
+    package init(directory: String) {
         self.directory = directory
     }
 
@@ -24,7 +24,7 @@ public struct SpoolWriter {
     /// `time`) and returns the file's path.
     /// - Throws: ``SpoolError``: the directory or its key cannot be trusted, the spool is full, or
     ///   writing failed (then nothing is left behind).
-    public func write(_ line: [UInt8], time: Date, id: String) throws(SpoolError) -> String {
+    package func write(_ line: [UInt8], time: Date, id: String) throws(SpoolError) -> String {
         let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard directoryFD >= 0 else { throw .io("spool \(directory)", errno) }
         defer { close(directoryFD) }

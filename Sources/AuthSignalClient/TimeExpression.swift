@@ -1,12 +1,12 @@
 import AuthSignalCore
-public import Foundation
+package import Foundation
 
 /// Times as admins type them (as `journalctl --since` and `ausearch --start` accept): RFC 3339,
 /// `now`, `today`, `yesterday`, `recent` (10 minutes ago), `this-week` (Monday 00:00), relative
 /// `-1h`, `-30min`, `-2d`, and `2 hours ago`. Calendar words use the local time zone.
-public enum TimeExpression {
+package enum TimeExpression {
     /// Parses `text` relative to `now`.
-    public static func parse(_ text: String, now: Date = Date(), calendar: Calendar = .current) -> Date? {
+    package static func parse(_ text: String, now: Date = Date(), calendar: Calendar = .current) -> Date? {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         if let date = RFC3339.parse(text) { return date }
         let midnight = calendar.startOfDay(for: now)

@@ -1,33 +1,33 @@
-public import AuditJournal
+package import AuditJournal
 import AuditStore
 import AuthSignalCore
 import Foundation
 import Systemd
 
 /// What `verify` found: the chain walk's verdict plus what the journal anchors said.
-public struct Verification: Sendable {
+package struct Verification: Sendable {
     /// Records whose hash and link were checked.
-    public var checked: Int
+    package var checked: Int
     /// The first bad seq and why, if anything is wrong.
-    public var problem: (seq: Int64, description: String)?
+    package var problem: (seq: Int64, description: String)?
     /// Anchors of this log found in the journal.
-    public var anchorsFound = 0
+    package var anchorsFound = 0
     /// The newest anchor compared with the log, if any.
-    public var latestAnchor: Int64?
+    package var latestAnchor: Int64?
     /// The audit log's identity (`nil` for a log written before identities existed).
-    public var logID: String?
+    package var logID: String?
 
     /// Whether the log is intact.
-    public var valid: Bool { problem == nil }
+    package var valid: Bool { problem == nil }
 }
 
 /// Checks audit logs: offline, straight from a database file, or through the daemon; both with
 /// the chain anchors the daemon wrote to the journal when a journal is given.
-public enum Verifier {
+package enum Verifier {
     /// Walks the chain of the database file at `path`, read-only, and compares it with every
     /// anchor of the same log in `journal`: an anchor with another hash is a rewritten chain, an
     /// anchor past the end a truncated log.
-    public static func verify(
+    package static func verify(
         database path: String, from: Int64?, to: Int64?, journal: JournalHistory?
     ) async throws -> Verification {
         let log = try ReadOnlyAuditLog(path: path)
@@ -50,7 +50,7 @@ public enum Verifier {
     /// within the range with the record the daemon holds at that seq. The walk proves every link
     /// up to the end, so the newest anchor is the one that catches a chain rewritten (or cut)
     /// before it.
-    public static func verify(
+    package static func verify(
         daemon: DaemonConnection, from: Int64?, to: Int64?, journal: JournalHistory?
     ) throws -> Verification {
         let answer = try daemon.request(.verify(from: from, to: to), as: VerifyAnswer.self)

@@ -1,22 +1,22 @@
-public import AuthSignalCore
+package import AuthSignalCore
 import Glibc
 
 /// Who may do what (`[Access]`): root always; emitting to the emit lists, reading (query, follow,
 /// stats, verify) to the read lists. A list names users or groups by name or number.
-public struct AccessPolicy: Sendable, Hashable {
+package struct AccessPolicy: Sendable, Hashable {
     /// The uids allowed to emit.
-    public let emitUIDs: Set<UInt32>
+    package let emitUIDs: Set<UInt32>
     /// The gids whose members may emit.
-    public let emitGIDs: Set<UInt32>
+    package let emitGIDs: Set<UInt32>
     /// The uids allowed to read.
-    public let readUIDs: Set<UInt32>
+    package let readUIDs: Set<UInt32>
     /// The gids whose members may read.
-    public let readGIDs: Set<UInt32>
+    package let readGIDs: Set<UInt32>
     /// Names in the lists that match no account or group (reported at start and reload).
-    public let unresolved: [String]
+    package let unresolved: [String]
 
     /// Resolves the `[Access]` lists of `config` against the system's accounts and groups.
-    public init(_ config: DaemonConfig) {
+    package init(_ config: DaemonConfig) {
         var unresolved: [String] = []
         /// Numbers as they are, names through `lookup`; unknown names are reported.
         func resolve(_ names: [String], _ key: String, _ kind: String, _ lookup: (String) -> UInt32?) -> Set<UInt32> {
@@ -37,7 +37,7 @@ public struct AccessPolicy: Sendable, Hashable {
     }
 
     /// Whether `peer` may perform `request`.
-    public func permits(_ request: ProtocolRequest, peer: PeerIdentity) -> Bool {
+    package func permits(_ request: ProtocolRequest, peer: PeerIdentity) -> Bool {
         if peer.credentials.uid == 0 { return true }
         switch request {
         case .ping: return true
@@ -49,14 +49,14 @@ public struct AccessPolicy: Sendable, Hashable {
 }
 
 /// A connected peer: its kernel credentials and the groups its account is in.
-public struct PeerIdentity: Sendable, Hashable {
+package struct PeerIdentity: Sendable, Hashable {
     /// What SO_PEERCRED reported.
-    public let credentials: PeerCredentials
+    package let credentials: PeerCredentials
     /// The peer's primary group and the supplementary groups of its account (`getgrouplist`).
-    public let groups: Set<UInt32>
+    package let groups: Set<UInt32>
 
     /// Looks up the groups of the account `credentials.uid`.
-    public init(credentials: PeerCredentials) {
+    package init(credentials: PeerCredentials) {
         self.credentials = credentials
         var groups: Set<UInt32> = [credentials.gid]
         if let account = getpwuid(credentials.uid) {

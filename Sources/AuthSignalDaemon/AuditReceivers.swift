@@ -1,5 +1,5 @@
-public import AuditStore
-public import AuthSignalCore
+package import AuditStore
+package import AuthSignalCore
 import Signals
 
 /// The daemon's own receivers, connected in ``ready(journal:)`` (the counterpart of a Django
@@ -10,9 +10,9 @@ import Signals
 /// - the journal receiver on `post_save` from the audit log: it sees each record once it is
 ///   committed, and only enqueues (never delaying an acknowledgement). The follower broadcast
 ///   (``FollowerHub``) connects itself to `post_save` while anyone follows.
-public final class AuditReceivers: Sendable {
+package final class AuditReceivers: Sendable {
     /// The dispatch UID prefix of every registration of this component.
-    public static let uid = "authsignald"
+    package static let uid = "authsignald"
 
     let store: AuditStore
     let journal: JournalSink?
@@ -22,7 +22,7 @@ public final class AuditReceivers: Sendable {
     private let journalReceiver: Receiver<PostSave>
 
     /// Creates the receivers; nothing is connected until ``ready(journal:)``.
-    public init(store: AuditStore, journal: JournalSink?) {
+    package init(store: AuditStore, journal: JournalSink?) {
         self.store = store
         self.journal = journal
         loggedIn = TypedReceiver("authsignald.store") { _, payload in store.submit(payload.event) }
@@ -34,7 +34,7 @@ public final class AuditReceivers: Sendable {
     }
 
     /// Connects every receiver; the journal one only when `journal` is true. Idempotent.
-    public func ready(journal: Bool) {
+    package func ready(journal: Bool) {
         userLoggedIn.connect(loggedIn.receiver, weak: false, dispatchUID: "\(Self.uid).store")
         userLoggedOut.connect(loggedOut.receiver, weak: false, dispatchUID: "\(Self.uid).store")
         userLoginFailed.connect(loginFailed.receiver, weak: false, dispatchUID: "\(Self.uid).store")
@@ -42,7 +42,7 @@ public final class AuditReceivers: Sendable {
     }
 
     /// Connects or disconnects the journal receiver (`[Journal] Enabled`, also on reload).
-    public func setJournal(enabled: Bool) {
+    package func setJournal(enabled: Bool) {
         if enabled, journal != nil {
             postSave.connect(
                 journalReceiver, sender: AuditStore.recordSender, weak: false, dispatchUID: "\(Self.uid).journal")
@@ -52,7 +52,7 @@ public final class AuditReceivers: Sendable {
     }
 
     /// Disconnects every receiver.
-    public func unready() {
+    package func unready() {
         userLoggedIn.disconnect(dispatchUID: "\(Self.uid).store")
         userLoggedOut.disconnect(dispatchUID: "\(Self.uid).store")
         userLoginFailed.disconnect(dispatchUID: "\(Self.uid).store")
@@ -65,7 +65,7 @@ public final class AuditReceivers: Sendable {
     ///
     /// The store receiver is connected from ``ready(journal:)`` to ``unready()``; an event sent
     /// outside that (or after a deployment's code disconnected it) is refused, never dropped.
-    public func dispatch(_ event: RedactedEvent) -> Result<AppendTicket, ProtocolError> {
+    package func dispatch(_ event: RedactedEvent) -> Result<AppendTicket, ProtocolError> {
         let sender = Sender.named(event.sender)
         let answer: Result<AppendTicket, any Error>? =
             switch event.signal {

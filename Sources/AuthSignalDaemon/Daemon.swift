@@ -1,13 +1,13 @@
 import AuditStore
 import AuthSignalCore
 import Foundation
-public import Logging
+package import Logging
 import NIOCore
 import NIOPosix
-public import ServiceLifecycle
-public import Signals
+package import ServiceLifecycle
+package import Signals
 import Synchronization
-public import Systemd
+package import Systemd
 import UnixSignals
 
 /// authsignald assembled: the configuration loaded, the redaction key and the audit log open,
@@ -17,29 +17,29 @@ import UnixSignals
 /// (docs/architecture.md): at SIGTERM the periodic work stops, the listener stops accepting and
 /// answers everything already read, then the audit log closes, then the journal sink sends what
 /// it has queued and its final anchor, then the event loops shut down.
-public struct Daemon: Sendable {
+package struct Daemon: Sendable {
     /// Where the configuration comes from.
-    public struct ConfigSource: Sendable {
+    package struct ConfigSource: Sendable {
         /// The main file.
-        public var path: String
+        package var path: String
         /// Whether the main file must exist (it must when named with `--config`).
-        public var required: Bool
+        package var required: Bool
 
         /// Creates a source.
-        public init(path: String, required: Bool) {
+        package init(path: String, required: Bool) {
             self.path = path
             self.required = required
         }
     }
 
     /// The daemon's services, in start order (shutdown runs in reverse).
-    public let services: [ServiceGroupConfiguration.ServiceConfiguration]
+    package let services: [ServiceGroupConfiguration.ServiceConfiguration]
 
     /// Loads the configuration from `source`, opens the key and the audit log, and builds the
     /// services; `health` receives the checks that the event loops and the audit log writer make
     /// progress (for ``WatchdogService``, which the caller runs after these).
     /// - Throws: ``DaemonError`` for a bad configuration or socket; errors opening the key or log.
-    public init(source: ConfigSource, logger: Logger, health: WatchdogHealth = WatchdogHealth()) throws {
+    package init(source: ConfigSource, logger: Logger, health: WatchdogHealth = WatchdogHealth()) throws {
         let config: DaemonConfig
         do {
             config = try DaemonConfig.load(path: source.path, required: source.required)
@@ -103,5 +103,5 @@ public struct Daemon: Sendable {
     }
 
     /// The sender of the daemon's own signals (`setting_changed`).
-    public static let sender = Sender.type(Daemon.self)
+    package static let sender = Sender.type(Daemon.self)
 }

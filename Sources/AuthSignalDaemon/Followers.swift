@@ -1,5 +1,5 @@
-public import AuditStore
-public import AuthSignalCore
+package import AuditStore
+package import AuthSignalCore
 import Signals
 import Synchronization
 
@@ -11,9 +11,9 @@ import Synchronization
 /// The hub hears committed records through `post_save` from the audit log, and is connected only
 /// while someone follows: with no follower (and the journal off) the store's writer does not build
 /// record objects for `post_save` at all.
-public final class FollowerHub: Sendable {
+package final class FollowerHub: Sendable {
     /// How many records one follower may have waiting.
-    public static let bufferLimit = 8192
+    package static let bufferLimit = 8192
 
     private struct Entry: Sendable {
         let filter: RecordFilter
@@ -30,7 +30,7 @@ public final class FollowerHub: Sendable {
     static let dispatchUID = "authsignald.followers"
 
     /// An empty hub.
-    public init() {
+    package init() {
         let hub = WeakHub()
         receiver = Receiver(Self.dispatchUID) { _, payload in
             if let record = payload.instance(as: AuditRecord.self) { hub.value?.offer(record) }
@@ -49,10 +49,10 @@ public final class FollowerHub: Sendable {
     }
 
     /// How many followers are connected.
-    public var count: Int { followers.withLock { $0?.count ?? 0 } }
+    package var count: Int { followers.withLock { $0?.count ?? 0 } }
 
     /// Registers a follower for records matching `filter`.
-    public func subscribe(_ filter: RecordFilter) -> Subscription {
+    package func subscribe(_ filter: RecordFilter) -> Subscription {
         let (stream, continuation) = AsyncStream.makeStream(
             of: AuditRecord.self, bufferingPolicy: .bufferingOldest(Self.bufferLimit))
         let id = nextID.add(1, ordering: .relaxed).oldValue
@@ -78,7 +78,7 @@ public final class FollowerHub: Sendable {
     }
 
     /// Offers a committed record to every matching follower.
-    public func offer(_ record: AuditRecord) {
+    package func offer(_ record: AuditRecord) {
         let overflowed = followers.withLock { followers -> [Entry] in
             guard let current = followers else { return [] }
             var overflowed: [Entry] = []
@@ -97,7 +97,7 @@ public final class FollowerHub: Sendable {
 
     /// Ends every follow stream, and every one started later (shutdown): each follower answers
     /// its final line.
-    public func finishAll() {
+    package func finishAll() {
         let all = followers.withLock { followers in
             defer {
                 followers = nil
@@ -120,13 +120,13 @@ public final class FollowerHub: Sendable {
     }
 
     /// One follower's records.
-    public struct Subscription: Sendable {
+    package struct Subscription: Sendable {
         /// The records as they commit; ends at shutdown, on overflow, or when cancelled.
-        public let records: AsyncStream<AuditRecord>
+        package let records: AsyncStream<AuditRecord>
         let lost: Lost
 
         /// The seq of the first record this follower lost by falling behind, if any.
-        public var firstLostSeq: Int64? {
+        package var firstLostSeq: Int64? {
             let seq = lost.seq.load(ordering: .relaxed)
             return seq > 0 ? seq : nil
         }

@@ -1,9 +1,9 @@
 import AuditJournal
-public import AuditStore
-public import AuthSignalCore
+package import AuditStore
+package import AuthSignalCore
 import Foundation
 import Synchronization
-public import Systemd
+package import Systemd
 
 /// Writes committed records to the journal off the acknowledgement path.
 ///
@@ -12,34 +12,34 @@ public import Systemd
 /// oldest waiting entries are kept, new ones are dropped and counted, and the SQLite record (the
 /// system of record) is never delayed. The thread also anchors the chain head in the journal every
 /// `AnchorEveryRecords` records or `AnchorIntervalSec` seconds.
-public final class JournalSink: Sendable {
+package final class JournalSink: Sendable {
     /// What the journal got and did not get since start.
-    public struct Counters: Sendable, Hashable {
+    package struct Counters: Sendable, Hashable {
         /// Entries journald accepted.
-        public var sent = 0
+        package var sent = 0
         /// Entries dropped because the queue was full.
-        public var dropped = 0
+        package var dropped = 0
         /// Entries journald did not accept (absent or refusing).
-        public var failed = 0
+        package var failed = 0
         /// Chain anchors written.
-        public var anchors = 0
+        package var anchors = 0
         /// Chain anchors that could not be written.
-        public var anchorFailures = 0
+        package var anchorFailures = 0
         /// Entries waiting now.
-        public var queued = 0
+        package var queued = 0
     }
 
     /// Timing and capacity.
-    public struct Settings: Sendable, Hashable {
+    package struct Settings: Sendable, Hashable {
         /// The most entries waiting.
-        public var capacity: Int
+        package var capacity: Int
         /// Anchor after this many records…
-        public var anchorEveryRecords: Int
+        package var anchorEveryRecords: Int
         /// …or this long after the first record not anchored.
-        public var anchorInterval: Duration
+        package var anchorInterval: Duration
 
         /// Settings from the daemon's configuration.
-        public init(_ config: DaemonConfig) {
+        package init(_ config: DaemonConfig) {
             capacity = config.journalQueueCapacity
             anchorEveryRecords = config.anchorEveryRecords
             anchorInterval = .seconds(config.anchorIntervalSeconds)
@@ -68,7 +68,7 @@ public final class JournalSink: Sendable {
     /// Starts the sending thread.
     /// - Parameters:
     ///   - logID: the audit log's identity, written into every anchor.
-    public init(settings: Settings, logID: String, writer: JournalWriter = JournalWriter()) {
+    package init(settings: Settings, logID: String, writer: JournalWriter = JournalWriter()) {
         state = Mutex(State(settings: settings))
         self.writer = writer
         self.logID = logID
@@ -78,12 +78,12 @@ public final class JournalSink: Sendable {
     }
 
     /// Applies new settings (a reload).
-    public func update(_ settings: Settings) {
+    package func update(_ settings: Settings) {
         state.withLock { $0.settings = settings }
     }
 
     /// The counters now.
-    public var counters: Counters {
+    package var counters: Counters {
         state.withLock { state in
             var counters = state.counters
             counters.queued = state.count
@@ -92,7 +92,7 @@ public final class JournalSink: Sendable {
     }
 
     /// Enqueues `record`, or counts it dropped when the queue is full. Never blocks.
-    public func offer(_ record: AuditRecord) {
+    package func offer(_ record: AuditRecord) {
         let wasEmpty = state.withLock { state -> Bool? in
             guard !state.stopping else { return nil }
             guard state.count < state.settings.capacity else {
@@ -106,7 +106,7 @@ public final class JournalSink: Sendable {
     }
 
     /// Sends what is queued (waiting at most `timeout`), anchors the final chain head, and stops.
-    public func stop(timeout: Duration = .seconds(5)) {
+    package func stop(timeout: Duration = .seconds(5)) {
         state.withLock { $0.stopping = true }
         wakeup.signal()
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18

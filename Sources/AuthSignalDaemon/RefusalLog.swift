@@ -1,13 +1,13 @@
-public import AuthSignalCore
+package import AuthSignalCore
 import Synchronization
 
 /// Rate-limits the daemon's reports of refused requests per peer uid, so that a client sending
 /// thousands of bad requests a second cannot spend the journal's per-unit rate limit and push the
 /// audit entries out: the first ``burst`` refusals of a uid in each ``window`` are reported one
 /// by one, the rest are counted and reported as one summary line when the window has passed.
-public final class RefusalLog: Sendable {
+package final class RefusalLog: Sendable {
     /// What to log for one refusal.
-    public enum Decision: Equatable, Sendable {
+    package enum Decision: Equatable, Sendable {
         /// Log this refusal.
         case log
         /// Count it silently.
@@ -15,20 +15,20 @@ public final class RefusalLog: Sendable {
     }
 
     /// A uid's refusals over the past window that were not logged, by error code.
-    public struct Summary: Equatable, Sendable {
+    package struct Summary: Equatable, Sendable {
         /// The peer uid.
-        public let uid: UInt32
+        package let uid: UInt32
         /// Suppressed refusals by code.
-        public let suppressed: [ErrorCode: Int]
+        package let suppressed: [ErrorCode: Int]
 
         /// A summary of `suppressed` refusals of `uid`.
-        public init(uid: UInt32, suppressed: [ErrorCode: Int]) {
+        package init(uid: UInt32, suppressed: [ErrorCode: Int]) {
             self.uid = uid
             self.suppressed = suppressed
         }
 
         /// `N refused requests from uid U not logged one by one (forbidden 12, invalid_json 3)`.
-        public var message: String {
+        package var message: String {
             let total = suppressed.values.reduce(0, +)
             let codes = suppressed.sorted { $0.key.rawValue < $1.key.rawValue }
                 .map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")
@@ -43,22 +43,22 @@ public final class RefusalLog: Sendable {
     }
 
     /// Refusals of one uid reported one by one per window.
-    public let burst: Int
+    package let burst: Int
     /// The window length.
-    public let window: Duration
+    package let window: Duration
     /// Peers tracked at most; beyond, the oldest windows are summarised early.
     static let maximumPeers = 4096
     private let windows = Mutex<[UInt32: Window]>([:])
 
     /// A log reporting `burst` refusals per uid per `window`.
-    public init(burst: Int = 5, window: Duration = .seconds(10)) {
+    package init(burst: Int = 5, window: Duration = .seconds(10)) {
         self.burst = burst
         self.window = window
     }
 
     /// Records a refusal of `uid`'s request with `code` at `now`: whether to log it, and the
     /// summary of that uid's previous window if it had suppressed refusals and is over.
-    public func record(
+    package func record(
         uid: UInt32, code: ErrorCode, now: ContinuousClock.Instant = .now
     ) -> (Decision, Summary?) {
         windows.withLock { windows in
@@ -83,7 +83,7 @@ public final class RefusalLog: Sendable {
 
     /// The summaries of every window that is over (a burst that stopped), forgetting them; also
     /// forgets quiet peers, and summarises the oldest early beyond ``maximumPeers``.
-    public func flush(now: ContinuousClock.Instant = .now) -> [Summary] {
+    package func flush(now: ContinuousClock.Instant = .now) -> [Summary] {
         windows.withLock { windows in
             var summaries: [Summary] = []
             for (uid, current) in windows where now - current.start >= window {

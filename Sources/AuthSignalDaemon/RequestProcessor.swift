@@ -1,26 +1,26 @@
-public import AuditStore
-public import AuthSignalCore
+package import AuditStore
+package import AuthSignalCore
 import Foundation
 import Synchronization
 
 /// Where a request's record lines go: the connection, in request order. `write` returns once the
 /// connection can take more (back-pressure), and throws once the connection is gone.
-public protocol RecordOutput: Sendable {
+package protocol RecordOutput: Sendable {
     /// Writes record lines.
     func write(_ bytes: [UInt8]) async throws
 }
 
 /// What can change on reload: the configuration and what is built from it.
-public struct Runtime: Sendable {
+package struct Runtime: Sendable {
     /// The configuration in effect.
-    public let config: DaemonConfig
+    package let config: DaemonConfig
     /// The redactor built from `[Redaction]`.
-    public let redactor: Redactor
+    package let redactor: Redactor
     /// The access policy built from `[Access]`.
-    public let access: AccessPolicy
+    package let access: AccessPolicy
 
     /// Builds the runtime for `config` with the redaction `key`.
-    public init(config: DaemonConfig, key: RedactionKey) {
+    package init(config: DaemonConfig, key: RedactionKey) {
         self.config = config
         redactor = Redactor(
             mode: config.redactionMode, key: key, patterns: config.patterns, hashUnknownUsers: config.hashUnknownUsers)
@@ -29,7 +29,7 @@ public struct Runtime: Sendable {
 }
 
 /// Serves decoded requests: the protocol's semantics, independent of the transport.
-public final class RequestProcessor: Sendable {
+package final class RequestProcessor: Sendable {
     /// Record lines are written in chunks of about this many bytes.
     static let chunkBytes = 64 * 1024
 
@@ -42,12 +42,12 @@ public final class RequestProcessor: Sendable {
     /// Open connections, maintained by the server.
     let connections = Atomic<Int>(0)
     /// What the spool drainer has done.
-    public let spool = SpoolStatus()
+    package let spool = SpoolStatus()
     /// Requests answered with an error, by code.
     private let refusals = Mutex<[ErrorCode: Int]>([:])
 
     /// Creates a processor.
-    public init(
+    package init(
         store: AuditStore, receivers: AuditReceivers, journal: JournalSink?, followers: FollowerHub, runtime: Runtime
     ) {
         self.store = store
@@ -58,13 +58,13 @@ public final class RequestProcessor: Sendable {
     }
 
     /// The runtime in effect.
-    public var runtime: Runtime {
+    package var runtime: Runtime {
         get { runtimeState.withLock { $0 } }
         set { runtimeState.withLock { $0 = newValue } }
     }
 
     /// How a request is served (see ``serve(_:peer:)``).
-    public enum Service: Sendable {
+    package enum Service: Sendable {
         /// An emit, dispatched: the ticket completes when the record is durable.
         case stored(AppendTicket)
         /// A read (or a ping), to run once every earlier request of the connection is answered:
@@ -77,7 +77,7 @@ public final class RequestProcessor: Sendable {
     /// Starts serving `request` from `peer` (already permitted). An emit is dispatched now, so
     /// that one connection's events are stored in the order it sent them; a read is returned to
     /// be run when its turn comes.
-    public func serve(_ request: ProtocolRequest, peer: PeerIdentity) -> Service {
+    package func serve(_ request: ProtocolRequest, peer: PeerIdentity) -> Service {
         switch request {
         case .emit(let event):
             switch emit(event, peer: peer) {
@@ -104,7 +104,7 @@ public final class RequestProcessor: Sendable {
     /// Redacts `event` and sends its signal at once (so that one connection's events are stored
     /// in the order it sent them); the ticket completes when the record is durable. The one path
     /// by which events reach the store, for connections and the spool alike.
-    public func emit(_ event: AuthEvent, peer: PeerIdentity) -> Result<AppendTicket, ProtocolError> {
+    package func emit(_ event: AuthEvent, peer: PeerIdentity) -> Result<AppendTicket, ProtocolError> {
         receivers.dispatch(runtime.redactor.redact(event, peer: peer.credentials))
     }
 
@@ -233,4 +233,4 @@ public final class RequestProcessor: Sendable {
 }
 
 /// The connection closed before a request's answer could be written.
-public struct ConnectionGone: Error {}
+package struct ConnectionGone: Error {}

@@ -181,14 +181,14 @@ private final class RejectingHandler: ChannelInboundHandler {
 }
 
 /// Why the daemon cannot start.
-public enum DaemonError: Error, CustomStringConvertible {
+package enum DaemonError: Error, CustomStringConvertible {
     /// The socket cannot be set up.
     case socket(String)
     /// The configuration is unusable.
     case config(String)
 
     /// A message for people.
-    public var description: String {
+    package var description: String {
         switch self {
         case .socket(let message): "socket: \(message)"
         case .config(let message): "configuration: \(message)"

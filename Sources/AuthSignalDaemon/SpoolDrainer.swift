@@ -1,9 +1,9 @@
 import AuditStore
-public import AuthSignalCore
+package import AuthSignalCore
 import Dispatch
 import Foundation
 import Glibc
-public import Logging
+package import Logging
 import Synchronization
 
 /// Stores the events the PAM hook left in the spool (``Spool``) while the daemon could not take
@@ -14,9 +14,9 @@ import Synchronization
 /// durable. A file that cannot be trusted (not a regular file of one link, a mode that lets
 /// others change it, too large, not sealed for this daemon, not an emit, an owner who may not
 /// emit) is moved to `refused/` and reported, never fatal.
-public final class SpoolDrainer: Sendable {
+package final class SpoolDrainer: Sendable {
     /// The spool directory.
-    public let directory: String
+    package let directory: String
     private let key: SpoolOpeningKey
     private let processor: RequestProcessor
     private let logger: Logger
@@ -28,7 +28,7 @@ public final class SpoolDrainer: Sendable {
     static let rescanInterval = Duration.seconds(5)
 
     /// A drainer of `directory` whose events `processor` stores.
-    public init(directory: String, key: SpoolOpeningKey, processor: RequestProcessor, logger: Logger) {
+    package init(directory: String, key: SpoolOpeningKey, processor: RequestProcessor, logger: Logger) {
         self.directory = directory
         self.status = processor.spool
         self.key = key
@@ -39,7 +39,7 @@ public final class SpoolDrainer: Sendable {
     /// Makes the directory usable: creates it (mode 3733) when missing, corrects its mode, and
     /// writes the public key hooks seal events to. Returns `false`, with the reason logged, when
     /// the daemon does not own it: someone else could then remove or replace what hooks leave.
-    public func prepare() -> Bool {
+    package func prepare() -> Bool {
         var info = stat()
         // mkdir only when missing: under ProtectSystem=strict it fails with EPERM even for a
         // directory that exists (systemd-tmpfiles makes it; ReadWritePaths opens it).
@@ -95,7 +95,7 @@ public final class SpoolDrainer: Sendable {
     }
 
     /// Drains now, then on every change and every ``rescanInterval``, until cancelled.
-    public func run() async {
+    package func run() async {
         let (changes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let watch = watchDirectory(continuation)
         let ticker = Task {
@@ -324,26 +324,26 @@ struct SpoolFile {
 }
 
 /// What the spool drainer has done, for `stats`.
-public final class SpoolStatus: Sendable {
+package final class SpoolStatus: Sendable {
     /// The counts.
-    public struct Counters: Sendable, Hashable {
+    package struct Counters: Sendable, Hashable {
         /// The directory drained, once it is usable.
-        public var directory: String?
+        package var directory: String?
         /// Events stored from the spool (including repeats of events already stored).
-        public var stored = 0
+        package var stored = 0
         /// Files moved aside or deleted as untrustworthy.
-        public var refused = 0
+        package var refused = 0
         /// Event files waiting after the last pass.
-        public var pending = 0
+        package var pending = 0
     }
 
     private let state = Mutex(Counters())
 
     /// Nothing drained yet, no directory in use.
-    public init() {}
+    package init() {}
 
     /// The counts now.
-    public var counters: Counters { state.withLock { $0 } }
+    package var counters: Counters { state.withLock { $0 } }
 
     func enable(_ directory: String) { state.withLock { $0.directory = directory } }
     func stored() { state.withLock { $0.stored += 1 } }

@@ -3,36 +3,36 @@ import Glibc
 
 /// One journal entry: fields in order, each value any bytes (newlines, NUL and invalid UTF-8 are
 /// kept as they are).
-public struct JournalEntry: Sendable, Hashable {
+package struct JournalEntry: Sendable, Hashable {
     /// The fields, in the order they are sent.
-    public private(set) var fields: [(name: JournalFieldName, value: [UInt8])] = []
+    package private(set) var fields: [(name: JournalFieldName, value: [UInt8])] = []
 
     /// An empty entry.
-    public init() {}
+    package init() {}
 
     /// Adds a field with a text value.
-    public mutating func append(_ name: JournalFieldName, _ value: String) {
+    package mutating func append(_ name: JournalFieldName, _ value: String) {
         fields.append((name, Array(value.utf8)))
     }
 
     /// Adds a field with a binary value.
-    public mutating func append(_ name: JournalFieldName, bytes: [UInt8]) {
+    package mutating func append(_ name: JournalFieldName, bytes: [UInt8]) {
         fields.append((name, bytes))
     }
 
     /// The first value of `name`, as text.
-    public subscript(name: JournalFieldName) -> String? {
+    package subscript(name: JournalFieldName) -> String? {
         fields.first { $0.name == name }.map { String(decoding: $0.value, as: UTF8.self) }
     }
 
     /// Equal when the same fields have the same values in the same order.
-    public static func == (lhs: JournalEntry, rhs: JournalEntry) -> Bool {
+    package static func == (lhs: JournalEntry, rhs: JournalEntry) -> Bool {
         lhs.fields.count == rhs.fields.count
             && zip(lhs.fields, rhs.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
     }
 
     /// Hashes the fields in order.
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         for field in fields {
             hasher.combine(field.name)
             hasher.combine(field.value)
@@ -45,17 +45,17 @@ public struct JournalEntry: Sendable, Hashable {
 /// `sd_journal_sendv` returns success and drops the entry when no journald socket exists; this
 /// writer checks for the socket then and reports ``JournalError/unavailable(_:)`` instead, so
 /// that callers can count what the journal did not get.
-public struct JournalWriter: Sendable {
+package struct JournalWriter: Sendable {
     /// journald's native socket.
-    public static let socketPath = "/run/systemd/journal/socket"
+    package static let socketPath = "/run/systemd/journal/socket"
 
     /// A writer to the system journal.
-    public init() {}
+    package init() {}
 
     /// Sends `entry`.
     /// - Throws: ``JournalError/unavailable(_:)`` when no journald listens,
     ///   ``JournalError/sendFailed(_:)`` when journald refused it.
-    public func send(_ entry: JournalEntry) throws(JournalError) {
+    package func send(_ entry: JournalEntry) throws(JournalError) {
         // Every field as NAME=value in one buffer, an iovec per field pointing into it: both in
         // temporary (stack) allocations, so that a send allocates nothing on the heap.
         var total = 0

@@ -2,14 +2,14 @@ import Glibc
 
 /// A journal field name: `^[A-Z][A-Z0-9_]{0,63}$` and not starting with `_` (those are trusted
 /// fields only journald sets).
-public struct JournalFieldName: Hashable, Sendable, CustomStringConvertible {
+package struct JournalFieldName: Hashable, Sendable, CustomStringConvertible {
     /// The name.
-    public let name: String
+    package let name: String
 
     /// A validated name.
     /// - Throws: ``JournalError/invalidFieldName(_:)`` for anything journald would reject or
     ///   silently drop: an invalid name is a programming error, which tests catch.
-    public init(_ name: String) throws(JournalError) {
+    package init(_ name: String) throws(JournalError) {
         guard Self.isValid(name) else { throw .invalidFieldName(name) }
         self.name = name
     }
@@ -20,7 +20,7 @@ public struct JournalFieldName: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether journald accepts `name` as a field name.
-    public static func isValid(_ name: String) -> Bool {
+    package static func isValid(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard let first = bytes.first, bytes.count <= 64, (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first)
         else { return false }
@@ -34,7 +34,7 @@ public struct JournalFieldName: Hashable, Sendable, CustomStringConvertible {
     /// A valid field name made from any text (such as a swift-log metadata key): upper-cased,
     /// other characters replaced by `_`, prefixed when it does not start with a letter, at most
     /// 64 characters.
-    public static func sanitizing(_ text: String, prefix: String = "F_") -> JournalFieldName {
+    package static func sanitizing(_ text: String, prefix: String = "F_") -> JournalFieldName {
         var bytes = text.uppercased().utf8.map { byte -> UInt8 in
             let allowed =
                 (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
@@ -53,11 +53,11 @@ public struct JournalFieldName: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The name.
-    public var description: String { name }
+    package var description: String { name }
 }
 
 /// Why a journal operation failed.
-public enum JournalError: Error, Equatable, CustomStringConvertible {
+package enum JournalError: Error, Equatable, CustomStringConvertible {
     /// A field name journald would reject.
     case invalidFieldName(String)
     /// No journald listens: the entry was not stored.
@@ -68,7 +68,7 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
     case readFailed(Int32)
 
     /// A message for people.
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidFieldName(let name): "invalid journal field name \"\(name)\""
         case .unavailable(let reason): "journal unavailable: \(reason)"

@@ -1,36 +1,36 @@
-public import Logging
+package import Logging
 
 /// A swift-log handler that writes each log event to the journal as a structured entry:
 /// `MESSAGE`, `PRIORITY`, `SYSLOG_IDENTIFIER`, `CODE_FILE`/`CODE_LINE`/`CODE_FUNC`, and each
 /// metadata key as a field (`request-id` → `REQUEST_ID`).
-public struct JournalLogHandler: LogHandler {
+package struct JournalLogHandler: LogHandler {
     /// The minimum level logged.
-    public var logLevel: Logger.Level = .info
+    package var logLevel: Logger.Level = .info
     /// Metadata added to every entry.
-    public var metadata: Logger.Metadata = [:]
+    package var metadata: Logger.Metadata = [:]
     private let identifier: String
     private let writer: JournalWriter
 
     /// A handler writing as `identifier` (`SYSLOG_IDENTIFIER`).
-    public init(identifier: String, writer: JournalWriter = JournalWriter()) {
+    package init(identifier: String, writer: JournalWriter = JournalWriter()) {
         self.identifier = identifier
         self.writer = writer
     }
 
     /// Metadata by key.
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
     /// Writes one event. A journal that is unavailable drops the event (there is nowhere else
     /// to report it); callers that must know use ``JournalWriter`` directly.
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         try? writer.send(Self.entry(for: event, identifier: identifier, metadata: metadata))
     }
 
     /// The journal entry for a log event (exposed for tests).
-    public static func entry(for event: LogEvent, identifier: String, metadata: Logger.Metadata) -> JournalEntry {
+    package static func entry(for event: LogEvent, identifier: String, metadata: Logger.Metadata) -> JournalEntry {
         var entry = JournalEntry()
         entry.append(.message, "\(event.message)")
         entry.append(.priority, String(priority(event.level)))

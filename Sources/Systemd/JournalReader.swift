@@ -1,22 +1,22 @@
 import CSystemd
-public import Foundation
+package import Foundation
 import Glibc
 
 /// Reads journal entries with `sd_journal_open` (the local journal) or
 /// `sd_journal_open_directory` (such as files collected by systemd-journal-remote).
 ///
 /// Not `Sendable`: an `sd_journal` handle belongs to one thread at a time.
-public final class JournalReader {
+package final class JournalReader {
     private var handle: OpaquePointer?
 
     /// Opens the local system journal.
-    public init() throws(JournalError) {
+    package init() throws(JournalError) {
         let result = sd_journal_open(&handle, Int32(SD_JOURNAL_LOCAL_ONLY))
         guard result >= 0 else { throw .readFailed(-result) }
     }
 
     /// Opens the journal files in `directory`.
-    public init(directory: String) throws(JournalError) {
+    package init(directory: String) throws(JournalError) {
         let result = sd_journal_open_directory(&handle, directory, 0)
         guard result >= 0 else { throw .readFailed(-result) }
     }
@@ -25,17 +25,17 @@ public final class JournalReader {
 
     /// Only entries with `field` equal to `value` (matches on different fields AND together,
     /// on the same field OR together).
-    public func match(_ field: JournalFieldName, _ value: String) throws(JournalError) {
+    package func match(_ field: JournalFieldName, _ value: String) throws(JournalError) {
         let text = "\(field.name)=\(value)"
         let result = text.withCString { sd_journal_add_match(handle, $0, 0) }
         guard result >= 0 else { throw .readFailed(-result) }
     }
 
     /// Removes every match: all entries again.
-    public func removeMatches() { sd_journal_flush_matches(handle) }
+    package func removeMatches() { sd_journal_flush_matches(handle) }
 
     /// Every matching entry from the oldest, as field dictionaries (values are raw bytes).
-    public func entries() throws(JournalError) -> [[String: [UInt8]]] {
+    package func entries() throws(JournalError) -> [[String: [UInt8]]] {
         var all: [[String: [UInt8]]] = []
         seekHead()
         while let entry = try next() { all.append(entry) }
@@ -43,40 +43,40 @@ public final class JournalReader {
     }
 
     /// Positions before the oldest entry.
-    public func seekHead() { sd_journal_seek_head(handle) }
+    package func seekHead() { sd_journal_seek_head(handle) }
 
     /// Positions after the newest entry: ``previous()`` then returns the newest entry.
-    public func seekTail() { sd_journal_seek_tail(handle) }
+    package func seekTail() { sd_journal_seek_tail(handle) }
 
     /// Positions before the first entry written at or after `date`.
-    public func seek(realtime date: Date) {
+    package func seek(realtime date: Date) {
         let microseconds = max(0, date.timeIntervalSince1970 * 1_000_000)
         sd_journal_seek_realtime_usec(handle, UInt64(microseconds))
     }
 
     /// The next matching entry, or `nil` at the end.
-    public func next() throws(JournalError) -> [String: [UInt8]]? {
+    package func next() throws(JournalError) -> [String: [UInt8]]? {
         let step = sd_journal_next(handle)
         guard step >= 0 else { throw .readFailed(-step) }
         return step == 0 ? nil : currentFields()
     }
 
     /// The previous matching entry, or `nil` at the start.
-    public func previous() throws(JournalError) -> [String: [UInt8]]? {
+    package func previous() throws(JournalError) -> [String: [UInt8]]? {
         let step = sd_journal_previous(handle)
         guard step >= 0 else { throw .readFailed(-step) }
         return step == 0 ? nil : currentFields()
     }
 
     /// When the current entry was written (`__REALTIME_TIMESTAMP`).
-    public var realtime: Date? {
+    package var realtime: Date? {
         var microseconds: UInt64 = 0
         guard sd_journal_get_realtime_usec(handle, &microseconds) >= 0 else { return nil }
         return Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
     }
 
     /// Waits until the journal changes or `timeout` passes.
-    public func wait(timeout: Duration) throws(JournalError) {
+    package func wait(timeout: Duration) throws(JournalError) {
         let microseconds = timeout.components.seconds * 1_000_000 + timeout.components.attoseconds / 1_000_000_000_000
         let result = sd_journal_wait(handle, UInt64(max(0, microseconds)))
         guard result >= 0 else { throw .readFailed(-result) }

@@ -2,21 +2,21 @@ import CSystemd
 import Glibc
 
 /// A socket handed over by socket activation.
-public struct ListenSocket: Sendable, Hashable {
+package struct ListenSocket: Sendable, Hashable {
     /// The file descriptor.
-    public let fd: Int32
+    package let fd: Int32
     /// Its name from `LISTEN_FDNAMES` (`FileDescriptorName=` in the .socket unit), if any.
-    public let name: String?
+    package let name: String?
 
     /// Whether it is a listening Unix stream socket.
-    public var isUnixStream: Bool { sd_is_socket_unix(fd, Int32(SOCK_STREAM.rawValue), 1, nil, 0) > 0 }
+    package var isUnixStream: Bool { sd_is_socket_unix(fd, Int32(SOCK_STREAM.rawValue), 1, nil, 0) > 0 }
 }
 
 /// The sockets systemd passed to this process (`sd_listen_fds_with_names`).
-public enum ListenSockets {
+package enum ListenSockets {
     /// Takes the passed sockets (marking them close-on-exec) and unsets the `LISTEN_*` variables
     /// so that child processes do not see them.
-    public static func take() -> [ListenSocket] {
+    package static func take() -> [ListenSocket] {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         let count = sd_listen_fds_with_names(1, &names)
         guard count > 0 else { return [] }
@@ -33,7 +33,7 @@ public enum ListenSockets {
     }
 
     /// The listening Unix stream socket passed under `name`, or the only one when `name` is nil.
-    public static func unixStreamSocket(named name: String? = nil, in sockets: [ListenSocket]) -> ListenSocket? {
+    package static func unixStreamSocket(named name: String? = nil, in sockets: [ListenSocket]) -> ListenSocket? {
         let candidates = sockets.filter(\.isUnixStream)
         if let name { return candidates.first { $0.name == name } }
         return candidates.count == 1 ? candidates.first : nil

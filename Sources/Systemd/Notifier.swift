@@ -3,30 +3,30 @@ import Glibc
 
 /// Tells the service manager about the daemon's state (`sd_notify`, for `Type=notify`).
 /// Without `NOTIFY_SOCKET` every call does nothing and returns `false`.
-public struct Notifier: Sendable {
+package struct Notifier: Sendable {
     /// A notifier for the service manager named by `NOTIFY_SOCKET`.
-    public init() {}
+    package init() {}
 
     /// Sends raw assignments such as `"READY=1\nSTATUS=…"`.
     /// - Returns: whether a service manager received them.
     @discardableResult
-    public func send(_ state: String) -> Bool {
+    package func send(_ state: String) -> Bool {
         sd_notify(0, state) > 0
     }
 
     /// Start-up is complete.
     @discardableResult
-    public func ready(status: String? = nil) -> Bool {
+    package func ready(status: String? = nil) -> Bool {
         send("READY=1" + (status.map { "\nSTATUS=\(Self.line($0))" } ?? ""))
     }
 
     /// A one-line status shown by `systemctl status`.
     @discardableResult
-    public func status(_ text: String) -> Bool { send("STATUS=\(Self.line(text))") }
+    package func status(_ text: String) -> Bool { send("STATUS=\(Self.line(text))") }
 
     /// A configuration reload begins; send ``ready(status:)`` when it is done.
     @discardableResult
-    public func reloading() -> Bool {
+    package func reloading() -> Bool {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let microseconds = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
@@ -35,21 +35,21 @@ public struct Notifier: Sendable {
 
     /// Shutdown begins.
     @discardableResult
-    public func stopping(status: String? = nil) -> Bool {
+    package func stopping(status: String? = nil) -> Bool {
         send("STOPPING=1" + (status.map { "\nSTATUS=\(Self.line($0))" } ?? ""))
     }
 
     /// The daemon is alive (keeps the watchdog from restarting it).
     @discardableResult
-    public func watchdog() -> Bool { send("WATCHDOG=1") }
+    package func watchdog() -> Bool { send("WATCHDOG=1") }
 
     /// The daemon failed with `code` (an errno).
     @discardableResult
-    public func failed(errno code: Int32) -> Bool { send("ERRNO=\(code)") }
+    package func failed(errno code: Int32) -> Bool { send("ERRNO=\(code)") }
 
     /// The watchdog interval the service manager expects pings within (`WATCHDOG_USEC`), if one
     /// is set for this process.
-    public var watchdogInterval: Duration? {
+    package var watchdogInterval: Duration? {
         var microseconds: UInt64 = 0
         guard sd_watchdog_enabled(0, &microseconds) > 0, microseconds > 0 else { return nil }
         return .microseconds(Int64(microseconds))

@@ -1,21 +1,21 @@
-public import Logging
-public import ServiceLifecycle
+package import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// What must keep making progress for the watchdog to be pinged: a process that is scheduled but
 /// stuck (a hung event loop, a writer that never finishes a transaction) is not healthy, and
 /// systemd should restart it.
-public final class WatchdogHealth: Sendable {
+package final class WatchdogHealth: Sendable {
     /// A check: given the longest stall allowed, a reason when exceeded, else `nil`.
-    public typealias Check = @Sendable (_ allowed: Duration) -> String?
+    package typealias Check = @Sendable (_ allowed: Duration) -> String?
 
     private let checks = Mutex<[(name: String, check: Check)]>([])
 
     /// An empty set of checks: healthy.
-    public init() {}
+    package init() {}
 
     /// Adds (or replaces) the check called `name`.
-    public func register(_ name: String, _ check: @escaping Check) {
+    package func register(_ name: String, _ check: @escaping Check) {
         checks.withLock { checks in
             checks.removeAll { $0.name == name }
             checks.append((name, check))
@@ -23,12 +23,12 @@ public final class WatchdogHealth: Sendable {
     }
 
     /// Removes the check called `name`.
-    public func unregister(_ name: String) {
+    package func unregister(_ name: String) {
         checks.withLock { checks in checks.removeAll { $0.name == name } }
     }
 
     /// The first failing check, as `name: reason`, or `nil` when all pass.
-    public func problem(allowing allowed: Duration) -> String? {
+    package func problem(allowing allowed: Duration) -> String? {
         for (name, check) in checks.withLock({ $0 }) {
             if let reason = check(allowed) { return "\(name): \(reason)" }
         }
@@ -41,14 +41,14 @@ public final class WatchdogHealth: Sendable {
 /// withheld (and the reason logged and shown as the unit's status), so systemd restarts a daemon
 /// that is stuck, not only one that stopped. Without a watchdog it waits for shutdown without
 /// pinging, so it never ends the service group early.
-public struct WatchdogService: Service {
+package struct WatchdogService: Service {
     private let notifier: Notifier
     private let interval: Duration?
     private let health: WatchdogHealth
     private let logger: Logger
 
     /// A watchdog service; `interval` defaults to what the service manager asked for.
-    public init(
+    package init(
         notifier: Notifier = Notifier(), interval: Duration? = nil, health: WatchdogHealth = WatchdogHealth(),
         logger: Logger = Logger(label: "authsignald.watchdog")
     ) {
@@ -59,7 +59,7 @@ public struct WatchdogService: Service {
     }
 
     /// Pings until graceful shutdown or cancellation.
-    public func run() async throws {
+    package func run() async throws {
         guard let interval else {
             try? await gracefulShutdown()
             return

@@ -2,7 +2,7 @@ import AuditStore
 import AuthSignalCore
 import Logging
 import NIOCore
-public import Signals
+package import Signals
 
 /// One client connection in the pipeline: carries out what its ``ConnectionStateMachine``
 /// decides (which lines become requests, the order of answers, when to read and how to close),
@@ -313,5 +313,5 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
 extension RequestProcessor {
     /// The sender of the request signals.
-    public static let sender = Sender.type(RequestProcessor.self)
+    package static let sender = Sender.type(RequestProcessor.self)
 }

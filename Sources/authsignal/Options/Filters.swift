@@ -1,4 +1,4 @@
-public import ArgumentParser
+import ArgumentParser
 import AuthSignalClient
 import AuthSignalCore
 import Foundation
