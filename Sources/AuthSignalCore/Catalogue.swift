@@ -1,7 +1,7 @@
 public import Signals
 
-// The built-in signals, with the payloads of their Django namesakes. DESIGN.md §1 lists where
-// authsignald sends each one.
+// The built-in signals, with the payloads of their Django namesakes. docs/signals.md ("How
+// authsignald uses the signals") lists where authsignald sends each one.
 
 // MARK: - Auth (django.contrib.auth.signals)
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// authsignald's configuration (DESIGN.md §5, `etc/authsignald.conf` documents every key).
+/// authsignald's configuration (`etc/authsignald.conf` documents every key).
 ///
 /// Read from a main file in systemd's INI style and its drop-ins (`<file>.d/*.conf`, in name
 /// order, later values winning). Relative paths are relative to the file that sets them.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Protocol v1 (DESIGN.md §3, docs/protocol.md): one JSON object per line, answered by zero or
+/// Protocol v1 (docs/protocol.md): one JSON object per line, answered by zero or
 /// more `{"record":…}` lines and one final line carrying `"ok"`.
 public enum WireProtocol {
     /// The protocol version this build speaks.

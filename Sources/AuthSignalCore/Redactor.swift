@@ -1,7 +1,7 @@
 import Crypto
 public import Foundation
 
-/// Replaces sensitive values in events before anything else sees them (DESIGN.md §4).
+/// Replaces sensitive values in events before anything else sees them (docs/protocol.md, "Redaction").
 ///
 /// Keys of `credentials` and `request`, at any depth and inside arrays, whose name contains one
 /// of the patterns (case-insensitive substring, as Django's `SafeExceptionReporterFilter`) get

@@ -91,19 +91,24 @@ extension Signal {
         var results: RobustResponses<Payload> = []
         results.reserveCapacity(receivers.count)
         for receiver in receivers {
-            switch receiver.body {
-            case .sync(let body):
-                results.append((receiver, Result { () throws -> any Sendable in try body(sender, payload) }))
-            case .syncReturning(let body):
-                results.append((receiver, Result { try body(sender, payload) }))
-            case .async:
-                continue
-            }
-            if case .failure(let error) = results[results.count - 1].result {
-                logFailure(of: receiver, error)
-            }
+            if let result = callRobustly(receiver, sender: sender, payload) { results.append((receiver, result)) }
         }
         return results
+    }
+
+    /// Calls a synchronous receiver, catching (and logging) what it throws; `nil` for an
+    /// asynchronous receiver, which only an `await`ed send runs.
+    func callRobustly(_ receiver: Receiver<Payload>, sender: Sender?, _ payload: Payload) -> Result<
+        any Sendable, any Error
+    >? {
+        let result: Result<any Sendable, any Error>
+        switch receiver.body {
+        case .sync(let body): result = Result { () throws -> any Sendable in try body(sender, payload) }
+        case .syncReturning(let body): result = Result { try body(sender, payload) }
+        case .async: return nil
+        }
+        if case .failure(let error) = result { logFailure(of: receiver, error) }
+        return result
     }
 
     /// The live receivers that hear `sender`, split into synchronous and asynchronous ones, each

@@ -35,23 +35,14 @@ extension Signal {
         var results: RobustResponses<Payload> = []
         results.reserveCapacity(receivers.count)
         for receiver in receivers {
-            if receiver === answerer.receiver {
-                let outcome = answerer.call(sender, payload)
-                answer = outcome
-                results.append((receiver, outcome.map { $0 }))
-            } else {
-                switch receiver.body {
-                case .sync(let body):
-                    results.append((receiver, Result { () throws -> any Sendable in try body(sender, payload) }))
-                case .syncReturning(let body):
-                    results.append((receiver, Result { try body(sender, payload) }))
-                case .async:
-                    continue
-                }
+            guard receiver === answerer.receiver else {
+                if let result = callRobustly(receiver, sender: sender, payload) { results.append((receiver, result)) }
+                continue
             }
-            if case .failure(let error) = results[results.count - 1].result {
-                logFailure(of: receiver, error)
-            }
+            let outcome = answerer.call(sender, payload)
+            if case .failure(let error) = outcome { logFailure(of: receiver, error) }
+            answer = outcome
+            results.append((receiver, outcome.map { $0 }))
         }
         return (answer, results)
     }
