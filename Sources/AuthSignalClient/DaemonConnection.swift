@@ -15,9 +15,7 @@ package final class DaemonConnection {
 
     /// The socket path from an explicit option, else `$AUTHSIGNAL_SOCKET`, else the default.
     package static func socketPath(_ option: String?) -> String {
-        if let option { return option }
-        if let variable = getenv("AUTHSIGNAL_SOCKET"), variable.pointee != 0 { return String(cString: variable) }
-        return defaultPath
+        chosenPath(option, environment: "AUTHSIGNAL_SOCKET", default: defaultPath)
     }
 
     /// Connects to the daemon's socket at `path`; with a `deadline`, this and every later call
@@ -53,8 +51,7 @@ package final class DaemonConnection {
             let left = deadline - ContinuousClock.now
             guard left > .zero else { throw .timedOut(what) }
             var descriptor = pollfd(fd: fd, events: events, revents: 0)
-            let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
-            let ready = poll(&descriptor, 1, Int32(clamping: max(1, milliseconds)))
+            let ready = poll(&descriptor, 1, left.pollTimeout)
             if ready > 0 { return }
             if ready < 0, errno != EINTR { throw .connectionLost(String(cString: strerror(errno))) }
         }
@@ -170,5 +167,22 @@ package enum ClientError: Error, CustomStringConvertible {
         case .daemon(let code, let message): "authsignald: \(code): \(message)"
         case .timedOut(let what): "authsignald did not answer in time (\(what))"
         }
+    }
+}
+
+/// A path given as an option, else by the environment variable `name` when set and not empty,
+/// else `fallback`.
+func chosenPath(_ option: String?, environment name: String, default fallback: String) -> String {
+    if let option { return option }
+    if let variable = getenv(name), variable.pointee != 0 { return String(cString: variable) }
+    return fallback
+}
+
+extension Duration {
+    /// This duration as a `poll(2)` timeout: whole milliseconds, at least 1 (a deadline not yet
+    /// passed must not become a busy poll), clamped to what `poll` takes.
+    package var pollTimeout: Int32 {
+        let milliseconds = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+        return Int32(clamping: max(1, milliseconds))
     }
 }

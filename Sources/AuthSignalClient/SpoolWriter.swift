@@ -10,9 +10,7 @@ package struct SpoolWriter {
 
     /// The directory from an explicit option, else `$AUTHSIGNAL_SPOOL`, else the default.
     package static func directory(_ option: String?) -> String {
-        if let option { return option }
-        if let variable = getenv("AUTHSIGNAL_SPOOL"), variable.pointee != 0 { return String(cString: variable) }
-        return Spool.defaultDirectory
+        chosenPath(option, environment: "AUTHSIGNAL_SPOOL", default: Spool.defaultDirectory)
     }
 
     /// A writer into `directory`.

@@ -51,8 +51,7 @@ extension AuthSignalCommand {
                 let left = deadline - ContinuousClock.now
                 guard left > .zero else { break }
                 var descriptor = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
-                let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
-                guard poll(&descriptor, 1, Int32(clamping: max(1, milliseconds))) > 0 else { break }
+                guard poll(&descriptor, 1, left.pollTimeout) > 0 else { break }
                 if read(0, &buffer, buffer.count) <= 0 { break }
             }
             buffer.withUnsafeMutableBytes { raw in
