@@ -1,4 +1,3 @@
-import AuthSignalCore
 import Foundation
 import Logging
 import Systemd
