@@ -52,6 +52,25 @@ package struct JournalWriter: Sendable {
     /// A writer to the system journal.
     package init() {}
 
+    /// Why journald cannot be reached now, or `nil` when its socket accepts a connection: what a
+    /// daemon about to rely on the journal should say at start, rather than at its first failure.
+    package static func unreachableReason() -> String? {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return "cannot create a socket: \(String(cString: strerror(errno)))" }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { path in
+            for (index, byte) in socketPath.utf8.enumerated() { path[index] = byte }
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        return result == 0 ? nil : "\(socketPath): \(String(cString: strerror(errno)))"
+    }
+
     /// Sends `entry`.
     /// - Throws: ``JournalError/unavailable(_:)`` when no journald listens,
     ///   ``JournalError/sendFailed(_:)`` when journald refused it.

@@ -104,6 +104,19 @@ extension DaemonTests {
             #expect(down.err.contains("cannot connect"))
         }
 
+        @Test func timeOptionsTakeADashedValueAsASeparateArgument() throws {
+            let daemon = try DaemonUnderTest()
+            let socket = daemon.socketPath
+            let sent = try cli(["send", "login", "--user", "alice", "--time", "-5min"], socket: socket)
+            #expect(sent.status == 0 && sent.out == "seq 1\n", "\(sent)")
+            let recent = try cli(["query", "--since", "-1h", "--until", "-30min", "--format", "jsonl"], socket: socket)
+            #expect(recent.status == 1, "\(recent)")  // received now, after --until
+            let hour = try cli(["query", "--since", "-1h", "--format", "jsonl"], socket: socket)
+            #expect(hour.status == 0 && hour.out.contains(#""user":"alice""#), "\(hour)")
+            let report = try cli(["report", "--since", "-2h", "--until", "+1h"], socket: socket)
+            #expect(report.status == 0 && report.out.contains("Records: 1\n"), "\(report)")
+        }
+
         @Test func bulkSendFromJSONLinesAndFollow() throws {
             let daemon = try DaemonUnderTest()
             let socket = daemon.socketPath

@@ -377,5 +377,19 @@ extension DaemonTests {
             }
             try waitFor("the periodic report") { daemon.log.contains("journal lost entries") }
         }
+
+        @Test func startingWithoutJournaldWarnsAtOnce() throws {
+            guard isRoot else { try Test.cancel("needs root for a private mount namespace") }
+            // The journal's sockets hidden in the daemon's own mount namespace, from its start.
+            let daemon = try DaemonUnderTest(
+                wrapper: [
+                    "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                    "mkdir -p /run/systemd/journal && mount -t tmpfs tmpfs /run/systemd/journal && exec \"$0\" \"$@\"",
+                ])
+            try waitFor("the start-up warning") { daemon.log.contains("journald cannot be reached") }
+            #expect(daemon.log.contains("journal=unreachable") || daemon.log.contains("journal: unreachable"))
+            let client = try Client(daemon.socketPath)
+            #expect(try client.final(emitLine(user: "still-stored"))["seq"] as? Int == 1)
+        }
     }
 }

@@ -22,11 +22,21 @@ struct ListenerService: Service {
     func run() async throws {
         try await server.start(endpoint)
         let head = store.chainHead()
+        let journalUnreachable = config.journalEnabled ? JournalWriter.unreachableReason() : nil
         let listening =
             if case .activated = endpoint { "the socket passed by systemd" } else { config.socketPath }
         logger.notice(
             "authsignald started: listening on \(listening), audit log \(config.storePath) at record \(head.seq)",
-            metadata: ["redaction": "\(config.redactionMode.rawValue)", "journal": "\(config.journalEnabled)"])
+            metadata: [
+                "redaction": "\(config.redactionMode.rawValue)",
+                "journal": "\(journalUnreachable == nil ? "\(config.journalEnabled)" : "unreachable")",
+            ])
+        if let journalUnreachable {
+            let warning =
+                "[Journal] Enabled=yes but journald cannot be reached (\(journalUnreachable)): its entries fail, "
+                + "and are counted, until it can; the audit log has every record"
+            logger.warning("\(warning)")
+        }
         notifier.ready(status: "Listening; audit log at record \(head.seq)")
         try? await gracefulShutdown()
         notifier.stopping(status: "Stopping: answering the requests already received")

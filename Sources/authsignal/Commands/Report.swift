@@ -9,8 +9,8 @@ extension AuthSignalCommand {
             abstract: "Summarize a time range: counts, top failing accounts and addresses, a histogram, attack hints.")
 
         @OptionGroup var source: HistorySource
-        @Option(help: "From this time (default: today).") var since = "today"
-        @Option(help: "Before this time (default: now).") var until: String?
+        @Option(parsing: .unconditional, help: "From this time (default: today).") var since = "today"
+        @Option(parsing: .unconditional, help: "Before this time (default: now).") var until: String?
         @Option(help: "How many accounts and addresses to list.") var top = 10
         @Option(help: "Failures of one account within --window that count as brute force.") var threshold = 5
         @Option(help: "The brute-force window, in minutes.") var window = 10

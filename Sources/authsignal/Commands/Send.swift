@@ -25,7 +25,8 @@ extension AuthSignalCommand {
             name: .customLong("credential"), help: "A credential KEY=@- (stdin), KEY=@FILE or KEY=VALUE (repeatable).")
         var credentialFields: [String] = []
         @Option(help: "Idempotency key: a repeat is stored once.") var id: String?
-        @Option(help: "When it happened at the source (same forms as query --since).") var time: String?
+        @Option(parsing: .unconditional, help: "When it happened at the source (same forms as query --since).")
+        var time: String?
         @Flag(help: "Read complete protocol objects from stdin, one per line, and send them pipelined.") var json =
             false
 

@@ -9,9 +9,12 @@ struct Filters: ParsableArguments {
     @Option(help: "Only this signal: login, logout, failed (or the wire names).") var signal: String?
     @Option(help: "Only this sender (sshd, login, ...).") var sender: String?
     @Option(name: .customLong("remote-addr"), help: "Only this remote address.") var remoteAddr: String?
-    @Option(help: "From this time: RFC 3339, today, yesterday, recent, this-week, -1h, '2 hours ago'.")
+    // A time may start with a dash (-1h): taken whatever it looks like, so `--since -1h` works.
+    @Option(
+        parsing: .unconditional,
+        help: "From this time: RFC 3339, today, yesterday, recent, this-week, -1h, '2 hours ago'.")
     var since: String?
-    @Option(help: "Before this time (same forms as --since).") var until: String?
+    @Option(parsing: .unconditional, help: "Before this time (same forms as --since).") var until: String?
     @Option(name: .customLong("after-seq"), help: "Only records after this seq.") var afterSeq: Int64?
 
     /// The filter these options describe (times resolved against `now`).
