@@ -116,7 +116,7 @@ package struct AuditSummary {
             let rows = Self.top(table, top)
             guard !rows.isEmpty else { continue }
             text += "\nFailures by \(title) (top \(rows.count)):\n"
-            for (name, count) in rows { text += Self.row(count, name) }
+            for (name, count) in rows { text += Self.row(count, HashedName.abbreviated(name)) }
         }
         if !buckets.isEmpty {
             text += "\nRecords per \(bucket >= 86400 ? "day" : "hour"):\n"
@@ -143,6 +143,8 @@ package struct AuditSummary {
             text += "\nOne password tried against \(sprayAccounts)+ accounts (spraying?):\n"
             for hint in sprays { text += "  \(hint.secretHash): \(hint.accounts) accounts\n" }
         }
+        let shownUsers = Self.top(failuresPerUser, top).map(\.0) + bursts.map(\.user)
+        if shownUsers.contains(where: HashedName.isHashed) { text += "\n" + HashedName.legend + "\n" }
         return text
     }
 

@@ -21,6 +21,8 @@ package final class RecordPrinter {
     private let write: (String) -> Void
     private var rows: [[String]] = []
     private var signals: [AuthSignal] = []
+    /// Whether a table row showed an abbreviated keyed hash (the legend is then printed).
+    private var showedHash = false
     private var count = 0
     private let streaming: Bool
     private let hosts: Bool
@@ -69,6 +71,11 @@ package final class RecordPrinter {
             write(Self.csvRow(record, forTerminal: terminal) + host + "\n")
         case .table:
             let row = (hosts ? [DisplaySafe.escaped(record.host ?? "-")] : []) + Self.tableRow(record)
+            if let user = record.user, HashedName.isHashed(user), !showedHash {
+                showedHash = true
+                // A follow never finishes: its legend comes before the first such row.
+                if streaming { write(HashedName.legend + "\n") }
+            }
             if streaming {
                 write(paint(Self.line(row, widths: fixedWidths), signal: record.signal) + "\n")
             } else {
@@ -99,6 +106,7 @@ package final class RecordPrinter {
             for (row, signal) in zip(rows, signals) {
                 write(paint(Self.line(row, widths: widths), signal: signal) + "\n")
             }
+            if showedHash { write(HashedName.legend + "\n") }
         default: break
         }
     }
@@ -121,7 +129,8 @@ package final class RecordPrinter {
     static func tableRow(_ record: WireRecord) -> [String] {
         [
             String(record.seq), localTime(record.received), record.signal.shortName,
-            DisplaySafe.escaped(record.user ?? "-"), DisplaySafe.escaped(record.remoteAddr ?? "-"),
+            DisplaySafe.escaped(record.user.map(HashedName.abbreviated) ?? "-"),
+            DisplaySafe.escaped(record.remoteAddr ?? "-"),
             DisplaySafe.escaped(record.sender),
         ]
     }

@@ -35,6 +35,10 @@ public struct DaemonConfig: Sendable, Hashable {
     public var readUsers: [String] = []
     /// Groups whose members may read.
     public var readGroups = ["adm"]
+    /// Users who may ask for keyed hashes (`hash`, and `--user` matching hashed names).
+    public var hashUsers: [String] = []
+    /// Groups whose members may ask for keyed hashes.
+    public var hashGroups: [String] = []
 
     // [Store]
     /// The audit log.
@@ -253,6 +257,8 @@ struct ConfigKey: Sendable {
         list("Access", "EmitGroups", \.emitGroups),
         list("Access", "ReadUsers", \.readUsers),
         list("Access", "ReadGroups", \.readGroups),
+        list("Access", "HashUsers", \.hashUsers),
+        list("Access", "HashGroups", \.hashGroups),
         path("Store", "Path", \.storePath),
         integer("Store", "MaxAgeDays", \.maxAgeDays, 0...1_000_000),
         integer("Store", "MaxRecords", \.maxRecords, 0...Int.max),

@@ -63,6 +63,9 @@ public enum ProtocolRequest: Sendable, Hashable {
     case verify(from: Int64?, to: Int64?)
     /// Liveness and version.
     case ping
+    /// The keyed hash the redactor stores for `value` (a name or secret to look up); allowed only
+    /// to `[Access] HashUsers`/`HashGroups`, rate-limited, and recorded without the value.
+    case hash(value: String)
 
     /// The op's wire name.
     public var op: String {
@@ -73,19 +76,20 @@ public enum ProtocolRequest: Sendable, Hashable {
         case .stats: "stats"
         case .verify: "verify"
         case .ping: "ping"
+        case .hash: "hash"
         }
     }
 
     /// Whether the op only reads (access by the reader list).
     public var isRead: Bool {
         switch self {
-        case .emit, .ping: false
+        case .emit, .ping, .hash: false
         case .query, .follow, .stats, .verify: true
         }
     }
 
     /// Every op of protocol v1.
-    public static let ops = ["emit", "query", "follow", "stats", "verify", "ping"]
+    public static let ops = ["emit", "query", "follow", "stats", "verify", "ping", "hash"]
 
     /// Decodes one frame (without its newline).
     /// - Throws: ``ProtocolError`` with `invalid_json` or `invalid_request`.
@@ -117,6 +121,10 @@ public enum ProtocolRequest: Sendable, Hashable {
             let to = try fields.integer("to", minimum: 0)
             request = .verify(from: from, to: to)
         case "ping": request = .ping
+        case "hash":
+            // Any string: what an attacker typed as a user name may be what an admin looks up.
+            guard let value = try fields.string("value") else { throw .invalid("missing field \"value\"") }
+            request = .hash(value: value)
         default:
             throw .invalid("unknown op; expected one of \(ops.joined(separator: ", "))")
         }
@@ -245,6 +253,7 @@ private struct Fields {
         "query": ["op", "user", "signal", "sender", "remote_addr", "since", "until", "after_seq", "limit", "order"],
         "follow": ["op", "user", "signal", "sender", "remote_addr", "since", "until", "after_seq", "order"],
         "verify": ["op", "from", "to"],
+        "hash": ["op", "value"],
     ]
 }
 

@@ -147,3 +147,21 @@ public struct VerifyAnswer: ProtocolAnswer, Hashable {
             checked: Int(checked), first: fields["first"]?.intValue, last: fields["last"]?.intValue, problem: problem)
     }
 }
+
+/// `hash`: the keyed hash the daemon stores for the value sent.
+public struct HashAnswer: ProtocolAnswer, Hashable {
+    /// `hmac-sha256:<hex>`.
+    public var hash: String
+
+    /// An answer.
+    public init(hash: String) { self.hash = hash }
+
+    /// `hash`.
+    public var fields: JSONObject { ["hash": .string(hash)] }
+
+    /// Reads `hash`.
+    public init(fields: JSONObject) throws(ProtocolError) {
+        guard let hash = fields["hash"]?.stringValue else { throw malformedAnswer("hash") }
+        self.init(hash: hash)
+    }
+}

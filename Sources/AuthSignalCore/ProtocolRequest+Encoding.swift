@@ -26,6 +26,8 @@ extension ProtocolRequest {
         case .verify(let from, let to):
             object["from"] = from.map(JSONValue.int)
             object["to"] = to.map(JSONValue.int)
+        case .hash(let value):
+            object["value"] = .string(value)
         case .stats, .ping:
             break
         }

@@ -2,7 +2,7 @@ package import AuthSignalCore
 import Glibc
 
 /// Who may do what (`[Access]`): root always; emitting to the emit lists, reading (query, follow,
-/// stats, verify) to the read lists. A list names users or groups by name or number.
+/// stats, verify) to the read lists, keyed-hash look-ups to the hash lists. A list names users or groups by name or number.
 package struct AccessPolicy: Sendable, Hashable {
     /// The uids allowed to emit.
     package let emitUIDs: Set<UInt32>
@@ -12,6 +12,10 @@ package struct AccessPolicy: Sendable, Hashable {
     package let readUIDs: Set<UInt32>
     /// The gids whose members may read.
     package let readGIDs: Set<UInt32>
+    /// The uids allowed keyed-hash look-ups.
+    package let hashUIDs: Set<UInt32>
+    /// The gids whose members may look up keyed hashes.
+    package let hashGIDs: Set<UInt32>
     /// Names in the lists that match no account or group (reported at start and reload).
     package let unresolved: [String]
 
@@ -33,6 +37,8 @@ package struct AccessPolicy: Sendable, Hashable {
         emitGIDs = groups(config.emitGroups, "Access.EmitGroups")
         readUIDs = users(config.readUsers, "Access.ReadUsers")
         readGIDs = groups(config.readGroups, "Access.ReadGroups")
+        hashUIDs = users(config.hashUsers, "Access.HashUsers")
+        hashGIDs = groups(config.hashGroups, "Access.HashGroups")
         self.unresolved = unresolved
     }
 
@@ -44,6 +50,8 @@ package struct AccessPolicy: Sendable, Hashable {
         case .emit: return emitUIDs.contains(peer.credentials.uid) || !emitGIDs.isDisjoint(with: peer.groups)
         case .query, .follow, .stats, .verify:
             return readUIDs.contains(peer.credentials.uid) || !readGIDs.isDisjoint(with: peer.groups)
+        case .hash:
+            return hashUIDs.contains(peer.credentials.uid) || !hashGIDs.isDisjoint(with: peer.groups)
         }
     }
 }

@@ -60,7 +60,8 @@ package struct Daemon: Sendable {
         let runtime = Runtime(config: config, key: key)
         for problem in runtime.access.unresolved { logger.warning("access list: \(problem)") }
         let processor = RequestProcessor(
-            store: store, receivers: receivers, journal: journal, followers: followers, runtime: runtime)
+            store: store, receivers: receivers, journal: journal, followers: followers, runtime: runtime,
+            logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, NIOCore.System.coreCount))
         let notifier = Notifier()
         let listener = ListenerService(

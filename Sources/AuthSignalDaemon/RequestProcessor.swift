@@ -1,6 +1,7 @@
 package import AuditStore
 package import AuthSignalCore
 import Foundation
+package import Logging
 import Synchronization
 
 /// Where a request's record lines go: the connection, in request order. `write` returns once the
@@ -45,11 +46,17 @@ package final class RequestProcessor: Sendable {
     package let spool = SpoolStatus()
     /// Requests answered with an error, by code.
     private let refusals = Mutex<[ErrorCode: Int]>([:])
+    /// The `hash` op's rate limit.
+    let hashLookups = HashLookups()
+    /// Where each keyed-hash look-up is recorded (who and when, never the value).
+    let logger: Logger
 
     /// Creates a processor.
     package init(
-        store: AuditStore, receivers: AuditReceivers, journal: JournalSink?, followers: FollowerHub, runtime: Runtime
+        store: AuditStore, receivers: AuditReceivers, journal: JournalSink?, followers: FollowerHub, runtime: Runtime,
+        logger: Logger = Logger(label: "authsignald")
     ) {
+        self.logger = logger
         self.store = store
         self.receivers = receivers
         self.journal = journal
@@ -92,6 +99,8 @@ package final class RequestProcessor: Sendable {
             return .read { _ in await self.stats() }
         case .verify(let from, let to):
             return .read { _ in await self.verify(from: from, to: to) }
+        case .hash(let value):
+            return .read { _ in self.hash(value, peer: peer) }
         case .ping:
             return .read { _ in
                 .success(
@@ -218,6 +227,23 @@ package final class RequestProcessor: Sendable {
             journal: journalCounters)
         return .success(
             StatsAnswer(log: StatsAnswer.Log(stats, head: store.chainHead(), logID: store.logID), service: service))
+    }
+
+    /// A keyed-hash look-up, within the caller's rate limit, recorded in the log (and so the
+    /// journal) by who asked; the value is never logged.
+    private func hash(_ value: String, peer: PeerIdentity) -> Result<any ProtocolAnswer, ProtocolError> {
+        let who = peer.credentials
+        let metadata: Logger.Metadata = ["uid": "\(who.uid)", "pid": "\(who.pid)", "op": "hash"]
+        if let wait = hashLookups.admit(uid: who.uid) {
+            logger.warning("keyed-hash look-up refused: uid \(who.uid) is over its rate limit", metadata: metadata)
+            let seconds = max(1, wait.components.seconds)
+            return .failure(
+                ProtocolError(
+                    .unavailable,
+                    "more than \(hashLookups.limit) keyed-hash look-ups a minute; try again in \(seconds) s"))
+        }
+        logger.notice("keyed-hash look-up by uid \(who.uid) (pid \(who.pid))", metadata: metadata)
+        return .success(HashAnswer(hash: runtime.redactor.keyedHash(value)))
     }
 
     private func verify(from: Int64?, to: Int64?) async -> Result<any ProtocolAnswer, ProtocolError> {

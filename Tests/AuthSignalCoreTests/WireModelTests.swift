@@ -21,7 +21,7 @@ struct WireModelTests {
                 user: "alice", signal: .userLoggedIn, sender: "sshd", remoteAddr: "192.0.2.1", since: time,
                 until: time.addingTimeInterval(60), afterSeq: 9, limit: 5, order: .descending)),
         .follow(RecordFilter(user: "bob", afterSeq: 3)),
-        .stats, .ping, .verify(from: nil, to: nil), .verify(from: 2, to: 40),
+        .stats, .ping, .verify(from: nil, to: nil), .verify(from: 2, to: 40), .hash(value: "#1e95306a or hunter2"),
     ])
     func everyRequestDecodesToWhatWasEncoded(_ request: ProtocolRequest) throws {
         let line = request.line

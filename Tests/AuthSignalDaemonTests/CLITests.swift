@@ -117,6 +117,46 @@ extension DaemonTests {
             #expect(report.status == 0 && report.out.contains("Records: 1\n"), "\(report)")
         }
 
+        @Test func hashedNamesAreAbbreviatedAndFoundByNameForTheHashClass() throws {
+            // The reader account must exist before the daemon resolves [Access].
+            let hasReader = isRoot && (try? requireTestAccount()) != nil
+            let daemon = try DaemonUnderTest(extra: "[Access]\nReadUsers=\(testAccount) root\n")
+            let socket = daemon.socketPath
+            let ghost = "ghost-\(UUID().uuidString.prefix(6).lowercased())"  // no account has this name
+            for _ in 0..<2 {
+                let sent = try cli(
+                    ["send", "login-failed", "--user", ghost, "--sender", "sshd", "--remote-addr", "192.0.2.7"],
+                    socket: socket)
+                #expect(sent.status == 0, "\(sent)")
+            }
+            _ = try cli(["send", "login", "--user", "root", "--sender", "sshd"], socket: socket)
+            let hash = try cli(["hash"], socket: socket, stdin: ghost + "\n").out.trimmingCharacters(in: .newlines)
+            let short = "#" + hash.dropFirst("hmac-sha256:".count).prefix(8)
+            // Tables and reports show the hash abbreviated, with a legend; JSON keeps it whole.
+            let table = try cli(["query"], socket: socket)
+            #expect(table.out.contains(" \(short) ") && !table.out.contains(hash), "\(table.out)")
+            #expect(table.out.contains("#…: a name that is no account"))
+            let jsonl = try cli(["query", "--format", "jsonl"], socket: socket)
+            #expect(jsonl.out.contains(#""user":"\#(hash)""#))
+            let report = try cli(["report", "--since", "-1h"], socket: socket)
+            #expect(report.out.contains("        2  \(short)\n") && report.out.contains("#…: a name"), "\(report.out)")
+            // Root (in the hash class) finds the records by the name itself.
+            let byName = try cli(["query", "--user", ghost, "--format", "jsonl"], socket: socket)
+            #expect(byName.status == 0 && byName.out.split(separator: "\n").count == 2, "\(byName)")
+            let limited = try cli(
+                ["query", "--user", ghost, "--limit", "1", "--reverse", "--format", "csv"], socket: socket)
+            #expect(limited.out.split(separator: "\n").count == 2 && limited.out.contains("\n2,"), "\(limited)")
+            // A reader outside the hash class gets no hash, so the name finds nothing.
+            guard hasReader else { return }
+            let asReader = try runCommand(
+                "/usr/bin/setpriv",
+                [
+                    "--reuid=\(testAccount)", "--regid=\(testAccount)", "--init-groups", "--", cliPath, "query",
+                    "--socket", socket, "--user", ghost,
+                ])
+            #expect(asReader.status == 1, "\(asReader)")
+        }
+
         @Test func bulkSendFromJSONLinesAndFollow() throws {
             let daemon = try DaemonUnderTest()
             let socket = daemon.socketPath

@@ -68,6 +68,37 @@ func requestAs(_ account: String, socket: String, _ lines: [String]) throws -> [
 
 extension DaemonTests {
     @Suite struct AccessTests {
+        @Test func keyedHashLookUpsAreForTheHashClassOnlyRateLimitedAndLogged() throws {
+            _ = try requireTestAccount()
+            let secret = "Winter2026!-\(UUID().uuidString.prefix(6))"
+            let daemon = try DaemonUnderTest()
+            // Root asks the daemon, and gets what the key gives.
+            let asked = try cli(["hash"], socket: daemon.socketPath, stdin: secret + "\n")
+            let computed = try cli(["hash", "--key-file", daemon.keyPath], socket: "/x", stdin: secret + "\n")
+            #expect(asked.status == 0 && asked.out.hasPrefix("hmac-sha256:"), "\(asked)")
+            #expect(asked.out == computed.out)
+            // Anyone else, even a reader, is refused until [Access] HashUsers names them.
+            let hashLine = #"{"op":"hash","value":"\#(secret)"}"#
+            let refused = try requestAs(testAccount, socket: daemon.socketPath, [hashLine])
+            #expect(errorCode(refused.first ?? "") == "forbidden", "\(refused)")
+            #expect(refused.first?.contains("may not look up keyed hashes") == true)
+            try daemon.writeConfig(extra: "[Access]\nHashUsers=\(testAccount)\nReadUsers=\(testAccount)\n")
+            daemon.signal(SIGHUP)
+            try waitFor("the reload") { daemon.log.contains("changed Access.HashUsers") }
+            // Twenty a minute: the 21st is refused, with when to retry.
+            let answers = try requestAs(testAccount, socket: daemon.socketPath, Array(repeating: hashLine, count: 21))
+            #expect(answers.count == 21)
+            #expect(answers.prefix(20).allSatisfy { $0.contains(asked.out.trimmingCharacters(in: .newlines)) })
+            #expect(errorCode(answers.last ?? "") == "unavailable" && answers.last?.contains("try again in") == true)
+            // Every use is logged with who asked, never with the value.
+            let uid = try #require(getpwnam(testAccount)).pointee.pw_uid
+            try waitFor("the look-ups in the log") {
+                daemon.log.components(separatedBy: "keyed-hash look-up by uid \(uid)").count - 1 == 20
+            }
+            #expect(daemon.log.contains("keyed-hash look-up refused: uid \(uid) is over its rate limit"))
+            #expect(!daemon.log.contains(secret))
+        }
+
         @Test func oneUserCannotTakeEveryConnectionButRootStillConnects() throws {
             _ = try requireTestAccount()
             let daemon = try DaemonUnderTest(extra: "[Socket]\nMaxConnectionsPerUser=3\n")

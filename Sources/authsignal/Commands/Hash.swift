@@ -6,21 +6,35 @@ import Foundation
 extension AuthSignalCommand {
     struct Hash: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Read a value from stdin and print the keyed hash the daemon would store for it.",
-            discussion: "Answers \"did this password appear?\": query for the printed hmac-sha256 value.")
+            abstract: "Read a value from stdin and print the keyed hash the daemon stores for it.",
+            discussion: """
+                Answers "did this password appear?" and "who is #1e95306a?": query for the printed \
+                hmac-sha256 value. Asks the daemon ([Access] HashUsers/HashGroups, root by default; each \
+                look-up rate-limited and logged), or with --key-file computes it from the key file.
+                """)
 
-        @Option(name: .customLong("key-file"), help: "The daemon's redaction key.")
-        var keyFile = "/var/lib/authsignald/redaction.key"
+        @OptionGroup var connection: Connection
+        @Option(name: .customLong("key-file"), help: "Compute with this redaction key instead of asking the daemon.")
+        var keyFile: String?
 
         func run() throws {
+            // From stdin only: the value may be a password, which argv would show to everyone.
             let value = readLine(strippingNewline: true) ?? ""
-            let key: RedactionKey
+            if let keyFile {
+                let key: RedactionKey
+                do {
+                    key = try RedactionKey.load(at: keyFile)
+                } catch {
+                    throw fail(error)
+                }
+                printOut(Redactor(mode: .hmac, key: key).keyedHash(value) + "\n")
+                return
+            }
             do {
-                key = try RedactionKey.load(at: keyFile)
+                printOut(try connection.open().request(.hash(value: value), as: HashAnswer.self).hash + "\n")
             } catch {
                 throw fail(error)
             }
-            printOut(Redactor(mode: .hmac, key: key).keyedHash(value) + "\n")
         }
     }
 }

@@ -38,7 +38,36 @@ struct HistorySource: ParsableArguments {
     }
 
     /// Reads the records `filter` selects; returns how many there were.
+    ///
+    /// `--user NAME` for a name that is no account here also finds the records where NAME was
+    /// stored keyed-hashed (a failed login for an unknown name), when the daemon gives this caller
+    /// NAME's hash (`[Access] HashUsers`/`HashGroups`): both sets, merged in order.
     func records(_ filter: RecordFilter, each: (WireRecord) throws -> Void) async throws -> Int {
+        guard let name = filter.user, !HashedName.isHashed(name), !Redactor.systemHasAccount(name),
+            let hashed = keyedHash(of: name)
+        else { return try await read(filter, each: each) }
+        var found: [WireRecord] = []
+        for user in [name, hashed] {
+            var single = filter
+            single.user = user
+            _ = try await read(single) { found.append($0) }
+        }
+        // Seqs order one log; records from journals (many hosts' logs) are ordered by time.
+        let earlier: (WireRecord, WireRecord) -> Bool =
+            readsJournal ? { ($0.received, $0.seq) < ($1.received, $1.seq) } : { $0.seq < $1.seq }
+        found.sort { filter.order == .ascending ? earlier($0, $1) : earlier($1, $0) }
+        let kept = found.prefix(filter.limit ?? found.count)
+        for record in kept { try each(record) }
+        return kept.count
+    }
+
+    /// NAME's keyed hash from the daemon, or `nil` when it cannot or will not say.
+    private func keyedHash(of name: String) -> String? {
+        let daemon = try? DaemonConnection(path: DaemonConnection.socketPath(connection.socket))
+        return try? daemon?.request(.hash(value: name), as: HashAnswer.self).hash
+    }
+
+    private func read(_ filter: RecordFilter, each: (WireRecord) throws -> Void) async throws -> Int {
         if database == nil && !readsJournal {
             do {
                 return try connection.open().request(.query(filter), as: CountAnswer.self, record: each).count
