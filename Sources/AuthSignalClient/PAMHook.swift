@@ -52,11 +52,29 @@ package struct PAMHook {
         if let tty = value("PAM_TTY") { details["tty"] = .string(tty) }
         if let service = value("PAM_SERVICE") { details["service"] = .string(service) }
         if let ruser = value("PAM_RUSER") { details["remote_user"] = .string(ruser) }
+        if signal != .userLoginFailed, let session = pairingKey(environment: environment) {
+            details["pairing"] = .string(session)
+        }
         // The time is sent with microseconds, as the spool file and the record keep it.
         return AuthEvent(
             signal: signal, sender: value("PAM_SERVICE") ?? "pam", user: value("PAM_USER"),
             request: details.isEmpty ? nil : details, credentials: nil,
             time: RFC3339.parse(RFC3339.format(time)), id: id)
+    }
+
+    /// What identifies one PAM session at both of its ends, so that its logout is paired with its
+    /// login for certain (docs/pam.md): the boot, the PAM application's process (pam_exec's parent;
+    /// `open_session` and `close_session` of one session run in the same one), the service and the
+    /// tty. `nil` when the boot id cannot be read.
+    static func pairingKey(
+        environment: [String: String], parent: pid_t = getppid(),
+        bootIDPath: String = "/proc/sys/kernel/random/boot_id"
+    ) -> String? {
+        guard let data = FileManager.default.contents(atPath: bootIDPath) else { return nil }
+        let boot = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !boot.isEmpty else { return nil }
+        return [boot, String(parent), environment["PAM_SERVICE"] ?? "", environment["PAM_TTY"] ?? ""]
+            .joined(separator: "/")
     }
 
     /// Delivers `event` (from ``event(environment:id:time:)``) by `deadline`, else spools it;

@@ -247,6 +247,15 @@ extension DaemonTests {
                 #expect(request?["service"] as? String == pam.service)
                 #expect(record["sender"] as? String == pam.service)
             }
+            // The login and the logout carry one session key; it names this boot and pamtester's pid.
+            let sessions = records.map { ($0["request"] as? [String: Any])?["pairing"] as? String }
+            let boot = try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(sessions[0] == nil)
+            #expect(sessions[1] != nil && sessions[1] == sessions[2], "\(sessions)")
+            #expect(
+                sessions[1]?.hasPrefix(boot + "/") == true && sessions[1]?.hasSuffix("/\(pam.service)/pts/9") == true,
+                "\(sessions[1] ?? "") \(boot)")
             #expect(daemon.stop() == 0)
             var places: [String: Data] = ["daemon output": Data(daemon.log.utf8), "query": Data(query.out.utf8)]
             for suffix in ["", "-wal", "-shm"] {
