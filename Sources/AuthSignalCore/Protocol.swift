@@ -190,8 +190,9 @@ public enum ProtocolRequest: Sendable, Hashable {
     }
 }
 
-/// A request object's fields, taken one by one so that unknown ones can be reported.
-private struct Fields {
+/// A protocol object's fields (a request, a record, an answer), taken one by one so that unknown
+/// ones can be reported; each error names the field, never its value.
+struct Fields {
     var remaining: JSONObject
 
     init(_ object: JSONObject) { remaining = object }
@@ -232,6 +233,12 @@ private struct Fields {
         case .int(let value)? where value >= minimum: return value
         default: throw .invalid("\"\(key)\" must be an integer of at least \(minimum)")
         }
+    }
+
+    /// `value`, which the field `key` must have had.
+    func required<Value>(_ value: Value?, _ key: String) throws(ProtocolError) -> Value {
+        guard let value else { throw .invalid("missing field \"\(key)\"") }
+        return value
     }
 
     mutating func time(_ key: String) throws(ProtocolError) -> Date? {

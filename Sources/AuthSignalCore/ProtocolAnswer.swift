@@ -8,11 +8,6 @@ public protocol ProtocolAnswer: Sendable {
     init(fields: JSONObject) throws(ProtocolError)
 }
 
-/// A `"ok":true` line that does not carry the fields it should.
-func malformedAnswer(_ field: String) -> ProtocolError {
-    ProtocolError(.invalidJSON, "the answer's \"\(field)\" is missing or invalid")
-}
-
 /// `emit`: the record's seq, and whether the idempotency key had been seen (nothing new stored).
 public struct EmitAnswer: ProtocolAnswer, Hashable {
     /// The record's seq (the original one for a duplicate).
@@ -33,8 +28,10 @@ public struct EmitAnswer: ProtocolAnswer, Hashable {
 
     /// Reads `seq` and `duplicate`.
     public init(fields: JSONObject) throws(ProtocolError) {
-        guard case .int(let seq)? = fields["seq"] else { throw malformedAnswer("seq") }
-        self.init(seq: seq, duplicate: fields["duplicate"] == .bool(true))
+        var reader = Fields(fields)
+        self.init(
+            seq: try reader.required(try reader.integer("seq", minimum: 0), "seq"),
+            duplicate: fields["duplicate"] == .bool(true))
     }
 }
 
@@ -51,8 +48,8 @@ public struct CountAnswer: ProtocolAnswer, Hashable {
 
     /// Reads `count`.
     public init(fields: JSONObject) throws(ProtocolError) {
-        guard case .int(let count)? = fields["count"] else { throw malformedAnswer("count") }
-        self.init(count: Int(count))
+        var reader = Fields(fields)
+        self.init(count: Int(try reader.required(try reader.integer("count", minimum: 0), "count")))
     }
 }
 
@@ -79,9 +76,11 @@ public struct PingAnswer: ProtocolAnswer, Hashable {
 
     /// Reads `protocol`, `pid` and `daemon`.
     public init(fields: JSONObject) throws(ProtocolError) {
-        guard case .int(let version)? = fields["protocol"] else { throw malformedAnswer("protocol") }
-        guard case .int(let pid)? = fields["pid"] else { throw malformedAnswer("pid") }
-        self.init(protocolVersion: version, pid: pid, daemon: fields["daemon"]?.stringValue ?? "")
+        var reader = Fields(fields)
+        self.init(
+            protocolVersion: try reader.required(try reader.integer("protocol", minimum: 0), "protocol"),
+            pid: try reader.required(try reader.integer("pid", minimum: 0), "pid"),
+            daemon: try reader.string("daemon") ?? "")
     }
 }
 
@@ -135,16 +134,18 @@ public struct VerifyAnswer: ProtocolAnswer, Hashable {
 
     /// Reads the verdict; a `problem` is required unless `valid` is true.
     public init(fields: JSONObject) throws(ProtocolError) {
-        guard case .int(let checked)? = fields["checked"] else { throw malformedAnswer("checked") }
+        var reader = Fields(fields)
         var problem: Problem?
         if fields["valid"] != .bool(true) {
-            guard case .object(let found)? = fields["problem"], case .int(let seq)? = found["seq"] else {
-                throw malformedAnswer("problem")
-            }
-            problem = Problem(seq: seq, description: found["description"]?.stringValue ?? "unknown")
+            var found = Fields(try reader.required(try reader.object("problem"), "problem"))
+            problem = Problem(
+                seq: try found.required(try found.integer("seq", minimum: 0), "problem.seq"),
+                description: try found.string("description") ?? "unknown")
         }
         self.init(
-            checked: Int(checked), first: fields["first"]?.intValue, last: fields["last"]?.intValue, problem: problem)
+            checked: Int(try reader.required(try reader.integer("checked", minimum: 0), "checked")),
+            first: try reader.integer("first", minimum: 0), last: try reader.integer("last", minimum: 0),
+            problem: problem)
     }
 }
 
@@ -161,7 +162,7 @@ public struct HashAnswer: ProtocolAnswer, Hashable {
 
     /// Reads `hash`.
     public init(fields: JSONObject) throws(ProtocolError) {
-        guard let hash = fields["hash"]?.stringValue else { throw malformedAnswer("hash") }
-        self.init(hash: hash)
+        var reader = Fields(fields)
+        self.init(hash: try reader.required(try reader.string("hash"), "hash"))
     }
 }

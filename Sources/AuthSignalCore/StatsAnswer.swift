@@ -165,61 +165,49 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
     }
 
     /// Reads the log's part, and the daemon's when `uptime_seconds` says a daemon answered.
-    public init(fields: JSONObject) throws(ProtocolError) {
-        let reader = AnswerFields(fields)
-        let records = try reader.object("records")
+    public init(fields object: JSONObject) throws(ProtocolError) {
+        var fields = Fields(object)
+        let records = try fields.required(try fields.object("records"), "records")
         var perSignal: [AuthSignal: Int] = [:]
         for signal in AuthSignal.allCases { perSignal[signal] = Int(records[signal.rawValue]?.intValue ?? 0) }
-        let head = try reader.object("chain_head")
-        guard case .int(let headSeq)? = head["seq"], let headHash = head["hash"]?.stringValue.flatMap(Hex.decode)
-        else { throw malformedAnswer("chain_head") }
+        var head = Fields(try fields.required(try fields.object("chain_head"), "chain_head"))
+        let headSeq = try head.required(try head.integer("seq", minimum: 0), "chain_head.seq")
+        guard let headHash = Hex.decode(try head.required(try head.string("hash"), "chain_head.hash")) else {
+            throw .invalid("\"chain_head.hash\" must be hexadecimal")
+        }
         let log = Log(
-            records: perSignal, firstSeq: fields["first_seq"]?.intValue, lastSeq: fields["last_seq"]?.intValue,
-            databaseBytes: try reader.integer("database_bytes"), headSeq: headSeq, headHash: headHash,
-            logID: fields["log_id"]?.stringValue)
-        guard fields["uptime_seconds"] != nil else {
+            records: perSignal, firstSeq: try fields.integer("first_seq", minimum: 0),
+            lastSeq: try fields.integer("last_seq", minimum: 0),
+            databaseBytes: try fields.required(try fields.integer("database_bytes", minimum: 0), "database_bytes"),
+            headSeq: headSeq, headHash: headHash, logID: try fields.string("log_id"))
+        guard let uptime = try fields.integer("uptime_seconds", minimum: 0) else {
             self.init(log: log, service: nil)
             return
         }
-        let refusedObject = try reader.object("refused")
+        func count(_ reader: inout Fields, _ key: String) throws(ProtocolError) -> Int {
+            Int(try reader.required(try reader.integer(key, minimum: 0), key))
+        }
+        let refusedObject = try fields.required(try fields.object("refused"), "refused")
         var refused: [ErrorCode: Int] = [:]
         for code in ErrorCode.allCases { refused[code] = Int(refusedObject[code.rawValue]?.intValue ?? 0) }
-        let spoolFields = AnswerFields(try reader.object("spool"))
+        var spoolFields = Fields(try fields.required(try fields.object("spool"), "spool"))
         let spool = Spool(
-            directory: spoolFields.fields["directory"]?.stringValue, stored: Int(try spoolFields.integer("stored")),
-            refused: Int(try spoolFields.integer("refused")), pending: Int(try spoolFields.integer("pending")))
-        let journalFields = AnswerFields(try reader.object("journal"))
+            directory: try spoolFields.string("directory"), stored: try count(&spoolFields, "stored"),
+            refused: try count(&spoolFields, "refused"), pending: try count(&spoolFields, "pending"))
+        var journalFields = Fields(try fields.required(try fields.object("journal"), "journal"))
         var journal: Journal?
-        if journalFields.fields["enabled"] == .bool(true) {
+        if journalFields.remaining["enabled"] == .bool(true) {
             journal = Journal(
-                sent: Int(try journalFields.integer("sent")), dropped: Int(try journalFields.integer("dropped")),
-                failed: Int(try journalFields.integer("failed")), queued: Int(try journalFields.integer("queued")),
-                anchors: Int(try journalFields.integer("anchors")),
-                anchorFailures: Int(try journalFields.integer("anchor_failures")))
+                sent: try count(&journalFields, "sent"), dropped: try count(&journalFields, "dropped"),
+                failed: try count(&journalFields, "failed"), queued: try count(&journalFields, "queued"),
+                anchors: try count(&journalFields, "anchors"),
+                anchorFailures: try count(&journalFields, "anchor_failures"))
         }
         let service = Service(
-            committedTransactions: Int(try reader.integer("committed_transactions")),
-            connections: Int(try reader.integer("connections")), followers: Int(try reader.integer("followers")),
-            uptimeSeconds: try reader.integer("uptime_seconds"),
-            redactionMode: fields["redaction_mode"]?.stringValue ?? "", refused: refused, spool: spool,
-            journal: journal)
+            committedTransactions: try count(&fields, "committed_transactions"),
+            connections: try count(&fields, "connections"), followers: try count(&fields, "followers"),
+            uptimeSeconds: uptime, redactionMode: try fields.string("redaction_mode") ?? "", refused: refused,
+            spool: spool, journal: journal)
         self.init(log: log, service: service)
-    }
-}
-
-/// Reads an answer's fields, naming the one that is missing or of the wrong type.
-struct AnswerFields {
-    let fields: JSONObject
-
-    init(_ fields: JSONObject) { self.fields = fields }
-
-    func integer(_ key: String) throws(ProtocolError) -> Int64 {
-        guard case .int(let value)? = fields[key] else { throw malformedAnswer(key) }
-        return value
-    }
-
-    func object(_ key: String) throws(ProtocolError) -> JSONObject {
-        guard case .object(let value)? = fields[key] else { throw malformedAnswer(key) }
-        return value
     }
 }

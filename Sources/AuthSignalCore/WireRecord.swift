@@ -117,58 +117,28 @@ extension WireRecord {
     }
 
     /// The record a `{"record":…}` line carries (its value, `object`).
-    /// - Throws: ``ProtocolError`` (`invalid_json`) naming the first field that is missing or
-    ///   of the wrong type.
+    /// - Throws: ``ProtocolError`` naming the first field that is missing or of the wrong type.
     public init(_ object: JSONObject) throws(ProtocolError) {
-        func bad(_ field: String) -> ProtocolError {
-            ProtocolError(.invalidJSON, "record field \"\(field)\" is invalid")
-        }
-        func integer(_ value: JSONValue?, _ field: String) throws(ProtocolError) -> Int64 {
-            guard case .int(let number)? = value else { throw bad(field) }
-            return number
-        }
-        func optionalObject(_ field: String) throws(ProtocolError) -> JSONObject? {
-            switch object[field] {
-            case .object(let members)?: return members
-            case .null?, nil: return nil
-            default: throw bad(field)
-            }
-        }
-        func optionalString(_ field: String) throws(ProtocolError) -> String? {
-            switch object[field] {
-            case .string(let text)?: return text
-            case .null?, nil: return nil
-            default: throw bad(field)
-            }
-        }
-        guard let received = object["received"]?.stringValue.flatMap(RFC3339.parse) else { throw bad("received") }
-        guard let signal = object["signal"]?.stringValue.flatMap(AuthSignal.init(rawValue:)) else {
-            throw bad("signal")
-        }
-        guard let sender = object["sender"]?.stringValue else { throw bad("sender") }
+        var fields = Fields(object)
+        let signalName = try fields.required(try fields.string("signal"), "signal")
+        guard let signal = AuthSignal(rawValue: signalName) else { throw .invalid("unknown signal") }
+        let hashText = try fields.required(try fields.string("hash"), "hash")
+        guard let hash = Hex.decode(hashText) else { throw .invalid("\"hash\" must be hexadecimal") }
         var peer: PeerCredentials?
-        switch object["peer"] {
-        case .object(let fields)?:
-            guard let uid = UInt32(exactly: try integer(fields["uid"], "peer.uid")),
-                let gid = UInt32(exactly: try integer(fields["gid"], "peer.gid")),
-                let pid = Int32(exactly: try integer(fields["pid"], "peer.pid"))
-            else { throw bad("peer") }
+        if let peerObject = try fields.object("peer") {
+            var ids = Fields(peerObject)
+            guard let uid = UInt32(exactly: try ids.required(try ids.integer("uid", minimum: 0), "peer.uid")),
+                let gid = UInt32(exactly: try ids.required(try ids.integer("gid", minimum: 0), "peer.gid")),
+                let pid = Int32(exactly: try ids.required(try ids.integer("pid", minimum: 0), "peer.pid"))
+            else { throw .invalid("\"peer\" holds an id out of range") }
             peer = PeerCredentials(uid: uid, gid: gid, pid: pid)
-        case .null?:
-            peer = nil
-        default:
-            throw bad("peer")
-        }
-        guard let hash = object["hash"]?.stringValue.flatMap(Hex.decode).map({ Data($0) }) else { throw bad("hash") }
-        var time: Date?
-        if let text = try optionalString("time") {
-            guard let parsed = RFC3339.parse(text) else { throw bad("time") }
-            time = parsed
         }
         self.init(
-            seq: try integer(object["seq"], "seq"), received: received, time: time, signal: signal, sender: sender,
-            user: try optionalString("user"), request: try optionalObject("request"),
-            credentials: try optionalObject("credentials"), peer: peer,
-            hash: hash, host: try optionalString("host"))
+            seq: try fields.required(try fields.integer("seq", minimum: 0), "seq"),
+            received: try fields.required(try fields.time("received"), "received"), time: try fields.time("time"),
+            signal: signal, sender: try fields.required(try fields.string("sender"), "sender"),
+            user: try fields.string("user"), request: try fields.object("request"),
+            credentials: try fields.object("credentials"), peer: peer, hash: Data(hash), host: try fields.string("host")
+        )
     }
 }
