@@ -309,7 +309,9 @@ final class GroupCommitWriter: Sendable {
                         fields.received = head.received
                         let hash = RecordHash.hash(fields, prevHash: head.hash)
                         if listening.postInit || listening.preSave {
-                            let record = AuditRecord(fields: fields, event: event, prevHash: head.hash, hash: hash)
+                            let record = AuditRecord(
+                                event: event, seq: fields.seq, received: Microseconds.date(fields.received),
+                                prevHash: head.hash, hash: hash)
                             if listening.postInit {
                                 postInit.sendRobust(sender: AuditStore.recordSender, PostInit(instance: record))
                             }
@@ -344,7 +346,8 @@ final class GroupCommitWriter: Sendable {
         if postSave.hasListeners(sender: AuditStore.recordSender) {
             for entry in saved {
                 let record = AuditRecord(
-                    fields: entry.fields, event: entry.event, prevHash: entry.prevHash, hash: entry.hash)
+                    event: entry.event, seq: entry.fields.seq, received: Microseconds.date(entry.fields.received),
+                    prevHash: entry.prevHash, hash: entry.hash)
                 postSave.sendRobust(
                     sender: AuditStore.recordSender, PostSave(instance: record, created: true, using: path))
             }
@@ -377,16 +380,6 @@ struct ModelSignalListeners {
     let preInit = AuthSignalCore.preInit.hasListeners(sender: AuditStore.recordSender)
     let postInit = AuthSignalCore.postInit.hasListeners(sender: AuditStore.recordSender)
     let preSave = AuthSignalCore.preSave.hasListeners(sender: AuditStore.recordSender)
-}
-
-extension AuditRecord {
-    init(fields: RecordColumns, event: RedactedEvent, prevHash: Data, hash: Data) {
-        self.init(
-            seq: fields.seq, received: Microseconds.date(fields.received), time: event.time,
-            signal: event.signal, sender: event.sender, user: event.user, remoteAddr: event.remoteAddr,
-            request: event.request, credentials: event.credentials, peer: event.peer,
-            idempotencyKey: event.id, prevHash: prevHash, hash: hash)
-    }
 }
 
 /// Turns SQLite errors into messages that name the cause and never data.

@@ -58,7 +58,7 @@ package struct AuditSummary {
         if let address = record.remoteAddr { failuresPerAddress[address, default: 0] += 1 }
         failureTimes[user, default: []].append(received)
         for (key, value) in record.credentials ?? [:] where Redactor.looksSensitive(key) {
-            if let hash = value.stringValue, hash.hasPrefix("hmac-sha256:") {
+            if let hash = value.stringValue, HashedName.isHashed(hash) {
                 secretAccounts[hash, default: []].insert(user)
             }
         }

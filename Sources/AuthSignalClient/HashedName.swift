@@ -4,16 +4,13 @@ import AuthSignalCore
 /// tables and reports show them: `#` and the hash's first eight hex digits, explained by a legend.
 /// JSON and CSV keep the full `hmac-sha256:<hex>`.
 package enum HashedName {
-    /// What every keyed hash starts with.
-    package static let prefix = "hmac-sha256:"
-
     /// Whether `name` is a keyed hash rather than a name.
-    package static func isHashed(_ name: String) -> Bool { name.hasPrefix(prefix) }
+    package static func isHashed(_ name: String) -> Bool { name.hasPrefix(Redactor.keyedHashPrefix) }
 
     /// `#1e95306a` for a keyed hash; any other name as it is.
     package static func abbreviated(_ name: String) -> String {
         guard isHashed(name) else { return name }
-        return "#" + name.dropFirst(prefix.count).prefix(8)
+        return "#" + name.dropFirst(Redactor.keyedHashPrefix.count).prefix(8)
     }
 
     /// The line under a table or report that showed abbreviated hashes.

@@ -83,6 +83,9 @@ public struct Redactor: Sendable {
         }
     }
 
+    /// What every keyed hash the redactor stores starts with.
+    public static let keyedHashPrefix = "hmac-sha256:"
+
     /// The keyed hash the redactor stores for `value`: `hmac-sha256:<hex>`.
     public func keyedHash(_ value: String) -> String {
         keyedHash(bytes: Data(value.utf8))
@@ -164,7 +167,7 @@ public struct Redactor: Sendable {
 
     private func keyedHash(bytes: Data) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: bytes, using: key.symmetricKey)
-        return "hmac-sha256:" + Hex.encode(code)
+        return Self.keyedHashPrefix + Hex.encode(code)
     }
 }
 
