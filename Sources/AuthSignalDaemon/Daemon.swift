@@ -6,9 +6,7 @@ import NIOCore
 import NIOPosix
 package import ServiceLifecycle
 package import Signals
-import Synchronization
 package import Systemd
-import UnixSignals
 
 /// authsignald assembled: the configuration loaded, the redaction key and the audit log open,
 /// and the parts built from them, as the ``services`` a `ServiceGroup` runs.

@@ -70,8 +70,8 @@ package final class RequestProcessor: Sendable {
         set { runtimeState.withLock { $0 = newValue } }
     }
 
-    /// How a request is served (see ``serve(_:peer:)``).
-    package enum Service: Sendable {
+    /// The work a request starts (see ``serve(_:peer:)``).
+    package enum Work: Sendable {
         /// An emit, dispatched: the ticket completes when the record is durable.
         case stored(AppendTicket)
         /// A read (or a ping), to run once every earlier request of the connection is answered:
@@ -84,7 +84,7 @@ package final class RequestProcessor: Sendable {
     /// Starts serving `request` from `peer` (already permitted). An emit is dispatched now, so
     /// that one connection's events are stored in the order it sent them; a read is returned to
     /// be run when its turn comes.
-    package func serve(_ request: ProtocolRequest, peer: PeerIdentity) -> Service {
+    package func serve(_ request: ProtocolRequest, peer: PeerIdentity) -> Work {
         switch request {
         case .emit(let event):
             switch emit(event, peer: peer) {

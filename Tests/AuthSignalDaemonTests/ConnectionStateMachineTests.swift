@@ -78,6 +78,17 @@ struct ConnectionStateMachineTests {
         #expect(machine.readRequested(Self.limits, isWritable: true) == true)
     }
 
+    @Test func theLimitsAreNeededOnlyWithBytesWaitingOrAReadHeld() {
+        var machine = Machine()
+        #expect(machine.mayTakeOrResume == false)
+        Self.feed(&machine, "1\n")
+        #expect(machine.mayTakeOrResume == true)
+        #expect(Self.take(&machine).count == 1)
+        #expect(machine.mayTakeOrResume == false)
+        #expect(machine.readRequested(Machine.Limits(maxFrameBytes: 16, maxInFlight: 1), isWritable: true) == false)
+        #expect(machine.mayTakeOrResume == true)
+    }
+
     @Test func aSocketThatDoesNotDrainStopsTakingAndReading() {
         var machine = Machine()
         Self.feed(&machine, "1\n2\n")

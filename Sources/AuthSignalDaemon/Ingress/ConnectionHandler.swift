@@ -122,14 +122,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Takes the request lines that now fit, resumes a held read, and closes when done.
     private func serve() {
         guard let context else { return }
-        let limits = self.limits
-        while let taken = machine.nextRequest(limits, isWritable: context.channel.isWritable) {
-            switch taken {
-            case .line(let line, let slot): accept(line, slot: slot)
-            case .refused(let error, let slot): answer(slot, op: nil, with: .failure(error))
+        if machine.mayTakeOrResume {
+            let limits = self.limits
+            while let taken = machine.nextRequest(limits, isWritable: context.channel.isWritable) {
+                switch taken {
+                case .line(let line, let slot): accept(line, slot: slot)
+                case .refused(let error, let slot): answer(slot, op: nil, with: .failure(error))
+                }
             }
+            if machine.resumeReading(limits, isWritable: context.channel.isWritable) { context.read() }
         }
-        if machine.resumeReading(limits, isWritable: context.channel.isWritable) { context.read() }
         switch machine.closeIfDone() {
         case .afterWrites?:
             whenWritten(context) { $0.close(promise: nil) }
@@ -164,7 +166,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         opened(slot, op: request.op)
-        let output = Output(handler: NIOLoopBound(self, eventLoop: context!.eventLoop), slot: slot)
+        let output = output(for: slot)
         switch processor.serve(request, peer: peer) {
         case .stored(let ticket):
             ticket.whenComplete { result in
@@ -179,6 +181,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .refused(let error):
             finish(slot, with: .failure(error))
         }
+    }
+
+    /// The channel through which the request of `slot` answers, from any thread.
+    private func output(for slot: StateMachine.SlotID) -> Output {
+        Output(handler: NIOLoopBound(self, eventLoop: context!.eventLoop), slot: slot)
     }
 
     private static func run(
@@ -250,8 +257,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             case .start(let started):
                 guard let work = requests[started]?.start else { continue }
                 requests[started]?.start = nil
-                requests[started]?.task = Self.run(
-                    work, Output(handler: NIOLoopBound(self, eventLoop: context.eventLoop), slot: started))
+                requests[started]?.task = Self.run(work, output(for: started))
             }
         }
     }

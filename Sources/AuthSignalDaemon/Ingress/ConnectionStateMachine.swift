@@ -148,6 +148,13 @@ struct ConnectionStateMachine<Output> {
         return id
     }
 
+    /// Whether ``nextRequest(_:isWritable:)`` or ``resumeReading(_:isWritable:)`` could do
+    /// anything now: bytes wait to be taken, or a read is held. When not, the handler need not
+    /// read the limits (they are behind the runtime's lock) after every answer.
+    var mayTakeOrResume: Bool {
+        readHeld || (framer.bufferedBytes > 0 && !draining && !discarding)
+    }
+
     // MARK: Reading
 
     /// The pipeline asks to read: whether to read now. A read held here is resumed by

@@ -12,18 +12,11 @@ struct AuditLogService: Service {
     let health: WatchdogHealth
     let logger: Logger
 
-    init(store: AuditStore, receivers: AuditReceivers, health: WatchdogHealth, logger: Logger) {
-        self.store = store
-        self.receivers = receivers
-        self.health = health
-        self.logger = logger
-        health.register("audit log writer") { allowed in
+    func run() async throws {
+        health.register("audit log writer") { [store] allowed in
             guard let stall = store.writerStall, stall > allowed else { return nil }
             return "no transaction finished for \(stall)"
         }
-    }
-
-    func run() async throws {
         try? await gracefulShutdown()
         health.unregister("audit log writer")
         receivers.unready()

@@ -7,17 +7,11 @@ import Systemd
 /// and the loops shut down last, once every connection and the audit log are closed.
 struct EventLoopService: Service {
     let group: MultiThreadedEventLoopGroup
-    let heartbeats: EventLoopHeartbeats
     let health: WatchdogHealth
 
-    init(group: MultiThreadedEventLoopGroup, health: WatchdogHealth) {
-        self.group = group
-        self.heartbeats = EventLoopHeartbeats(group: group)
-        self.health = health
-        health.register("event loops") { [heartbeats] in heartbeats.stall(allowing: $0) }
-    }
-
     func run() async throws {
+        let heartbeats = EventLoopHeartbeats(group: group)
+        health.register("event loops") { heartbeats.stall(allowing: $0) }
         try? await gracefulShutdown()
         health.unregister("event loops")
         heartbeats.stop()

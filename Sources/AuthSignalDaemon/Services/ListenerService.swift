@@ -29,7 +29,7 @@ struct ListenerService: Service {
             "authsignald started: listening on \(listening), audit log \(config.storePath) at record \(head.seq)",
             metadata: [
                 "redaction": "\(config.redactionMode.rawValue)",
-                "journal": "\(journalUnreachable == nil ? "\(config.journalEnabled)" : "unreachable")",
+                "journal": "\(journalUnreachable == nil ? String(config.journalEnabled) : "unreachable")",
             ])
         if let journalUnreachable {
             let warning =
