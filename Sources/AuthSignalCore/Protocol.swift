@@ -80,14 +80,6 @@ public enum ProtocolRequest: Sendable, Hashable {
         }
     }
 
-    /// Whether the op only reads (access by the reader list).
-    public var isRead: Bool {
-        switch self {
-        case .emit, .ping, .hash: false
-        case .query, .follow, .stats, .verify: true
-        }
-    }
-
     /// Every op of protocol v1.
     public static let ops = ["emit", "query", "follow", "stats", "verify", "ping", "hash"]
 

@@ -44,14 +44,45 @@ package struct AccessPolicy: Sendable, Hashable {
 
     /// Whether `peer` may perform `request`.
     package func permits(_ request: ProtocolRequest, peer: PeerIdentity) -> Bool {
-        if peer.credentials.uid == 0 { return true }
+        let uid = peer.credentials.uid
+        if uid == 0 { return true }
+        switch AccessClass(request) {
+        case .anyone: return true
+        case .emit: return emitUIDs.contains(uid) || !emitGIDs.isDisjoint(with: peer.groups)
+        case .read: return readUIDs.contains(uid) || !readGIDs.isDisjoint(with: peer.groups)
+        case .hash: return hashUIDs.contains(uid) || !hashGIDs.isDisjoint(with: peer.groups)
+        }
+    }
+}
+
+/// Which `[Access]` lists decide a request.
+package enum AccessClass: Sendable {
+    /// `ping`: anyone who can connect.
+    case anyone
+    /// `emit`: EmitUsers, EmitGroups.
+    case emit
+    /// `query`, `follow`, `stats`, `verify`: ReadUsers, ReadGroups.
+    case read
+    /// `hash`: HashUsers, HashGroups.
+    case hash
+
+    /// The class of `request`.
+    package init(_ request: ProtocolRequest) {
         switch request {
-        case .ping: return true
-        case .emit: return emitUIDs.contains(peer.credentials.uid) || !emitGIDs.isDisjoint(with: peer.groups)
-        case .query, .follow, .stats, .verify:
-            return readUIDs.contains(peer.credentials.uid) || !readGIDs.isDisjoint(with: peer.groups)
-        case .hash:
-            return hashUIDs.contains(peer.credentials.uid) || !hashGIDs.isDisjoint(with: peer.groups)
+        case .ping: self = .anyone
+        case .emit: self = .emit
+        case .query, .follow, .stats, .verify: self = .read
+        case .hash: self = .hash
+        }
+    }
+
+    /// What a peer refused this class may not do, for the `forbidden` message.
+    package var activity: String {
+        switch self {
+        case .anyone: "connect"
+        case .emit: "emit events"
+        case .read: "read the audit log"
+        case .hash: "look up keyed hashes"
         }
     }
 }

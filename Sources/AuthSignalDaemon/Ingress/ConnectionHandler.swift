@@ -155,13 +155,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard processor.runtime.access.permits(request, peer: peer) else {
-            let what =
-                switch request {
-                case .hash: "look up keyed hashes"
-                default: request.isRead ? "read the audit log" : "emit events"
-                }
             let error = ProtocolError(
-                .forbidden, "uid \(peer.credentials.uid) may not \(what) (see [Access] in authsignald.conf)")
+                .forbidden,
+                "uid \(peer.credentials.uid) may not \(AccessClass(request).activity) (see [Access] in authsignald.conf)"
+            )
             answer(slot, op: request.op, with: .failure(error))
             return
         }
