@@ -58,13 +58,16 @@ package struct WatchdogService: Service {
         self.logger = logger
     }
 
+    /// How often it pings: half the interval, so one late ping still arrives in time; `nil`
+    /// without a watchdog.
+    package var period: Duration? { interval.map { $0 / 2 } }
+
     /// Pings until graceful shutdown or cancellation.
     package func run() async throws {
-        guard let interval else {
+        guard let period else {
             try? await gracefulShutdown()
             return
         }
-        let period = interval / 2
         var withheld = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if let problem = health.problem(allowing: period) {

@@ -10,6 +10,12 @@ import Testing
 
 /// A datagram socket standing in for the service manager's notification socket.
 final class NotifySocket: Sendable {
+    /// A notification and when it was read.
+    struct Message {
+        let text: String
+        let at: ContinuousClock.Instant
+    }
+
     let path: String
     let fd: Int32
 
@@ -19,19 +25,34 @@ final class NotifySocket: Sendable {
         let fd = self.fd
         let bound = withUnixAddress(path) { bind(fd, $0, $1) }
         guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-        var timeout = timeval(tv_sec: 0, tv_usec: 50_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    /// Messages received so far (each read waits at most 50 ms).
+    /// The messages queued now, without waiting (the notifier's sends are complete when they
+    /// return, so nothing sent before this call is missed).
     func drain() -> [String] {
         var messages: [String] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = recv(fd, &buffer, buffer.count, 0)
+            let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
             if count <= 0 { return messages }
             messages.append(String(decoding: buffer[0..<count], as: UTF8.self))
         }
+    }
+
+    /// Messages as they arrive, until `enough` holds for those read so far or `timeout` passes.
+    /// Polls without blocking a thread, so a test waiting here never starves the task it watches
+    /// of the concurrency pool's few threads.
+    func collect(timeout: Duration = .seconds(20), until enough: ([Message]) -> Bool) async throws -> [Message] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var messages: [Message] = []
+        while !enough(messages) && clock.now < deadline {
+            let now = clock.now
+            messages += drain().map { Message(text: $0, at: now) }
+            if enough(messages) { break }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return messages
     }
 
     deinit {
@@ -80,13 +101,16 @@ struct NotifyTests {
         }
         let service = WatchdogService()
         #expect(Notifier().watchdogInterval == .milliseconds(200))
+        #expect(service.period == .milliseconds(100))
         let task = Task { try await service.run() }
-        try await Task.sleep(for: .milliseconds(1_050))
+        let pings = try await socket.collect { $0.count >= 6 }
         task.cancel()
         _ = try? await task.value
-        let pings = socket.drain().filter { $0 == "WATCHDOG=1" }.count
-        // Every 100 ms for about a second: 10 or 11 pings, with slack for a loaded machine.
-        #expect((8...12).contains(pings), "\(pings) pings")
+        // Pinged again and again, and never sooner than the period (a busy machine may only make
+        // the gaps longer, so no upper bound is asserted here).
+        #expect(pings.count == 6 && pings.allSatisfy { $0.text == "WATCHDOG=1" }, "\(pings.map(\.text))")
+        let gaps = zip(pings.dropFirst(), pings).map { $0.at - $1.at }
+        #expect(gaps.allSatisfy { $0 >= .milliseconds(90) }, "\(gaps)")
     }
 
     @Test func pingsAreWithheldWhileAHealthCheckFails() async throws {
@@ -100,17 +124,18 @@ struct NotifyTests {
         }
         let service = WatchdogService(interval: .milliseconds(200), health: health)
         let task = Task { try await service.run() }
-        try await Task.sleep(for: .milliseconds(550))
-        let whileStuck = socket.drain()
+        let firstMessage = try await socket.collect { !$0.isEmpty }
+        // Three more periods of being stuck: the status is not repeated and nothing is pinged.
+        try await Task.sleep(for: .milliseconds(300))
+        let whileStuck = firstMessage.map(\.text) + socket.drain()
         stuck.store(false, ordering: .relaxed)
-        try await Task.sleep(for: .milliseconds(550))
+        let afterwards = try await socket.collect { $0.count >= 3 }.map(\.text)
         task.cancel()
         _ = try? await task.value
-        let afterwards = socket.drain()
         #expect(!whileStuck.contains("WATCHDOG=1"), "\(whileStuck)")
         #expect(whileStuck.first?.hasPrefix("STATUS=stuck: writer: no transaction finished") == true, "\(whileStuck)")
         #expect(whileStuck.count == 1, "the status is sent once, not at every period: \(whileStuck)")
-        #expect(afterwards.filter { $0 == "WATCHDOG=1" }.count >= 3, "\(afterwards)")
+        #expect(afterwards.count == 3 && afterwards.allSatisfy { $0 == "WATCHDOG=1" }, "\(afterwards)")
         health.unregister("writer")
         #expect(health.problem(allowing: .seconds(1)) == nil)
     }
