@@ -65,14 +65,3 @@ extension Data {
     /// The bytes in lower-case hexadecimal.
     var hexString: String { Hex.encode(self) }
 }
-
-/// A time as stored: integer microseconds since 1970-01-01T00:00:00Z.
-enum Microseconds {
-    static func from(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
-    }
-
-    static func date(_ value: Int64) -> Date {
-        Date(timeIntervalSince1970: Double(value) / 1_000_000)
-    }
-}

@@ -216,3 +216,34 @@ extension AuditRecord {
         return members
     }
 }
+
+extension AuditStore {
+    /// Calls `each` with the login sessions `filter` selects, for a host in boot `context`
+    /// (docs/sessions.md); returns how many.
+    package func sessions(
+        matching filter: SessionFilter, context: BootContext = .current(),
+        each: (WireSession) async throws -> Void
+    ) async throws -> Int {
+        try await ActivityReader.sessions(pool, matching: filter, context: context, each: each)
+    }
+
+    /// The accounts `filter` selects: last login, last failure, failures since (docs/sessions.md).
+    package func accounts(matching filter: AccountFilter) async throws -> [WireAccount] {
+        try await ActivityReader.accounts(pool, matching: filter)
+    }
+}
+
+extension ReadOnlyAuditLog {
+    /// The login sessions `filter` selects (see ``AuditStore/sessions(matching:context:each:)``).
+    package func sessions(
+        matching filter: SessionFilter, context: BootContext = .current(),
+        each: (WireSession) async throws -> Void
+    ) async throws -> Int {
+        try await ActivityReader.sessions(pool, matching: filter, context: context, each: each)
+    }
+
+    /// The accounts `filter` selects (see ``AuditStore/accounts(matching:)``).
+    package func accounts(matching filter: AccountFilter) async throws -> [WireAccount] {
+        try await ActivityReader.accounts(pool, matching: filter)
+    }
+}

@@ -13,7 +13,7 @@ package final class ReadOnlyAuditLog: Sendable {
     package let path: String
     /// The log's identity (`nil` for a log written before identities existed).
     package let logID: String?
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// Opens the audit log at `path` read-only.
     /// - Throws: ``StoreError/open(_:)`` when the file is missing, unreadable or not an audit log.

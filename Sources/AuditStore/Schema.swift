@@ -70,6 +70,12 @@ enum Schema {
                     INSERT INTO log_identity (id, log_id) VALUES (1, lower(hex(randomblob(16))));
                     """)
         }
+        migrator.registerMigration("v3-sessions-accounts") { db in
+            // Built from the records already merged into the user index; later ones follow with
+            // each merge.
+            try db.execute(sql: ActivityBooks.schema)
+            try ActivityBooks.merge(db, after: 0, through: try indexedThrough(db))
+        }
         return migrator
     }
 
@@ -84,7 +90,8 @@ enum Schema {
     }
 
     /// Adds the records after `indexed_through`, up to `through`, to the user and address
-    /// indexes, in key order so that each index page is written once per merge.
+    /// indexes, in key order so that each index page is written once per merge, and to the
+    /// sessions and accounts.
     static func mergeIndexes(_ db: Database, through: Int64) throws {
         let from = try indexedThrough(db)
         guard through > from else { return }
@@ -97,9 +104,10 @@ enum Schema {
                     SELECT remote_addr, seq FROM records
                     WHERE seq > ? AND seq <= ? AND remote_addr IS NOT NULL
                     ORDER BY remote_addr, seq;
-                UPDATE index_state SET indexed_through = ? WHERE id = 1;
                 """,
-            arguments: [from, through, from, through, through])
+            arguments: [from, through, from, through])
+        try ActivityBooks.merge(db, after: from, through: through)
+        try db.execute(sql: "UPDATE index_state SET indexed_through = ? WHERE id = 1", arguments: [through])
     }
 
     /// The last pruned record's seq and hash, if any record was ever pruned.

@@ -28,3 +28,22 @@ package enum AuditLogFile {
         return StatsAnswer(log: totals, service: nil)
     }
 }
+
+extension AuditLogFile {
+    /// The login sessions of the database file at `path` that `filter` selects, read-only, judged
+    /// against this host's boot; returns how many.
+    package static func sessions(
+        database path: String, matching filter: SessionFilter, each: (WireSession) throws -> Void
+    ) async throws -> Int {
+        let log = try ReadOnlyAuditLog(path: path)
+        defer { try? log.close() }
+        return try await log.sessions(matching: filter) { try each($0) }
+    }
+
+    /// The accounts of the database file at `path` that `filter` selects, read-only.
+    package static func accounts(database path: String, matching filter: AccountFilter) async throws -> [WireAccount] {
+        let log = try ReadOnlyAuditLog(path: path)
+        defer { try? log.close() }
+        return try await log.accounts(matching: filter)
+    }
+}

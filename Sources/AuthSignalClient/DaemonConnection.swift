@@ -108,10 +108,17 @@ package final class DaemonConnection {
     /// the final line, whatever the op.
     /// - Throws: ``ClientError/daemon(_:_:)`` when the final line is an error.
     package func answerFields(record: (WireRecord) throws -> Void = { _ in }) throws -> JSONObject {
+        try answerFields(WireRecord.self, each: record)
+    }
+
+    /// Reads one request's answer: calls `each` for each line carrying an `Item` and returns the
+    /// fields of the final line.
+    /// - Throws: ``ClientError/daemon(_:_:)`` when the final line is an error.
+    package func answerFields<Item: WireItem>(_ item: Item.Type, each: (Item) throws -> Void) throws -> JSONObject {
         while let line = try nextLine() {
-            if case .object(let body)? = line["record"] {
+            if case .object(let body)? = line[Item.lineKey] {
                 do {
-                    try record(try WireRecord(body))
+                    try each(try Item(body))
                 } catch is ProtocolError {
                     throw ClientError.badAnswer
                 }
@@ -128,7 +135,13 @@ package final class DaemonConnection {
     package func answer<Answer: ProtocolAnswer>(
         _ type: Answer.Type, record: (WireRecord) throws -> Void = { _ in }
     ) throws -> Answer {
-        let fields = try answerFields(record: record)
+        try answer(type, items: record)
+    }
+
+    private func answer<Answer: ProtocolAnswer, Item: WireItem>(
+        _ type: Answer.Type, items each: (Item) throws -> Void
+    ) throws -> Answer {
+        let fields = try answerFields(Item.self, each: each)
         do {
             return try Answer(fields: fields)
         } catch {
@@ -142,6 +155,15 @@ package final class DaemonConnection {
     ) throws -> Answer {
         try send(request)
         return try answer(type, record: record)
+    }
+
+    /// Sends `request` and returns its answer as `Answer`, calling `each` for each `Item` line
+    /// (sessions, accounts).
+    package func request<Answer: ProtocolAnswer, Item: WireItem>(
+        _ request: ProtocolRequest, as type: Answer.Type, each: (Item) throws -> Void
+    ) throws -> Answer {
+        try send(request)
+        return try answer(type, items: each)
     }
 }
 

@@ -66,6 +66,10 @@ public enum ProtocolRequest: Sendable, Hashable {
     /// The keyed hash the redactor stores for `value` (a name or secret to look up); allowed only
     /// to `[Access] HashUsers`/`HashGroups`, rate-limited, and recorded without the value.
     case hash(value: String)
+    /// Login sessions (logins paired with their logouts), then the count.
+    case sessions(SessionFilter)
+    /// Each account's last login, last failure and failures since, then the count.
+    case accounts(AccountFilter)
 
     /// The op's wire name.
     public var op: String {
@@ -77,11 +81,13 @@ public enum ProtocolRequest: Sendable, Hashable {
         case .verify: "verify"
         case .ping: "ping"
         case .hash: "hash"
+        case .sessions: "sessions"
+        case .accounts: "accounts"
         }
     }
 
     /// Every op of protocol v1.
-    public static let ops = ["emit", "query", "follow", "stats", "verify", "ping", "hash"]
+    public static let ops = ["emit", "query", "follow", "stats", "verify", "ping", "hash", "sessions", "accounts"]
 
     /// Decodes one frame (without its newline).
     /// - Throws: ``ProtocolError`` with `invalid_json` or `invalid_request`.
@@ -117,6 +123,10 @@ public enum ProtocolRequest: Sendable, Hashable {
             // Any string: what an attacker typed as a user name may be what an admin looks up.
             guard let value = try fields.string("value") else { throw .invalid("missing field \"value\"") }
             request = .hash(value: value)
+        case "sessions": request = .sessions(try decodeSessions(&fields))
+        case "accounts":
+            request = .accounts(
+                AccountFilter(user: try fields.string("user"), failedOnly: try fields.bool("failed_only") ?? false))
         default:
             throw .invalid("unknown op; expected one of \(ops.joined(separator: ", "))")
         }
@@ -152,6 +162,22 @@ public enum ProtocolRequest: Sendable, Hashable {
         return AuthEvent(
             signal: signal, sender: sender, user: user, request: request, credentials: credentials, time: time,
             id: id)
+    }
+
+    private static func decodeSessions(_ fields: inout Fields) throws(ProtocolError) -> SessionFilter {
+        var filter = SessionFilter(user: try fields.string("user"))
+        filter.since = try fields.time("since")
+        filter.until = try fields.time("until")
+        filter.present = try fields.time("present")
+        filter.openOnly = try fields.bool("open") ?? false
+        filter.limit = try fields.integer("limit", minimum: 1).map { Int($0) }
+        if let order = try fields.string("order") {
+            guard let parsed = RecordFilter.Order(rawValue: order) else {
+                throw .invalid("\"order\" must be \"asc\" or \"desc\"")
+            }
+            filter.order = parsed
+        }
+        return filter
     }
 
     private static func decodeQuery(_ fields: inout Fields, allowsLimit: Bool) throws(ProtocolError) -> RecordFilter {
@@ -211,6 +237,14 @@ struct Fields {
         return text
     }
 
+    mutating func bool(_ key: String) throws(ProtocolError) -> Bool? {
+        switch remaining.removeValue(forKey: key) {
+        case nil, .null?: return nil
+        case .bool(let value)?: return value
+        default: throw .invalid("\"\(key)\" must be true or false")
+        }
+    }
+
     mutating func object(_ key: String) throws(ProtocolError) -> JSONObject? {
         switch remaining.removeValue(forKey: key) {
         case nil, .null?: return nil
@@ -253,6 +287,8 @@ struct Fields {
         "follow": ["op", "user", "signal", "sender", "remote_addr", "since", "until", "after_seq", "order"],
         "verify": ["op", "from", "to"],
         "hash": ["op", "value"],
+        "sessions": ["op", "user", "since", "until", "present", "open", "limit", "order"],
+        "accounts": ["op", "user", "failed_only"],
     ]
 }
 

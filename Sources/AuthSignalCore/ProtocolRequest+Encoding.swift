@@ -28,6 +28,17 @@ extension ProtocolRequest {
             object["to"] = to.map(JSONValue.int)
         case .hash(let value):
             object["value"] = .string(value)
+        case .sessions(let filter):
+            object["user"] = filter.user.map(JSONValue.string)
+            object["since"] = filter.since.map { .string(RFC3339.format($0)) }
+            object["until"] = filter.until.map { .string(RFC3339.format($0)) }
+            object["present"] = filter.present.map { .string(RFC3339.format($0)) }
+            if filter.openOnly { object["open"] = .bool(true) }
+            object["limit"] = filter.limit.map { .int(Int64($0)) }
+            object["order"] = .string(filter.order.rawValue)
+        case .accounts(let filter):
+            object["user"] = filter.user.map(JSONValue.string)
+            if filter.failedOnly { object["failed_only"] = .bool(true) }
         case .stats, .ping:
             break
         }

@@ -142,3 +142,27 @@ extension WireRecord {
         )
     }
 }
+
+/// What an answer streams before its final line: records, sessions or accounts, each on a line
+/// of its own as `{"KEY":{…}}`.
+public protocol WireItem: Sendable {
+    /// The key of its lines: `record`, `session` or `account`.
+    static var lineKey: String { get }
+    /// Reads one from its object.
+    init(_ object: JSONObject) throws(ProtocolError)
+}
+
+extension WireRecord: WireItem {
+    /// `record`.
+    public static let lineKey = "record"
+}
+
+extension WireSession: WireItem {
+    /// `session`.
+    public static let lineKey = "session"
+}
+
+extension WireAccount: WireItem {
+    /// `account`.
+    public static let lineKey = "account"
+}

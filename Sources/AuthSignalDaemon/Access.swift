@@ -61,7 +61,7 @@ package enum AccessClass: Sendable {
     case anyone
     /// `emit`: EmitUsers, EmitGroups.
     case emit
-    /// `query`, `follow`, `stats`, `verify`: ReadUsers, ReadGroups.
+    /// `query`, `follow`, `stats`, `verify`, `sessions`, `accounts`: ReadUsers, ReadGroups.
     case read
     /// `hash`: HashUsers, HashGroups.
     case hash
@@ -71,7 +71,7 @@ package enum AccessClass: Sendable {
         switch request {
         case .ping: self = .anyone
         case .emit: self = .emit
-        case .query, .follow, .stats, .verify: self = .read
+        case .query, .follow, .stats, .verify, .sessions, .accounts: self = .read
         case .hash: self = .hash
         }
     }

@@ -101,6 +101,10 @@ package final class RequestProcessor: Sendable {
             return .read { _ in await self.verify(from: from, to: to) }
         case .hash(let value):
             return .read { _ in self.hash(value, peer: peer) }
+        case .sessions(let filter):
+            return .read { output in await self.streamSessions(filter, output: output) }
+        case .accounts(let filter):
+            return .read { output in await self.streamAccounts(filter, output: output) }
         case .ping:
             return .read { _ in
                 .success(
@@ -151,6 +155,51 @@ package final class RequestProcessor: Sendable {
             return .failure(ProtocolError(.internal, "query failed"))
         }
         return .success(CountAnswer(count: count))
+    }
+
+    /// Streams the sessions `filter` selects, judged against this host's boot.
+    private func streamSessions(_ filter: SessionFilter, output: some RecordOutput) async -> Result<
+        any ProtocolAnswer, ProtocolError
+    > {
+        await streamLines(output) { write in
+            try await self.store.sessions(matching: filter) { session in try await write(session.line) }
+        }
+    }
+
+    /// Streams the accounts `filter` selects.
+    private func streamAccounts(_ filter: AccountFilter, output: some RecordOutput) async -> Result<
+        any ProtocolAnswer, ProtocolError
+    > {
+        await streamLines(output) { write in
+            let accounts = try await self.store.accounts(matching: filter)
+            for account in accounts { try await write(account.line) }
+            return accounts.count
+        }
+    }
+
+    /// Runs `produce`, which passes each line to the writer it is given and returns how many it
+    /// wrote; lines go out in chunks, and the final line is the count or the error.
+    private func streamLines(
+        _ output: some RecordOutput, produce: (_ write: ([UInt8]) async throws -> Void) async throws -> Int
+    ) async -> Result<any ProtocolAnswer, ProtocolError> {
+        var chunk: [UInt8] = []
+        do {
+            let count = try await produce { line in
+                chunk += line
+                if chunk.count >= Self.chunkBytes {
+                    try await output.write(chunk)
+                    chunk.removeAll(keepingCapacity: true)
+                }
+            }
+            if !chunk.isEmpty { try await output.write(chunk) }
+            return .success(CountAnswer(count: count))
+        } catch is ConnectionGone {
+            return .failure(ProtocolError(.unavailable, "connection closed"))
+        } catch let error as StoreError {
+            return .failure(ProtocolError(.unavailable, "the audit log cannot be read now: \(error)"))
+        } catch {
+            return .failure(ProtocolError(.unavailable, "the audit log cannot be read now"))
+        }
     }
 
     /// Streams records as they commit. With `after_seq`, first replays the stored records after

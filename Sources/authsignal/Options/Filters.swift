@@ -31,7 +31,7 @@ struct Filters: ParsableArguments {
         return filter
     }
 
-    private static func time(_ text: String?, option: String, now: Date) throws -> Date? {
+    static func time(_ text: String?, option: String, now: Date) throws -> Date? {
         guard let text else { return nil }
         guard let date = TimeExpression.parse(text, now: now) else {
             throw ValidationError("--\(option): cannot read '\(text)' as a time")

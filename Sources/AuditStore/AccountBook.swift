@@ -1,0 +1,85 @@
+import AuthSignalCore
+import Foundation
+import GRDB
+
+/// Where the account book keeps its accounts: the table (the writer's merge), or the table with
+/// the unmerged tail laid over it in memory (readers).
+protocol AccountLedger {
+    /// The account as kept so far, if it has been seen.
+    mutating func account(_ user: String) throws -> WireAccount?
+    /// Keeps `account`.
+    mutating func store(_ account: WireAccount) throws
+}
+
+/// The `lastlog` rule (docs/sessions.md): by event time, the latest login and failure, and the
+/// failures at or after the latest login.
+enum AccountBook {
+    static func apply(_ event: ActivityEvent, to ledger: inout some AccountLedger) throws {
+        guard let user = event.user, event.signal != .userLoggedOut else { return }
+        var account =
+            try ledger.account(user)
+            ?? WireAccount(user: user, lastLogin: nil, lastFailure: nil, failuresSinceLogin: 0, failures: 0)
+        let time = Microseconds.date(event.at)
+        let seen = WireAccount.Event(
+            seq: event.seq, time: time, from: event.remoteAddr, service: event.service ?? event.sender)
+        if event.signal == .userLoggedIn {
+            guard account.lastLogin.map({ time >= $0.time }) ?? true else { return }
+            account.lastLogin = seen
+            account.failuresSinceLogin = 0
+        } else {
+            account.failures += 1
+            if account.lastFailure.map({ time >= $0.time }) ?? true { account.lastFailure = seen }
+            if account.lastLogin.map({ time >= $0.time }) ?? true { account.failuresSinceLogin += 1 }
+        }
+        try ledger.store(account)
+    }
+}
+
+/// The `account_activity` table.
+struct StoredAccounts: AccountLedger {
+    let db: Database
+
+    init(_ db: Database) { self.db = db }
+
+    static let columns = """
+        user, login_seq, login_at, login_from, login_service, failure_seq, failure_at, failure_from,
+        failure_service, failures_since_login, failures
+        """
+
+    static func account(_ row: Row) -> WireAccount {
+        func event(_ first: Int) -> WireAccount.Event? {
+            guard let seq: Int64 = row[first], let at: Int64 = row[first + 1] else { return nil }
+            return WireAccount.Event(
+                seq: seq, time: Microseconds.date(at), from: row[first + 2], service: row[first + 3])
+        }
+        return WireAccount(
+            user: row[0], lastLogin: event(1), lastFailure: event(5), failuresSinceLogin: row[9], failures: row[10])
+    }
+
+    func account(_ user: String) throws -> WireAccount? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(Self.columns) FROM account_activity WHERE user = ?"), arguments: [user]
+        ).map(Self.account)
+    }
+
+    /// Every account (or `user`'s), in name order.
+    func all(user: String?) throws -> [WireAccount] {
+        let condition = user == nil ? "" : " WHERE user = ?"
+        return try Row.fetchAll(
+            db, sql: "SELECT \(Self.columns) FROM account_activity\(condition) ORDER BY user",
+            arguments: StatementArguments(user.map { [$0] } ?? [])
+        ).map(Self.account)
+    }
+
+    func store(_ account: WireAccount) throws {
+        let microseconds = { (event: WireAccount.Event?) in event.map { Microseconds.from($0.time) } }
+        try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO account_activity (\(Self.columns)) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        )
+        .execute(arguments: [
+            account.user, account.lastLogin?.seq, microseconds(account.lastLogin), account.lastLogin?.from,
+            account.lastLogin?.service, account.lastFailure?.seq, microseconds(account.lastFailure),
+            account.lastFailure?.from, account.lastFailure?.service, account.failuresSinceLogin, account.failures,
+        ])
+    }
+}

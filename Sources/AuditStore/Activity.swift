@@ -1,0 +1,106 @@
+import AuthSignalCore
+import Foundation
+import GRDB
+
+/// A login, logout or failed login as the session and account books read it from its record.
+struct ActivityEvent {
+    let seq: Int64
+    let signal: AuthSignal
+    /// The event's own time, else when it was stored (µs).
+    let at: Int64
+    let sender: String
+    let user: String?
+    let remoteAddr: String?
+    let service: String?
+    let tty: String?
+    /// `request.pairing`, when it is a string.
+    let key: String?
+
+    /// The records after `from` up to `through`, in seq order.
+    static func read(_ db: Database, after from: Int64, through: Int64) throws -> [ActivityEvent] {
+        let text = { (key: String) in
+            "CASE json_type(request, '$.\(key)') WHEN 'text' THEN json_extract(request, '$.\(key)') END"
+        }
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT seq, signal, coalesce(time, received), sender, user, remote_addr,
+                    \(text("service")), \(text("tty")), \(text("pairing"))
+                FROM records WHERE seq > ? AND seq <= ? ORDER BY seq
+                """, arguments: [from, through])
+        var events: [ActivityEvent] = []
+        while let row = try rows.next() {
+            guard let signal = AuthSignal(rawValue: row[1]) else { continue }
+            events.append(
+                ActivityEvent(
+                    seq: row[0], signal: signal, at: row[2], sender: row[3], user: row[4], remoteAddr: row[5],
+                    service: row[6], tty: row[7], key: row[8]))
+        }
+        return events
+    }
+}
+
+/// The derived tables behind `last` and `lastlog`, kept by the writer's bulk merge together with
+/// the user and address indexes (so records after `indexed_through` are not in them yet; readers
+/// lay those over the tables, see ``ActivityTail``).
+enum ActivityBooks {
+    static let schema = """
+        -- One row per login: its logout once paired (docs/sessions.md). Derived from the records,
+        -- outside the hash chain; rebuilt by the migration from the records themselves.
+        CREATE TABLE sessions (
+            login_seq INTEGER PRIMARY KEY,
+            pairing TEXT NOT NULL,
+            keyed INTEGER NOT NULL,
+            boot TEXT,
+            start INTEGER NOT NULL,
+            end INTEGER,
+            logout_seq INTEGER,
+            gone_by INTEGER,
+            user TEXT,
+            remote_addr TEXT,
+            service TEXT,
+            tty TEXT,
+            sender TEXT NOT NULL
+        );
+        CREATE INDEX sessions_start ON sessions(start, login_seq);
+        CREATE INDEX sessions_user ON sessions(user, start, login_seq);
+        CREATE INDEX sessions_unended ON sessions(pairing, login_seq) WHERE logout_seq IS NULL;
+        -- Each session's interval in seconds (open ones to 1e38), for "who was logged in at T"
+        -- without reading every session that began before T.
+        CREATE VIRTUAL TABLE sessions_span USING rtree(login_seq, first, last);
+        -- The boots seen in pairing keys, and when each was first seen.
+        CREATE TABLE session_boots (boot TEXT PRIMARY KEY, first_seen INTEGER NOT NULL) WITHOUT ROWID;
+        -- Per account (as stored): the last login and failure, and failures since that login.
+        CREATE TABLE account_activity (
+            user TEXT PRIMARY KEY,
+            login_seq INTEGER, login_at INTEGER, login_from TEXT, login_service TEXT,
+            failure_seq INTEGER, failure_at INTEGER, failure_from TEXT, failure_service TEXT,
+            failures_since_login INTEGER NOT NULL,
+            failures INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """
+
+    /// Adds the records after `from` up to `through` to the sessions and accounts.
+    static func merge(_ db: Database, after from: Int64, through: Int64) throws {
+        var sessions = StoredSessions(db)
+        var accounts = StoredAccounts(db)
+        for event in try ActivityEvent.read(db, after: from, through: through) {
+            try SessionBook.apply(event, to: &sessions)
+            try AccountBook.apply(event, to: &accounts)
+        }
+    }
+
+    /// Forgets the sessions begun and accounts' events in a pruned seq range. An account whose
+    /// last login or failure was pruned keeps its counts but loses that event's details.
+    static func prune(_ db: Database, from first: Int64, through last: Int64) throws {
+        try db.execute(
+            sql: """
+                DELETE FROM sessions WHERE login_seq BETWEEN ?1 AND ?2;
+                DELETE FROM sessions_span WHERE login_seq BETWEEN ?1 AND ?2;
+                UPDATE account_activity SET login_seq = NULL, login_at = NULL, login_from = NULL,
+                    login_service = NULL WHERE login_seq BETWEEN ?1 AND ?2;
+                UPDATE account_activity SET failure_seq = NULL, failure_at = NULL, failure_from = NULL,
+                    failure_service = NULL WHERE failure_seq BETWEEN ?1 AND ?2;
+                """, arguments: [first, last])
+    }
+}

@@ -1,0 +1,211 @@
+import AuthSignalCore
+import Foundation
+import GRDB
+
+/// The records the writer has not merged into the session and account tables yet, applied by
+/// the same rules to an in-memory layer over those tables: readers see every record without
+/// writing (a read-only copy of a log included, and a log older than the tables, whose every
+/// record is then tail).
+struct ActivityTail: Sendable {
+    /// The tables hold every record up to this seq; the tail is what follows.
+    let mark: Int64
+    /// Sessions whose login is in the tail.
+    let begun: [Int64: SessionRow]
+    /// Stored sessions as the tail leaves them.
+    let changed: [Int64: SessionRow]
+    /// The accounts the tail touches, as it leaves them.
+    let accounts: [String: WireAccount]
+
+    /// Reads the tail of the log `db` and applies it.
+    static func read(_ db: Database) throws -> ActivityTail {
+        let stored = try db.tableExists("sessions")
+        let mark = stored ? try Schema.indexedThrough(db) : 0
+        let head = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM records") ?? 0
+        var sessions = SessionOverlay(stored: stored ? StoredSessions(db) : nil)
+        var accounts = AccountOverlay(stored: stored ? StoredAccounts(db) : nil)
+        for event in try ActivityEvent.read(db, after: mark, through: head) {
+            try SessionBook.apply(event, to: &sessions)
+            try AccountBook.apply(event, to: &accounts)
+        }
+        return ActivityTail(mark: mark, begun: sessions.begun, changed: sessions.changed, accounts: accounts.accounts)
+    }
+
+    /// A stored session as the tail leaves it.
+    func revised(_ session: SessionRow) -> SessionRow { changed[session.loginSeq] ?? session }
+}
+
+/// The sessions the tail begins, and the stored ones it ends or marks gone.
+struct SessionOverlay: SessionLedger {
+    var stored: StoredSessions?
+    /// Sessions whose login is in the tail.
+    var begun: [Int64: SessionRow] = [:]
+    /// Stored sessions as the tail leaves them.
+    var changed: [Int64: SessionRow] = [:]
+    var boots: Set<String> = []
+
+    /// A stored session as the tail leaves it.
+    func revised(_ session: SessionRow) -> SessionRow { changed[session.loginSeq] ?? session }
+
+    mutating func unended(pairing: String) throws -> SessionRow? {
+        if let latest = begun.values.filter({ $0.pairing == pairing && $0.logoutSeq == nil })
+            .max(by: { $0.loginSeq < $1.loginSeq })
+        {
+            return latest
+        }
+        return try stored?.unendedAll(pairing: pairing).map(revised).first { $0.logoutSeq == nil }
+    }
+
+    mutating func begin(_ session: SessionRow) throws { begun[session.loginSeq] = session }
+
+    mutating func update(_ session: SessionRow) throws {
+        if begun[session.loginSeq] != nil {
+            begun[session.loginSeq] = session
+        } else {
+            changed[session.loginSeq] = session
+        }
+    }
+
+    mutating func firstSight(of boot: String, at time: Int64) throws -> Bool {
+        if try boots.contains(boot) || (stored?.knows(boot: boot) ?? false) { return false }
+        boots.insert(boot)
+        return true
+    }
+
+    mutating func unendedOfOtherBoots(than boot: String, begunBy time: Int64) throws -> [SessionRow] {
+        let candidates = Array(begun.values) + (try stored?.unendedOfOtherBoots(than: boot, begunBy: time) ?? [])
+        return candidates.map(revised).filter {
+            $0.logoutSeq == nil && $0.goneBy == nil && $0.boot != nil && $0.boot != boot && $0.start <= time
+        }
+    }
+}
+
+/// The accounts as the tail leaves them.
+struct AccountOverlay: AccountLedger {
+    var stored: StoredAccounts?
+    var accounts: [String: WireAccount] = [:]
+
+    mutating func account(_ user: String) throws -> WireAccount? {
+        if let account = accounts[user] { return account }
+        return try stored?.account(user)
+    }
+
+    mutating func store(_ account: WireAccount) throws { accounts[account.user] = account }
+}
+
+/// Reading sessions and accounts from a log (the daemon's, or a file read-only).
+enum ActivityReader {
+    /// Calls `each` with the sessions `filter` selects, in its order, on a host in boot `context`;
+    /// returns how many. Stored sessions are read page by page; the tail's are held in memory.
+    static func sessions(
+        _ reader: any DatabaseReader, matching filter: SessionFilter, context: BootContext, pageSize: Int = 512,
+        each: (WireSession) async throws -> Void
+    ) async throws -> Int {
+        let tail = try await reader.read { db in try ActivityTail.read(db) }
+        let hasTables = try await reader.read { db in try db.tableExists("sessions") }
+        var emitter = SessionEmitter(filter: filter, context: context)
+        let tailSessions = tail.begun.values.sorted { $0.precedes($1, in: filter.order) }
+        let (lower, upper) = filter.window
+        // Sessions begun at or before `lower` that lasted beyond it (few, found through the
+        // interval index), and the ones begun inside the window (paged in order).
+        var earlier: [SessionRow] = []
+        if let lower {
+            if hasTables {
+                earlier = try await reader.read { db in
+                    try StoredSessions(db).rows(
+                        """
+                        SELECT \(SessionRow.columns.split(separator: ",").map { "s." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+                        FROM sessions_span x JOIN sessions s ON s.login_seq = x.login_seq
+                        WHERE x.first <= ?1 AND x.last >= ?1 AND s.start <= ?2 AND s.login_seq <= ?3
+                        """, [StoredSessions.seconds(lower), lower, tail.mark])
+                }.map(tail.revised)
+            }
+            earlier += tailSessions.filter { $0.start <= lower }
+            earlier.sort { $0.precedes($1, in: filter.order) }
+        }
+        if filter.order == .ascending, try await !emitter.emit(each, earlier) { return emitter.count }
+        let inside = tailSessions.filter { session in
+            lower.map { session.start > $0 } ?? true
+        }
+        if hasTables {
+            var cursor: (start: Int64, seq: Int64)? = nil
+            var pending = inside[...]
+            while true {
+                let after = cursor
+                let page = try await reader.read { db in
+                    try StoredSessions(db).rows(
+                        Self.pageSQL(filter, after: after, pageSize: pageSize),
+                        Self.pageArguments(filter, lower: lower, upper: upper, mark: tail.mark, after: after))
+                }.map(tail.revised)
+                for session in page {
+                    let before = pending.prefix { $0.precedes(session, in: filter.order) }
+                    pending = pending.dropFirst(before.count)
+                    if try await !emitter.emit(each, Array(before) + [session]) { return emitter.count }
+                }
+                guard page.count == pageSize, let last = page.last else { break }
+                cursor = (last.start, last.loginSeq)
+            }
+            if try await !emitter.emit(each, Array(pending)) { return emitter.count }
+        } else if try await !emitter.emit(each, inside) {
+            return emitter.count
+        }
+        if filter.order == .descending { _ = try await emitter.emit(each, earlier) }
+        return emitter.count
+    }
+
+    /// One page of stored sessions begun inside the window, after `cursor` in the filter's order.
+    private static func pageSQL(_ filter: SessionFilter, after cursor: (start: Int64, seq: Int64)?, pageSize: Int)
+        -> String
+    {
+        let ascending = filter.order == .ascending
+        let direction = ascending ? "ASC" : "DESC"
+        var conditions = ["start > ?", "start < ?", "login_seq <= ?"]
+        if filter.user != nil { conditions.insert("user = ?", at: 0) }
+        if cursor != nil { conditions.append("(start, login_seq) \(ascending ? ">" : "<") (?, ?)") }
+        return """
+            SELECT \(SessionRow.columns) FROM sessions INDEXED BY \(filter.user == nil ? "sessions_start" : "sessions_user")
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY start \(direction), login_seq \(direction) LIMIT \(pageSize)
+            """
+    }
+
+    private static func pageArguments(
+        _ filter: SessionFilter, lower: Int64?, upper: Int64?, mark: Int64, after cursor: (start: Int64, seq: Int64)?
+    ) -> StatementArguments {
+        var values: [any DatabaseValueConvertible] = []
+        if let user = filter.user { values.append(user) }
+        values += [lower ?? Int64.min, upper ?? Int64.max, mark]
+        if let cursor { values += [cursor.start, cursor.seq] }
+        return sqlArguments(values)
+    }
+
+    /// The accounts `filter` selects, in name order, with the tail applied.
+    static func accounts(_ reader: any DatabaseReader, matching filter: AccountFilter) async throws -> [WireAccount] {
+        try await reader.read { db in
+            let tail = try ActivityTail.read(db)
+            var merged: [String: WireAccount] = [:]
+            if try db.tableExists("account_activity") {
+                for account in try StoredAccounts(db).all(user: filter.user) { merged[account.user] = account }
+            }
+            for (user, account) in tail.accounts where filter.user.map({ $0 == user }) ?? true {
+                merged[user] = account
+            }
+            return merged.values.filter { $0.matches(filter) }.sorted { $0.user < $1.user }
+        }
+    }
+}
+
+/// Emits sessions that match, up to the filter's limit.
+private struct SessionEmitter {
+    let filter: SessionFilter
+    let context: BootContext
+    var count = 0
+
+    /// Passes the matching ones of `sessions` to `each`; `false` once the limit is reached.
+    mutating func emit(_ each: (WireSession) async throws -> Void, _ sessions: [SessionRow]) async throws -> Bool {
+        for session in sessions where session.matches(filter, context) {
+            if let limit = filter.limit, count >= limit { return false }
+            try await each(session.wire(context))
+            count += 1
+        }
+        return filter.limit.map { count < $0 } ?? true
+    }
+}

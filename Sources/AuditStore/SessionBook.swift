@@ -1,0 +1,217 @@
+import AuthSignalCore
+import Foundation
+import GRDB
+
+/// One login session as the `sessions` table keeps it.
+struct SessionRow: Sendable {
+    let loginSeq: Int64
+    /// The key its logout must carry: `request.pairing`, or the fallback key.
+    let pairing: String
+    let keyed: Bool
+    /// The boot named by a pairing key (its part before the first `/`).
+    let boot: String?
+    let start: Int64
+    var end: Int64?
+    var logoutSeq: Int64?
+    /// When a later boot was first seen, for a session with no logout from an earlier one.
+    var goneBy: Int64?
+    let user: String?
+    let remoteAddr: String?
+    let service: String?
+    let tty: String?
+    let sender: String
+
+    static let columns =
+        "login_seq, pairing, keyed, boot, start, end, logout_seq, gone_by, user, remote_addr, service, tty, sender"
+
+    init(row: Row) {
+        loginSeq = row[0]
+        pairing = row[1]
+        keyed = row[2]
+        boot = row[3]
+        start = row[4]
+        end = row[5]
+        logoutSeq = row[6]
+        goneBy = row[7]
+        user = row[8]
+        remoteAddr = row[9]
+        service = row[10]
+        tty = row[11]
+        sender = row[12]
+    }
+
+    /// The session a login begins.
+    init(login event: ActivityEvent) {
+        let identity = SessionBook.identity(of: event)
+        loginSeq = event.seq
+        pairing = identity.pairing
+        keyed = identity.keyed
+        boot = identity.boot
+        start = event.at
+        user = event.user
+        remoteAddr = event.remoteAddr
+        service = event.service
+        tty = event.tty
+        sender = event.sender
+    }
+
+    var values: StatementArguments {
+        [loginSeq, pairing, keyed, boot, start, end, logoutSeq, goneBy, user, remoteAddr, service, tty, sender]
+    }
+
+    /// The latest it can have lasted until, as far as the log knows (µs), for the interval index.
+    var storedBound: Int64? { (end ?? goneBy).map { max($0, start) } }
+
+    /// Its status on a host in boot `context`, and the latest time it lasted until (`nil`: open,
+    /// or gone at an unknown time).
+    func standing(_ context: BootContext) -> (status: SessionStatus, bound: Int64?) {
+        if let end { return (.ended, end) }
+        if let goneBy { return (.gone, goneBy) }
+        if let boot, let current = context.bootID, boot != current {
+            return (.gone, context.bootTime.map { max($0, start) })
+        }
+        if let bootTime = context.bootTime, start < bootTime { return (.gone, bootTime) }
+        return (.stillLoggedIn, nil)
+    }
+
+    /// Whether `filter` selects it, on a host in boot `context`.
+    func matches(_ filter: SessionFilter, _ context: BootContext) -> Bool {
+        if let user = filter.user, self.user != user { return false }
+        let (status, bound) = standing(context)
+        if filter.openOnly && status != .stillLoggedIn { return false }
+        let (lower, upper) = filter.window
+        if let upper, start >= upper { return false }
+        if let lower, let bound, bound <= lower { return false }
+        return true
+    }
+
+    /// The protocol's form, on a host in boot `context`.
+    func wire(_ context: BootContext) -> WireSession {
+        let (status, bound) = standing(context)
+        return WireSession(
+            loginSeq: loginSeq, logoutSeq: logoutSeq, user: user, from: remoteAddr, service: service, tty: tty,
+            sender: sender, start: Microseconds.date(start), end: end.map(Microseconds.date),
+            endedBy: status == .gone ? bound.map(Microseconds.date) : nil, status: status,
+            pairing: keyed ? .key : .fallback)
+    }
+
+    /// Whether it comes before `other` in `order`.
+    func precedes(_ other: SessionRow, in order: RecordFilter.Order) -> Bool {
+        order == .ascending
+            ? (start, loginSeq) < (other.start, other.loginSeq) : (start, loginSeq) > (other.start, other.loginSeq)
+    }
+}
+
+/// Where pairing keeps its sessions: the tables (the writer's merge), or the tables with the
+/// unmerged tail laid over them in memory (readers).
+protocol SessionLedger {
+    /// The latest session with this pairing key and no logout (gone ones included: a logout
+    /// spooled before a reboot may arrive after it).
+    mutating func unended(pairing: String) throws -> SessionRow?
+    /// Adds a session.
+    mutating func begin(_ session: SessionRow) throws
+    /// Stores a session's new end, logout or gone mark.
+    mutating func update(_ session: SessionRow) throws
+    /// Remembers `boot`; whether it had not been seen before.
+    mutating func firstSight(of boot: String, at time: Int64) throws -> Bool
+    /// Keyed sessions of boots other than `boot`, begun by `time`, with no logout and not yet
+    /// marked gone.
+    mutating func unendedOfOtherBoots(than boot: String, begunBy time: Int64) throws -> [SessionRow]
+}
+
+/// The pairing rule (docs/sessions.md).
+enum SessionBook {
+    /// The pairing key of a login or logout: `request.pairing` when the event has one (the PAM
+    /// hook's `BOOT/PID/SERVICE/TTY`, or one `import` made), else a fallback of sender, user, tty
+    /// and address that a key can never equal.
+    static func identity(of event: ActivityEvent) -> (pairing: String, keyed: Bool, boot: String?) {
+        if let key = event.key, !key.isEmpty {
+            let boot = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first
+            return (key, true, boot.map(String.init))
+        }
+        let parts = [event.sender, event.user ?? "", event.tty ?? "", event.remoteAddr ?? ""]
+        return ("\u{1}" + parts.joined(separator: "\u{1}"), false, nil)
+    }
+
+    /// Applies one event: a login begins a session; a logout ends the latest open session with
+    /// its key (a logout whose login is not in the log begins nothing); the first event of a
+    /// boot marks the open keyed sessions of other boots gone.
+    static func apply(_ event: ActivityEvent, to ledger: inout some SessionLedger) throws {
+        guard event.signal != .userLoginFailed else { return }
+        let identity = identity(of: event)
+        if let boot = identity.boot, try ledger.firstSight(of: boot, at: event.at) {
+            for var session in try ledger.unendedOfOtherBoots(than: boot, begunBy: event.at) {
+                session.goneBy = event.at
+                try ledger.update(session)
+            }
+        }
+        if event.signal == .userLoggedIn {
+            try ledger.begin(SessionRow(login: event))
+        } else if var session = try ledger.unended(pairing: identity.pairing) {
+            session.end = event.at
+            session.logoutSeq = event.seq
+            session.goneBy = nil
+            try ledger.update(session)
+        }
+    }
+}
+
+/// The `sessions` tables: written by the merge, read by everyone.
+struct StoredSessions: SessionLedger {
+    let db: Database
+
+    init(_ db: Database) { self.db = db }
+
+    /// Seconds for the interval index; open sessions reach 1e38.
+    static func seconds(_ microseconds: Int64?) -> Double {
+        microseconds.map { Double($0) / 1_000_000 } ?? 1e38
+    }
+
+    func rows(_ sql: String, _ arguments: StatementArguments) throws -> [SessionRow] {
+        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(SessionRow.init(row:))
+    }
+
+    func unended(pairing: String) throws -> SessionRow? {
+        try unendedAll(pairing: pairing).first
+    }
+
+    /// Every session with this key and no logout, latest first.
+    func unendedAll(pairing: String) throws -> [SessionRow] {
+        try rows(
+            "SELECT \(SessionRow.columns) FROM sessions WHERE pairing = ? AND logout_seq IS NULL ORDER BY login_seq DESC",
+            [pairing])
+    }
+
+    func begin(_ session: SessionRow) throws {
+        try db.cachedStatement(sql: "INSERT INTO sessions (\(SessionRow.columns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
+            .execute(arguments: session.values)
+        try db.cachedStatement(sql: "INSERT INTO sessions_span (login_seq, first, last) VALUES (?, ?, ?)")
+            .execute(arguments: [session.loginSeq, Self.seconds(session.start), Self.seconds(session.storedBound)])
+    }
+
+    func update(_ session: SessionRow) throws {
+        try db.cachedStatement(sql: "UPDATE sessions SET end = ?, logout_seq = ?, gone_by = ? WHERE login_seq = ?")
+            .execute(arguments: [session.end, session.logoutSeq, session.goneBy, session.loginSeq])
+        try db.cachedStatement(sql: "UPDATE sessions_span SET last = ? WHERE login_seq = ?")
+            .execute(arguments: [Self.seconds(session.storedBound), session.loginSeq])
+    }
+
+    func knows(boot: String) throws -> Bool {
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT 1 FROM session_boots WHERE boot = ?"), arguments: [boot]) ?? false
+    }
+
+    func firstSight(of boot: String, at time: Int64) throws -> Bool {
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO session_boots (boot, first_seen) VALUES (?, ?)")
+            .execute(arguments: [boot, time])
+        return db.changesCount > 0
+    }
+
+    func unendedOfOtherBoots(than boot: String, begunBy time: Int64) throws -> [SessionRow] {
+        try rows(
+            """
+            SELECT \(SessionRow.columns) FROM sessions INDEXED BY sessions_unended
+            WHERE logout_seq IS NULL AND gone_by IS NULL AND boot IS NOT NULL AND boot <> ? AND start <= ?
+            """, [boot, time])
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import AuthSignalClient
+import AuthSignalCore
+import Foundation
+
+/// Where `last` and `lastlog` read: the daemon (default), or an audit log file read-only.
+struct ActivitySource: ParsableArguments {
+    @OptionGroup var connection: Connection
+    @Option(help: "Read this audit log file read-only, without the daemon (a copy with its -wal file is fine).")
+    var database: String?
+
+    /// The sessions `filter` selects; returns how many.
+    func sessions(_ filter: SessionFilter, each: (WireSession) throws -> Void) async throws -> Int {
+        guard let database else {
+            do {
+                return try connection.open().request(.sessions(filter), as: CountAnswer.self, each: each).count
+            } catch {
+                throw fail(error)
+            }
+        }
+        do {
+            return try await AuditLogFile.sessions(database: database, matching: filter, each: each)
+        } catch {
+            throw failReading(error)
+        }
+    }
+
+    /// The accounts `filter` selects. For `--user NAME` with a name that is no account here, also
+    /// the account its keyed hash names, when the daemon gives this caller the hash.
+    func accounts(_ filter: AccountFilter) async throws -> [WireAccount] {
+        var found = try await read(filter)
+        if let name = filter.user, !HashedName.isHashed(name), !Redactor.systemHasAccount(name),
+            let daemon = try? DaemonConnection(path: DaemonConnection.socketPath(connection.socket)),
+            let hashed = try? daemon.request(.hash(value: name), as: HashAnswer.self).hash
+        {
+            var byHash = filter
+            byHash.user = hashed
+            found += try await read(byHash)
+        }
+        return found
+    }
+
+    private func read(_ filter: AccountFilter) async throws -> [WireAccount] {
+        var accounts: [WireAccount] = []
+        guard let database else {
+            do {
+                _ = try connection.open().request(.accounts(filter), as: CountAnswer.self) { accounts.append($0) }
+                return accounts
+            } catch {
+                throw fail(error)
+            }
+        }
+        do {
+            return try await AuditLogFile.accounts(database: database, matching: filter)
+        } catch {
+            throw failReading(error)
+        }
+    }
+}

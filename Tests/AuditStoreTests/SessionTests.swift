@@ -1,0 +1,153 @@
+import AuthSignalCore
+import Foundation
+import TestSupport
+import Testing
+
+@testable import AuditStore
+
+/// Sessions and accounts (`last`, `lastlog`): the pairing rule, gone sessions, the interval
+/// index, and the unmerged tail read the same as the merged tables.
+@Suite("Audit store: sessions and accounts")
+struct SessionTests {
+    static let epoch = Date(timeIntervalSince1970: 1_790_000_000)
+    static func at(_ minutes: Double) -> Date { epoch.addingTimeInterval(minutes * 60) }
+
+    /// A login or logout with these request fields, at `minutes` after the epoch.
+    static func event(
+        _ signal: AuthSignal, _ user: String, at minutes: Double, key: String? = nil, tty: String = "pts/1",
+        from address: String? = "192.0.2.7", sender: String = "sshd"
+    ) -> RedactedEvent {
+        var request: JSONObject = ["tty": .string(tty), "service": .string(sender)]
+        if let key { request["pairing"] = .string(key) }
+        if let address { request["remote_addr"] = .string(address) }
+        return Events.redactor.redact(
+            AuthEvent(
+                signal: signal, sender: sender, user: user, request: request, credentials: nil, time: at(minutes),
+                id: nil),
+            peer: Events.peer)
+    }
+
+    /// A history that adjacency would pair wrongly: alice's two sessions overlap and end in the
+    /// opposite order; carol never logs out before boot B2; dave's program sends no keys; a
+    /// logout whose login is not in the log.
+    static let history: [RedactedEvent] = [
+        event(.userLoggedIn, "alice", at: 0, key: "B1/10/sshd/pts/1"),
+        event(.userLoggedIn, "alice", at: 1, key: "B1/11/sshd/pts/2", tty: "pts/2"),
+        event(.userLoggedIn, "carol", at: 2, key: "B1/12/sshd/pts/3", tty: "pts/3"),
+        event(.userLoginFailed, "bob", at: 3),
+        event(.userLoggedOut, "alice", at: 4, key: "B1/10/sshd/pts/1"),
+        event(.userLoggedIn, "dave", at: 5, tty: "tty1", from: nil, sender: "login"),
+        event(.userLoggedOut, "erin", at: 6, key: "B1/99/sshd/pts/9"),
+        event(.userLoggedOut, "dave", at: 7, tty: "tty1", from: nil, sender: "login"),
+        event(.userLoggedOut, "alice", at: 8, key: "B1/11/sshd/pts/2", tty: "pts/2"),
+        event(.userLoginFailed, "bob", at: 9),
+        event(.userLoggedIn, "bob", at: 10, key: "B2/20/sshd/pts/1"),
+        event(.userLoginFailed, "bob", at: 11),
+        event(.userLoginFailed, "bob", at: 12),
+        event(.userLoggedIn, "dave", at: 13, tty: "tty1", from: nil, sender: "login"),
+    ]
+
+    /// This host is in boot B2, which began at minute 9.5.
+    static let context = BootContext(bootID: "B2", bootTime: Microseconds.from(at(9.5)))
+
+    static func sessions(_ store: AuditStore, _ filter: SessionFilter = SessionFilter()) async throws -> [WireSession] {
+        var found: [WireSession] = []
+        _ = try await store.sessions(matching: filter, context: context) { found.append($0) }
+        return found
+    }
+
+    static func summary(_ sessions: [WireSession]) -> [String] {
+        sessions.map { session in
+            let end = session.end ?? session.endedBy
+            return "\(session.user ?? "-") \(session.tty ?? "-") \(session.status.rawValue) "
+                + "\(Int(session.start.timeIntervalSince(epoch) / 60))-"
+                + (end.map { String(Int($0.timeIntervalSince(epoch) / 60)) } ?? "") + " \(session.pairing.rawValue)"
+        }
+    }
+
+    @Test func eachLogoutEndsItsOwnLoginAndOpenSessionsAreStillLoggedInOrGone() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.path + "/audit.db")
+        for event in Self.history { _ = try await store.append(event) }
+        await store.indexPendingRecords()
+        let all = try await Self.sessions(store)
+        #expect(
+            Self.summary(all) == [
+                "dave tty1 still_logged_in 13- fallback",
+                "bob pts/1 still_logged_in 10- key",
+                "dave tty1 ended 5-7 fallback",
+                "carol pts/3 gone 2-10 key",
+                "alice pts/2 ended 1-8 key",
+                "alice pts/1 ended 0-4 key",
+            ])
+        #expect(all.first { $0.user == "alice" && $0.tty == "pts/1" }?.logoutSeq == 5)
+        #expect(all.last?.duration == 240)
+        // Who was logged in at minute 3, at 7 (dave's logout instant: he is gone), oldest first.
+        let atThree = try await Self.sessions(store, SessionFilter(present: Self.at(3), order: .ascending))
+        #expect(Self.summary(atThree).map { $0.prefix(11) } == ["alice pts/1", "alice pts/2", "carol pts/3"])
+        let atSeven = try await Self.sessions(store, SessionFilter(present: Self.at(7)))
+        #expect(atSeven.map(\.user) == ["carol", "alice"])
+        // Open now; alice's; a window; a limit.
+        #expect(try await Self.sessions(store, SessionFilter(openOnly: true)).map(\.user) == ["dave", "bob"])
+        #expect(try await Self.sessions(store, SessionFilter(user: "alice")).count == 2)
+        let window = SessionFilter(since: Self.at(7.5), until: Self.at(12))
+        #expect(try await Self.sessions(store, window).map(\.user) == ["bob", "carol", "alice"])
+        #expect(try await Self.sessions(store, SessionFilter(limit: 2)).map(\.user) == ["dave", "bob"])
+        try await store.close()
+    }
+
+    @Test func theUnmergedTailAndAReadOnlyCopyGiveTheSameAnswers() async throws {
+        let directory = try TemporaryDirectory()
+        var options = StoreOptions()
+        options.indexIdleDelay = .seconds(3600)
+        let store = try AuditStore(path: directory.path + "/audit.db", options: options)
+        // Half merged into the tables, half left as tail: a session begun in the tables and
+        // ended in the tail, a boot first seen in the tail.
+        for event in Self.history.prefix(7) { _ = try await store.append(event) }
+        await store.indexPendingRecords()
+        for event in Self.history.dropFirst(7) { _ = try await store.append(event) }
+        let filters = [
+            SessionFilter(), SessionFilter(present: Self.at(3)), SessionFilter(present: Self.at(9), order: .ascending),
+            SessionFilter(openOnly: true), SessionFilter(user: "dave"), SessionFilter(since: Self.at(6), limit: 3),
+        ]
+        var fromTail: [[WireSession]] = []
+        for filter in filters { fromTail.append(try await Self.sessions(store, filter)) }
+        let accountsFromTail = try await store.accounts(matching: AccountFilter())
+        let readOnly = try ReadOnlyAuditLog(path: directory.path + "/audit.db")
+        var fromCopy: [[WireSession]] = []
+        for filter in filters {
+            var found: [WireSession] = []
+            _ = try await readOnly.sessions(matching: filter, context: Self.context) { found.append($0) }
+            fromCopy.append(found)
+        }
+        try readOnly.close()
+        await store.indexPendingRecords()
+        var merged: [[WireSession]] = []
+        for filter in filters { merged.append(try await Self.sessions(store, filter)) }
+        #expect(fromTail == merged)
+        #expect(fromCopy == merged)
+        #expect(Self.summary(merged[0]).count == 6)
+        #expect(accountsFromTail == (try await store.accounts(matching: AccountFilter())))
+        try await store.close()
+    }
+
+    @Test func accountsCountFailuresSinceTheLastLoginByEventTime() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.path + "/audit.db")
+        for event in Self.history { _ = try await store.append(event) }
+        // An older login arriving late (an import) changes neither the last login nor the count.
+        _ = try await store.append(Self.event(.userLoggedIn, "bob", at: -60, key: "B0/1/sshd/pts/1"))
+        await store.indexPendingRecords()
+        let bob = try #require(try await store.accounts(matching: AccountFilter(user: "bob")).first)
+        #expect(bob.lastLogin?.time == Self.at(10))
+        #expect(bob.lastLogin?.from == "192.0.2.7")
+        #expect(bob.lastLogin?.service == "sshd")
+        #expect(bob.failuresSinceLogin == 2)
+        #expect(bob.failures == 4)
+        #expect(bob.lastFailure?.time == Self.at(12))
+        let all = try await store.accounts(matching: AccountFilter())
+        #expect(all.map(\.user) == ["alice", "bob", "carol", "dave"])
+        #expect(try await store.accounts(matching: AccountFilter(failedOnly: true)).map(\.user) == ["bob"])
+        try await store.close()
+    }
+}
