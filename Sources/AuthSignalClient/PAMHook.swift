@@ -77,6 +77,52 @@ package struct PAMHook {
             .joined(separator: "/")
     }
 
+    /// The login notice for `user` (`pam --notice`, replacing showfailed): their last login and
+    /// the failed attempts since, as the daemon answers by `deadline`; nothing at all when it
+    /// cannot answer in time, so the notice never holds a login up.
+    package func notice(user: String, deadline: ContinuousClock.Instant) -> [String] {
+        var accounts: [WireAccount] = []
+        do {
+            _ = try DaemonConnection(path: socketPath, deadline: deadline).request(
+                .accounts(AccountFilter(user: user)), as: CountAnswer.self
+            ) { accounts.append($0) }
+        } catch {
+            return []
+        }
+        guard let account = accounts.first else { return [] }
+        return Self.notice(account)
+    }
+
+    /// "Last login: TIME from HOST via SERVICE" and, when there were any, "N failed login attempts
+    /// since the last login (last from HOST at TIME)."; values escaped for the terminal.
+    package static func notice(_ account: WireAccount) -> [String] {
+        var lines: [String] = []
+        if let login = account.lastLogin {
+            lines.append(
+                "Last login: \(noticeTime(login.time))"
+                    + (login.from.map { " from " + DisplaySafe.escaped($0) } ?? "")
+                    + (login.service.map { " via " + DisplaySafe.escaped($0) } ?? ""))
+        }
+        if account.failuresSinceLogin > 0 {
+            let count = account.failuresSinceLogin
+            let last = account.lastFailure.map { failure in
+                " (last" + (failure.from.map { " from " + DisplaySafe.escaped($0) } ?? "") + " at "
+                    + noticeTime(failure.time) + ")"
+            }
+            lines.append(
+                "\(count) failed login attempt\(count == 1 ? "" : "s") since the "
+                    + (account.lastLogin == nil ? "log began" : "last login") + (last ?? "") + ".")
+        }
+        return lines
+    }
+
+    private static func noticeTime(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE MMM d HH:mm:ss zzz yyyy"
+        return formatter.string(from: date)
+    }
+
     /// Delivers `event` (from ``event(environment:id:time:)``) by `deadline`, else spools it;
     /// reports anything but success to the journal.
     package func deliver(_ event: AuthEvent, deadline: ContinuousClock.Instant) -> Outcome {

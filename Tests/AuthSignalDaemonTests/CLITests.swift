@@ -274,6 +274,60 @@ extension DaemonTests {
     }
 }
 
+extension DaemonTests.PAMTests {
+    /// `last` pairs a real PAM session by its key, `lastlog` counts the failures, and the login
+    /// notice shows both to the user logging in, through real PAM; a stopped daemon neither
+    /// blocks nor fails the login, and the notice is then skipped.
+    @Test func lastLastlogAndTheLoginNoticeThroughRealPAM() throws {
+        let daemon = try DaemonUnderTest()
+        let hook = "\(cliPath) pam --socket \(daemon.socketPath)"
+        let pam = try PAMService(hook: hook, sessionHook: hook + " --notice")
+        defer { pam.remove() }
+        let before = try cli(["lastlog", "--user", PAMService.account, "--format", "jsonl"], socket: daemon.socketPath)
+        let earlierFailures = before.out.isEmpty ? 0 : (try object(before.out)["failures"] as? Int ?? 0)
+        for _ in 0..<2 { #expect(try pam.run(PAMService.wrong, ["authenticate"]).status != 0) }
+        let first = try pam.run(PAMService.password, ["authenticate", "open_session", "close_session"])
+        #expect(first.status == 0)
+        #expect(first.output.contains("2 failed login attempts since the "), "\(first.output)")
+        #expect(try pam.run(PAMService.wrong, ["authenticate"]).status != 0)
+        let second = try pam.run(PAMService.password, ["authenticate", "open_session", "close_session"])
+        #expect(second.status == 0)
+        #expect(second.output.contains("Last login: "), "\(second.output)")
+        #expect(second.output.contains(" from 203.0.113.7 via \(pam.service)"), "\(second.output)")
+        #expect(
+            second.output.contains("1 failed login attempt since the last login (last from 203.0.113.7 at "),
+            "\(second.output)")
+
+        let last = try cli(["last", "--user", PAMService.account, "--format", "jsonl"], socket: daemon.socketPath)
+        let sessions = try last.out.split(separator: "\n").map { try object(String($0)) }
+        let mine = sessions.filter { $0["service"] as? String == pam.service }
+        #expect(mine.count == 2, "\(last.out)")
+        for session in mine {
+            #expect(session["status"] as? String == "ended")
+            #expect(session["pairing"] as? String == "key")
+            #expect(session["tty"] as? String == "pts/9")
+            #expect(session["from"] as? String == "203.0.113.7")
+            #expect(session["logout_seq"] as? Int ?? 0 > session["login_seq"] as? Int ?? 0)
+        }
+        let table = try cli(["last", "--user", PAMService.account, "--limit", "1"], socket: daemon.socketPath)
+        #expect(table.out.hasPrefix("USER "), "\(table.out)")
+        #expect(table.out.split(separator: "\n").count == 2, "\(table.out)")
+        let lastlog = try cli(
+            ["lastlog", "--user", PAMService.account, "--format", "jsonl"], socket: daemon.socketPath)
+        let account = try object(lastlog.out)
+        #expect(account["failures_since_login"] as? Int == 0)
+        #expect(account["failures"] as? Int == earlierFailures + 3)
+        #expect((account["last_login"] as? [String: Any])?["from"] as? String == "203.0.113.7")
+
+        #expect(daemon.stop() == 0)
+        let stopped = try pam.run(PAMService.password, ["authenticate", "open_session"])
+        #expect(stopped.status == 0)
+        #expect(!stopped.output.contains("Last login"), "\(stopped.output)")
+        // The notice's 300 ms and the event's 500 ms bounds, with room for a loaded machine.
+        #expect(stopped.elapsed < .seconds(5), "\(stopped.elapsed)")
+    }
+}
+
 /// A real PAM service for tests: a real account with a password, and `/etc/pam.d/<service>`
 /// using pam_unix and the authsignal hook the way docs/pam.md says (with `expose_authtok`, so
 /// that the hook is handed the password and must not keep it).
@@ -285,9 +339,10 @@ struct PAMService {
     /// The service name.
     let service = "authsignal-test-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
 
-    /// Creates the account (with ``password``) and the service calling `hook`; cancels the test
-    /// where that is impossible (not root, no pamtester).
-    init(hook: String) throws {
+    /// Creates the account (with ``password``) and the service calling `hook` (and for sessions
+    /// `sessionHook` with pam_exec's `stdout`, when given); cancels the test where that is
+    /// impossible (not root, no pamtester).
+    init(hook: String, sessionHook: String? = nil) throws {
         guard isRoot else { try Test.cancel("needs root for PAM and a test account") }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/pamtester") else {
             try Test.cancel("pamtester is not installed (scripts/test installs it)")
@@ -311,7 +366,7 @@ struct PAMService {
         auth    requisite                   pam_deny.so
         auth    required                    pam_permit.so
         account required                    pam_permit.so
-        session optional                    pam_exec.so quiet \(hook)
+        session optional                    pam_exec.so quiet \(sessionHook.map { "stdout " + $0 } ?? hook)
 
         """.write(toFile: "/etc/pam.d/\(service)", atomically: true, encoding: .utf8)
     }
@@ -322,14 +377,17 @@ struct PAMService {
     /// Runs pamtester with `password` for `operations` from 203.0.113.7 on pts/9; its status and
     /// how long it took. A pamtester still running after `limit` is killed (status -1).
     func run(_ password: String, _ operations: [String], limit: Duration = .seconds(20)) throws -> (
-        status: Int32, elapsed: Duration
+        status: Int32, elapsed: Duration, output: String
     ) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/pamtester")
         process.arguments = ["-I", "rhost=203.0.113.7", "-I", "tty=pts/9", service, Self.account] + operations
         let input = Pipe()
         process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
+        let output = try TemporaryDirectory()
+        let outputPath = output.path + "/pamtester.out"
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.standardError = FileHandle.nullDevice
         let started = ContinuousClock.now
         try process.run()
@@ -339,8 +397,9 @@ struct PAMService {
         guard !process.isRunning else {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            return (-1, ContinuousClock.now - started)
+            return (-1, ContinuousClock.now - started, "")
         }
-        return (process.terminationStatus, ContinuousClock.now - started)
+        let printed = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        return (process.terminationStatus, ContinuousClock.now - started, printed)
     }
 }

@@ -26,6 +26,13 @@ extension AuthSignalCommand {
                 "Where to leave events the daemon did not take (default: $AUTHSIGNAL_SPOOL, else \(Spool.defaultDirectory))."
         )
         var spool: String?
+        @Flag(
+            help: ArgumentHelp(
+                "At open_session, first print the last login and the failed attempts since (pam_exec's stdout option).",
+                discussion: "Prints nothing if the daemon does not answer within --notice-timeout."))
+        var notice = false
+        @Option(name: .customLong("notice-timeout"), help: "How long the notice may take; then it is skipped.")
+        var noticeTimeout = HookTimeout(duration: .milliseconds(300))
 
         func run() throws {
             let deadline = ContinuousClock.now + timeout.duration
@@ -39,7 +46,14 @@ extension AuthSignalCommand {
                 socketPath: DaemonConnection.socketPath(connection.socket),
                 spoolDirectory: SpoolWriter.directory(spool),
                 timeout: timeout.duration)
-            if !hook.deliver(event, deadline: deadline).isStored, required { throw ExitStatus.nothing.exit }
+            // Before this login is stored, so that "last login" is the one before it.
+            if notice, event.signal == .userLoggedIn, let user = event.user {
+                let lines = hook.notice(user: user, deadline: ContinuousClock.now + noticeTimeout.duration)
+                if !lines.isEmpty { printOut(lines.joined(separator: "\n") + "\n") }
+            }
+            // The event's own bound starts after the notice: the two bounds add up.
+            let deliverBy = notice ? max(deadline, ContinuousClock.now + timeout.duration) : deadline
+            if !hook.deliver(event, deadline: deliverBy).isStored, required { throw ExitStatus.nothing.exit }
         }
 
         /// Reads and wipes stdin until its end or `deadline` (a writer that never closes it must not
