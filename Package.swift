@@ -97,7 +97,10 @@ let package = Package(
         ),
         .target(
             name: "AuthSignalClient",
-            dependencies: ["AuthSignalCore", "AuditStore", "AuditJournal", "Systemd"],
+            dependencies: [
+                "AuthSignalCore", "AuditStore", "AuditJournal", "Systemd",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -14,6 +14,7 @@ required_packages=(
     "unshare:util-linux"
     "setpriv:util-linux"
     "nsenter:util-linux"
+    "utmpdump:util-linux"
     "useradd:passwd"
     "mount:mount"
     "gcc:gcc"

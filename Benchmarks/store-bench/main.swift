@@ -39,9 +39,18 @@ try FileManager.default.createDirectory(atPath: options.workdir, withIntermediat
 
 // MARK: Realistic events
 
-/// A deterministic generator (SplitMix64), so every run inserts the same rows.
+/// A deterministic generator (SplitMix64), so every run inserts the same rows; it also keeps the
+/// sessions its logins opened, so that logouts end them by their pairing keys as the PAM hook's do.
 struct Generator {
     var state: UInt64
+    /// Sessions begun and not yet ended: user, address, sender, tty and pairing key.
+    var open: [(user: String, address: String, sender: String, tty: String, key: String)] = []
+    /// Events made so far; a new boot id every `eventsPerBoot`.
+    var made = 0
+    static let eventsPerBoot = 100_000
+
+    init(state: UInt64) { self.state = state }
+
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
@@ -56,23 +65,41 @@ let redactor = Redactor(
     mode: .hmac, key: try RedactionKey(bytes: Array(repeating: 9, count: 32)), isKnownAccount: { _ in true })
 let senders = ["sshd", "sshd", "sshd", "login", "sudo", "gdm-password", "su"]
 
-/// 10,000 users, 50,000 addresses, a few senders; mostly logins, some logouts and failures.
+/// 10,000 users, 50,000 addresses, a few senders; mostly logins, some logouts and failures. Logins
+/// and logouts carry the PAM hook's pairing key; about 2,000 sessions are open at a time (the
+/// oldest then never log out), and the boot changes every 100,000 events.
 func realisticEvent(_ generator: inout Generator) -> RedactedEvent {
-    let user = "user\(String(format: "%05d", generator.below(10_000)))"
-    let address = generator.below(50_000)
-    let sender = senders[generator.below(senders.count)]
+    generator.made += 1
+    let boot = "bench-boot-\(generator.made / Generator.eventsPerBoot)"
     let roll = generator.below(100)
     let signal: AuthSignal = roll < 60 ? .userLoggedIn : roll < 85 ? .userLoggedOut : .userLoginFailed
-    let request: JSONObject = [
-        "remote_addr": .string("198.18.\(address / 256).\(address % 256)"),
-        "remote_port": .int(Int64(1024 + generator.below(60_000))),
-        "service": .string(sender), "tty": .string(sender == "sshd" ? "ssh" : "tty\(generator.below(8))"),
+    var session: (user: String, address: String, sender: String, tty: String, key: String)
+    if signal == .userLoggedOut, !generator.open.isEmpty {
+        session = generator.open.remove(at: generator.below(generator.open.count))
+    } else {
+        let sender = senders[generator.below(senders.count)]
+        let address = generator.below(50_000)
+        let tty = sender == "sshd" ? "pts/\(generator.below(64))" : "tty\(generator.below(8))"
+        session = (
+            "user\(String(format: "%05d", generator.below(10_000)))", "198.18.\(address / 256).\(address % 256)",
+            sender, tty, "\(boot)/\(1_000 + generator.below(30_000))/\(sender)/\(tty)"
+        )
+        if signal == .userLoggedIn {
+            generator.open.append(session)
+            if generator.open.count > 2_000 { generator.open.removeFirst() }
+        }
+    }
+    var request: JSONObject = [
+        "remote_addr": .string(session.address), "remote_port": .int(Int64(1024 + generator.below(60_000))),
+        "service": .string(session.sender), "tty": .string(session.tty),
     ]
+    if signal != .userLoginFailed { request["pairing"] = .string(session.key) }
     let credentials: JSONObject? =
         signal == .userLoginFailed
-        ? ["username": .string(user), "password": .string("guess\(generator.below(5_000))")] : nil
+        ? ["username": .string(session.user), "password": .string("guess\(generator.below(5_000))")] : nil
     return redactor.redact(
-        AuthEvent(signal: signal, sender: sender, user: user, request: request, credentials: credentials),
+        AuthEvent(
+            signal: signal, sender: session.sender, user: session.user, request: request, credentials: credentials),
         peer: PeerCredentials(uid: 0, gid: 0, pid: Int32(1_000 + generator.below(30_000))))
 }
 
@@ -175,7 +202,7 @@ func removeDatabase(_ path: String) {
 
 let nowMicros = Int64(Date().timeIntervalSince1970 * 1_000_000)
 /// Bump when the schema changes, so that an old pre-filled database is not reused.
-let schemaTag = "v1-deferred-indexes"
+let schemaTag = "v3-sessions"
 let template = "\(options.workdir)/prefilled-\(schemaTag)-\(options.prefill).db"
 if !FileManager.default.fileExists(atPath: template) {
     print("building the pre-filled database: \(options.prefill) records over 30 days …")
@@ -193,8 +220,12 @@ if !FileManager.default.fileExists(atPath: template) {
         raw.insert(rows, batch: 10_000)
         head = (rows.last!.0.seq, rows.last!.0.received, rows.last!.2)
     }
-    raw.indexAll()
     raw.exec("PRAGMA wal_checkpoint(TRUNCATE)")
+    // The store's own merge builds the indexes, the sessions and the accounts.
+    let merging = try AuditStore(path: template + ".partial")
+    await merging.indexPendingRecords()
+    try await merging.close()
+    RawDatabase(template + ".partial", synchronous: "OFF").exec("PRAGMA wal_checkpoint(TRUNCATE)")
     try FileManager.default.moveItem(atPath: template + ".partial", toPath: template)
     removeDatabase(template + ".partial")
     print(String(format: "  built in %.1f s", seconds(ContinuousClock.now - started)))
@@ -321,6 +352,57 @@ print(
     String(
         format: "verify: %d records in %.2f s, %.0f records/s", report.checked, verifySeconds,
         Double(report.checked) / verifySeconds))
+
+// "Who was logged in at T" (`last --present`) at random times over the 30 days, one account's
+// sessions (`last --user`), and `lastlog` for one account and for all of them.
+func percentiles(_ values: [Double]) -> (p50: Double, p99: Double) {
+    let sorted = values.sorted()
+    return (sorted[sorted.count / 2], sorted[sorted.count * 99 / 100])
+}
+var presentLatencies: [Double] = []
+var presentFound = 0
+let boot = BootContext(bootID: "bench-boot-\(options.prefill / Generator.eventsPerBoot)", bootTime: nil)
+for _ in 0..<500 {
+    let offset = Int64(generator.below(30 * 86_400)) * 1_000_000
+    let instant = Date(timeIntervalSince1970: Double(nowMicros - offset) / 1_000_000)
+    let started = ContinuousClock.now
+    presentFound += try await store.sessions(matching: SessionFilter(present: instant), context: boot) { _ in }
+    presentLatencies.append(seconds(ContinuousClock.now - started) * 1_000)
+}
+let present = percentiles(presentLatencies)
+var userSessionLatencies: [Double] = []
+var accountLatencies: [Double] = []
+for _ in 0..<500 {
+    let user = "user\(String(format: "%05d", generator.below(10_000)))"
+    var started = ContinuousClock.now
+    _ = try await store.sessions(matching: SessionFilter(user: user), context: boot) { _ in }
+    userSessionLatencies.append(seconds(ContinuousClock.now - started) * 1_000)
+    started = ContinuousClock.now
+    _ = try await store.accounts(matching: AccountFilter(user: user))
+    accountLatencies.append(seconds(ContinuousClock.now - started) * 1_000)
+}
+let userSessions = percentiles(userSessionLatencies)
+let oneAccount = percentiles(accountLatencies)
+let allAccountsStart = ContinuousClock.now
+let accountCount = try await store.accounts(matching: AccountFilter()).count
+let allAccountsMilliseconds = seconds(ContinuousClock.now - allAccountsStart) * 1_000
+print(
+    String(
+        format: "last --present T: p50 %.3f ms, p99 %.3f ms (%.0f sessions per instant on average)", present.p50,
+        present.p99, Double(presentFound) / 500))
+print(String(format: "last --user U: p50 %.3f ms, p99 %.3f ms", userSessions.p50, userSessions.p99))
+print(
+    String(
+        format: "lastlog --user U: p50 %.3f ms, p99 %.3f ms; lastlog (all %d accounts): %.1f ms", oneAccount.p50,
+        oneAccount.p99, accountCount, allAccountsMilliseconds))
+figures["last_present_p50_ms"] = present.p50
+figures["last_present_p99_ms"] = present.p99
+figures["last_user_p50_ms"] = userSessions.p50
+figures["last_user_p99_ms"] = userSessions.p99
+figures["lastlog_user_p50_ms"] = oneAccount.p50
+figures["lastlog_user_p99_ms"] = oneAccount.p99
+figures["lastlog_all_ms"] = allAccountsMilliseconds
+
 try await store.close()
 removeDatabase(queried)
 

@@ -15,8 +15,7 @@ struct AuthSignalCommand: AsyncParsableCommand {
             found tampering, 64 wrong usage (including a secret given on the command line). See docs/cli.md.
             """,
         subcommands: [
-            Send.self, Query.self, Follow.self, Report.self, Last.self, Lastlog.self, Verify.self, Stats.self,
-            Ping.self,
-            Hash.self, Pam.self,
+            Send.self, Query.self, Follow.self, Report.self, Last.self, Lastlog.self, Import.self, Verify.self,
+            Stats.self, Ping.self, Hash.self, Pam.self,
         ])
 }
