@@ -7,6 +7,8 @@ import GRDB
 /// writing (a read-only copy of a log included, and a log older than the tables, whose every
 /// record is then tail).
 struct ActivityTail: Sendable {
+    /// Whether the log has the tables (a log older than them is all tail).
+    let hasTables: Bool
     /// The tables hold every record up to this seq; the tail is what follows.
     let mark: Int64
     /// Sessions whose login is in the tail.
@@ -27,7 +29,9 @@ struct ActivityTail: Sendable {
             try SessionBook.apply(event, to: &sessions)
             try AccountBook.apply(event, to: &accounts)
         }
-        return ActivityTail(mark: mark, begun: sessions.begun, changed: sessions.changed, accounts: accounts.accounts)
+        return ActivityTail(
+            hasTables: stored, mark: mark, begun: sessions.begun, changed: sessions.changed, accounts: accounts.accounts
+        )
     }
 
     /// A stored session as the tail leaves it.
@@ -101,7 +105,6 @@ enum ActivityReader {
         each: (WireSession) async throws -> Void
     ) async throws -> Int {
         let tail = try await reader.read { db in try ActivityTail.read(db) }
-        let hasTables = try await reader.read { db in try db.tableExists("sessions") }
         var emitter = SessionEmitter(filter: filter, context: context)
         let tailSessions = tail.begun.values.sorted { $0.precedes($1, in: filter.order) }
         let (lower, upper) = filter.window
@@ -109,11 +112,11 @@ enum ActivityReader {
         // interval index), and the ones begun inside the window (paged in order).
         var earlier: [SessionRow] = []
         if let lower {
-            if hasTables {
+            if tail.hasTables {
                 earlier = try await reader.read { db in
                     try StoredSessions(db).rows(
                         """
-                        SELECT \(SessionRow.columns.split(separator: ",").map { "s." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+                        SELECT \(SessionRow.columns(prefix: "s."))
                         FROM sessions_span x JOIN sessions s ON s.login_seq = x.login_seq
                         WHERE x.first <= ?1 AND x.last >= ?1 AND s.start <= ?2 AND s.login_seq <= ?3
                         """, [StoredSessions.seconds(lower), lower, tail.mark])
@@ -126,7 +129,7 @@ enum ActivityReader {
         let inside = tailSessions.filter { session in
             lower.map { session.start > $0 } ?? true
         }
-        if hasTables {
+        if tail.hasTables {
             var cursor: (start: Int64, seq: Int64)? = nil
             var pending = inside[...]
             while true {
@@ -162,7 +165,7 @@ enum ActivityReader {
         if filter.user != nil { conditions.insert("user = ?", at: 0) }
         if cursor != nil { conditions.append("(start, login_seq) \(ascending ? ">" : "<") (?, ?)") }
         return """
-            SELECT \(SessionRow.columns) FROM sessions INDEXED BY \(filter.user == nil ? "sessions_start" : "sessions_user")
+            SELECT \(SessionRow.columns()) FROM sessions INDEXED BY \(filter.user == nil ? "sessions_start" : "sessions_user")
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY start \(direction), login_seq \(direction) LIMIT \(pageSize)
             """
     }

@@ -21,8 +21,15 @@ struct SessionRow: Sendable {
     let tty: String?
     let sender: String
 
-    static let columns =
-        "login_seq, pairing, keyed, boot, start, end, logout_seq, gone_by, user, remote_addr, service, tty, sender"
+    static let columnNames = [
+        "login_seq", "pairing", "keyed", "boot", "start", "end", "logout_seq", "gone_by", "user", "remote_addr",
+        "service", "tty", "sender",
+    ]
+
+    /// The select list, in ``init(row:)``'s order, each column after `prefix` (a table alias).
+    static func columns(prefix: String = "") -> String {
+        columnNames.map { prefix + $0 }.joined(separator: ", ")
+    }
 
     init(row: Row) {
         loginSeq = row[0]
@@ -178,13 +185,16 @@ struct StoredSessions: SessionLedger {
     /// Every session with this key and no logout, latest first.
     func unendedAll(pairing: String) throws -> [SessionRow] {
         try rows(
-            "SELECT \(SessionRow.columns) FROM sessions WHERE pairing = ? AND logout_seq IS NULL ORDER BY login_seq DESC",
+            "SELECT \(SessionRow.columns()) FROM sessions WHERE pairing = ? AND logout_seq IS NULL ORDER BY login_seq DESC",
             [pairing])
     }
 
     func begin(_ session: SessionRow) throws {
-        try db.cachedStatement(sql: "INSERT INTO sessions (\(SessionRow.columns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
-            .execute(arguments: session.values)
+        try db.cachedStatement(
+            sql:
+                "INSERT INTO sessions (\(SessionRow.columns())) VALUES (\(Array(repeating: "?", count: SessionRow.columnNames.count).joined(separator: ",")))"
+        )
+        .execute(arguments: session.values)
         try db.cachedStatement(sql: "INSERT INTO sessions_span (login_seq, first, last) VALUES (?, ?, ?)")
             .execute(arguments: [session.loginSeq, Self.seconds(session.start), Self.seconds(session.storedBound)])
     }
@@ -210,7 +220,7 @@ struct StoredSessions: SessionLedger {
     func unendedOfOtherBoots(than boot: String, begunBy time: Int64) throws -> [SessionRow] {
         try rows(
             """
-            SELECT \(SessionRow.columns) FROM sessions INDEXED BY sessions_unended
+            SELECT \(SessionRow.columns()) FROM sessions INDEXED BY sessions_unended
             WHERE logout_seq IS NULL AND gone_by IS NULL AND boot IS NOT NULL AND boot <> ? AND start <= ?
             """, [boot, time])
     }
