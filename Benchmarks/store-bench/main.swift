@@ -65,14 +65,14 @@ let redactor = Redactor(
     mode: .hmac, key: try RedactionKey(bytes: Array(repeating: 9, count: 32)), isKnownAccount: { _ in true })
 let senders = ["sshd", "sshd", "sshd", "login", "sudo", "gdm-password", "su"]
 
-/// 10,000 users, 50,000 addresses, a few senders; mostly logins, some logouts and failures. Logins
-/// and logouts carry the PAM hook's pairing key; about 2,000 sessions are open at a time (the
-/// oldest then never log out), and the boot changes every 100,000 events.
+/// 10,000 users, 50,000 addresses, a few senders; logins, as many logouts, and failures. Logins and
+/// logouts carry the PAM hook's pairing key; a few hundred sessions are open at a time (beyond 500
+/// the oldest never log out), and the boot changes every 100,000 events.
 func realisticEvent(_ generator: inout Generator) -> RedactedEvent {
     generator.made += 1
     let boot = "bench-boot-\(generator.made / Generator.eventsPerBoot)"
     let roll = generator.below(100)
-    let signal: AuthSignal = roll < 60 ? .userLoggedIn : roll < 85 ? .userLoggedOut : .userLoginFailed
+    let signal: AuthSignal = roll < 43 ? .userLoggedIn : roll < 85 ? .userLoggedOut : .userLoginFailed
     var session: (user: String, address: String, sender: String, tty: String, key: String)
     if signal == .userLoggedOut, !generator.open.isEmpty {
         session = generator.open.remove(at: generator.below(generator.open.count))
@@ -86,7 +86,7 @@ func realisticEvent(_ generator: inout Generator) -> RedactedEvent {
         )
         if signal == .userLoggedIn {
             generator.open.append(session)
-            if generator.open.count > 2_000 { generator.open.removeFirst() }
+            if generator.open.count > 500 { generator.open.removeFirst() }
         }
     }
     var request: JSONObject = [
@@ -202,7 +202,7 @@ func removeDatabase(_ path: String) {
 
 let nowMicros = Int64(Date().timeIntervalSince1970 * 1_000_000)
 /// Bump when the schema changes, so that an old pre-filled database is not reused.
-let schemaTag = "v3-sessions"
+let schemaTag = "v3-paired-sessions"
 let template = "\(options.workdir)/prefilled-\(schemaTag)-\(options.prefill).db"
 if !FileManager.default.fileExists(atPath: template) {
     print("building the pre-filled database: \(options.prefill) records over 30 days …")

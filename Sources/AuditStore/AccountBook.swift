@@ -2,19 +2,10 @@ import AuthSignalCore
 import Foundation
 import GRDB
 
-/// Where the account book keeps its accounts: the table (the writer's merge), or the table with
-/// the unmerged tail laid over it in memory (readers).
-protocol AccountLedger {
-    /// The account as kept so far, if it has been seen.
-    mutating func account(_ user: String) throws -> WireAccount?
-    /// Keeps `account`.
-    mutating func store(_ account: WireAccount) throws
-}
-
 /// The `lastlog` rule (docs/sessions.md): by event time, the latest login and failure, and the
 /// failures at or after the latest login.
 enum AccountBook {
-    static func apply(_ event: ActivityEvent, to ledger: inout some AccountLedger) throws {
+    static func apply(_ event: ActivityEvent, to ledger: inout AccountOverlay) throws {
         guard let user = event.user, event.signal != .userLoggedOut else { return }
         var account =
             try ledger.account(user)
@@ -31,12 +22,12 @@ enum AccountBook {
             if account.lastFailure.map({ time >= $0.time }) ?? true { account.lastFailure = seen }
             if account.lastLogin.map({ time >= $0.time }) ?? true { account.failuresSinceLogin += 1 }
         }
-        try ledger.store(account)
+        ledger.store(account)
     }
 }
 
 /// The `account_activity` table.
-struct StoredAccounts: AccountLedger {
+struct StoredAccounts {
     let db: Database
 
     init(_ db: Database) { self.db = db }
@@ -81,5 +72,31 @@ struct StoredAccounts: AccountLedger {
             account.lastLogin?.service, account.lastFailure?.seq, microseconds(account.lastFailure),
             account.lastFailure?.from, account.lastFailure?.service, account.failuresSinceLogin, account.failures,
         ])
+    }
+}
+
+/// The accounts as a run of events leaves them, over the stored ones; the writer's merge writes
+/// them back (``write()``), readers lay them over the table.
+struct AccountOverlay {
+    /// Where stored accounts are looked up; `nil` for a log without the table.
+    var stored: StoredAccounts?
+    /// The accounts the events touch.
+    private(set) var accounts: [String: WireAccount] = [:]
+
+    init(stored: StoredAccounts?) { self.stored = stored }
+
+    /// The account as kept so far, if it has been seen.
+    func account(_ user: String) throws -> WireAccount? {
+        if let account = accounts[user] { return account }
+        return try stored?.account(user)
+    }
+
+    /// Keeps `account`.
+    mutating func store(_ account: WireAccount) { accounts[account.user] = account }
+
+    /// Writes the accounts touched into the table.
+    func write() throws {
+        guard let stored else { return }
+        for account in accounts.values { try stored.store(account) }
     }
 }

@@ -63,7 +63,6 @@ enum ActivityBooks {
             sender TEXT NOT NULL
         );
         CREATE INDEX sessions_start ON sessions(start, login_seq);
-        CREATE INDEX sessions_user ON sessions(user, start, login_seq);
         CREATE INDEX sessions_unended ON sessions(pairing, login_seq) WHERE logout_seq IS NULL;
         -- Each session's interval in seconds (open ones to 1e38), for "who was logged in at T"
         -- without reading every session that began before T.
@@ -82,25 +81,34 @@ enum ActivityBooks {
 
     /// Adds the records after `from` up to `through` to the sessions and accounts.
     static func merge(_ db: Database, after from: Int64, through: Int64) throws {
-        var sessions = StoredSessions(db)
-        var accounts = StoredAccounts(db)
+        // Applied in memory first, then written once: a login and its logout in the same merge
+        // cost one insert, and each account one write however many of its events there are.
+        var sessions = SessionOverlay(stored: StoredSessions(db))
+        var accounts = AccountOverlay(stored: StoredAccounts(db))
         for event in try ActivityEvent.read(db, after: from, through: through) {
             try SessionBook.apply(event, to: &sessions)
             try AccountBook.apply(event, to: &accounts)
         }
+        try sessions.write()
+        try accounts.write()
     }
 
     /// Forgets the sessions begun and accounts' events in a pruned seq range. An account whose
     /// last login or failure was pruned keeps its counts but loses that event's details.
     static func prune(_ db: Database, from first: Int64, through last: Int64) throws {
-        try db.execute(
-            sql: """
-                DELETE FROM sessions WHERE login_seq BETWEEN ?1 AND ?2;
-                DELETE FROM sessions_span WHERE login_seq BETWEEN ?1 AND ?2;
-                UPDATE account_activity SET login_seq = NULL, login_at = NULL, login_from = NULL,
-                    login_service = NULL WHERE login_seq BETWEEN ?1 AND ?2;
-                UPDATE account_activity SET failure_seq = NULL, failure_at = NULL, failure_from = NULL,
-                    failure_service = NULL WHERE failure_seq BETWEEN ?1 AND ?2;
-                """, arguments: [first, last])
+        for statement in [
+            "DELETE FROM sessions WHERE login_seq BETWEEN ?1 AND ?2",
+            "DELETE FROM sessions_span WHERE login_seq BETWEEN ?1 AND ?2",
+            """
+            UPDATE account_activity SET login_seq = NULL, login_at = NULL, login_from = NULL,
+                login_service = NULL WHERE login_seq BETWEEN ?1 AND ?2
+            """,
+            """
+            UPDATE account_activity SET failure_seq = NULL, failure_at = NULL, failure_from = NULL,
+                failure_service = NULL WHERE failure_seq BETWEEN ?1 AND ?2
+            """,
+        ] {
+            try db.execute(sql: statement, arguments: [first, last])
+        }
     }
 }

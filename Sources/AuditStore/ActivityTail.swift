@@ -38,64 +38,6 @@ struct ActivityTail: Sendable {
     func revised(_ session: SessionRow) -> SessionRow { changed[session.loginSeq] ?? session }
 }
 
-/// The sessions the tail begins, and the stored ones it ends or marks gone.
-struct SessionOverlay: SessionLedger {
-    var stored: StoredSessions?
-    /// Sessions whose login is in the tail.
-    var begun: [Int64: SessionRow] = [:]
-    /// Stored sessions as the tail leaves them.
-    var changed: [Int64: SessionRow] = [:]
-    var boots: Set<String> = []
-
-    /// A stored session as the tail leaves it.
-    func revised(_ session: SessionRow) -> SessionRow { changed[session.loginSeq] ?? session }
-
-    mutating func unended(pairing: String) throws -> SessionRow? {
-        if let latest = begun.values.filter({ $0.pairing == pairing && $0.logoutSeq == nil })
-            .max(by: { $0.loginSeq < $1.loginSeq })
-        {
-            return latest
-        }
-        return try stored?.unendedAll(pairing: pairing).map(revised).first { $0.logoutSeq == nil }
-    }
-
-    mutating func begin(_ session: SessionRow) throws { begun[session.loginSeq] = session }
-
-    mutating func update(_ session: SessionRow) throws {
-        if begun[session.loginSeq] != nil {
-            begun[session.loginSeq] = session
-        } else {
-            changed[session.loginSeq] = session
-        }
-    }
-
-    mutating func firstSight(of boot: String, at time: Int64) throws -> Bool {
-        if try boots.contains(boot) || (stored?.knows(boot: boot) ?? false) { return false }
-        boots.insert(boot)
-        return true
-    }
-
-    mutating func unendedOfOtherBoots(than boot: String, begunBy time: Int64) throws -> [SessionRow] {
-        let candidates = Array(begun.values) + (try stored?.unendedOfOtherBoots(than: boot, begunBy: time) ?? [])
-        return candidates.map(revised).filter {
-            $0.logoutSeq == nil && $0.goneBy == nil && $0.boot != nil && $0.boot != boot && $0.start <= time
-        }
-    }
-}
-
-/// The accounts as the tail leaves them.
-struct AccountOverlay: AccountLedger {
-    var stored: StoredAccounts?
-    var accounts: [String: WireAccount] = [:]
-
-    mutating func account(_ user: String) throws -> WireAccount? {
-        if let account = accounts[user] { return account }
-        return try stored?.account(user)
-    }
-
-    mutating func store(_ account: WireAccount) throws { accounts[account.user] = account }
-}
-
 /// Reading sessions and accounts from a log (the daemon's, or a file read-only).
 enum ActivityReader {
     /// Calls `each` with the sessions `filter` selects, in its order, on a host in boot `context`;
@@ -106,7 +48,24 @@ enum ActivityReader {
     ) async throws -> Int {
         let tail = try await reader.read { db in try ActivityTail.read(db) }
         var emitter = SessionEmitter(filter: filter, context: context)
-        let tailSessions = tail.begun.values.sorted { $0.precedes($1, in: filter.order) }
+        // Filtered before sorting: the tail may hold thousands of sessions, and few match.
+        let tailSessions = tail.begun.values.filter { $0.matches(filter, context) }
+            .sorted { $0.precedes($1, in: filter.order) }
+        // One account's sessions: its logins through the user index, however long ago.
+        if let user = filter.user {
+            var sessions = tailSessions.filter { $0.user == user }
+            if tail.hasTables {
+                sessions += try await reader.read { db in
+                    try StoredSessions(db).rows(
+                        """
+                        SELECT \(SessionRow.columns(prefix: "s.")) FROM records_by_user k
+                        JOIN sessions s ON s.login_seq = k.seq WHERE k.user = ? AND k.seq <= ?
+                        """, [user, tail.mark])
+                }.map(tail.revised)
+            }
+            _ = try await emitter.emit(each, sessions.sorted { $0.precedes($1, in: filter.order) })
+            return emitter.count
+        }
         let (lower, upper) = filter.window
         // Sessions begun at or before `lower` that lasted beyond it (few, found through the
         // interval index), and the ones begun inside the window (paged in order).
@@ -119,8 +78,9 @@ enum ActivityReader {
                         SELECT \(SessionRow.columns(prefix: "s."))
                         FROM sessions_span x JOIN sessions s ON s.login_seq = x.login_seq
                         WHERE x.first <= ?1 AND x.last >= ?1 AND s.start <= ?2 AND s.login_seq <= ?3
+                            AND coalesce(s.end, s.gone_by, 9223372036854775807) > ?2
                         """, [StoredSessions.seconds(lower), lower, tail.mark])
-                }.map(tail.revised)
+                }.map(tail.revised).filter { $0.matches(filter, context) }
             }
             earlier += tailSessions.filter { $0.start <= lower }
             earlier.sort { $0.precedes($1, in: filter.order) }
@@ -137,7 +97,7 @@ enum ActivityReader {
                 let page = try await reader.read { db in
                     try StoredSessions(db).rows(
                         Self.pageSQL(filter, after: after, pageSize: pageSize),
-                        Self.pageArguments(filter, lower: lower, upper: upper, mark: tail.mark, after: after))
+                        Self.pageArguments(lower: lower, upper: upper, mark: tail.mark, after: after))
                 }.map(tail.revised)
                 for session in page {
                     let before = pending.prefix { $0.precedes(session, in: filter.order) }
@@ -162,20 +122,17 @@ enum ActivityReader {
         let ascending = filter.order == .ascending
         let direction = ascending ? "ASC" : "DESC"
         var conditions = ["start > ?", "start < ?", "login_seq <= ?"]
-        if filter.user != nil { conditions.insert("user = ?", at: 0) }
         if cursor != nil { conditions.append("(start, login_seq) \(ascending ? ">" : "<") (?, ?)") }
         return """
-            SELECT \(SessionRow.columns()) FROM sessions INDEXED BY \(filter.user == nil ? "sessions_start" : "sessions_user")
+            SELECT \(SessionRow.columns()) FROM sessions INDEXED BY sessions_start
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY start \(direction), login_seq \(direction) LIMIT \(pageSize)
             """
     }
 
     private static func pageArguments(
-        _ filter: SessionFilter, lower: Int64?, upper: Int64?, mark: Int64, after cursor: (start: Int64, seq: Int64)?
+        lower: Int64?, upper: Int64?, mark: Int64, after cursor: (start: Int64, seq: Int64)?
     ) -> StatementArguments {
-        var values: [any DatabaseValueConvertible] = []
-        if let user = filter.user { values.append(user) }
-        values += [lower ?? Int64.min, upper ?? Int64.max, mark]
+        var values: [any DatabaseValueConvertible] = [lower ?? Int64.min, upper ?? Int64.max, mark]
         if let cursor { values += [cursor.start, cursor.seq] }
         return sqlArguments(values)
     }

@@ -70,6 +70,9 @@ final class GroupCommitWriter: Sendable {
         self.idleDelay = options.indexIdleDelay
         self.commitDelay = options.commitDelay
         self.state = Mutex(State(head: head, indexedThrough: indexedThrough))
+        // Records a previous run left unindexed (it stopped before its idle merge) are merged
+        // once this one has been idle a moment, so that readers do not apply them at every query.
+        scheduleIdleMerge()
     }
 
     var head: WriterHead { state.withLock { $0.head } }

@@ -109,23 +109,6 @@ struct SessionRow: Sendable {
     }
 }
 
-/// Where pairing keeps its sessions: the tables (the writer's merge), or the tables with the
-/// unmerged tail laid over them in memory (readers).
-protocol SessionLedger {
-    /// The latest session with this pairing key and no logout (gone ones included: a logout
-    /// spooled before a reboot may arrive after it).
-    mutating func unended(pairing: String) throws -> SessionRow?
-    /// Adds a session.
-    mutating func begin(_ session: SessionRow) throws
-    /// Stores a session's new end, logout or gone mark.
-    mutating func update(_ session: SessionRow) throws
-    /// Remembers `boot`; whether it had not been seen before.
-    mutating func firstSight(of boot: String, at time: Int64) throws -> Bool
-    /// Keyed sessions of boots other than `boot`, begun by `time`, with no logout and not yet
-    /// marked gone.
-    mutating func unendedOfOtherBoots(than boot: String, begunBy time: Int64) throws -> [SessionRow]
-}
-
 /// The pairing rule (docs/sessions.md).
 enum SessionBook {
     /// The pairing key of a login or logout: `request.pairing` when the event has one (the PAM
@@ -143,28 +126,28 @@ enum SessionBook {
     /// Applies one event: a login begins a session; a logout ends the latest open session with
     /// its key (a logout whose login is not in the log begins nothing); the first event of a
     /// boot marks the open keyed sessions of other boots gone.
-    static func apply(_ event: ActivityEvent, to ledger: inout some SessionLedger) throws {
+    static func apply(_ event: ActivityEvent, to ledger: inout SessionOverlay) throws {
         guard event.signal != .userLoginFailed else { return }
         let identity = identity(of: event)
         if let boot = identity.boot, try ledger.firstSight(of: boot, at: event.at) {
             for var session in try ledger.unendedOfOtherBoots(than: boot, begunBy: event.at) {
                 session.goneBy = event.at
-                try ledger.update(session)
+                ledger.update(session)
             }
         }
         if event.signal == .userLoggedIn {
-            try ledger.begin(SessionRow(login: event))
+            ledger.begin(SessionRow(login: event))
         } else if var session = try ledger.unended(pairing: identity.pairing) {
             session.end = event.at
             session.logoutSeq = event.seq
             session.goneBy = nil
-            try ledger.update(session)
+            ledger.update(session)
         }
     }
 }
 
 /// The `sessions` tables: written by the merge, read by everyone.
-struct StoredSessions: SessionLedger {
+struct StoredSessions {
     let db: Database
 
     init(_ db: Database) { self.db = db }
@@ -176,10 +159,6 @@ struct StoredSessions: SessionLedger {
 
     func rows(_ sql: String, _ arguments: StatementArguments) throws -> [SessionRow] {
         try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(SessionRow.init(row:))
-    }
-
-    func unended(pairing: String) throws -> SessionRow? {
-        try unendedAll(pairing: pairing).first
     }
 
     /// Every session with this key and no logout, latest first.
@@ -211,10 +190,9 @@ struct StoredSessions: SessionLedger {
             db.cachedStatement(sql: "SELECT 1 FROM session_boots WHERE boot = ?"), arguments: [boot]) ?? false
     }
 
-    func firstSight(of boot: String, at time: Int64) throws -> Bool {
+    func remember(boot: String, firstSeen time: Int64) throws {
         try db.cachedStatement(sql: "INSERT OR IGNORE INTO session_boots (boot, first_seen) VALUES (?, ?)")
             .execute(arguments: [boot, time])
-        return db.changesCount > 0
     }
 
     func unendedOfOtherBoots(than boot: String, begunBy time: Int64) throws -> [SessionRow] {
@@ -223,5 +201,75 @@ struct StoredSessions: SessionLedger {
             SELECT \(SessionRow.columns()) FROM sessions INDEXED BY sessions_unended
             WHERE logout_seq IS NULL AND gone_by IS NULL AND boot IS NOT NULL AND boot <> ? AND start <= ?
             """, [boot, time])
+    }
+}
+
+/// Sessions as a run of events leaves them, over the stored ones: the sessions the events begin,
+/// the stored ones they end or mark gone, and the boots they show first. The writer's merge
+/// writes it back (``write()``); readers lay it over the tables.
+struct SessionOverlay {
+    /// Where stored sessions are looked up; `nil` for a log without the tables.
+    var stored: StoredSessions?
+    /// Sessions whose login is among the events.
+    private(set) var begun: [Int64: SessionRow] = [:]
+    /// Stored sessions as the events leave them.
+    private(set) var changed: [Int64: SessionRow] = [:]
+    /// Boots first seen among the events, and when.
+    private(set) var boots: [String: Int64] = [:]
+    /// The begun sessions without a logout, by pairing key, oldest first.
+    private var unendedBegun: [String: [Int64]] = [:]
+
+    init(stored: StoredSessions?) { self.stored = stored }
+
+    /// A stored session as the events leave it.
+    func revised(_ session: SessionRow) -> SessionRow { changed[session.loginSeq] ?? session }
+
+    /// The latest session with this pairing key and no logout (gone ones included: a logout
+    /// spooled before a reboot may arrive after it).
+    func unended(pairing: String) throws -> SessionRow? {
+        if let seq = unendedBegun[pairing]?.last { return begun[seq] }
+        return try stored?.unendedAll(pairing: pairing).map(revised).first { $0.logoutSeq == nil }
+    }
+
+    /// Adds a session.
+    mutating func begin(_ session: SessionRow) {
+        begun[session.loginSeq] = session
+        unendedBegun[session.pairing, default: []].append(session.loginSeq)
+    }
+
+    /// Keeps a session's new end, logout or gone mark.
+    mutating func update(_ session: SessionRow) {
+        guard begun[session.loginSeq] != nil else {
+            changed[session.loginSeq] = session
+            return
+        }
+        begun[session.loginSeq] = session
+        if session.logoutSeq != nil { unendedBegun[session.pairing]?.removeAll { $0 == session.loginSeq } }
+    }
+
+    /// Remembers `boot`; whether it had not been seen before.
+    mutating func firstSight(of boot: String, at time: Int64) throws -> Bool {
+        if try boots[boot] != nil || (stored?.knows(boot: boot) ?? false) { return false }
+        boots[boot] = time
+        return true
+    }
+
+    /// Keyed sessions of boots other than `boot`, begun by `time`, with no logout and not yet
+    /// marked gone.
+    func unendedOfOtherBoots(than boot: String, begunBy time: Int64) throws -> [SessionRow] {
+        let candidates =
+            unendedBegun.values.flatMap { $0 }.compactMap { begun[$0] }
+            + (try stored?.unendedOfOtherBoots(than: boot, begunBy: time) ?? []).map(revised)
+        return candidates.filter {
+            $0.logoutSeq == nil && $0.goneBy == nil && $0.boot != nil && $0.boot != boot && $0.start <= time
+        }
+    }
+
+    /// Writes the sessions begun, the changes and the boots into the tables.
+    func write() throws {
+        guard let stored else { return }
+        for session in begun.values.sorted(by: { $0.loginSeq < $1.loginSeq }) { try stored.begin(session) }
+        for session in changed.values { try stored.update(session) }
+        for (boot, time) in boots { try stored.remember(boot: boot, firstSeen: time) }
     }
 }

@@ -1,5 +1,6 @@
 import AuthSignalCore
 import Foundation
+import GRDB
 import TestSupport
 import Testing
 
@@ -148,6 +149,25 @@ struct SessionTests {
         let all = try await store.accounts(matching: AccountFilter())
         #expect(all.map(\.user) == ["alice", "bob", "carol", "dave"])
         #expect(try await store.accounts(matching: AccountFilter(failedOnly: true)).map(\.user) == ["bob"])
+        try await store.close()
+    }
+
+    @Test func retentionForgetsTheSessionsAndEventsItPrunes() async throws {
+        let directory = try TemporaryDirectory()
+        var options = StoreOptions()
+        options.maximumRecords = 9
+        let store = try AuditStore(path: directory.path + "/audit.db", options: options)
+        for event in Self.history { _ = try await store.append(event) }
+        await store.indexPendingRecords()
+        #expect(try await store.prune().deleted == 5)
+        // alice's, carol's logins are gone with their records; dave's and bob's stay.
+        #expect(try await Self.sessions(store).map(\.user) == ["dave", "bob", "dave"])
+        let rtree = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sessions_span") }
+        #expect(rtree == 3)
+        let alice = try #require(try await store.accounts(matching: AccountFilter(user: "alice")).first)
+        #expect(alice.lastLogin == nil)
+        let bob = try #require(try await store.accounts(matching: AccountFilter(user: "bob")).first)
+        #expect(bob.failures == 4 && bob.lastFailure?.time == Self.at(12))
         try await store.close()
     }
 }
