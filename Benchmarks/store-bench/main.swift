@@ -202,7 +202,7 @@ func removeDatabase(_ path: String) {
 
 let nowMicros = Int64(Date().timeIntervalSince1970 * 1_000_000)
 /// Bump when the schema changes, so that an old pre-filled database is not reused.
-let schemaTag = "v3-paired-sessions"
+let schemaTag = "v3-sessions-by-key"
 let template = "\(options.workdir)/prefilled-\(schemaTag)-\(options.prefill).db"
 if !FileManager.default.fileExists(atPath: template) {
     print("building the pre-filled database: \(options.prefill) records over 30 days …")

@@ -79,18 +79,28 @@ enum ActivityBooks {
         ) WITHOUT ROWID;
         """
 
-    /// Adds the records after `from` up to `through` to the sessions and accounts.
-    static func merge(_ db: Database, after from: Int64, through: Int64) throws {
-        // Applied in memory first, then written once: a login and its logout in the same merge
-        // cost one insert, and each account one write however many of its events there are.
-        var sessions = SessionOverlay(stored: StoredSessions(db))
-        var accounts = AccountOverlay(stored: StoredAccounts(db))
-        for event in try ActivityEvent.read(db, after: from, through: through) {
-            try SessionBook.apply(event, to: &sessions)
-            try AccountBook.apply(event, to: &accounts)
+    /// Adds the records after `from` up to `through` to the sessions and accounts, `step`
+    /// records at a time (so memory stays bounded however many there are), calling `progress`
+    /// with the seq reached after each step but the last.
+    static func merge(
+        _ db: Database, after from: Int64, through: Int64, step: Int64 = 100_000, progress: ((Int64) -> Void)? = nil
+    ) throws {
+        var start = from
+        while start < through {
+            let end = min(through, start + step)
+            // Applied in memory first, then written once: a login and its logout in the same
+            // step cost one insert, and each account one write however many of its events.
+            var sessions = SessionOverlay(stored: StoredSessions(db))
+            var accounts = AccountOverlay(stored: StoredAccounts(db))
+            for event in try ActivityEvent.read(db, after: start, through: end) {
+                try SessionBook.apply(event, to: &sessions)
+                try AccountBook.apply(event, to: &accounts)
+            }
+            try sessions.write()
+            try accounts.write()
+            start = end
+            if start < through { progress?(start) }
         }
-        try sessions.write()
-        try accounts.write()
     }
 
     /// Forgets the sessions begun and accounts' events in a pruned seq range. An account whose

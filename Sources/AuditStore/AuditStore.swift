@@ -60,7 +60,7 @@ package final class AuditStore: Sendable {
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = FULL")
             }
-            try Self.migrate(pool, path: path)
+            try Self.migrate(pool, path: path, progress: options.migrationProgress)
             try Self.checkCompanionFiles(of: path)
             let (head, indexedThrough, logID) = try pool.read { db in
                 (try Self.loadHead(db), try Schema.indexedThrough(db), try Schema.logID(db))
@@ -147,8 +147,8 @@ package final class AuditStore: Sendable {
         }
     }
 
-    private static func migrate(_ pool: DatabasePool, path: String) throws {
-        let migrator = Schema.migrator
+    private static func migrate(_ pool: DatabasePool, path: String, progress: (@Sendable (String) -> Void)?) throws {
+        let migrator = Schema.migrator(progress: progress)
         let pending = try pool.read { db in
             let applied = try migrator.appliedIdentifiers(db)
             return migrator.migrations.filter { !applied.contains($0) }
@@ -268,6 +268,9 @@ package struct StoreOptions: Sendable {
     package var maximumAge: Duration?
     /// Retention: only this many newest records are kept (`nil`: all).
     package var maximumRecords: Int?
+    /// Told how a long migration is getting on (`records 200000 of 1000000`), every 100,000
+    /// records: the daemon extends its start-up timeout with it.
+    package var migrationProgress: (@Sendable (String) -> Void)?
 
     /// Default options: keep everything.
     package init() {}

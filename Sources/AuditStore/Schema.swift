@@ -4,7 +4,8 @@ import GRDB
 /// The database schema and its migrations. Migrations are plain SQL that never refers to app
 /// types, and none of them ever erases data.
 enum Schema {
-    static var migrator: DatabaseMigrator {
+    /// The migrations; `progress` hears how a long one is getting on.
+    static func migrator(progress: (@Sendable (String) -> Void)? = nil) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-records") { db in
             try db.execute(
@@ -74,7 +75,10 @@ enum Schema {
             // Built from the records already merged into the user index; later ones follow with
             // each merge.
             try db.execute(sql: ActivityBooks.schema)
-            try ActivityBooks.merge(db, after: 0, through: try indexedThrough(db))
+            let through = try indexedThrough(db)
+            try ActivityBooks.merge(db, after: 0, through: through) { done in
+                progress?("building sessions and accounts: record \(done) of \(through)")
+            }
         }
         return migrator
     }

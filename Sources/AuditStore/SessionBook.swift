@@ -157,8 +157,13 @@ struct StoredSessions {
         microseconds.map { Double($0) / 1_000_000 } ?? 1e38
     }
 
+    /// The sessions `sql` selects (with ``SessionRow/columns(prefix:)``), read in place from the
+    /// statement's rows rather than copied row by row first.
     func rows(_ sql: String, _ arguments: StatementArguments) throws -> [SessionRow] {
-        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(SessionRow.init(row:))
+        let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
+        var sessions: [SessionRow] = []
+        while let row = try cursor.next() { sessions.append(SessionRow(row: row)) }
+        return sessions
     }
 
     /// Every session with this key and no logout, latest first.

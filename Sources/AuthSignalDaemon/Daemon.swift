@@ -50,6 +50,12 @@ package struct Daemon: Sendable {
         if config.maxAgeDays > 0 { options.maximumAge = .seconds(config.maxAgeDays * 86400) }
         if config.maxRecords > 0 { options.maximumRecords = config.maxRecords }
         options.writerCacheKiB = config.cacheMiB * 1024
+        // A migration that rebuilds derived tables of a large log takes a while: each step tells
+        // systemd that start-up goes on (so its start timeout does not kill it) and why.
+        options.migrationProgress = { status in
+            Notifier().extendStart(by: .seconds(60), status: status)
+            logger.notice("audit log migration: \(status)")
+        }
         let store = try AuditStore(path: config.storePath, options: options)
         let journal = JournalSink(settings: JournalSink.Settings(config), logID: store.logID)
         let followers = FollowerHub()

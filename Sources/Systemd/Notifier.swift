@@ -24,6 +24,13 @@ package struct Notifier: Sendable {
     @discardableResult
     package func status(_ text: String) -> Bool { send("STATUS=\(Self.line(text))") }
 
+    /// Start-up is still under way and needs `time` more (`EXTEND_TIMEOUT_USEC`), doing `status`.
+    @discardableResult
+    package func extendStart(by time: Duration, status: String) -> Bool {
+        let microseconds = time.components.seconds * 1_000_000 + time.components.attoseconds / 1_000_000_000_000
+        return send("EXTEND_TIMEOUT_USEC=\(microseconds)\nSTATUS=\(Self.line(status))")
+    }
+
     /// A configuration reload begins; send ``ready(status:)`` when it is done.
     @discardableResult
     package func reloading() -> Bool {

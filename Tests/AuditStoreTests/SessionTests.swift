@@ -170,4 +170,33 @@ struct SessionTests {
         #expect(bob.failures == 4 && bob.lastFailure?.time == Self.at(12))
         try await store.close()
     }
+
+    @Test func aMergeInStepsBuildsTheSameTablesAsOneMerge() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.path + "/audit.db")
+        for event in Self.history { _ = try await store.append(event) }
+        await store.indexPendingRecords()
+        let dump: @Sendable (Database) throws -> [String] = { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT login_seq || ' ' || ifnull(end, '-') || ' ' || ifnull(logout_seq, '-') || ' '
+                        || ifnull(gone_by, '-') FROM sessions ORDER BY login_seq
+                    """)
+                + String.fetchAll(
+                    db, sql: "SELECT user || ' ' || failures || ' ' || failures_since_login FROM account_activity")
+        }
+        let once = try await store.pool.read { db in try dump(db) }
+        let (steps, stepped) = try await store.pool.write { db -> ([Int64], [String]) in
+            try db.execute(sql: "DELETE FROM sessions; DELETE FROM sessions_span; DELETE FROM session_boots")
+            try db.execute(sql: "DELETE FROM account_activity")
+            var steps: [Int64] = []
+            try ActivityBooks.merge(db, after: 0, through: 14, step: 3) { steps.append($0) }
+            return (steps, try dump(db))
+        }
+        #expect(steps == [3, 6, 9, 12])
+        #expect(stepped == once)
+        #expect(once.count == 6 + 4)
+        try await store.close()
+    }
 }

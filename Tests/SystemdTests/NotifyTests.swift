@@ -73,14 +73,16 @@ struct NotifyTests {
         #expect(notifier.reloading())
         #expect(notifier.stopping())
         #expect(notifier.failed(errno: EIO))
+        #expect(notifier.extendStart(by: .seconds(60), status: "migrating\nstill"))
         let messages = socket.drain()
-        #expect(messages.count == 5)
+        #expect(messages.count == 6)
         #expect(messages[0] == "READY=1\nSTATUS=serving on two lines")
         #expect(messages[1] == "STATUS=12 events")
         #expect(messages[2].hasPrefix("RELOADING=1\nMONOTONIC_USEC="))
         #expect(UInt64(messages[2].split(separator: "=").last ?? "") ?? 0 > 0)
         #expect(messages[3] == "STOPPING=1")
         #expect(messages[4] == "ERRNO=\(EIO)")
+        #expect(messages[5] == "EXTEND_TIMEOUT_USEC=60000000\nSTATUS=migrating still")
     }
 
     @Test func withoutANotifySocketNothingIsSent() {
