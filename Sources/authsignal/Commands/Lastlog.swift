@@ -28,8 +28,10 @@ extension AuthSignalCommand {
                     accounts.append(
                         WireAccount(user: name, lastLogin: nil, lastFailure: nil, failuresSinceLogin: 0, failures: 0))
                 }
-                accounts.sort { $0.user < $1.user }
             }
+            // Names first, keyed hashes (names that are no account) after them.
+            let order = { (account: WireAccount) in (HashedName.isHashed(account.user) ? 1 : 0, account.user) }
+            accounts.sort { order($0) < order($1) }
             let printer = ActivityPrinter(
                 format: format, layout: .accounts, terminal: isatty(1) == 1, write: printOut)
             for account in accounts { printer.add(account) }
