@@ -50,7 +50,7 @@ enum ActivityReader {
         var emitter = SessionEmitter(filter: filter, context: context)
         // Filtered before sorting: the tail may hold thousands of sessions, and few match.
         let tailSessions = tail.begun.values.filter { $0.matches(filter, context) }
-            .sorted { $0.precedes($1, in: filter.order) }
+            .inOrder(filter.order)
         // One account's sessions: its logins through the user index, however long ago.
         if let user = filter.user {
             var sessions = tailSessions.filter { $0.user == user }
@@ -63,7 +63,7 @@ enum ActivityReader {
                         """, [user, tail.mark])
                 }.map(tail.revised)
             }
-            _ = try await emitter.emit(each, sessions.sorted { $0.precedes($1, in: filter.order) })
+            _ = try await emitter.emit(each, sessions.inOrder(filter.order))
             return emitter.count
         }
         let (lower, upper) = filter.window
@@ -83,7 +83,7 @@ enum ActivityReader {
                 }.map(tail.revised).filter { $0.matches(filter, context) }
             }
             earlier += tailSessions.filter { $0.start <= lower }
-            earlier.sort { $0.precedes($1, in: filter.order) }
+            earlier = earlier.inOrder(filter.order)
         }
         if filter.order == .ascending, try await !emitter.emit(each, earlier) { return emitter.count }
         let inside = tailSessions.filter { session in

@@ -102,10 +102,12 @@ struct SessionRow: Sendable {
             pairing: keyed ? .key : .fallback)
     }
 
+    /// Where it sorts: by start, then by login seq.
+    var sortKey: (start: Int64, seq: Int64) { (start, loginSeq) }
+
     /// Whether it comes before `other` in `order`.
     func precedes(_ other: SessionRow, in order: RecordFilter.Order) -> Bool {
-        order == .ascending
-            ? (start, loginSeq) < (other.start, other.loginSeq) : (start, loginSeq) > (other.start, other.loginSeq)
+        order == .ascending ? sortKey < other.sortKey : sortKey > other.sortKey
     }
 }
 
@@ -143,6 +145,15 @@ enum SessionBook {
             session.goneBy = nil
             ledger.update(session)
         }
+    }
+}
+
+extension [SessionRow] {
+    /// The sessions sorted by login time in `order`. Sorted through their keys: a session holds
+    /// seven strings, and moving it about in a sort costs a reference count change for each.
+    func inOrder(_ order: RecordFilter.Order) -> [SessionRow] {
+        let keys = map(\.sortKey)
+        return indices.sorted { order == .ascending ? keys[$0] < keys[$1] : keys[$0] > keys[$1] }.map { self[$0] }
     }
 }
 
