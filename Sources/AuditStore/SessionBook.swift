@@ -234,6 +234,8 @@ struct SessionOverlay {
     private(set) var boots: [String: Int64] = [:]
     /// The begun sessions without a logout, by pairing key, oldest first.
     private var unendedBegun: [String: [Int64]] = [:]
+    /// Boots the tables already knew, as far as they were asked about.
+    private var storedBoots: Set<String> = []
 
     init(stored: StoredSessions?) { self.stored = stored }
 
@@ -263,9 +265,14 @@ struct SessionOverlay {
         if session.logoutSeq != nil { unendedBegun[session.pairing]?.removeAll { $0 == session.loginSeq } }
     }
 
-    /// Remembers `boot`; whether it had not been seen before.
+    /// Remembers `boot`; whether it had not been seen before. Every keyed event asks, so the
+    /// stored boots are looked up once each.
     mutating func firstSight(of boot: String, at time: Int64) throws -> Bool {
-        if try boots[boot] != nil || (stored?.knows(boot: boot) ?? false) { return false }
+        if boots[boot] != nil || storedBoots.contains(boot) { return false }
+        if try stored?.knows(boot: boot) ?? false {
+            storedBoots.insert(boot)
+            return false
+        }
         boots[boot] = time
         return true
     }
