@@ -319,6 +319,12 @@ for (label, source) in [("empty", nil), ("prefilled", template)] as [(String, St
 
 // MARK: Query latency and verify throughput on the pre-filled database
 
+/// The median and the 99th percentile of `values`.
+func percentiles(_ values: [Double]) -> (p50: Double, p99: Double) {
+    let sorted = values.sorted()
+    return (sorted[sorted.count / 2], sorted[sorted.count * 99 / 100])
+}
+
 let queried = "\(options.workdir)/run-prefilled.db"
 let store = try AuditStore(path: queried)
 var generator = Generator(state: 99)
@@ -333,9 +339,7 @@ for _ in 0..<2_000 {
     }
     latencies.append(seconds(ContinuousClock.now - started) * 1_000)
 }
-latencies.sort()
-let p50 = latencies[latencies.count / 2]
-let p99 = latencies[latencies.count * 99 / 100]
+let (p50, p99) = percentiles(latencies)
 print(
     String(
         format: "query \"one user's failures in the last day\": p50 %.3f ms, p99 %.3f ms (%d rows over 2,000 queries)",
@@ -355,10 +359,6 @@ print(
 
 // "Who was logged in at T" (`last --present`) at random times over the 30 days, one account's
 // sessions (`last --user`), and `lastlog` for one account and for all of them.
-func percentiles(_ values: [Double]) -> (p50: Double, p99: Double) {
-    let sorted = values.sorted()
-    return (sorted[sorted.count / 2], sorted[sorted.count * 99 / 100])
-}
 /// Takes a session and drops it: outside the main actor, so that each session does not cost a hop
 /// to the main actor that a closure written in this top-level code would make.
 nonisolated func discard(_ session: WireSession) async {}

@@ -47,9 +47,8 @@ struct SessionRow: Sendable {
         sender = row[12]
     }
 
-    /// The session a login begins.
-    init(login event: ActivityEvent) {
-        let identity = SessionBook.identity(of: event)
+    /// The session a login with this pairing `identity` begins.
+    init(login event: ActivityEvent, identity: (pairing: String, keyed: Bool, boot: String?)) {
         loginSeq = event.seq
         pairing = identity.pairing
         keyed = identity.keyed
@@ -138,7 +137,7 @@ enum SessionBook {
             }
         }
         if event.signal == .userLoggedIn {
-            ledger.begin(SessionRow(login: event))
+            ledger.begin(SessionRow(login: event, identity: identity))
         } else if var session = try ledger.unended(pairing: identity.pairing) {
             session.end = event.at
             session.logoutSeq = event.seq

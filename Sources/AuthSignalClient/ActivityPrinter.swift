@@ -61,16 +61,7 @@ package final class ActivityPrinter<Item: WireItem> {
         case .json: write(count > 0 ? "\n]\n" : "]\n")
         case .table:
             guard !rows.isEmpty else { return }
-            var widths = layout.header.map(\.count)
-            for row in rows {
-                for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
-            }
-            for row in [layout.header] + rows {
-                let cells = zip(row, widths).map { cell, width in
-                    cell.count >= width ? cell : cell + String(repeating: " ", count: width - cell.count)
-                }
-                write(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n")
-            }
+            for line in RecordPrinter.aligned(header: layout.header, rows: rows) { write(line + "\n") }
             for index in notes.sorted() { write(layout.notes[index].text + "\n") }
             if showedHash { write(HashedName.legend + "\n") }
         default: break

@@ -98,14 +98,9 @@ package final class RecordPrinter {
         case .json where !streaming: write(count > 0 ? "\n]\n" : "]\n")
         case .table where !streaming:
             guard !rows.isEmpty else { return }
-            var widths = header.map(\.count)
-            for row in rows {
-                for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
-            }
-            write(Self.line(header, widths: widths) + "\n")
-            for (row, signal) in zip(rows, signals) {
-                write(paint(Self.line(row, widths: widths), signal: signal) + "\n")
-            }
+            let lines = Self.aligned(header: header, rows: rows)
+            write(lines[0] + "\n")
+            for (line, signal) in zip(lines.dropFirst(), signals) { write(paint(line, signal: signal) + "\n") }
             if showedHash { write(HashedName.legend + "\n") }
         default: break
         }
@@ -118,6 +113,15 @@ package final class RecordPrinter {
         case .userLoggedIn: return "\u{1B}[32m" + text + "\u{1B}[0m"
         case .userLoggedOut: return text
         }
+    }
+
+    /// The header and rows as lines of columns as wide as their widest cell, two spaces apart.
+    static func aligned(header: [String], rows: [[String]]) -> [String] {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
+        }
+        return ([header] + rows).map { line($0, widths: widths) }
     }
 
     private static func line(_ cells: [String], widths: [Int]) -> String {

@@ -29,10 +29,7 @@ struct ActivitySource: ParsableArguments {
     /// the account its keyed hash names, when the daemon gives this caller the hash.
     func accounts(_ filter: AccountFilter) async throws -> [WireAccount] {
         var found = try await read(filter)
-        if let name = filter.user, !HashedName.isHashed(name), !Redactor.systemHasAccount(name),
-            let daemon = try? DaemonConnection(path: DaemonConnection.socketPath(connection.socket)),
-            let hashed = try? daemon.request(.hash(value: name), as: HashAnswer.self).hash
-        {
+        if let hashed = connection.keyedHash(ofUnknownName: filter.user) {
             var byHash = filter
             byHash.user = hashed
             found += try await read(byHash)

@@ -43,9 +43,9 @@ struct HistorySource: ParsableArguments {
     /// stored keyed-hashed (a failed login for an unknown name), when the daemon gives this caller
     /// NAME's hash (`[Access] HashUsers`/`HashGroups`): both sets, merged in order.
     func records(_ filter: RecordFilter, each: (WireRecord) throws -> Void) async throws -> Int {
-        guard let name = filter.user, !HashedName.isHashed(name), !Redactor.systemHasAccount(name),
-            let hashed = keyedHash(of: name)
-        else { return try await read(filter, each: each) }
+        guard let name = filter.user, let hashed = connection.keyedHash(ofUnknownName: name) else {
+            return try await read(filter, each: each)
+        }
         var found: [WireRecord] = []
         for user in [name, hashed] {
             var single = filter
@@ -59,12 +59,6 @@ struct HistorySource: ParsableArguments {
         let kept = found.prefix(filter.limit ?? found.count)
         for record in kept { try each(record) }
         return kept.count
-    }
-
-    /// NAME's keyed hash from the daemon, or `nil` when it cannot or will not say.
-    private func keyedHash(of name: String) -> String? {
-        let daemon = try? DaemonConnection(path: DaemonConnection.socketPath(connection.socket))
-        return try? daemon?.request(.hash(value: name), as: HashAnswer.self).hash
     }
 
     private func read(_ filter: RecordFilter, each: (WireRecord) throws -> Void) async throws -> Int {
