@@ -84,8 +84,9 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .executableTarget(
-            name: "authsignald",
+        // The daemon's command line and start-up, shared by both programs below.
+        .target(
+            name: "DaemonCommand",
             dependencies: [
                 "AuthSignalDaemon", "AuthSignalCore", "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -93,6 +94,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "authsignald",
+            dependencies: ["DaemonCommand", "Systemd"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -106,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "authsignal",
             dependencies: [
-                "AuthSignalClient", "AuthSignalCore", "AuditJournal", "Systemd",
+                "AuthSignalClient", "AuthSignalCore", "AuditJournal", "Systemd", "DaemonCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

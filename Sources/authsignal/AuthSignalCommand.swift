@@ -4,7 +4,6 @@ import AuthSignalCore
 import Foundation
 
 /// `authsignal`: send auth events to authsignald, query and follow the audit log, verify it.
-@main
 struct AuthSignalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authsignal",

@@ -12,7 +12,7 @@ struct UnitFileTests {
         let directory = try TemporaryDirectory()
         // The daemon binary is not installed here: point ExecStart= at a binary that exists.
         let service = try String(contentsOfFile: Self.systemdDirectory + "/authsignald.service", encoding: .utf8)
-            .replacingOccurrences(of: "ExecStart=/usr/local/bin/authsignald", with: "ExecStart=\(probePath) serve")
+            .replacingOccurrences(of: "ExecStart=/usr/local/sbin/authsignald", with: "ExecStart=\(probePath) serve")
         try service.write(toFile: directory.path + "/authsignald.service", atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(
             atPath: Self.systemdDirectory + "/authsignald.socket", toPath: directory.path + "/authsignald.socket")
