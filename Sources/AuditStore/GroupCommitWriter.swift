@@ -41,6 +41,10 @@ final class GroupCommitWriter: Sendable {
         /// Every record up to this seq is in the user and address indexes.
         var indexedThrough: Int64
         var committedTransactions = 0
+        /// How long each committed transaction took, fsync included.
+        var commitLatency = LatencyHistogram()
+        /// Records stored (duplicates not counted), per signal.
+        var stored: [AuthSignal: Int] = [:]
         var indexMerges = 0
         /// Whether an idle merge is scheduled, and when the writer last finished work.
         var idleMergeScheduled = false
@@ -58,8 +62,9 @@ final class GroupCommitWriter: Sendable {
     private let commitDelay: Duration
     private let state: Mutex<State>
     /// Commits run on their own thread: SQLite blocks in fsync, which must not hold up the
-    /// cooperative thread pool.
-    private let queue = DispatchQueue(label: "authsignal.store.writer", qos: .userInitiated)
+    /// cooperative thread pool. Default quality of service: on Linux a higher one only makes
+    /// libdispatch try to lower the thread's nice value, which the daemon may not (`DispatchLog`).
+    private let queue = DispatchQueue(label: "authsignal.store.writer")
 
     init(pool: DatabasePool, path: String, head: WriterHead, indexedThrough: Int64, options: StoreOptions) {
         self.pool = pool
@@ -77,6 +82,8 @@ final class GroupCommitWriter: Sendable {
 
     var head: WriterHead { state.withLock { $0.head } }
     var committedTransactions: Int { state.withLock { $0.committedTransactions } }
+    var commitLatency: LatencyHistogram { state.withLock { $0.commitLatency } }
+    var stored: [AuthSignal: Int] { state.withLock { $0.stored } }
     var indexMerges: Int { state.withLock { $0.indexMerges } }
 
     /// How long the writer has had work without finishing a transaction; `nil` when idle.
@@ -282,6 +289,7 @@ final class GroupCommitWriter: Sendable {
         var outcomes: [Appended] = []
         var saved: [(fields: RecordColumns, event: RedactedEvent, prevHash: Data, hash: Data)] = []
         let listening = ModelSignalListeners()
+        let began = ContinuousClock.now
         do {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
@@ -340,9 +348,12 @@ final class GroupCommitWriter: Sendable {
             }
             return Array(repeating: .failure(failure), count: batch.count)
         }
+        let took = ContinuousClock.now - began
         state.withLock { state in
             state.head = head
             state.committedTransactions += 1
+            state.commitLatency.record(took)
+            for entry in saved { state.stored[entry.event.signal, default: 0] += 1 }
         }
         // Asked only now, after the new head is published: a receiver that connects and then
         // reads the chain head either sees these records in the head or hears them here.

@@ -20,6 +20,10 @@ package struct StoreStats: Sendable, Hashable {
     package var databaseBytes: Int64
     /// Transactions committed by the writer since the store was opened.
     package var committedTransactions: Int
+    /// How long those transactions took.
+    package var commitLatency = LatencyHistogram()
+    /// Records those transactions stored, per signal.
+    package var storedSinceOpen: [AuthSignal: Int] = [:]
 }
 
 extension AuditStore {
@@ -27,6 +31,8 @@ extension AuditStore {
     package func stats() async throws -> StoreStats {
         var stats = try await Self.stats(pool, path: path)
         stats.committedTransactions = committedTransactions
+        stats.commitLatency = commitLatency
+        stats.storedSinceOpen = writer.stored
         return stats
     }
 

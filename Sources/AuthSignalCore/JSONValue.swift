@@ -52,6 +52,15 @@ public enum JSONValue: Sendable, Hashable, Codable {
         if case .int(let value) = self { value } else { nil }
     }
 
+    /// The number, if this is a number (an integer or not).
+    public var numberValue: Double? {
+        switch self {
+        case .int(let value): Double(value)
+        case .double(let value): value
+        default: nil
+        }
+    }
+
     /// The member `key` of an object, else `nil`.
     public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { members[key] } else { nil }

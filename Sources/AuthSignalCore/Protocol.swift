@@ -253,6 +253,24 @@ struct Fields {
         }
     }
 
+    /// A number field, integer or not, of at least 0.
+    mutating func nonNegativeNumber(_ key: String) throws(ProtocolError) -> Double? {
+        switch remaining.removeValue(forKey: key) {
+        case nil, .null?: return nil
+        case let value? where (value.numberValue ?? -1) >= 0: return value.numberValue
+        default: throw .invalid("\"\(key)\" must be a number of at least 0")
+        }
+    }
+
+    /// An array field.
+    mutating func array(_ key: String) throws(ProtocolError) -> [JSONValue]? {
+        switch remaining.removeValue(forKey: key) {
+        case nil, .null?: return nil
+        case .array(let elements)?: return elements
+        default: throw .invalid("\"\(key)\" must be an array")
+        }
+    }
+
     mutating func integer(_ key: String, minimum: Int64) throws(ProtocolError) -> Int64? {
         switch remaining.removeValue(forKey: key) {
         case nil, .null?: return nil

@@ -37,6 +37,11 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
     public struct Service: Sendable, Hashable {
         /// Transactions the writer committed since start (group commit puts many events in one).
         public var committedTransactions: Int
+        /// How long those transactions took, fsync included.
+        public var commitLatency: LatencyHistogram
+        /// Records stored since start, per signal (duplicates not counted; retention never
+        /// lowers it, unlike the log's own ``Log/records``).
+        public var stored: [AuthSignal: Int]
         /// Open connections.
         public var connections: Int
         /// Open follows.
@@ -54,10 +59,13 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
 
         /// The daemon's counters.
         public init(
-            committedTransactions: Int, connections: Int, followers: Int, uptimeSeconds: Int64, redactionMode: String,
-            refused: [ErrorCode: Int], spool: Spool, journal: Journal?
+            committedTransactions: Int, commitLatency: LatencyHistogram, stored: [AuthSignal: Int], connections: Int,
+            followers: Int, uptimeSeconds: Int64, redactionMode: String, refused: [ErrorCode: Int], spool: Spool,
+            journal: Journal?
         ) {
             self.committedTransactions = committedTransactions
+            self.commitLatency = commitLatency
+            self.stored = stored
             self.connections = connections
             self.followers = followers
             self.uptimeSeconds = uptimeSeconds
@@ -140,6 +148,14 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
         ]
         guard let service else { return fields }
         fields["committed_transactions"] = .int(Int64(service.committedTransactions))
+        fields["stored"] = .object(
+            JSONObject(
+                uniqueKeysWithValues: AuthSignal.allCases.map { ($0.rawValue, .int(Int64(service.stored[$0] ?? 0))) }))
+        let latency = service.commitLatency
+        fields["commit_latency"] = .object([
+            "bounds_seconds": .array(latency.bounds.map(JSONValue.double)),
+            "counts": .array(latency.counts.map { .int(Int64($0)) }), "sum_seconds": .double(latency.sumSeconds),
+        ])
         fields["connections"] = .int(Int64(service.connections))
         fields["followers"] = .int(Int64(service.followers))
         fields["uptime_seconds"] = .int(service.uptimeSeconds)
@@ -203,9 +219,25 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
                 anchors: try count(&journalFields, "anchors"),
                 anchorFailures: try count(&journalFields, "anchor_failures"))
         }
+        var latencyFields = Fields(try fields.required(try fields.object("commit_latency"), "commit_latency"))
+        let bounds = try latencyFields.required(
+            try latencyFields.array("bounds_seconds"), "commit_latency.bounds_seconds")
+        let counts = try latencyFields.required(try latencyFields.array("counts"), "commit_latency.counts")
+        let sum = try latencyFields.required(
+            try latencyFields.nonNegativeNumber("sum_seconds"), "commit_latency.sum_seconds")
+        let boundValues = bounds.compactMap(\.numberValue)
+        let countValues = counts.compactMap { $0.intValue.map(Int.init) }
+        guard boundValues.count == bounds.count, countValues.count == counts.count,
+            let latency = LatencyHistogram(bounds: boundValues, counts: countValues, sumSeconds: sum)
+        else {
+            throw .invalid("\"commit_latency\" needs ascending bounds_seconds and one count more than bounds")
+        }
+        let storedObject = try fields.required(try fields.object("stored"), "stored")
+        var stored: [AuthSignal: Int] = [:]
+        for signal in AuthSignal.allCases { stored[signal] = Int(storedObject[signal.rawValue]?.intValue ?? 0) }
         let service = Service(
-            committedTransactions: try count(&fields, "committed_transactions"),
-            connections: try count(&fields, "connections"), followers: try count(&fields, "followers"),
+            committedTransactions: try count(&fields, "committed_transactions"), commitLatency: latency,
+            stored: stored, connections: try count(&fields, "connections"), followers: try count(&fields, "followers"),
             uptimeSeconds: uptime, redactionMode: try fields.string("redaction_mode") ?? "", refused: refused,
             spool: spool, journal: journal)
         self.init(log: log, service: service)

@@ -267,7 +267,9 @@ package final class RequestProcessor: Sendable {
                 anchors: counters.anchors, anchorFailures: counters.anchorFailures)
         }
         let service = StatsAnswer.Service(
-            committedTransactions: stats.committedTransactions, connections: connections.load(ordering: .relaxed),
+            committedTransactions: stats.committedTransactions, commitLatency: stats.commitLatency,
+            stored: stats.storedSinceOpen,
+            connections: connections.load(ordering: .relaxed),
             followers: followers.count, uptimeSeconds: (ContinuousClock.now - started).components.seconds,
             redactionMode: runtime.config.redactionMode.rawValue, refused: refused,
             spool: StatsAnswer.Spool(

@@ -97,8 +97,11 @@ struct WireModelTests {
         let log = StatsAnswer.Log(
             records: [.userLoggedIn: 3, .userLoginFailed: 1], firstSeq: 1, lastSeq: 4, databaseBytes: 8192,
             headSeq: 4, headHash: Array(repeating: 1, count: 32), logID: "0123")
+        var latency = LatencyHistogram()
+        for microseconds in [300, 800, 4_000, 7_000_000] { latency.record(.microseconds(microseconds)) }
         let service = StatsAnswer.Service(
-            committedTransactions: 2, connections: 1, followers: 0, uptimeSeconds: 60, redactionMode: "hmac",
+            committedTransactions: 2, commitLatency: latency, stored: [.userLoggedIn: 3], connections: 1, followers: 0,
+            uptimeSeconds: 60, redactionMode: "hmac",
             refused: [.forbidden: 2], spool: .init(directory: nil, stored: 1, refused: 0, pending: 0),
             journal: .init(sent: 4, dropped: 0, failed: 0, queued: 0, anchors: 1, anchorFailures: 0))
         for stats in [
@@ -106,7 +109,8 @@ struct WireModelTests {
             StatsAnswer(
                 log: log,
                 service: StatsAnswer.Service(
-                    committedTransactions: 0, connections: 0, followers: 0, uptimeSeconds: 0, redactionMode: "mask",
+                    committedTransactions: 0, commitLatency: LatencyHistogram(), stored: [:], connections: 0,
+                    followers: 0, uptimeSeconds: 0, redactionMode: "mask",
                     refused: [:], spool: .init(directory: "/var/spool/authsignal", stored: 0, refused: 0, pending: 0),
                     journal: nil)),
         ] {
@@ -115,9 +119,17 @@ struct WireModelTests {
             for signal in AuthSignal.allCases { expected.log.records[signal] = stats.log.records[signal] ?? 0 }
             if var counted = expected.service {
                 for code in ErrorCode.allCases { counted.refused[code] = counted.refused[code] ?? 0 }
+                for signal in AuthSignal.allCases { counted.stored[signal] = counted.stored[signal] ?? 0 }
                 expected.service = counted
             }
             #expect(try StatsAnswer(fields: stats.fields) == expected)
+            // Through the wire's text too: whole-number bounds come back as integers.
+            let line = ProtocolResponse.ok(stats.fields)
+            guard case .object(let parsed) = try JSONParser.parse(line.dropLast()) else {
+                Issue.record("not an object")
+                continue
+            }
+            #expect(try StatsAnswer(fields: parsed) == expected)
         }
         #expect(throws: ProtocolError.self) { try StatsAnswer(fields: ["records": .object([:])]) }
         #expect(throws: ProtocolError.self) { try EmitAnswer(fields: ["count": .int(1)]) }

@@ -1,0 +1,47 @@
+import Glibc
+
+/// A file replaced whole, as readers of a directory (node_exporter's textfile collector) need:
+/// written to a temporary file beside it, flushed to disk, then renamed over it, so a reader sees
+/// the old contents or the new, never a part.
+public enum ReplacedFile {
+    /// What went wrong, with the path and the reason.
+    public struct Failure: Error, CustomStringConvertible {
+        /// What failed, and why.
+        public let description: String
+    }
+
+    /// Replaces `path` with `contents`, mode 0644. The temporary file is a dot file (readers of
+    /// `*.prom` skip it) and is removed when anything fails.
+    public static func write(_ contents: String, to path: String) throws(Failure) {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        var template = Array("\(directory)/.\(name).XXXXXX".utf8CString)
+        let descriptor = mkstemp(&template)
+        guard descriptor >= 0 else { throw failure("cannot create a file in \(directory)") }
+        let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var written = true
+        let bytes = Array(contents.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                written = false
+                break
+            }
+            offset += count
+        }
+        let saved = written && fchmod(descriptor, 0o644) == 0 && fsync(descriptor) == 0
+        close(descriptor)
+        guard saved, rename(temporary, path) == 0 else {
+            let reason = failure("cannot write \(path)")
+            unlink(temporary)
+            throw reason
+        }
+    }
+
+    private static func failure(_ what: String) -> Failure {
+        Failure(description: "\(what): \(String(cString: strerror(errno)))")
+    }
+}
