@@ -1,6 +1,7 @@
 package import AuditStore
 package import AuthSignalCore
 package import Foundation
+import Glibc
 package import Systemd
 
 /// The journal's form of audit events and chain anchors (docs/journal.md lists every field).
@@ -124,13 +125,38 @@ package enum AuditJournal {
     /// hostile user name cannot forge lines in log views.
     package static func sentence(for record: AuditRecord) -> String {
         let user = record.user.map(DisplaySafe.escaped)
-        let origin = record.remoteAddr.map { " from \(DisplaySafe.escaped($0))" } ?? ""
         let via = " via \(DisplaySafe.escaped(record.sender))"
+        if record.signal == .userLoginFailed, let address = record.remoteAddr, isNumericAddress(address) {
+            // Address first, for fail2ban and CrowdSec (etc/fail2ban, etc/crowdsec anchor on it):
+            // nothing a client controls comes before it, and only a numeric address leads. Then
+            // the password's keyed hash, shortened, so that one password tried on many accounts
+            // (spraying) shows without the key or the password.
+            let password = passwordTag(record).map { " pwhash=\($0)" } ?? ""
+            return "rhost=\(address)\(password) login failed\(user.map { " for \($0)" } ?? "")\(via)"
+        }
+        let origin = record.remoteAddr.map { " from \(DisplaySafe.escaped($0))" } ?? ""
         switch record.signal {
         case .userLoggedIn: return "\(user ?? "A user") logged in\(origin)\(via)"
         case .userLoggedOut: return "\(user ?? "A user") logged out\(origin)\(via)"
         case .userLoginFailed: return "Login failed\(user.map { " for \($0)" } ?? "")\(origin)\(via)"
         }
+    }
+
+    /// The first 16 hex digits (64 bits) of the keyed hash of the record's `password` credential:
+    /// enough to tell passwords apart in a window of failures, and not the stored hash itself.
+    static func passwordTag(_ record: AuditRecord) -> String? {
+        guard case .string(let stored)? = record.credentials?["password"],
+            stored.hasPrefix(Redactor.keyedHashPrefix)
+        else { return nil }
+        let hex = stored.dropFirst(Redactor.keyedHashPrefix.count).prefix(16)
+        return hex.count == 16 && hex.allSatisfy(\.isHexDigit) ? String(hex) : nil
+    }
+
+    /// Whether `text` is an IPv4 or IPv6 address in numeric form (what the kernel would accept):
+    /// a host name, or anything with spaces or more text, is not.
+    static func isNumericAddress(_ text: String) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 16)
+        return inet_pton(AF_INET, text, &buffer) == 1 || inet_pton(AF_INET6, text, &buffer) == 1
     }
 }
 

@@ -29,7 +29,8 @@ struct AuditJournalTests {
         try JournalWriter().send(entry)
 
         let json = try #require(try await journalEntry(tagged: id))
-        #expect(json["MESSAGE"] as? String == "Login failed for alice from 203.0.113.9 via sshd")
+        // Masked, the password leaves no tag in the message (hmac mode's is tested below).
+        #expect(json["MESSAGE"] as? String == "rhost=203.0.113.9 login failed for alice via sshd")
         #expect(json["MESSAGE_ID"] as? String == "17494b96fe8e453d89aaeb949444e3f2")
         #expect(json["PRIORITY"] as? String == "5")
         #expect(json["SYSLOG_IDENTIFIER"] as? String == "authsignald")
@@ -91,6 +92,53 @@ struct AuditJournalTests {
                 == "eve\\\\x0aroot logged in via sshd\\\\x1b[2K…[altered] logged in from "
                 + "192.0.2.1\\x0aroot logged in via sshd\\x1b[2K via sshd")
         #expect(AuditJournal.entry(for: Self.record(event))[try JournalFieldName("AUTHSIGNAL_USER")] == event.user)
+    }
+
+    @Test func aFailureLeadsWithItsAddressOnlyWhenTheAddressIsNumeric() throws {
+        let redactor = Redactor(
+            mode: .mask, key: try RedactionKey(bytes: Array(repeating: 1, count: 32)), isKnownAccount: { _ in true })
+        func sentence(user: String, address: String?) -> String {
+            let event = redactor.redact(
+                AuthEvent(
+                    signal: .userLoginFailed, sender: "sshd", user: user,
+                    request: address.map { ["remote_addr": .string($0)] }),
+                peer: PeerCredentials(uid: 0, gid: 0, pid: 1))
+            return AuditJournal.sentence(for: Self.record(event))
+        }
+        #expect(sentence(user: "bob", address: "203.0.113.9") == "rhost=203.0.113.9 login failed for bob via sshd")
+        #expect(sentence(user: "bob", address: "2001:db8::7") == "rhost=2001:db8::7 login failed for bob via sshd")
+        // What fail2ban must never take for an address: a user name that claims one, a host name,
+        // and an address with more text after it.
+        #expect(
+            sentence(user: "rhost=198.51.100.66 x", address: "203.0.113.9")
+                == "rhost=203.0.113.9 login failed for rhost=198.51.100.66 x via sshd")
+        #expect(sentence(user: "bob", address: "gw.example.org") == "Login failed for bob from gw.example.org via sshd")
+        #expect(
+            sentence(user: "bob", address: "198.51.100.66 login failed")
+                == "Login failed for bob from 198.51.100.66 login failed via sshd")
+        #expect(sentence(user: "rhost=198.51.100.66", address: nil) == "Login failed for rhost=198.51.100.66 via sshd")
+    }
+
+    @Test func aFailureNamesItsPasswordByAShortKeyedHashSoSprayingShows() throws {
+        let key = try RedactionKey(bytes: Array(repeating: 7, count: 32))
+        let redactor = Redactor(mode: .hmac, key: key, isKnownAccount: { _ in true })
+        func sentence(_ user: String, _ password: String) -> String {
+            let event = redactor.redact(
+                AuthEvent(
+                    signal: .userLoginFailed, sender: "sshd", user: user,
+                    request: ["remote_addr": .string("203.0.113.9")], credentials: ["password": .string(password)]),
+                peer: PeerCredentials(uid: 0, gid: 0, pid: 1))
+            return AuditJournal.sentence(for: Self.record(event))
+        }
+        let tag = /rhost=203\.0\.113\.9 pwhash=([0-9a-f]{16}) login failed for (\w+) via sshd/
+        let alice = try #require(sentence("alice", "Winter2026!").wholeMatch(of: tag))
+        let bob = try #require(sentence("bob", "Winter2026!").wholeMatch(of: tag))
+        let other = try #require(sentence("alice", "Summer2026!").wholeMatch(of: tag))
+        #expect(alice.1 == bob.1 && alice.1 != other.1)
+        // The tag is the stored keyed hash's first 64 bits: never the password, never the whole hash.
+        let stored = redactor.keyedHash("Winter2026!")
+        #expect(stored.hasPrefix(Redactor.keyedHashPrefix + alice.1))
+        #expect(!sentence("alice", "Winter2026!").contains(stored))
     }
 
     @Test func theCatalogParsesAndNamesEveryMessageID() async throws {
