@@ -12,58 +12,51 @@ public enum PrometheusExposition {
     /// audit log file read without one, the log's gauges only.
     public static func render(_ answer: StatsAnswer) -> String {
         var text = Text()
-        if answer.service != nil {
-            text.metric("authsignal_up", .gauge, upHelp)
-            text.sample("authsignal_up", value: 1)
-        }
+        if answer.service != nil { text.single("authsignal_up", .gauge, upHelp, 1) }
         let log = answer.log
-        text.metric("authsignal_log_records", .gauge, "Records in the audit log now, by signal (retention lowers it).")
-        for signal in AuthSignal.allCases {
-            text.sample("authsignal_log_records", ["signal": signal.rawValue], value: Double(log.records[signal] ?? 0))
-        }
-        text.metric("authsignal_log_bytes", .gauge, "Size of the audit log's database file and write-ahead log.")
-        text.sample("authsignal_log_bytes", value: Double(log.databaseBytes))
-        text.metric("authsignal_chain_head_seq", .gauge, "The seq of the newest record in the hash chain (0: empty).")
-        text.sample("authsignal_chain_head_seq", value: Double(log.headSeq))
+        text.perSignal(
+            "authsignal_log_records", .gauge, "Records in the audit log now, by signal (retention lowers it).",
+            log.records)
+        text.single(
+            "authsignal_log_bytes", .gauge, "Size of the audit log's database file and write-ahead log.",
+            Double(log.databaseBytes))
+        text.single(
+            "authsignal_chain_head_seq", .gauge, "The seq of the newest record in the hash chain (0: empty).",
+            Double(log.headSeq))
         guard let service = answer.service else { return text.output }
 
-        text.metric("authsignal_records_total", .counter, "Records stored since the daemon started, by signal.")
-        for signal in AuthSignal.allCases {
-            text.sample(
-                "authsignal_records_total", ["signal": signal.rawValue], value: Double(service.stored[signal] ?? 0))
-        }
-        text.metric("authsignal_commits_total", .counter, "Transactions the writer committed since the daemon started.")
-        text.sample("authsignal_commits_total", value: Double(service.committedTransactions))
-        histogram(
-            &text, "authsignal_commit_duration_seconds",
+        text.perSignal(
+            "authsignal_records_total", .counter, "Records stored since the daemon started, by signal.", service.stored)
+        text.single(
+            "authsignal_commits_total", .counter, "Transactions the writer committed since the daemon started.",
+            Double(service.committedTransactions))
+        text.histogram(
+            "authsignal_commit_duration_seconds",
             "How long the writer's transactions took, from BEGIN to the fsync of COMMIT.", service.commitLatency)
-        text.metric("authsignal_requests_refused_total", .counter, "Requests answered with an error, by error code.")
-        for code in ErrorCode.allCases {
-            text.sample(
-                "authsignal_requests_refused_total", ["code": code.rawValue], value: Double(service.refused[code] ?? 0))
-        }
-        text.metric("authsignal_connections", .gauge, "Client connections open now.")
-        text.sample("authsignal_connections", value: Double(service.connections))
-        text.metric("authsignal_follows", .gauge, "Follow streams open now.")
-        text.sample("authsignal_follows", value: Double(service.followers))
-        text.metric("authsignal_uptime_seconds", .gauge, "Seconds since the daemon started.")
-        text.sample("authsignal_uptime_seconds", value: Double(service.uptimeSeconds))
-        text.metric("authsignal_redaction_mode", .gauge, "The [Redaction] Mode in effect (the sample with value 1).")
-        text.sample("authsignal_redaction_mode", ["mode": service.redactionMode], value: 1)
+        text.labelled(
+            "authsignal_requests_refused_total", .counter, "Requests answered with an error, by error code.",
+            label: "code", ErrorCode.allCases.map { ($0.rawValue, Double(service.refused[$0] ?? 0)) })
+        text.single("authsignal_connections", .gauge, "Client connections open now.", Double(service.connections))
+        text.single("authsignal_follows", .gauge, "Follow streams open now.", Double(service.followers))
+        text.single(
+            "authsignal_uptime_seconds", .gauge, "Seconds since the daemon started.", Double(service.uptimeSeconds))
+        text.labelled(
+            "authsignal_redaction_mode", .gauge, "The [Redaction] Mode in effect (the sample with value 1).",
+            label: "mode", [(service.redactionMode, 1)])
 
         let spool = service.spool
-        text.metric("authsignal_spool_stored_total", .counter, "Events from the PAM hook's spool stored since start.")
-        text.sample("authsignal_spool_stored_total", value: Double(spool.stored))
-        text.metric(
-            "authsignal_spool_refused_total", .counter, "Spooled events refused (moved to refused/) since start.")
-        text.sample("authsignal_spool_refused_total", value: Double(spool.refused))
-        text.metric("authsignal_spool_pending", .gauge, "Spooled events waiting to be stored.")
-        text.sample("authsignal_spool_pending", value: Double(spool.pending))
+        text.single(
+            "authsignal_spool_stored_total", .counter, "Events from the PAM hook's spool stored since start.",
+            Double(spool.stored))
+        text.single(
+            "authsignal_spool_refused_total", .counter, "Spooled events refused (moved to refused/) since start.",
+            Double(spool.refused))
+        text.single("authsignal_spool_pending", .gauge, "Spooled events waiting to be stored.", Double(spool.pending))
 
-        text.metric(
-            "authsignal_journal_enabled", .gauge, "Whether records are also written to the journal ([Journal] Enabled)."
-        )
-        text.sample("authsignal_journal_enabled", value: service.journal == nil ? 0 : 1)
+        text.single(
+            "authsignal_journal_enabled", .gauge,
+            "Whether records are also written to the journal ([Journal] Enabled).",
+            service.journal == nil ? 0 : 1)
         if let journal = service.journal {
             let counters: [(String, String, Int)] = [
                 ("authsignal_journal_entries_sent_total", "Journal entries written since start.", journal.sent),
@@ -84,12 +77,10 @@ public enum PrometheusExposition {
                     journal.anchorFailures
                 ),
             ]
-            for (name, help, value) in counters {
-                text.metric(name, .counter, help)
-                text.sample(name, value: Double(value))
-            }
-            text.metric("authsignal_journal_queue_entries", .gauge, "Journal entries waiting to be written.")
-            text.sample("authsignal_journal_queue_entries", value: Double(journal.queued))
+            for (name, help, value) in counters { text.single(name, .counter, help, Double(value)) }
+            text.single(
+                "authsignal_journal_queue_entries", .gauge, "Journal entries waiting to be written.",
+                Double(journal.queued))
         }
         return text.output
     }
@@ -98,21 +89,11 @@ public enum PrometheusExposition {
     /// instead of the last good file being read forever.
     public static func down() -> String {
         var text = Text()
-        text.metric("authsignal_up", .gauge, upHelp)
-        text.sample("authsignal_up", value: 0)
+        text.single("authsignal_up", .gauge, upHelp, 0)
         return text.output
     }
 
     private static let upHelp = "Whether authsignald answered the stats request (1) or not (0)."
-
-    private static func histogram(_ text: inout Text, _ name: String, _ help: String, _ histogram: LatencyHistogram) {
-        text.metric(name, .histogram, help)
-        for bucket in histogram.cumulative {
-            text.sample(name + "_bucket", ["le": bucket.upperBound.map(number) ?? "+Inf"], value: Double(bucket.count))
-        }
-        text.sample(name + "_sum", value: histogram.sumSeconds)
-        text.sample(name + "_count", value: Double(histogram.count))
-    }
 
     /// A sample value as Prometheus reads it: integers without a fraction.
     static func number(_ value: Double) -> String {
@@ -122,7 +103,7 @@ public enum PrometheusExposition {
 
     private enum Kind: String { case counter, gauge, histogram }
 
-    /// The exposition under construction.
+    /// The exposition under construction: each metric its HELP and TYPE lines, then its samples.
     private struct Text {
         var output = ""
 
@@ -130,10 +111,45 @@ public enum PrometheusExposition {
             output += "# HELP \(name) \(escapeHelp(help))\n# TYPE \(name) \(kind.rawValue)\n"
         }
 
-        mutating func sample(_ name: String, _ labels: KeyValuePairs<String, String> = [:], value: Double) {
+        /// A metric of one sample, without labels.
+        mutating func single(_ name: String, _ kind: Kind, _ help: String, _ value: Double) {
+            metric(name, kind, help)
+            sample(name, value: value)
+        }
+
+        /// A metric of one sample per value of `label`.
+        mutating func labelled(
+            _ name: String, _ kind: Kind, _ help: String, label: String, _ samples: [(String, Double)]
+        ) {
+            metric(name, kind, help)
+            for (value, count) in samples { sample(name, [label: value], value: count) }
+        }
+
+        /// A metric of one sample per signal, every signal present (0 when uncounted).
+        mutating func perSignal(_ name: String, _ kind: Kind, _ help: String, _ counts: [AuthSignal: Int]) {
+            labelled(
+                name, kind, help, label: "signal", AuthSignal.allCases.map { ($0.rawValue, Double(counts[$0] ?? 0)) })
+        }
+
+        /// A histogram: cumulative `_bucket` samples ending with `le="+Inf"`, then `_sum` and `_count`.
+        mutating func histogram(_ name: String, _ help: String, _ histogram: LatencyHistogram) {
+            metric(name, .histogram, help)
+            for bucket in histogram.cumulative {
+                sample(
+                    name + "_bucket", ["le": bucket.upperBound.map(PrometheusExposition.number) ?? "+Inf"],
+                    value: Double(bucket.count))
+            }
+            sample(name + "_sum", value: histogram.sumSeconds)
+            sample(name + "_count", value: Double(histogram.count))
+        }
+
+        mutating func sample(_ name: String, _ labels: [String: String] = [:], value: Double) {
             output += name
-            if labels.count > 0 {
-                output += "{" + labels.map { "\($0.key)=\"\(escapeLabel($0.value))\"" }.joined(separator: ",") + "}"
+            if !labels.isEmpty {
+                output +=
+                    "{"
+                    + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\(escapeLabel($0.value))\"" }
+                    .joined(separator: ",") + "}"
             }
             output += " \(PrometheusExposition.number(value))\n"
         }

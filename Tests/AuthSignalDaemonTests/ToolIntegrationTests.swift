@@ -18,12 +18,7 @@ extension DaemonTests {
         /// failures sent through authsignald, and never an address that only a user name, a host
         /// name or a padded address claims; fail2ban-regex counts exactly the failures sent.
         @Test func fail2banBansTheAddressOfRepeatedFailuresAndNothingForged() throws {
-            guard FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") else {
-                try Test.cancel("no journald socket; scripts/test starts a private journald")
-            }
-            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/fail2ban-server") else {
-                try Test.cancel("fail2ban is not installed; scripts/test installs it")
-            }
+            try requireJournald(andTools: "/usr/bin/fail2ban-server", "/usr/bin/fail2ban-regex")
             let daemon = try DaemonUnderTest()
             // Entries of this run only: the sender is unique. (The shipped journalmatch names the
             // authsignald.service unit, which a daemon started by a test does not run in; the
@@ -84,9 +79,7 @@ extension DaemonTests.ToolIntegrationTests {
     /// are the daemon's, and that Debian's node_exporter serves through its textfile collector;
     /// a daemon that does not answer leaves `authsignal_up 0`.
     @Test func prometheusToolsReadTheStatsFile() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool"),
-            FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-node-exporter")
-        else { try Test.cancel("promtool or node_exporter missing; scripts/test installs them") }
+        try requireJournald(andTools: "/usr/bin/promtool", "/usr/bin/prometheus-node-exporter")
         let daemon = try DaemonUnderTest()
         for user in ["alice", "bob", "carol"] {
             #expect(try cli(["send", "login", "--user", user], socket: daemon.socketPath).status == 0)
@@ -148,12 +141,7 @@ extension DaemonTests.ToolIntegrationTests {
     /// address, and one password on five accounts from five addresses each raise their alerts, and
     /// the first two their ban; a slow trickle raises nothing.
     @Test func crowdsecRaisesBruteForceAndSprayingAlerts() throws {
-        guard FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") else {
-            try Test.cancel("no journald socket; scripts/test starts a private journald")
-        }
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/crowdsec") else {
-            try Test.cancel("crowdsec is not installed; scripts/test installs it")
-        }
+        try requireJournald(andTools: "/usr/bin/crowdsec", "/usr/bin/cscli")
         let daemon = try DaemonUnderTest()
         let sender = "cs-\(UUID().uuidString.prefix(8))"
         func failure(_ user: String, from address: String, password: String) throws {
@@ -353,6 +341,17 @@ final class NodeExporter {
     func stop() {
         process.terminate()
         process.waitUntilExit()
+    }
+}
+
+/// Cancels the test unless a journald listens and every tool is installed (scripts/test starts
+/// the one and installs the others).
+func requireJournald(andTools tools: String...) throws {
+    guard FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") else {
+        try Test.cancel("no journald socket; scripts/test starts a private journald")
+    }
+    for tool in tools where !FileManager.default.isExecutableFile(atPath: tool) {
+        try Test.cancel("\(tool) is not installed; scripts/test installs it")
     }
 }
 
