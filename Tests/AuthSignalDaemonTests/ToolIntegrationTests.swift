@@ -288,21 +288,14 @@ final class CrowdSecReplay {
     }
 }
 
-/// A loopback TCP port that was free a moment ago.
+/// A loopback TCP port that was free a moment ago (the kernel's choice for a socket bound to port 0).
 func freeLoopbackPort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
-        }
+    let script = "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"
+    let result = try runCommand("/usr/bin/python3", ["-c", script])
+    guard result.status == 0, let port = Int(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        throw DaemonTestError("no free loopback port: \(result.output)")
     }
-    guard bound else { throw DaemonTestError("no free loopback port") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    return port
 }
 
 /// Debian's node_exporter with only its textfile collector, on a loopback port of its choosing.
