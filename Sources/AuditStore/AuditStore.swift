@@ -83,9 +83,7 @@ package final class AuditStore: Sendable {
 
     /// How many transactions the writer has committed since opening (group commit puts many
     /// events in one).
-    package var committedTransactions: Int { writer.committedTransactions }
-    /// How long the writer's transactions took since the store was opened.
-    package var commitLatency: LatencyHistogram { writer.commitLatency }
+    package var committedTransactions: Int { writer.counters.committedTransactions }
 
     /// Appends `event` and returns once the transaction holding it is durably committed.
     ///

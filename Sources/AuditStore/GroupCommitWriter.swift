@@ -40,11 +40,7 @@ final class GroupCommitWriter: Sendable {
         var head: WriterHead
         /// Every record up to this seq is in the user and address indexes.
         var indexedThrough: Int64
-        var committedTransactions = 0
-        /// How long each committed transaction took, fsync included.
-        var commitLatency = LatencyHistogram()
-        /// Records stored (duplicates not counted), per signal.
-        var stored: [AuthSignal: Int] = [:]
+        var counters = Counters()
         var indexMerges = 0
         /// Whether an idle merge is scheduled, and when the writer last finished work.
         var idleMergeScheduled = false
@@ -81,9 +77,16 @@ final class GroupCommitWriter: Sendable {
     }
 
     var head: WriterHead { state.withLock { $0.head } }
-    var committedTransactions: Int { state.withLock { $0.committedTransactions } }
-    var commitLatency: LatencyHistogram { state.withLock { $0.commitLatency } }
-    var stored: [AuthSignal: Int] { state.withLock { $0.stored } }
+    /// What the writer has committed since it started, read at once so that its parts agree.
+    struct Counters: Sendable {
+        var committedTransactions = 0
+        /// How long each committed transaction took, fsync included.
+        var commitLatency = LatencyHistogram()
+        /// Records stored (duplicates not counted), per signal.
+        var stored: [AuthSignal: Int] = [:]
+    }
+
+    var counters: Counters { state.withLock { $0.counters } }
     var indexMerges: Int { state.withLock { $0.indexMerges } }
 
     /// How long the writer has had work without finishing a transaction; `nil` when idle.
@@ -349,11 +352,14 @@ final class GroupCommitWriter: Sendable {
             return Array(repeating: .failure(failure), count: batch.count)
         }
         let took = ContinuousClock.now - began
+        // Counted outside the lock that appenders wait on.
+        var stored: [AuthSignal: Int] = [:]
+        for entry in saved { stored[entry.event.signal, default: 0] += 1 }
         state.withLock { state in
             state.head = head
-            state.committedTransactions += 1
-            state.commitLatency.record(took)
-            for entry in saved { state.stored[entry.event.signal, default: 0] += 1 }
+            state.counters.committedTransactions += 1
+            state.counters.commitLatency.record(took)
+            state.counters.stored.merge(stored, uniquingKeysWith: +)
         }
         // Asked only now, after the new head is published: a receiver that connects and then
         // reads the chain head either sees these records in the head or hears them here.

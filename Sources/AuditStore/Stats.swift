@@ -30,9 +30,10 @@ extension AuditStore {
     /// Totals per signal, first and last seq and time, and the database size.
     package func stats() async throws -> StoreStats {
         var stats = try await Self.stats(pool, path: path)
-        stats.committedTransactions = committedTransactions
-        stats.commitLatency = commitLatency
-        stats.storedSinceOpen = writer.stored
+        let counters = writer.counters
+        stats.committedTransactions = counters.committedTransactions
+        stats.commitLatency = counters.commitLatency
+        stats.storedSinceOpen = counters.stored
         return stats
     }
 
