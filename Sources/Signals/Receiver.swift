@@ -22,6 +22,12 @@ public final class Receiver<Payload: Sendable>: Sendable {
     @usableFromInline
     let body: Body
 
+    /// The body of a receiver made with a plain closure returning nothing (`nil` otherwise),
+    /// stored as given. Dispatch calls it from here: a closure taken out of an enum case such as
+    /// ``Body`` carries the enum's generic calling convention, and every call through it pays
+    /// for a conversion thunk.
+    let plainBody: (@Sendable (Sender?, Payload) throws -> Void)?
+
     /// The owner of a bound receiver, held weakly; `nil` for an unbound receiver.
     @usableFromInline
     let ownerReference: WeakReference<any AnyObject & Sendable>?
@@ -34,10 +40,14 @@ public final class Receiver<Payload: Sendable>: Sendable {
     /// The owner of a bound receiver while it is alive.
     public var owner: (any AnyObject & Sendable)? { ownerReference?.object }
 
-    init(name: String, body: Body, owner: WeakReference<any AnyObject & Sendable>?) {
+    init(
+        name: String, body: Body, owner: WeakReference<any AnyObject & Sendable>?,
+        plainBody: (@Sendable (Sender?, Payload) throws -> Void)? = nil
+    ) {
         self.name = name
         self.body = body
         self.ownerReference = owner
+        self.plainBody = plainBody
     }
 
     /// A synchronous receiver with no response.
@@ -45,7 +55,7 @@ public final class Receiver<Payload: Sendable>: Sendable {
         _ name: String,
         _ body: @escaping @Sendable (Sender?, Payload) throws -> Void
     ) {
-        self.init(name: name, body: .sync(body), owner: nil)
+        self.init(name: name, body: .sync(body), owner: nil, plainBody: body)
     }
 
     /// A synchronous receiver that returns a response.

@@ -21,9 +21,9 @@ final class Registration<Payload: Sendable>: Sendable {
     /// True when the receiver can be reported without holding a reference of its own and
     /// returns nothing, so dispatch needs to remember only that it was called.
     @usableFromInline let isPlainSync: Bool
-    /// The body of an immortal synchronous receiver that returns nothing, so that the common
+    /// The body of an immortal unbound receiver made with a plain closure, so that the common
     /// dispatch path calls it without touching the receiver.
-    @usableFromInline let immortalBody: (@Sendable (Sender?, Payload) throws -> Void)?
+    let immortalBody: (@Sendable (Sender?, Payload) throws -> Void)?
 
     init(key: Key, senderKey: SenderKey, receiver: Receiver<Payload>, weak: Bool) {
         self.key = key
@@ -40,9 +40,9 @@ final class Registration<Payload: Sendable>: Sendable {
         var senderCanDie = false
         if case .object = senderKey { senderCanDie = true }
         isImmortal = !weak && !senderCanDie
-        if case .sync(let body) = receiver.body, strongReceiver != nil {
+        if case .sync = receiver.body, strongReceiver != nil {
             isPlainSync = true
-            immortalBody = isImmortal && receiver.ownerReference == nil ? body : nil
+            immortalBody = isImmortal && receiver.ownerReference == nil ? receiver.plainBody : nil
         } else {
             isPlainSync = false
             immortalBody = nil
@@ -86,8 +86,13 @@ struct DispatchEntry<Payload: Sendable>: Sendable {
     @usableFromInline
     init(_ registration: Registration<Payload>) {
         senderKey = registration.senderKey
-        immortalBody = registration.immortalBody ?? { _, _ in }
-        isImmortalPlainSync = registration.immortalBody != nil
+        if let body = registration.immortalBody {
+            immortalBody = body
+            isImmortalPlainSync = true
+        } else {
+            immortalBody = { _, _ in }
+            isImmortalPlainSync = false
+        }
         isMortal = !registration.isImmortal
     }
 }

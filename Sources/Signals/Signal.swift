@@ -5,9 +5,9 @@ public import Synchronization
 ///
 /// This is a port of Django's `django.dispatch.Signal`. Receivers are called with the sender and
 /// a typed payload (Django's keyword arguments) and may return a response. A signal is `Sendable`
-/// and thread-safe: receivers are called outside its lock on a snapshot of the registrations, so
-/// a receiver may connect or disconnect receivers while a send is under way; a receiver connected
-/// during a send is first called by the next send.
+/// and thread-safe: a send takes a snapshot of the registrations without a lock and calls the
+/// receivers on it, so a receiver may connect or disconnect receivers while a send is under way;
+/// a receiver connected during a send is first called by the next send.
 ///
 /// ```swift
 /// let userLoggedIn = Signal<UserLoggedIn>("user_logged_in")
@@ -24,6 +24,8 @@ public final class Signal<Payload: Sendable>: Sendable {
 
     @usableFromInline let logger: Logger
     @usableFromInline let state = Mutex(State())
+    /// The registrations as sends see them, replaced (under `state`'s lock) on every change.
+    @usableFromInline let published = SnapshotSlot<Payload>(Snapshot([]))
     /// The number of registrations, readable without the lock: a send or `hasListeners` with
     /// nobody connected costs one relaxed atomic load.
     @usableFromInline let registrationTotal = Atomic<Int>(0)
@@ -31,11 +33,7 @@ public final class Signal<Payload: Sendable>: Sendable {
     @usableFromInline
     struct State: ~Copyable {
         /// The registrations in registration order.
-        @usableFromInline var registrations: [Registration<Payload>] = [] {
-            didSet { snapshot = Snapshot(registrations) }
-        }
-        /// The registrations as sends see them.
-        @usableFromInline var snapshot = Snapshot<Payload>([])
+        @usableFromInline var registrations: [Registration<Payload>] = []
         /// With caching: the snapshot of the registrations that hear each sender.
         @usableFromInline var cache: [CacheKey: Snapshot<Payload>] = [:]
 
@@ -107,7 +105,7 @@ public final class Signal<Payload: Sendable>: Sendable {
             dispatchUID.flatMap { $0.isEmpty ? nil : .uid($0) } ?? .receiver(ObjectIdentifier(receiver))
         let senderKey = SenderKey(sender)
         state.withLock { state in
-            Self.purgeDead(&state)
+            purgeDead(&state)
             let exists = state.registrations.contains { registration in
                 guard registration.matches(key, senderKey) else { return false }
                 if case .receiver = key {
@@ -121,6 +119,7 @@ public final class Signal<Payload: Sendable>: Sendable {
                 state.registrations.append(
                     Registration(key: key, senderKey: senderKey, receiver: receiver, weak: weak)
                 )
+                published.publish(Snapshot(state.registrations))
             }
             state.cache.removeAll()
             registrationTotal.store(state.registrations.count, ordering: .relaxed)
@@ -146,10 +145,11 @@ public final class Signal<Payload: Sendable>: Sendable {
 
     func disconnect(key: Registration<Payload>.Key, senderKey: SenderKey) -> Bool {
         state.withLock { state in
-            Self.purgeDead(&state)
+            purgeDead(&state)
             var removed = false
             if let index = state.registrations.firstIndex(where: { $0.matches(key, senderKey) }) {
                 state.registrations.remove(at: index)
+                published.publish(Snapshot(state.registrations))
                 removed = true
             }
             state.cache.removeAll()
@@ -200,12 +200,13 @@ public final class Signal<Payload: Sendable>: Sendable {
         snapshot(for: sender).registrations.filter { $0.senderKey.hears(sender) }
     }
 
-    /// The registrations a send for `sender` walks: all of them, or with caching those that hear
-    /// `sender` (the send path filters while it dispatches instead of building a new array).
+    /// The registrations a send for `sender` walks: all of them, read without a lock, or with
+    /// caching those that hear `sender` (the send path filters while it dispatches instead of
+    /// building a new array).
     @inlinable
     func snapshot(for sender: Sender?) -> Snapshot<Payload> {
-        state.withLock { state in
-            guard useCaching else { return state.snapshot }
+        guard useCaching else { return published.read() }
+        return state.withLock { state in
             let cacheKey = CacheKey(sender)
             if let cached = state.cache[cacheKey] { return cached }
             let matching = Snapshot(state.registrations.filter { $0.senderKey.hears(sender) })
@@ -219,15 +220,18 @@ public final class Signal<Payload: Sendable>: Sendable {
     @usableFromInline
     func purgeDeadRegistrations() {
         state.withLock { state in
-            Self.purgeDead(&state)
+            purgeDead(&state)
             registrationTotal.store(state.registrations.count, ordering: .relaxed)
         }
     }
 
-    private static func purgeDead(_ state: inout State) {
+    private func purgeDead(_ state: inout State) {
         let before = state.registrations.count
         state.registrations.removeAll { $0.liveReceiver == nil }
-        if state.registrations.count != before { state.cache.removeAll() }
+        if state.registrations.count != before {
+            state.cache.removeAll()
+            published.publish(Snapshot(state.registrations))
+        }
     }
 }
 

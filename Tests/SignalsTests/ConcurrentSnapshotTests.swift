@@ -1,0 +1,72 @@
+import Foundation
+import Signals
+import Synchronization
+import Testing
+
+/// Sends read the registrations without a lock while connects and disconnects replace them: the
+/// replaced lists must stay valid for sends still walking them, and must still be freed.
+@Suite("Lock-free snapshots under concurrent change")
+struct ConcurrentSnapshotTests {
+    /// A receiver's owner whose deallocation is observable.
+    final class Listener: Sendable {
+        let heard = Atomic<Int>(0)
+    }
+
+    @Test func sendsRacingConnectsAndDisconnectsAlwaysReachTheStandingReceiver() async throws {
+        let signal = Signal<Login>("login")
+        let standing = Atomic<Int>(0)
+        signal.connect(dispatchUID: "standing") { _, _ in standing.add(1, ordering: .relaxed) }
+        let senders = 4
+        let sendsEach = 20_000
+        let churn = 2_000
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<senders {
+                group.addTask {
+                    for _ in 0..<sendsEach { try signal.send(Login(user: "alice")) }
+                }
+            }
+            group.addTask {
+                for index in 0..<churn {
+                    let listener = Listener()
+                    signal.connect(owner: listener, dispatchUID: "churn-\(index % 7)") { listener, _, _ in
+                        listener.heard.add(1, ordering: .relaxed)
+                    }
+                    signal.disconnect(dispatchUID: "churn-\(index % 7)")
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(standing.load(ordering: .relaxed) == senders * sendsEach)
+        #expect(signal.registrationCount == 1)
+    }
+
+    /// A disconnected receiver held only by replaced snapshots is released once no send is
+    /// reading them: retiring a snapshot must not leak it.
+    @Test func replacedSnapshotsAreFreed() throws {
+        let signal = Signal<Login>("login")
+        weak var released: Listener?
+        do {
+            let listener = Listener()
+            released = listener
+            signal.connect(owner: listener, weak: false, dispatchUID: "kept") { listener, _, _ in
+                listener.heard.add(1, ordering: .relaxed)
+            }
+            try signal.send(Login(user: "alice"))
+            #expect(listener.heard.load(ordering: .relaxed) == 1)
+        }
+        #expect(released != nil)
+        #expect(signal.disconnect(dispatchUID: "kept"))
+        #expect(released == nil)
+        // And after many replacements with sends between them.
+        for round in 0..<100 {
+            let listener = Listener()
+            released = listener
+            signal.connect(owner: listener, weak: false, dispatchUID: "round") { listener, _, _ in
+                listener.heard.add(1, ordering: .relaxed)
+            }
+            try signal.send(Login(user: "round \(round)"))
+            signal.disconnect(dispatchUID: "round")
+        }
+        #expect(released == nil)
+    }
+}
