@@ -208,7 +208,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuthSignalCoreTests",
-            dependencies: ["AuthSignalCore", "Signals"],
+            dependencies: ["AuthSignalCore", "Signals", "TestSupport"],
             swiftSettings: strictSettings
         ),
     ],

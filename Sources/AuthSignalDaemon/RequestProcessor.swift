@@ -24,7 +24,8 @@ package struct Runtime: Sendable {
     package init(config: DaemonConfig, key: RedactionKey) {
         self.config = config
         redactor = Redactor(
-            mode: config.redactionMode, key: key, patterns: config.patterns, hashUnknownUsers: config.hashUnknownUsers)
+            mode: config.redactionMode, key: key, patterns: config.patterns, hashUnknownUsers: config.hashUnknownUsers,
+            isKnownAccount: KnownAccounts.system.contains)
         access = AccessPolicy(config)
     }
 }

@@ -1,0 +1,103 @@
+import Foundation
+import Synchronization
+
+/// Whether a name is an account on this system, remembered between look-ups.
+///
+/// The redactor asks this for every failed login's user name, and an uncached `getpwnam` is
+/// expensive: glibc opens and parses `/etc/passwd`, and with `passwd: files systemd` an unknown
+/// name (the usual case in a brute-force run) goes on to ask systemd's user database over varlink.
+///
+/// The cache follows account changes:
+/// - every answer is forgotten as soon as `/etc/passwd` changes (`useradd`, `userdel`, `vipw`
+///   all replace or rewrite it, which changes its inode, size or modification time), checked
+///   with one `stat` per look-up;
+/// - answers from other NSS sources (LDAP, sssd, systemd's dynamic users), which no file tells us
+///   about, are asked again after ``lifetime``.
+///
+/// A stale answer errs safely in both directions: a name that just became an account is stored
+/// keyed-hashed for at most ``lifetime``; a name that just stopped being one was an account name.
+/// Names are chosen by clients, so at most ``capacity`` are remembered; past that the cache
+/// starts afresh.
+public final class KnownAccounts: Sendable {
+    /// The system's accounts, as the daemon's redactor asks about them.
+    public static let system = KnownAccounts()
+
+    /// How long an answer is trusted while `/etc/passwd` is unchanged.
+    public let lifetime: Duration
+    /// The most names remembered.
+    public let capacity: Int
+    private let passwdPath: String
+    private let lookUp: @Sendable (String) -> Bool
+    private let state = Mutex(State())
+
+    private struct State {
+        var answers: [String: (known: Bool, at: ContinuousClock.Instant)] = [:]
+        var passwd: FileIdentity?
+    }
+
+    /// What identifies one version of a file.
+    private struct FileIdentity: Equatable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modified: timespec
+        var changed: timespec
+
+        init?(path: String) {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            modified = info.st_mtim
+            changed = info.st_ctim
+        }
+
+        static func == (a: FileIdentity, b: FileIdentity) -> Bool {
+            a.device == b.device && a.inode == b.inode && a.size == b.size
+                && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
+                && a.changed.tv_sec == b.changed.tv_sec && a.changed.tv_nsec == b.changed.tv_nsec
+        }
+    }
+
+    /// A cache over `lookUp`, invalidated by changes to the file at `passwdPath`.
+    /// - Parameters:
+    ///   - lifetime: how long an answer is kept while the file is unchanged.
+    ///   - capacity: the most names remembered.
+    ///   - passwdPath: the account file whose changes clear the cache.
+    ///   - lookUp: the uncached question; by default `getpwnam`.
+    public init(
+        lifetime: Duration = .seconds(30), capacity: Int = 4096, passwdPath: String = "/etc/passwd",
+        lookUp: @escaping @Sendable (String) -> Bool = Redactor.systemHasAccount
+    ) {
+        self.lifetime = lifetime
+        self.capacity = max(capacity, 1)
+        self.passwdPath = passwdPath
+        self.lookUp = lookUp
+    }
+
+    /// Whether `name` is an account, from the cache when the answer is still good.
+    public func contains(_ name: String) -> Bool {
+        let now = ContinuousClock.now
+        let passwd = FileIdentity(path: passwdPath)
+        let cached = state.withLock { state -> Bool? in
+            if state.passwd != passwd {
+                state.answers.removeAll(keepingCapacity: true)
+                state.passwd = passwd
+            }
+            guard let answer = state.answers[name], now - answer.at < lifetime else { return nil }
+            return answer.known
+        }
+        if let cached { return cached }
+        // Asked outside the lock: NSS may block, and other names need not wait for it.
+        let known = lookUp(name)
+        state.withLock { state in
+            // A change seen meanwhile by another look-up cleared the cache: this answer may
+            // predate it, so it is not kept.
+            guard state.passwd == passwd else { return }
+            if state.answers.count >= capacity { state.answers.removeAll(keepingCapacity: true) }
+            state.answers[name] = (known, now)
+        }
+        return known
+    }
+}
