@@ -153,7 +153,7 @@ final class RawDatabase {
     }
 
     /// Inserts `rows` with one prepared statement, `batch` rows per transaction.
-    func insert(_ rows: [(RecordColumns, Data, Data)], batch: Int) {
+    func insert(_ rows: [ChainedRow], batch: Int) {
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(handle, RecordLayout.insertSQL, -1, &statement, nil) == SQLITE_OK else {
             fatalError(String(cString: sqlite3_errmsg(handle)))
@@ -161,8 +161,10 @@ final class RawDatabase {
         defer { sqlite3_finalize(statement) }
         for start in stride(from: 0, to: rows.count, by: batch) {
             exec("BEGIN IMMEDIATE")
-            for (columns, prevHash, hash) in rows[start..<min(start + batch, rows.count)] {
-                RecordBinding.bind(columns, prevHash: prevHash, hash: hash, to: statement)
+            for row in rows[start..<min(start + batch, rows.count)] {
+                RecordBinding.bind(
+                    seq: row.columns.seq, received: row.columns.received, row.encoded, prevHash: row.prevHash,
+                    hash: row.hash, to: statement)
                 guard sqlite3_step(statement) == SQLITE_DONE else {
                     fatalError(String(cString: sqlite3_errmsg(handle)))
                 }
@@ -173,18 +175,22 @@ final class RawDatabase {
     }
 }
 
+/// A record ready to insert: its columns, encoded as the store's appenders encode them, and its
+/// chain hashes.
+typealias ChainedRow = (columns: RecordColumns, encoded: EncodedColumns, prevHash: Data, hash: Data)
+
 /// Rows chained after `head`, received from `start` µs on, `step` µs apart.
 func chainedRows(
     _ events: [RedactedEvent], after head: (seq: Int64, received: Int64, hash: Data), start: Int64, step: Int64
-) -> [(RecordColumns, Data, Data)] {
-    var rows: [(RecordColumns, Data, Data)] = []
+) -> [ChainedRow] {
+    var rows: [ChainedRow] = []
     rows.reserveCapacity(events.count)
     var previous = head.hash
     for (offset, event) in events.enumerated() {
         let columns = RecordColumns(
             seq: head.seq + Int64(offset) + 1, received: max(start + Int64(offset) * step, head.received), event: event)
         let hash = columns.hash(after: previous)
-        rows.append((columns, previous, hash))
+        rows.append((columns, EncodedColumns(columns), previous, hash))
         previous = hash
     }
     return rows
@@ -218,7 +224,7 @@ if !FileManager.default.fileExists(atPath: template) {
         let events = (0..<min(100_000, options.prefill - chunk)).map { _ in realisticEvent(&generator) }
         let rows = chainedRows(events, after: head, start: nowMicros - thirtyDays + Int64(chunk) * step, step: step)
         raw.insert(rows, batch: 10_000)
-        head = (rows.last!.0.seq, rows.last!.0.received, rows.last!.2)
+        head = (rows.last!.columns.seq, rows.last!.columns.received, rows.last!.hash)
     }
     raw.exec("PRAGMA wal_checkpoint(TRUNCATE)")
     // The store's own merge builds the indexes, the sessions and the accounts.

@@ -47,10 +47,10 @@ struct StoredAccounts {
             user: row[0], lastLogin: event(1), lastFailure: event(5), failuresSinceLogin: row[9], failures: row[10])
     }
 
+    private static let accountSQL = "SELECT \(columns) FROM account_activity WHERE user = ?"
+
     func account(_ user: String) throws -> WireAccount? {
-        try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT \(Self.columns) FROM account_activity WHERE user = ?"), arguments: [user]
-        ).map(Self.account)
+        try Row.fetchOne(db.cachedStatement(sql: Self.accountSQL), arguments: [user]).map(Self.account)
     }
 
     /// Every account (or `user`'s), in name order.
@@ -62,16 +62,16 @@ struct StoredAccounts {
         ).map(Self.account)
     }
 
+    private static let storeSQL =
+        "INSERT OR REPLACE INTO account_activity (\(columns)) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+
     func store(_ account: WireAccount) throws {
         let microseconds = { (event: WireAccount.Event?) in event.map { Microseconds.from($0.time) } }
-        try db.cachedStatement(
-            sql: "INSERT OR REPLACE INTO account_activity (\(Self.columns)) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-        )
-        .execute(arguments: [
-            account.user, account.lastLogin?.seq, microseconds(account.lastLogin), account.lastLogin?.from,
-            account.lastLogin?.service, account.lastFailure?.seq, microseconds(account.lastFailure),
-            account.lastFailure?.from, account.lastFailure?.service, account.failuresSinceLogin, account.failures,
-        ])
+        try DirectStatement(db, Self.storeSQL).run(
+            .text(account.user), .integer(account.lastLogin?.seq), .integer(microseconds(account.lastLogin)),
+            .text(account.lastLogin?.from), .text(account.lastLogin?.service), .integer(account.lastFailure?.seq),
+            .integer(microseconds(account.lastFailure)), .text(account.lastFailure?.from),
+            .text(account.lastFailure?.service), .integer(account.failuresSinceLogin), .integer(account.failures))
     }
 }
 

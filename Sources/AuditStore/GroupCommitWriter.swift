@@ -25,7 +25,7 @@ final class GroupCommitWriter: Sendable {
         let event: RedactedEvent
         /// The event's columns, encoded by the appender so that the writer's thread only numbers,
         /// hashes and stores them.
-        let columns: RecordColumns
+        let columns: EncodedColumns
         let ticket: AppendTicket
     }
 
@@ -108,7 +108,7 @@ final class GroupCommitWriter: Sendable {
 
     private func enqueue(_ event: RedactedEvent, reserved: Bool) -> AppendTicket {
         let ticket = AppendTicket()
-        let columns = RecordColumns(seq: 0, received: 0, event: event)
+        let columns = EncodedColumns(RecordColumns(seq: 0, received: 0, event: event))
         let startCommitting = state.withLock { state -> Bool? in
             if reserved { state.reserved -= 1 }
             if state.closed { return nil }
@@ -290,7 +290,7 @@ final class GroupCommitWriter: Sendable {
         let start = state.withLock { $0.head }
         var head = start
         var outcomes: [Appended] = []
-        var saved: [(fields: RecordColumns, event: RedactedEvent, prevHash: Data, hash: Data)] = []
+        var saved: [(seq: Int64, received: Int64, event: RedactedEvent, prevHash: Data, hash: Data)] = []
         let listening = ModelSignalListeners()
         let began = ContinuousClock.now
         do {
@@ -318,13 +318,11 @@ final class GroupCommitWriter: Sendable {
                         }
                         head.seq += 1
                         head.received = max(Microseconds.from(Date()), head.received)
-                        var fields = pending.columns
-                        fields.seq = head.seq
-                        fields.received = head.received
-                        let hash = RecordHash.hash(fields, prevHash: head.hash)
+                        let hash = RecordHash.hash(
+                            seq: head.seq, received: head.received, pending.columns, prevHash: head.hash)
                         if listening.postInit || listening.preSave {
                             let record = AuditRecord(
-                                event: event, seq: fields.seq, received: Microseconds.date(fields.received),
+                                event: event, seq: head.seq, received: Microseconds.date(head.received),
                                 prevHash: head.hash, hash: hash)
                             if listening.postInit {
                                 postInit.sendRobust(sender: AuditStore.recordSender, PostInit(instance: record))
@@ -334,8 +332,10 @@ final class GroupCommitWriter: Sendable {
                                     sender: AuditStore.recordSender, PreSave(instance: record, using: path))
                             }
                         }
-                        try RawInsert.run(insert, fields, prevHash: head.hash, hash: hash)
-                        saved.append((fields, event, head.hash, hash))
+                        try RawInsert.run(
+                            insert, seq: head.seq, received: head.received, pending.columns, prevHash: head.hash,
+                            hash: hash)
+                        saved.append((head.seq, head.received, event, head.hash, hash))
                         head.hash = hash
                         if let key = event.id { keys[Array(key.utf8)] = head.seq }
                         outcomes.append(Appended(seq: head.seq, duplicate: false))
@@ -366,7 +366,7 @@ final class GroupCommitWriter: Sendable {
         if postSave.hasListeners(sender: AuditStore.recordSender) {
             for entry in saved {
                 let record = AuditRecord(
-                    event: entry.event, seq: entry.fields.seq, received: Microseconds.date(entry.fields.received),
+                    event: entry.event, seq: entry.seq, received: Microseconds.date(entry.received),
                     prevHash: entry.prevHash, hash: entry.hash)
                 postSave.sendRobust(
                     sender: AuditStore.recordSender, PostSave(instance: record, created: true, using: path))
@@ -379,17 +379,13 @@ final class GroupCommitWriter: Sendable {
 /// Runs the insert statement for one record, bound straight through SQLite's C API: the writer's
 /// per-record cost matters, and GRDB's general argument handling boxes every value.
 enum RawInsert {
-    static func run(_ statement: Statement, _ columns: RecordColumns, prevHash: Data, hash: Data) throws {
+    static func run(
+        _ statement: Statement, seq: Int64, received: Int64, _ columns: EncodedColumns, prevHash: Data, hash: Data
+    ) throws {
         let handle = statement.sqliteStatement
         sqlite3_reset(handle)
-        RecordBinding.bind(columns, prevHash: prevHash, hash: hash, to: handle)
-        let code = sqlite3_step(handle)
-        sqlite3_reset(handle)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code),
-                message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))))
-        }
+        RecordBinding.bind(seq: seq, received: received, columns, prevHash: prevHash, hash: hash, to: handle)
+        try DirectStatement.step(handle)
     }
 }
 

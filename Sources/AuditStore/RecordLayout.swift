@@ -217,19 +217,37 @@ package enum RecordHash {
         return Data(hasher.finalize())
     }
 
+    /// The hash of record `seq`, received at `received` µs, whose other columns are `encoded`:
+    /// the same bytes as ``hash(_:prevHash:)`` hashes, without encoding the columns again.
+    static func hash(seq: Int64, received: Int64, _ encoded: EncodedColumns, prevHash: Data) -> Data {
+        var hasher = SHA256()
+        hasher.update(data: prevHash)
+        var head = magic
+        head.reserveCapacity(magic.count + 18)
+        appendInteger(seq, to: &head)
+        appendInteger(received, to: &head)
+        hasher.update(data: head)
+        hasher.update(data: encoded.bytes)
+        return Data(hasher.finalize())
+    }
+
     /// Appends the canonical encoding of the record in `source` to `buffer`: the magic, then
     /// each hashed column as `0` (NULL), `1` and a big-endian Int64, or `2`, a big-endian UInt32
     /// length and the UTF-8 bytes.
     static func encode(_ source: some RecordColumnSource, into buffer: inout [UInt8]) {
         buffer.append(contentsOf: magic)
-        for (index, isInteger) in RecordLayout.integerColumns.enumerated() {
-            if isInteger {
+        encode(source, columns: RecordLayout.hashed.indices, into: &buffer)
+    }
+
+    /// Appends the encoding of the hashed columns at `indices` (without the magic).
+    static func encode(_ source: some RecordColumnSource, columns indices: Range<Int>, into buffer: inout [UInt8]) {
+        for index in indices {
+            if RecordLayout.integerColumns[index] {
                 guard let value = source.integer(at: index) else {
                     buffer.append(0)
                     continue
                 }
-                buffer.append(1)
-                withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
+                appendInteger(value, to: &buffer)
             } else {
                 source.withText(at: index) { bytes in
                     guard let bytes else { return buffer.append(0) }
@@ -240,39 +258,70 @@ package enum RecordHash {
             }
         }
     }
+
+    private static func appendInteger(_ value: Int64, to buffer: inout [UInt8]) {
+        buffer.append(1)
+        withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
+    }
+}
+
+/// A record's hashed columns after `seq` and `received`, in their canonical encoding, made once
+/// by the appender: the writer, whose thread every record passes through, only adds the seq and
+/// the received time it assigns, hashes, and binds the columns from these bytes.
+package struct EncodedColumns: Sendable {
+    /// The columns that the writer assigns, which lead the layout.
+    static let assigned = 2
+    /// The encoding of hashed columns `assigned...` (see ``RecordHash/encode(_:into:)``).
+    let bytes: [UInt8]
+
+    /// Encodes the columns of `columns` that the writer does not assign.
+    package init(_ columns: RecordColumns) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        RecordHash.encode(columns, columns: Self.assigned..<RecordLayout.hashed.count, into: &bytes)
+        self.bytes = bytes
+    }
 }
 
 /// Binds a record to the parameters of ``RecordLayout/insertSQL`` prepared through SQLite's C API.
 package enum RecordBinding {
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    /// Binds every column of the record in `source`, then its chain hashes.
+    /// Binds record `seq`, received at `received` µs, its `encoded` columns and its chain hashes:
+    /// each tagged value of the encoding is bound to the next parameter.
     package static func bind(
-        _ source: some RecordColumnSource, prevHash: Data, hash: Data, to handle: OpaquePointer?
+        seq: Int64, received: Int64, _ encoded: EncodedColumns, prevHash: Data, hash: Data, to handle: OpaquePointer?
     ) {
-        for (index, isInteger) in RecordLayout.integerColumns.enumerated() {
-            let parameter = Int32(index + 1)
-            if isInteger {
-                if let value = source.integer(at: index) {
-                    sqlite3_bind_int64(handle, parameter, value)
-                } else {
+        sqlite3_bind_int64(handle, 1, seq)
+        sqlite3_bind_int64(handle, 2, received)
+        encoded.bytes.withUnsafeBufferPointer { bytes in
+            var offset = 0
+            var parameter = Int32(EncodedColumns.assigned + 1)
+            while offset < bytes.count {
+                let tag = bytes[offset]
+                offset += 1
+                switch tag {
+                case 1:
+                    sqlite3_bind_int64(handle, parameter, Int64(bigEndian: read(bytes, at: offset)))
+                    offset += 8
+                case 2:
+                    let count = Int(UInt32(bigEndian: read(bytes, at: offset)))
+                    offset += 4
+                    let text = UnsafeRawPointer(bytes.baseAddress! + offset).assumingMemoryBound(to: CChar.self)
+                    sqlite3_bind_text(handle, parameter, text, Int32(count), transient)
+                    offset += count
+                default:
                     sqlite3_bind_null(handle, parameter)
                 }
-                continue
-            }
-            source.withText(at: index) { bytes in
-                guard let bytes else { return _ = sqlite3_bind_null(handle, parameter) }
-                // With an explicit length: a value may contain NUL characters.
-                guard let base = bytes.baseAddress, !bytes.isEmpty else {
-                    return _ = sqlite3_bind_text(handle, parameter, "", 0, transient)
-                }
-                base.withMemoryRebound(to: CChar.self, capacity: bytes.count) { text in
-                    _ = sqlite3_bind_text(handle, parameter, text, Int32(bytes.count), transient)
-                }
+                parameter += 1
             }
         }
         blob(prevHash, Int32(RecordLayout.prevHashIndex + 1), handle)
         blob(hash, Int32(RecordLayout.hashIndex + 1), handle)
+    }
+
+    private static func read<Value: FixedWidthInteger>(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Value {
+        UnsafeRawPointer(bytes.baseAddress! + offset).loadUnaligned(as: Value.self)
     }
 
     private static func blob(_ value: Data, _ parameter: Int32, _ handle: OpaquePointer?) {

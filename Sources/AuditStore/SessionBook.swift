@@ -31,6 +31,9 @@ struct SessionRow: Sendable {
         columnNames.map { prefix + $0 }.joined(separator: ", ")
     }
 
+    /// The select list without a table alias.
+    static let selectList = columns()
+
     init(row: Row) {
         loginSeq = row[0]
         pairing = row[1]
@@ -59,10 +62,6 @@ struct SessionRow: Sendable {
         service = event.service
         tty = event.tty
         sender = event.sender
-    }
-
-    var values: StatementArguments {
-        [loginSeq, pairing, keyed, boot, start, end, logoutSeq, goneBy, user, remoteAddr, service, tty, sender]
     }
 
     /// The latest it can have lasted until, as far as the log knows (µs), for the interval index.
@@ -176,28 +175,34 @@ struct StoredSessions {
         return sessions
     }
 
+    private static let unendedSQL =
+        "SELECT \(SessionRow.selectList) FROM sessions WHERE pairing = ? AND logout_seq IS NULL ORDER BY login_seq DESC"
+
     /// Every session with this key and no logout, latest first.
     func unendedAll(pairing: String) throws -> [SessionRow] {
-        try rows(
-            "SELECT \(SessionRow.columns()) FROM sessions WHERE pairing = ? AND logout_seq IS NULL ORDER BY login_seq DESC",
-            [pairing])
+        try rows(Self.unendedSQL, [pairing])
     }
 
+    private static let insertSQL = """
+        INSERT INTO sessions (\(SessionRow.selectList))
+        VALUES (\(Array(repeating: "?", count: SessionRow.columnNames.count).joined(separator: ",")))
+        """
+
     func begin(_ session: SessionRow) throws {
-        try db.cachedStatement(
-            sql:
-                "INSERT INTO sessions (\(SessionRow.columns())) VALUES (\(Array(repeating: "?", count: SessionRow.columnNames.count).joined(separator: ",")))"
-        )
-        .execute(arguments: session.values)
-        try db.cachedStatement(sql: "INSERT INTO sessions_span (login_seq, first, last) VALUES (?, ?, ?)")
-            .execute(arguments: [session.loginSeq, Self.seconds(session.start), Self.seconds(session.storedBound)])
+        try DirectStatement(db, Self.insertSQL).run(
+            .integer(session.loginSeq), .text(session.pairing), .integer(session.keyed ? 1 : 0), .text(session.boot),
+            .integer(session.start), .integer(session.end), .integer(session.logoutSeq), .integer(session.goneBy),
+            .text(session.user), .text(session.remoteAddr), .text(session.service), .text(session.tty),
+            .text(session.sender))
+        try DirectStatement(db, "INSERT INTO sessions_span (login_seq, first, last) VALUES (?, ?, ?)").run(
+            .integer(session.loginSeq), .real(Self.seconds(session.start)), .real(Self.seconds(session.storedBound)))
     }
 
     func update(_ session: SessionRow) throws {
-        try db.cachedStatement(sql: "UPDATE sessions SET end = ?, logout_seq = ?, gone_by = ? WHERE login_seq = ?")
-            .execute(arguments: [session.end, session.logoutSeq, session.goneBy, session.loginSeq])
-        try db.cachedStatement(sql: "UPDATE sessions_span SET last = ? WHERE login_seq = ?")
-            .execute(arguments: [Self.seconds(session.storedBound), session.loginSeq])
+        try DirectStatement(db, "UPDATE sessions SET end = ?, logout_seq = ?, gone_by = ? WHERE login_seq = ?").run(
+            .integer(session.end), .integer(session.logoutSeq), .integer(session.goneBy), .integer(session.loginSeq))
+        try DirectStatement(db, "UPDATE sessions_span SET last = ? WHERE login_seq = ?").run(
+            .real(Self.seconds(session.storedBound)), .integer(session.loginSeq))
     }
 
     func knows(boot: String) throws -> Bool {
@@ -210,12 +215,13 @@ struct StoredSessions {
             .execute(arguments: [boot, time])
     }
 
+    private static let unendedOfOtherBootsSQL = """
+        SELECT \(SessionRow.selectList) FROM sessions INDEXED BY sessions_unended
+        WHERE logout_seq IS NULL AND gone_by IS NULL AND boot IS NOT NULL AND boot <> ? AND start <= ?
+        """
+
     func unendedOfOtherBoots(than boot: String, begunBy time: Int64) throws -> [SessionRow] {
-        try rows(
-            """
-            SELECT \(SessionRow.columns()) FROM sessions INDEXED BY sessions_unended
-            WHERE logout_seq IS NULL AND gone_by IS NULL AND boot IS NOT NULL AND boot <> ? AND start <= ?
-            """, [boot, time])
+        try rows(Self.unendedOfOtherBootsSQL, [boot, time])
     }
 }
 

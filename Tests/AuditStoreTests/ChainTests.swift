@@ -69,6 +69,38 @@ struct ChainTests {
         #expect(RecordHash.hash(encoded: encoding, prevHash: Data(count: 32)) == record.hash)
     }
 
+    /// The writer hashes and binds from the appender's encoding of the columns after seq and
+    /// received: the same bytes the full encoding of the stored row gives, and the same values
+    /// read back, for empty, non-ASCII and absent values alike.
+    @Test func theAppendersEncodingStoresAndHashesWhatTheFullEncodingDoes() async throws {
+        #expect(RecordLayout.hashed.prefix(EncodedColumns.assigned).map(\.name) == ["seq", "received"])
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.file("audit.db"))
+        let events = [
+            Events.make(.userLoggedIn, user: "", sender: "", address: nil),
+            Events.make(user: "tab\tinside", address: "", id: "id-ü-1"),
+            Events.make(.userLoggedOut, user: "zoë 🦊", sender: "gdm-password", time: Date(timeIntervalSince1970: 1e9)),
+        ]
+        for event in events { try await store.append(event) }
+        let records = try await store.all()
+        #expect(records.map(\.user) == events.map(\.user))
+        #expect(records.map(\.sender) == events.map(\.sender))
+        #expect(records.map(\.remoteAddr) == events.map(\.remoteAddr))
+        #expect(records.map(\.idempotencyKey) == events.map(\.id))
+        var previous = Data(count: 32)
+        for record in records {
+            let columns = RecordColumns(
+                seq: record.seq, received: Microseconds.from(record.received), event: events[Int(record.seq) - 1])
+            let viaEncoding = RecordHash.hash(
+                seq: columns.seq, received: columns.received, EncodedColumns(columns), prevHash: previous)
+            #expect(viaEncoding == RecordHash.hash(columns, prevHash: previous))
+            #expect(viaEncoding == record.hash)
+            previous = record.hash
+        }
+        #expect(try await store.verify().ok)
+        try await store.close()
+    }
+
     @Test(arguments: [3, 20, 21, 22, 39])
     func segmentsVerifiedInParallelStillNameTheFirstBadSeq(_ bad: Int) async throws {
         // 40 records verified in two segments (21–40 after 1–20); damage at, around and away from

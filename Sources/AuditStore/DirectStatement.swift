@@ -1,0 +1,67 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// A value bound by ``DirectStatement``.
+enum DirectValue {
+    case integer(Int64?)
+    case text(String?)
+    case real(Double)
+}
+
+/// A cached prepared statement run with its values bound straight through SQLite's C API.
+///
+/// The writer's per-row statements (records, sessions, accounts) run tens of thousands of times
+/// per merge; GRDB's general argument handling boxes every value into an existential and checks
+/// the argument count on each run, which cost as much as SQLite's own work for these rows.
+struct DirectStatement {
+    private let statement: Statement
+
+    /// The statement for `sql`, prepared once per connection. `sql` should be a constant: the
+    /// cache is keyed by its text.
+    init(_ db: Database, _ sql: String) throws {
+        statement = try db.cachedStatement(sql: sql)
+    }
+
+    /// Runs the statement once with `values` bound to its parameters in order.
+    func run(_ values: DirectValue...) throws {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        for (offset, value) in values.enumerated() {
+            Self.bind(value, Int32(offset + 1), handle)
+        }
+        try Self.step(handle)
+    }
+
+    /// Steps a bound statement to its end and resets it.
+    /// - Throws: `DatabaseError` with SQLite's code and message.
+    static func step(_ handle: OpaquePointer?) throws {
+        let code = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code),
+                message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))))
+        }
+    }
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    private static func bind(_ value: DirectValue, _ parameter: Int32, _ handle: OpaquePointer?) {
+        switch value {
+        case .integer(let integer?): sqlite3_bind_int64(handle, parameter, integer)
+        case .real(let real): sqlite3_bind_double(handle, parameter, real)
+        case .text(var text?):
+            // With an explicit length: a value may contain NUL characters.
+            text.withUTF8 { bytes in
+                guard let base = bytes.baseAddress, !bytes.isEmpty else {
+                    return _ = sqlite3_bind_text(handle, parameter, "", 0, transient)
+                }
+                base.withMemoryRebound(to: CChar.self, capacity: bytes.count) { characters in
+                    _ = sqlite3_bind_text(handle, parameter, characters, Int32(bytes.count), transient)
+                }
+            }
+        case .integer(nil), .text(nil): sqlite3_bind_null(handle, parameter)
+        }
+    }
+}
