@@ -37,29 +37,33 @@ struct StoredAccounts {
         failure_service, failures_since_login, failures
         """
 
-    static func account(_ row: Row) -> WireAccount {
-        func event(_ first: Int) -> WireAccount.Event? {
-            guard let seq: Int64 = row[first], let at: Int64 = row[first + 1] else { return nil }
+    static func account(_ row: DirectRow) -> WireAccount {
+        func event(_ first: Int32) -> WireAccount.Event? {
+            guard let seq = row.integer(first), let at = row.integer(first + 1) else { return nil }
             return WireAccount.Event(
-                seq: seq, time: Microseconds.date(at), from: row[first + 2], service: row[first + 3])
+                seq: seq, time: Microseconds.date(at), from: row.text(first + 2), service: row.text(first + 3))
         }
         return WireAccount(
-            user: row[0], lastLogin: event(1), lastFailure: event(5), failuresSinceLogin: row[9], failures: row[10])
+            user: row.text(0) ?? "", lastLogin: event(1), lastFailure: event(5),
+            failuresSinceLogin: row.integer(9) ?? 0, failures: row.integer(10) ?? 0)
     }
 
     private static let accountSQL = "SELECT \(columns) FROM account_activity WHERE user = ?"
 
     func account(_ user: String) throws -> WireAccount? {
-        try Row.fetchOne(db.cachedStatement(sql: Self.accountSQL), arguments: [user]).map(Self.account)
+        var account: WireAccount?
+        try DirectStatement(db, Self.accountSQL).each(.text(user)) { account = Self.account($0) }
+        return account
     }
+
+    private static let allSQL = "SELECT \(columns) FROM account_activity ORDER BY user"
 
     /// Every account (or `user`'s), in name order.
     func all(user: String?) throws -> [WireAccount] {
-        let condition = user == nil ? "" : " WHERE user = ?"
-        return try Row.fetchAll(
-            db, sql: "SELECT \(Self.columns) FROM account_activity\(condition) ORDER BY user",
-            arguments: StatementArguments(user.map { [$0] } ?? [])
-        ).map(Self.account)
+        if let user { return try account(user).map { [$0] } ?? [] }
+        var accounts: [WireAccount] = []
+        try DirectStatement(db, Self.allSQL).each { accounts.append(Self.account($0)) }
+        return accounts
     }
 
     private static let storeSQL =

@@ -9,11 +9,12 @@ enum DirectValue {
     case real(Double)
 }
 
-/// A cached prepared statement run with its values bound straight through SQLite's C API.
+/// A cached prepared statement run with its values bound, and its rows read, straight through
+/// SQLite's C API.
 ///
-/// The writer's per-row statements (records, sessions, accounts) run tens of thousands of times
-/// per merge; GRDB's general argument handling boxes every value into an existential and checks
-/// the argument count on each run, which cost as much as SQLite's own work for these rows.
+/// The merge's per-row statements (sessions, accounts) run tens of thousands of times per merge;
+/// GRDB's general argument handling boxes every value into an existential, and its `Row` copies
+/// the column names for every row read: together as much as SQLite's own work for these rows.
 struct DirectStatement {
     private let statement: Statement
 
@@ -25,12 +26,42 @@ struct DirectStatement {
 
     /// Runs the statement once with `values` bound to its parameters in order.
     func run(_ values: DirectValue...) throws {
+        try Self.step(bound(values))
+    }
+
+    /// Runs the query with `values` bound, calling `body` with each row it returns.
+    func each(_ values: DirectValue..., body: (DirectRow) throws -> Void) throws {
+        try rows(of: bound(values), body)
+    }
+
+    /// Runs the query with GRDB's `arguments` (checked and bound by GRDB), calling `body` with
+    /// each row it returns.
+    func each(arguments: StatementArguments, body: (DirectRow) throws -> Void) throws {
+        try statement.setArguments(arguments)
+        try rows(of: statement.sqliteStatement, body)
+    }
+
+    private func rows(of handle: OpaquePointer?, _ body: (DirectRow) throws -> Void) throws {
+        defer { sqlite3_reset(handle) }
+        while true {
+            switch sqlite3_step(handle) {
+            case SQLITE_ROW: try body(DirectRow(handle: handle))
+            case SQLITE_DONE: return
+            case let code:
+                throw DatabaseError(
+                    resultCode: ResultCode(rawValue: code),
+                    message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))))
+            }
+        }
+    }
+
+    private func bound(_ values: [DirectValue]) -> OpaquePointer? {
         let handle = statement.sqliteStatement
         sqlite3_reset(handle)
         for (offset, value) in values.enumerated() {
             Self.bind(value, Int32(offset + 1), handle)
         }
-        try Self.step(handle)
+        return handle
     }
 
     /// Steps a bound statement to its end and resets it.
@@ -63,5 +94,23 @@ struct DirectStatement {
             }
         case .integer(nil), .text(nil): sqlite3_bind_null(handle, parameter)
         }
+    }
+}
+
+/// The current row of a ``DirectStatement`` query, read by column index.
+struct DirectRow {
+    let handle: OpaquePointer?
+
+    /// The integer in column `index`, or `nil` for NULL.
+    func integer(_ index: Int32) -> Int64? {
+        sqlite3_column_type(handle, index) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, index)
+    }
+
+    /// The text in column `index`, or `nil` for NULL.
+    func text(_ index: Int32) -> String? {
+        guard sqlite3_column_type(handle, index) != SQLITE_NULL, let bytes = sqlite3_column_text(handle, index)
+        else { return nil }
+        return String(
+            decoding: UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(handle, index))), as: UTF8.self)
     }
 }

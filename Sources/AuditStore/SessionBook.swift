@@ -34,20 +34,21 @@ struct SessionRow: Sendable {
     /// The select list without a table alias.
     static let selectList = columns()
 
-    init(row: Row) {
-        loginSeq = row[0]
-        pairing = row[1]
-        keyed = row[2]
-        boot = row[3]
-        start = row[4]
-        end = row[5]
-        logoutSeq = row[6]
-        goneBy = row[7]
-        user = row[8]
-        remoteAddr = row[9]
-        service = row[10]
-        tty = row[11]
-        sender = row[12]
+    /// The session in a row selected with ``columns(prefix:)``.
+    init(_ row: DirectRow) {
+        loginSeq = row.integer(0) ?? 0
+        pairing = row.text(1) ?? ""
+        keyed = row.integer(2) != 0
+        boot = row.text(3)
+        start = row.integer(4) ?? 0
+        end = row.integer(5)
+        logoutSeq = row.integer(6)
+        goneBy = row.integer(7)
+        user = row.text(8)
+        remoteAddr = row.text(9)
+        service = row.text(10)
+        tty = row.text(11)
+        sender = row.text(12) ?? ""
     }
 
     /// The session a login with this pairing `identity` begins.
@@ -116,8 +117,7 @@ enum SessionBook {
     /// and address that a key can never equal.
     static func identity(of event: ActivityEvent) -> (pairing: String, keyed: Bool, boot: String?) {
         if let key = event.key, !key.isEmpty {
-            let boot = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first
-            return (key, true, boot.map(String.init))
+            return (key, true, String(key.utf8.prefix { $0 != UInt8(ascii: "/") })!)
         }
         let parts = [event.sender, event.user ?? "", event.tty ?? "", event.remoteAddr ?? ""]
         return ("\u{1}" + parts.joined(separator: "\u{1}"), false, nil)
@@ -166,12 +166,11 @@ struct StoredSessions {
         microseconds.map { Double($0) / 1_000_000 } ?? 1e38
     }
 
-    /// The sessions `sql` selects (with ``SessionRow/columns(prefix:)``), read in place from the
-    /// statement's rows rather than copied row by row first.
+    /// The sessions `sql` selects (with ``SessionRow/columns(prefix:)``), read straight from
+    /// SQLite's buffers.
     func rows(_ sql: String, _ arguments: StatementArguments) throws -> [SessionRow] {
-        let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
         var sessions: [SessionRow] = []
-        while let row = try cursor.next() { sessions.append(SessionRow(row: row)) }
+        try DirectStatement(db, sql).each(arguments: arguments) { sessions.append(SessionRow($0)) }
         return sessions
     }
 
