@@ -37,15 +37,15 @@ struct StoredAccounts {
         failure_service, failures_since_login, failures
         """
 
-    static func account(_ row: DirectRow) -> WireAccount {
-        func event(_ first: Int32) -> WireAccount.Event? {
-            guard let seq = row.integer(first), let at = row.integer(first + 1) else { return nil }
+    static func account(_ row: StatementRow) -> WireAccount {
+        func event(_ first: Int) -> WireAccount.Event? {
+            guard let seq = row.integer(at: first), let at = row.integer(at: first + 1) else { return nil }
             return WireAccount.Event(
-                seq: seq, time: Microseconds.date(at), from: row.text(first + 2), service: row.text(first + 3))
+                seq: seq, time: Microseconds.date(at), from: row.text(at: first + 2), service: row.text(at: first + 3))
         }
         return WireAccount(
-            user: row.text(0) ?? "", lastLogin: event(1), lastFailure: event(5),
-            failuresSinceLogin: row.integer(9) ?? 0, failures: row.integer(10) ?? 0)
+            user: row.text(at: 0) ?? "", lastLogin: event(1), lastFailure: event(5),
+            failuresSinceLogin: row.integer(at: 9) ?? 0, failures: row.integer(at: 10) ?? 0)
     }
 
     private static let accountSQL = "SELECT \(columns) FROM account_activity WHERE user = ?"

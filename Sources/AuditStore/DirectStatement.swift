@@ -18,10 +18,10 @@ enum DirectValue {
 struct DirectStatement {
     private let statement: Statement
 
-    /// The statement for `sql`, prepared once per connection. `sql` should be a constant: the
-    /// cache is keyed by its text.
-    init(_ db: Database, _ sql: String) throws {
-        statement = try db.cachedStatement(sql: sql)
+    /// The statement for `sql`, prepared once per connection when `cached` (for constant SQL:
+    /// the cache is keyed by its text), else for this use only.
+    init(_ db: Database, _ sql: String, cached: Bool = true) throws {
+        statement = try cached ? db.cachedStatement(sql: sql) : db.makeStatement(sql: sql)
     }
 
     /// Runs the statement once with `values` bound to its parameters in order.
@@ -30,22 +30,22 @@ struct DirectStatement {
     }
 
     /// Runs the query with `values` bound, calling `body` with each row it returns.
-    func each(_ values: DirectValue..., body: (DirectRow) throws -> Void) throws {
+    func each(_ values: DirectValue..., body: (StatementRow) throws -> Void) throws {
         try rows(of: bound(values), body)
     }
 
     /// Runs the query with GRDB's `arguments` (checked and bound by GRDB), calling `body` with
     /// each row it returns.
-    func each(arguments: StatementArguments, body: (DirectRow) throws -> Void) throws {
+    func each(arguments: StatementArguments, body: (StatementRow) throws -> Void) throws {
         try statement.setArguments(arguments)
         try rows(of: statement.sqliteStatement, body)
     }
 
-    private func rows(of handle: OpaquePointer?, _ body: (DirectRow) throws -> Void) throws {
+    private func rows(of handle: OpaquePointer?, _ body: (StatementRow) throws -> Void) throws {
         defer { sqlite3_reset(handle) }
         while true {
             switch sqlite3_step(handle) {
-            case SQLITE_ROW: try body(DirectRow(handle: handle))
+            case SQLITE_ROW: try body(StatementRow(handle: handle))
             case SQLITE_DONE: return
             case let code:
                 throw DatabaseError(
@@ -94,23 +94,5 @@ struct DirectStatement {
             }
         case .integer(nil), .text(nil): sqlite3_bind_null(handle, parameter)
         }
-    }
-}
-
-/// The current row of a ``DirectStatement`` query, read by column index.
-struct DirectRow {
-    let handle: OpaquePointer?
-
-    /// The integer in column `index`, or `nil` for NULL.
-    func integer(_ index: Int32) -> Int64? {
-        sqlite3_column_type(handle, index) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, index)
-    }
-
-    /// The text in column `index`, or `nil` for NULL.
-    func text(_ index: Int32) -> String? {
-        guard sqlite3_column_type(handle, index) != SQLITE_NULL, let bytes = sqlite3_column_text(handle, index)
-        else { return nil }
-        return String(
-            decoding: UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(handle, index))), as: UTF8.self)
     }
 }

@@ -10,6 +10,57 @@ extension AuditStore {
     }
 }
 
+extension AuditStore {
+    /// The records matching `filter` as protocol lines (`{"record":…}` and a newline), page by
+    /// page as ``records(matching:pageSize:)`` reads them, calling `each` with each page's lines.
+    /// The next page is read while `each` handles the current one (the daemon writes it to a
+    /// socket meanwhile). Returns how many records in all.
+    package func recordLines(
+        matching filter: RecordFilter, pageSize: Int = 512, each: ([UInt8]) async throws -> Void
+    ) async throws -> Int {
+        let pool = self.pool
+        let read = { @Sendable (query: RecordQuery) async throws -> LinePage? in
+            let size = query.remaining.map { Swift.min($0, pageSize) } ?? pageSize
+            guard size > 0 else { return nil }
+            return try await pool.read { db in
+                var lines: [UInt8] = []
+                lines.reserveCapacity(size * 512)
+                let (count, last) = try query.linePage(db, size: size, into: &lines)
+                return LinePage(lines: lines, count: count, last: last, full: count == size)
+            }
+        }
+        var query = RecordQuery(filter: filter)
+        var total = 0
+        var current = try await read(query)
+        while let page = current, page.count > 0 {
+            var ahead: Task<LinePage?, any Error>?
+            if page.full, let last = page.last {
+                query.advance(past: last, count: page.count)
+                let next = query
+                ahead = Task { try await read(next) }
+            }
+            do {
+                try await each(page.lines)
+            } catch {
+                ahead?.cancel()
+                throw error
+            }
+            total += page.count
+            current = try await ahead?.value
+        }
+        return total
+    }
+}
+
+/// One page of record lines, and where the query goes on from.
+struct LinePage: Sendable {
+    let lines: [UInt8]
+    let count: Int
+    let last: Int64?
+    /// Whether the page was filled, so that more may follow.
+    let full: Bool
+}
+
 /// An asynchronous sequence of audit records; see ``AuditStore/records(matching:pageSize:)``.
 package struct RecordSequence: AsyncSequence, Sendable {
     /// Each element is one record.
@@ -162,6 +213,23 @@ struct RecordQuery: Sendable {
         return statements
     }
 
+    /// The next page as `{"record":…}` lines, written from the rows' columns as SQLite holds
+    /// them: the stored request and credentials, canonical JSON already, are copied once checked
+    /// rather than parsed and encoded again. Returns how many records and the last one's seq.
+    func linePage(_ db: Database, size: Int, into output: inout [UInt8]) throws -> (count: Int, last: Int64?) {
+        var count = 0
+        var last: Int64?
+        for (sql, arguments) in try statements(db, size: size) where count < size {
+            try DirectStatement(db, sql, cached: false).each(arguments: arguments) { row in
+                guard count < size else { return }
+                try RecordLine.append(row, to: &output)
+                last = row.integer(at: RecordLine.seq)
+                count += 1
+            }
+        }
+        return (count, last)
+    }
+
     func page(_ db: Database, size: Int) throws -> [AuditRecord] {
         var rows: [AuditRecord] = []
         for (sql, arguments) in try statements(db, size: size) {
@@ -170,6 +238,52 @@ struct RecordQuery: Sendable {
             if rows.count == size { break }
         }
         return rows
+    }
+}
+
+/// A record's protocol line from a row selected with ``RecordLayout/selectList(prefix:)``.
+enum RecordLine {
+    static let seq = RecordLayout.names.firstIndex(of: "seq")!
+    static let received = RecordLayout.names.firstIndex(of: "received")!
+    static let time = RecordLayout.names.firstIndex(of: "time")!
+    static let signal = RecordLayout.names.firstIndex(of: "signal")!
+    static let sender = RecordLayout.names.firstIndex(of: "sender")!
+    static let user = RecordLayout.names.firstIndex(of: "user")!
+    static let request = RecordLayout.names.firstIndex(of: "request")!
+    static let credentials = RecordLayout.names.firstIndex(of: "credentials")!
+    static let peerUID = RecordLayout.names.firstIndex(of: "peer_uid")!
+    static let peerGID = RecordLayout.names.firstIndex(of: "peer_gid")!
+    static let peerPID = RecordLayout.names.firstIndex(of: "peer_pid")!
+
+    /// Appends the line of the record in `row`.
+    /// - Throws: ``StoreError`` when the row is not a record the store could have written.
+    static func append(_ row: StatementRow, to output: inout [UInt8]) throws {
+        let seq = row.integer(at: seq) ?? 0
+        guard let signal = row.text(at: signal).flatMap(AuthSignal.init(rawValue:)) else {
+            throw StoreError.unavailable("record \(seq) has an unknown signal")
+        }
+        var failure: StoreError?
+        row.withText(at: request) { request in
+            row.withText(at: credentials) { credentials in
+                for json in [request, credentials] {
+                    if let json, !JSONParser.isObject(json, maximumDepth: 4096, allowsNUL: true) {
+                        failure = .unavailable("record \(seq) has a damaged request or credentials value")
+                        return
+                    }
+                }
+                WireRecord.appendLine(
+                    seq: seq, received: Microseconds.date(row.integer(at: received) ?? 0),
+                    time: row.integer(at: time).map(Microseconds.date), signal: signal,
+                    sender: row.text(at: sender) ?? "", user: row.text(at: user), requestJSON: request,
+                    credentialsJSON: credentials,
+                    peer: PeerCredentials(
+                        uid: UInt32(truncatingIfNeeded: row.integer(at: peerUID) ?? 0),
+                        gid: UInt32(truncatingIfNeeded: row.integer(at: peerGID) ?? 0),
+                        pid: Int32(truncatingIfNeeded: row.integer(at: peerPID) ?? 0)),
+                    hash: row.blob(at: RecordLayout.hashIndex).assumingMemoryBound(to: UInt8.self), to: &output)
+            }
+        }
+        if let failure { throw failure }
     }
 }
 

@@ -187,6 +187,13 @@ struct StatementRow: RecordColumnSource {
         body(UnsafeBufferPointer(start: pointer ?? UnsafePointer(bitPattern: 1), count: pointer == nil ? 0 : count))
     }
 
+    /// The text in column `index`, or `nil` for NULL.
+    func text(at index: Int) -> String? {
+        var text: String?
+        withText(at: index) { bytes in text = bytes.map { String(decoding: $0, as: UTF8.self) } }
+        return text
+    }
+
     /// The blob in column `index` (0-based over the whole select list), valid until the next step.
     func blob(at index: Int) -> UnsafeRawBufferPointer {
         let column = Int32(index)

@@ -35,20 +35,20 @@ struct SessionRow: Sendable {
     static let selectList = columns()
 
     /// The session in a row selected with ``columns(prefix:)``.
-    init(_ row: DirectRow) {
-        loginSeq = row.integer(0) ?? 0
-        pairing = row.text(1) ?? ""
-        keyed = row.integer(2) != 0
-        boot = row.text(3)
-        start = row.integer(4) ?? 0
-        end = row.integer(5)
-        logoutSeq = row.integer(6)
-        goneBy = row.integer(7)
-        user = row.text(8)
-        remoteAddr = row.text(9)
-        service = row.text(10)
-        tty = row.text(11)
-        sender = row.text(12) ?? ""
+    init(_ row: StatementRow) {
+        loginSeq = row.integer(at: 0) ?? 0
+        pairing = row.text(at: 1) ?? ""
+        keyed = row.integer(at: 2) != 0
+        boot = row.text(at: 3)
+        start = row.integer(at: 4) ?? 0
+        end = row.integer(at: 5)
+        logoutSeq = row.integer(at: 6)
+        goneBy = row.integer(at: 7)
+        user = row.text(at: 8)
+        remoteAddr = row.text(at: 9)
+        service = row.text(at: 10)
+        tty = row.text(at: 11)
+        sender = row.text(at: 12) ?? ""
     }
 
     /// The session a login with this pairing `identity` begins.

@@ -80,28 +80,90 @@ package final class DaemonConnection {
 
     /// The next answer line, parsed; `nil` when the daemon closed the connection.
     package func nextLine() throws(ClientError) -> JSONObject? {
+        guard let line = try nextRawLine() else { return nil }
+        return try Self.parse(line)
+    }
+
+    private static func parse(_ line: ArraySlice<UInt8>) throws(ClientError) -> JSONObject {
+        guard case .object(let object)? = try? JSONParser.parse(line, maximumDepth: 4096, allowsNUL: true)
+        else { throw .badAnswer }
+        return object
+    }
+
+    /// The next answer line as received, without its newline; `nil` when the daemon closed the
+    /// connection.
+    private func nextRawLine() throws(ClientError) -> ArraySlice<UInt8>? {
         while true {
-            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            let found = buffer.withUnsafeBytes { bytes -> Int? in
+                guard let base = bytes.baseAddress, start < bytes.count else { return nil }
+                return memchr(base + start, 0x0A, bytes.count - start).map { UnsafeRawPointer($0) - base }
+            }
+            if let newline = found {
                 let line = buffer[start..<newline]
                 start = newline + 1
-                if start > 65536 {
-                    buffer.removeFirst(start)
-                    start = 0
-                }
-                guard case .object(let object)? = try? JSONParser.parse(line, maximumDepth: 4096, allowsNUL: true)
-                else { throw .badAnswer }
-                return object
+                return line
             }
+            // Only the start of one line is left: drop what was read before reading on.
+            buffer.removeFirst(start)
+            start = 0
             try wait(for: Int16(POLLIN), doing: "waiting for the answer")
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let count = recv(fd, &chunk, chunk.count, 0)
+            let count = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 65536) { chunk in
+                let count = recv(fd, chunk.baseAddress, chunk.count, 0)
+                if count > 0 { buffer.append(contentsOf: chunk[..<count]) }
+                return count
+            }
             if count == 0 { return nil }
             guard count > 0 else {
                 if errno == EINTR || errno == EAGAIN { continue }
                 throw .connectionLost(String(cString: strerror(errno)))
             }
-            buffer += chunk[..<count]
         }
+    }
+
+    /// Sends a query and calls `each` with the JSON object of every record it answers, as the
+    /// daemon wrote it, once checked to be one valid JSON object with no raw control characters:
+    /// printing records as JSON then costs a copy, not a parse and an encoding. Returns the count.
+    /// - Throws: ``ClientError/daemon(_:_:)`` when the final line is an error; ``ClientError/badAnswer``
+    ///   for a record line that is not a JSON object.
+    package func query(_ filter: RecordFilter, recordJSON each: (ArraySlice<UInt8>) throws -> Void) throws -> Int {
+        try send(.query(filter))
+        let prefix = Array(#"{"record":"#.utf8)
+        while let line = try nextRawLine() {
+            if line.starts(with: prefix), line.last == UInt8(ascii: "}") {
+                let object = line[(line.startIndex + prefix.count)..<(line.endIndex - 1)]
+                let valid = object.withUnsafeBufferPointer {
+                    JSONParser.isObject($0, maximumDepth: 4096, allowsNUL: true)
+                }
+                guard valid else { throw ClientError.badAnswer }
+                try each(object)
+                continue
+            }
+            var fields = try Self.parse(line)
+            if case .object(let body)? = fields[WireRecord.lineKey] {
+                // A record line written some other way (another daemon version): read and
+                // written again.
+                var object: [UInt8] = []
+                do {
+                    try WireRecord(body).appendObject(to: &object)
+                } catch {
+                    throw ClientError.badAnswer
+                }
+                try each(object[...])
+                continue
+            }
+            guard fields["ok"] == .bool(true) else {
+                let error = fields["error"]
+                throw ClientError.daemon(
+                    error?["code"]?.stringValue ?? "internal", error?["message"]?.stringValue ?? "")
+            }
+            fields["ok"] = nil
+            do {
+                return try CountAnswer(fields: fields).count
+            } catch {
+                throw ClientError.badAnswer
+            }
+        }
+        throw ClientError.connectionLost("the daemon closed the connection")
     }
 
     /// Reads one request's answer: calls `record` for each record line and returns the fields of

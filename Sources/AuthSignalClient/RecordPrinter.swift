@@ -85,6 +85,17 @@ package final class RecordPrinter {
         }
     }
 
+    /// Whether records are printed as their JSON objects (`json`, `jsonl`).
+    package var printsJSON: Bool { format == .json || format == .jsonl }
+
+    /// Prints one record given as its JSON object, already encoded (``printsJSON`` formats only).
+    package func add(recordJSON object: ArraySlice<UInt8>) {
+        precondition(printsJSON, "a record's JSON object printed as \(format)")
+        count += 1
+        let text = String(decoding: object, as: UTF8.self)
+        if format == .jsonl || streaming { write(text + "\n") } else { write((count > 1 ? ",\n" : "\n") + text) }
+    }
+
     private static func json(_ record: WireRecord) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512)

@@ -4,9 +4,22 @@ package enum Hex {
 
     /// Appends the hexadecimal digits of `bytes` to `output`.
     package static func append(_ bytes: some Sequence<UInt8>, to output: inout [UInt8]) {
+        // Contiguous bytes (every hash) are read directly rather than through the sequence's
+        // iterator: from another module this function runs unspecialised.
+        if bytes.withContiguousStorageIfAvailable({ appendContiguous($0, to: &output) }) != nil { return }
         for byte in bytes {
             output.append(digits[Int(byte >> 4)])
             output.append(digits[Int(byte & 0xF)])
+        }
+    }
+
+    private static func appendContiguous(_ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+        output.reserveCapacity(output.count + bytes.count * 2)
+        digits.withUnsafeBufferPointer { digits in
+            for byte in bytes {
+                output.append(digits[Int(byte >> 4)])
+                output.append(digits[Int(byte & 0xF)])
+            }
         }
     }
 

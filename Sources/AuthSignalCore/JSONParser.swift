@@ -35,6 +35,149 @@ public struct JSONParser {
         }
     }
 
+    /// Whether `bytes` hold exactly one JSON object (surrounding whitespace allowed), checked
+    /// without building it: the same grammar, UTF-8 and NUL rules as ``parse(_:maximumDepth:allowsNUL:)``,
+    /// except that duplicate keys and the range of numbers are not checked. For text that is
+    /// copied through, such as the audit log's stored canonical JSON, where a damaged value must
+    /// not produce invalid output but need not be read.
+    public static func isObject(
+        _ bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int = defaultMaximumDepth, allowsNUL: Bool = false
+    ) -> Bool {
+        var parser = JSONParser(bytes: bytes, maximumDepth: maximumDepth, allowsNUL: allowsNUL)
+        parser.skipWhitespace()
+        guard parser.index < bytes.count, bytes[parser.index] == UInt8(ascii: "{") else { return false }
+        do {
+            try parser.skipValue(depth: 0)
+        } catch {
+            return false
+        }
+        parser.skipWhitespace()
+        return parser.index == bytes.count
+    }
+
+    /// Reads past one value, checking it as ``parseValue(depth:)`` does but keeping nothing.
+    private mutating func skipValue(depth: Int) throws(JSONParseError) {
+        guard index < bytes.count else { throw error("unexpected end of input") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let close = bytes[index] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            guard depth + 1 <= maximumDepth else { throw error("nesting deeper than \(maximumDepth) levels") }
+            index += 1
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == close {
+                index += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                if close == UInt8(ascii: "}") {
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                        throw error("expected a string key")
+                    }
+                    try skipString()
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                    index += 1
+                    skipWhitespace()
+                }
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard index < bytes.count else { throw error("unexpected end of input") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == close {
+                    index += 1
+                    return
+                } else {
+                    throw error("expected ',' or a closing bracket")
+                }
+            }
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try skipNumber()
+        default: _ = try parseValue(depth: depth)
+        }
+    }
+
+    /// Moves past whole 8-byte words of string content that need no attention: no quote, no
+    /// backslash, no control character and no byte of a multi-byte UTF-8 sequence. Stored
+    /// values are mostly such runs, and testing eight bytes at once makes checking them cheap.
+    private mutating func skipPlainWords() {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let raw = UnsafeRawPointer(bytes.baseAddress!)
+        while index + 8 <= bytes.count {
+            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            // A high bit set in any of these marks a byte equal to 0 after the XOR (a quote or a
+            // backslash), below 0x20, or at or above 0x80.
+            let flagged =
+                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
+                | word
+            if flagged & highs != 0 { return }
+            index += 8
+        }
+    }
+
+    /// Reads past one number, checking only its grammar (not its range).
+    private mutating func skipNumber() throws(JSONParseError) {
+        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
+            guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+    }
+
+    /// Reads past one string, checking its escapes, control characters and UTF-8.
+    private mutating func skipString() throws(JSONParseError) {
+        index += 1
+        let start = index
+        var isASCII = true
+        while true {
+            skipPlainWords()
+            guard index < bytes.count else { throw error("unterminated string") }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") { break }
+            if byte < 0x20 { throw error(byte == 0 ? "NUL byte" : "unescaped control character in a string") }
+            if byte >= 0x80 { isASCII = false }
+            index += 1
+            guard byte == UInt8(ascii: "\\") else { continue }
+            guard index < bytes.count else { throw error("unterminated string") }
+            let escape = bytes[index]
+            index += 1
+            switch escape {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                continue
+            case UInt8(ascii: "u"):
+                var scratch: [UInt8] = []
+                try appendUnicodeEscape(to: &scratch)
+            default:
+                index -= 2
+                throw error("invalid escape")
+            }
+        }
+        if !isASCII, String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self) == nil {
+            throw JSONParseError(offset: start, reason: "invalid UTF-8")
+        }
+        index += 1
+    }
+
     private mutating func parseDocument() throws(JSONParseError) -> JSONValue {
         skipWhitespace()
         let value = try parseValue(depth: 0)

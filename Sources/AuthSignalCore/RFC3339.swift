@@ -76,6 +76,20 @@ public enum RFC3339 {
 
     /// Formats microseconds since the epoch in UTC with six fractional digits.
     public static func format(microseconds: Int64) -> String {
+        var text: [UInt8] = []
+        text.reserveCapacity(27)
+        append(microseconds: microseconds, to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Appends `date` as ``format(_:)`` writes it.
+    public static func append(_ date: Date, to output: inout [UInt8]) {
+        append(microseconds: Int64((date.timeIntervalSince1970 * 1_000_000).rounded()), to: &output)
+    }
+
+    /// Appends microseconds since the epoch as ``format(microseconds:)`` writes them, digit by
+    /// digit: streaming records formats two times per record.
+    public static func append(microseconds: Int64, to output: inout [UInt8]) {
         let (seconds, fraction) = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
         var wholeSeconds = Int(seconds)
         var micros = Int(fraction)
@@ -85,13 +99,35 @@ public enum RFC3339 {
         }
         let (days, secondOfDay) = floorDivision(wholeSeconds, 86400)
         let (year, month, day) = civilFromDays(days)
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
+        if year < 0 { output.append(UInt8(ascii: "-")) }
+        appendDigits(abs(year), 4, to: &output)
+        output.append(UInt8(ascii: "-"))
+        appendDigits(month, 2, to: &output)
+        output.append(UInt8(ascii: "-"))
+        appendDigits(day, 2, to: &output)
+        output.append(UInt8(ascii: "T"))
+        appendDigits(secondOfDay / 3600, 2, to: &output)
+        output.append(UInt8(ascii: ":"))
+        appendDigits(secondOfDay / 60 % 60, 2, to: &output)
+        output.append(UInt8(ascii: ":"))
+        appendDigits(secondOfDay % 60, 2, to: &output)
+        output.append(UInt8(ascii: "."))
+        appendDigits(micros, 6, to: &output)
+        output.append(UInt8(ascii: "Z"))
     }
 
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let text = String(value)
-        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    /// Appends a non-negative `value` in decimal, zero-padded to at least `width` digits.
+    private static func appendDigits(_ value: Int, _ width: Int, to output: inout [UInt8]) {
+        var divisor = 1
+        var digits = 1
+        while digits < width || value / divisor >= 10 {
+            divisor *= 10
+            digits += 1
+        }
+        while divisor > 0 {
+            output.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
     }
 
     private static func floorDivision(_ value: Int, _ divisor: Int) -> (Int, Int) {

@@ -61,8 +61,41 @@ extension WireRecord {
     /// Appends the record's JSON object, keys sorted, written directly (streaming hundreds of
     /// thousands of records is a measured path).
     public func appendObject(to output: inout [UInt8]) {
+        Self.appendObject(
+            seq: seq, received: received, time: time, signal: signal, sender: sender, user: user,
+            request: { Self.append(request, to: &$0) }, credentials: { Self.append(credentials, to: &$0) },
+            peer: peer, hash: hash, host: host, to: &output)
+    }
+
+    /// Appends `{"record":{…}}` and a newline for a record whose request and credentials are
+    /// already canonical JSON text (`nil` for none), as the audit log stores them: streaming
+    /// copies them instead of parsing and encoding them again. The caller vouches that each is
+    /// one valid JSON object.
+    public static func appendLine(
+        seq: Int64, received: Date, time: Date?, signal: AuthSignal, sender: String, user: String?,
+        requestJSON: UnsafeBufferPointer<UInt8>?, credentialsJSON: UnsafeBufferPointer<UInt8>?,
+        peer: PeerCredentials, hash: some Collection<UInt8>, to output: inout [UInt8]
+    ) {
+        output.append(contentsOf: #"{"record":"#.utf8)
+        appendObject(
+            seq: seq, received: received, time: time, signal: signal, sender: sender, user: user,
+            request: { appendText(requestJSON, to: &$0) }, credentials: { appendText(credentialsJSON, to: &$0) },
+            peer: peer, hash: hash, host: nil, to: &output)
+        output.append(contentsOf: "}\n".utf8)
+    }
+
+    private static func appendText(_ json: UnsafeBufferPointer<UInt8>?, to output: inout [UInt8]) {
+        if let json { output.append(contentsOf: json) } else { output.append(contentsOf: "null".utf8) }
+    }
+
+    /// The one layout of a record object; `request` and `credentials` append their values.
+    private static func appendObject(
+        seq: Int64, received: Date, time: Date?, signal: AuthSignal, sender: String, user: String?,
+        request: (inout [UInt8]) -> Void, credentials: (inout [UInt8]) -> Void, peer: PeerCredentials?,
+        hash: some Collection<UInt8>, host: String?, to output: inout [UInt8]
+    ) {
         output.append(contentsOf: #"{"credentials":"#.utf8)
-        Self.append(credentials, to: &output)
+        credentials(&output)
         output.append(contentsOf: #","hash":""#.utf8)
         Hex.append(hash, to: &output)
         output.append(UInt8(ascii: "\""))
@@ -82,9 +115,9 @@ extension WireRecord {
             output.append(contentsOf: #","peer":null"#.utf8)
         }
         output.append(contentsOf: #","received":""#.utf8)
-        output.append(contentsOf: RFC3339.format(received).utf8)
+        RFC3339.append(received, to: &output)
         output.append(contentsOf: #"","request":"#.utf8)
-        Self.append(request, to: &output)
+        request(&output)
         output.append(contentsOf: #","sender":"#.utf8)
         CanonicalJSON.appendString(sender, to: &output)
         output.append(contentsOf: #","seq":"#.utf8)
@@ -94,7 +127,7 @@ extension WireRecord {
         output.append(contentsOf: #"","time":"#.utf8)
         if let time {
             output.append(UInt8(ascii: "\""))
-            output.append(contentsOf: RFC3339.format(time).utf8)
+            RFC3339.append(time, to: &output)
             output.append(UInt8(ascii: "\""))
         } else {
             output.append(contentsOf: "null".utf8)

@@ -135,19 +135,10 @@ package final class RequestProcessor: Sendable {
     private func streamQuery(_ filter: RecordFilter, output: some RecordOutput) async -> Result<
         any ProtocolAnswer, ProtocolError
     > {
-        var count = 0
-        var chunk: [UInt8] = []
-        chunk.reserveCapacity(Self.chunkBytes + 4096)
+        let count: Int
         do {
-            for try await record in store.records(matching: filter) {
-                record.wire.appendLine(to: &chunk)
-                count += 1
-                if chunk.count >= Self.chunkBytes {
-                    try await output.write(chunk)
-                    chunk.removeAll(keepingCapacity: true)
-                }
-            }
-            if !chunk.isEmpty { try await output.write(chunk) }
+            // A page at a time (512 records, about 200 KiB), written as the store produced it.
+            count = try await store.recordLines(matching: filter) { lines in try await output.write(lines) }
         } catch let error as StoreError {
             return .failure(ProtocolError(.unavailable, "the audit log cannot be read now: \(error)"))
         } catch is ConnectionGone {

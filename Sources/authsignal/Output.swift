@@ -5,6 +5,28 @@ import Foundation
 
 func printOut(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
 
+/// Standard output through a buffer of about 64 KiB, for commands that print many lines: one
+/// write per record cost more than the record. Call ``flush()`` before exiting.
+final class BufferedOutput {
+    private var buffer: [UInt8] = []
+    private static let size = 65536
+
+    init() { buffer.reserveCapacity(Self.size + 4096) }
+
+    /// Adds `text`, writing out once the buffer is full.
+    func write(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= Self.size { flush() }
+    }
+
+    /// Writes out what is buffered.
+    func flush() {
+        guard !buffer.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
 /// Whether colour may be used: a terminal, and no NO_COLOR.
 var stdoutIsColourTerminal: Bool {
     isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil

@@ -17,11 +17,19 @@ extension AuthSignalCommand {
             var filter = try filters.filter()
             filter.limit = limit
             if reverse { filter.order = .descending }
+            let output = BufferedOutput()
+            defer { output.flush() }
             let printer = RecordPrinter(
                 format: format, colour: format == .table && stdoutIsColourTerminal, hosts: source.readsJournal,
-                terminal: isatty(1) == 1, write: printOut)
-            let count = try await source.records(filter) { printer.add($0) }
+                terminal: isatty(1) == 1, write: output.write)
+            let count: Int
+            if printer.printsJSON, let direct = try source.recordJSON(filter, each: printer.add(recordJSON:)) {
+                count = direct
+            } else {
+                count = try await source.records(filter) { printer.add($0) }
+            }
             printer.finish()
+            output.flush()
             if count == 0 {
                 if format == .table { FileHandle.standardError.write(Data("no records matched\n".utf8)) }
                 if source.journal && getuid() != 0 {

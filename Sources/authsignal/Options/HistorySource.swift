@@ -61,6 +61,18 @@ struct HistorySource: ParsableArguments {
         return kept.count
     }
 
+    /// Reads the records `filter` selects from the daemon as JSON objects, as it wrote them
+    /// (see ``DaemonConnection/query(_:recordJSON:)``), and returns how many; `nil`, having read
+    /// nothing, when they come from elsewhere or `--user` may need a second look-up.
+    func recordJSON(_ filter: RecordFilter, each: (ArraySlice<UInt8>) throws -> Void) throws -> Int? {
+        guard database == nil, !readsJournal, filter.user == nil else { return nil }
+        do {
+            return try connection.open().query(filter, recordJSON: each)
+        } catch {
+            throw fail(error)
+        }
+    }
+
     private func read(_ filter: RecordFilter, each: (WireRecord) throws -> Void) async throws -> Int {
         if database == nil && !readsJournal {
             do {
