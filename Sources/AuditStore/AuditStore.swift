@@ -260,6 +260,10 @@ package struct StoreOptions: Sendable {
     /// coming; when the writer is idle it indexes them after ``indexIdleDelay``. Larger merges
     /// cost less per record; queries read records not yet indexed by seq range (docs/storage.md).
     package var indexMergeThreshold = 32768
+    /// The most records one merge transaction takes: the writer commits nothing while it
+    /// merges, and holds the merged records' sessions and accounts in memory, so a long backlog
+    /// is merged in steps of this many with commits between them.
+    package var indexMergeStep = 8192
     /// How long the writer must be idle before it indexes the remaining records.
     package var indexIdleDelay: Duration = .milliseconds(50)
     /// Chains at least this long are verified in parallel segments, one per core.

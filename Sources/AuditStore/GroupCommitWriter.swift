@@ -54,6 +54,7 @@ final class GroupCommitWriter: Sendable {
     private let capacity: Int
     private let maximumBatch: Int
     private let mergeThreshold: Int64
+    private let mergeStep: Int64
     private let idleDelay: Duration
     private let commitDelay: Duration
     private let state: Mutex<State>
@@ -72,6 +73,7 @@ final class GroupCommitWriter: Sendable {
         self.capacity = max(options.queueCapacity, 1)
         self.maximumBatch = max(options.maximumBatch, 1)
         self.mergeThreshold = Int64(max(options.indexMergeThreshold, 1))
+        self.mergeStep = Int64(max(options.indexMergeStep, 1))
         self.idleDelay = options.indexIdleDelay
         self.commitDelay = options.commitDelay
         self.state = Mutex(State(head: head, indexedThrough: indexedThrough))
@@ -155,7 +157,7 @@ final class GroupCommitWriter: Sendable {
     func mergePendingIndexes() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
-                self.mergeIndexes()
+                while self.mergeIndexes() {}
                 continuation.resume()
             }
         }
@@ -271,10 +273,15 @@ final class GroupCommitWriter: Sendable {
         }
     }
 
-    /// Adds every committed record not yet indexed to the user and address indexes, in one
-    /// transaction. On failure the records stay readable by seq range and the next merge retries.
-    private func mergeIndexes() {
-        let through = state.withLock { $0.head.seq }
+    /// Adds up to `mergeStep` committed records not yet indexed to the user and address indexes
+    /// and the sessions and accounts, in one transaction. On failure the records stay readable
+    /// by seq range and the next merge retries.
+    /// - Returns: whether records were merged and more wait.
+    @discardableResult
+    private func mergeIndexes() -> Bool {
+        let (through, head) = state.withLock { state in
+            (min(state.head.seq, state.indexedThrough + mergeStep), state.head.seq)
+        }
         do {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
@@ -286,8 +293,10 @@ final class GroupCommitWriter: Sendable {
                 state.indexedThrough = max(state.indexedThrough, through)
                 state.indexMerges += 1
             }
+            return through < head
         } catch {
             // Nothing to undo: the mark moves only with a committed merge.
+            return false
         }
     }
 

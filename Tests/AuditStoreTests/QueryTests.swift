@@ -147,6 +147,37 @@ struct QueryTests {
         #expect(try await store.all(RecordFilter(user: "u3")).count == 43)
     }
 
+    /// A backlog is merged in steps of `indexMergeStep` records, each its own transaction with
+    /// commits between them, and every record ends up indexed and in the sessions.
+    @Test func aLongBacklogIsMergedInSteps() async throws {
+        let directory = try TemporaryDirectory()
+        var options = StoreOptions()
+        options.indexMergeThreshold = 40
+        options.indexMergeStep = 16
+        options.indexIdleDelay = .seconds(3600)
+        let store = try AuditStore(path: directory.file("audit.db"), options: options)
+        try await store.fill(200) { index in
+            Events.make(index % 2 == 0 ? .userLoggedIn : .userLoginFailed, user: "u\(index % 7)")
+        }
+        let before = try await store.pool.read { db in try Schema.indexedThrough(db) }
+        let mergesBefore = store.writer.indexMerges
+        // Commits merged at most a step each: some records still wait.
+        #expect(before < 200)
+        await store.indexPendingRecords()
+        // At most 16 records per merge: at least this many merges to catch up.
+        #expect(store.writer.indexMerges - mergesBefore >= Int(200 - before + 15) / 16)
+        let (indexed, users, sessions) = try await store.pool.read { db in
+            (
+                try Schema.indexedThrough(db),
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM records_by_user") ?? -1,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM sessions") ?? -1
+            )
+        }
+        #expect(indexed == 200 && users == 200 && sessions == 100)
+        #expect(try await store.all(RecordFilter(user: "u3")).count == 29)
+        try await store.close()
+    }
+
     @Test func statsCountPerSignalAndReportBounds() async throws {
         let (directory, store) = try await Self.populated()
         _ = directory
