@@ -16,8 +16,11 @@ import Synchronization
 ///
 /// A stale answer errs safely in both directions: a name that just became an account is stored
 /// keyed-hashed for at most ``lifetime``; a name that just stopped being one was an account name.
-/// Names are chosen by clients, so at most ``capacity`` are remembered; past that the cache
-/// starts afresh.
+///
+/// Names are chosen by clients, so at most ``capacity`` are remembered, in two generations of
+/// half that each: when the newer fills it becomes the older and the oldest answers go, while a
+/// name asked again from the older generation moves back to the newer. A spray of random names
+/// therefore cannot push out the names that keep coming back (the site's real accounts).
 public final class KnownAccounts: Sendable {
     /// The system's accounts, as the daemon's redactor asks about them.
     public static let system = KnownAccounts()
@@ -31,8 +34,23 @@ public final class KnownAccounts: Sendable {
     private let state = Mutex(State())
 
     private struct State {
-        var answers: [String: (known: Bool, at: ContinuousClock.Instant)] = [:]
+        typealias Answers = [String: (known: Bool, at: ContinuousClock.Instant)]
+        var newer: Answers = [:]
+        var older: Answers = [:]
         var passwd: FileIdentity?
+
+        mutating func forgetAll() {
+            newer.removeAll(keepingCapacity: true)
+            older.removeAll()
+        }
+
+        mutating func remember(_ name: String, _ answer: (known: Bool, at: ContinuousClock.Instant), half: Int) {
+            if newer.count >= half {
+                older = newer
+                newer.removeAll(keepingCapacity: true)
+            }
+            newer[name] = answer
+        }
     }
 
     /// What identifies one version of a file.
@@ -67,11 +85,11 @@ public final class KnownAccounts: Sendable {
     ///   - passwdPath: the account file whose changes clear the cache.
     ///   - lookUp: the uncached question; by default `getpwnam`.
     public init(
-        lifetime: Duration = .seconds(30), capacity: Int = 4096, passwdPath: String = "/etc/passwd",
+        lifetime: Duration = .seconds(30), capacity: Int = 16384, passwdPath: String = "/etc/passwd",
         lookUp: @escaping @Sendable (String) -> Bool = Redactor.systemHasAccount
     ) {
         self.lifetime = lifetime
-        self.capacity = max(capacity, 1)
+        self.capacity = max(capacity, 2)
         self.passwdPath = passwdPath
         self.lookUp = lookUp
     }
@@ -80,12 +98,17 @@ public final class KnownAccounts: Sendable {
     public func contains(_ name: String) -> Bool {
         let now = ContinuousClock.now
         let passwd = FileIdentity(path: passwdPath)
+        let half = capacity / 2
         let cached = state.withLock { state -> Bool? in
             if state.passwd != passwd {
-                state.answers.removeAll(keepingCapacity: true)
+                state.forgetAll()
                 state.passwd = passwd
             }
-            guard let answer = state.answers[name], now - answer.at < lifetime else { return nil }
+            if let answer = state.newer[name] {
+                return now - answer.at < lifetime ? answer.known : nil
+            }
+            guard let answer = state.older.removeValue(forKey: name), now - answer.at < lifetime else { return nil }
+            state.remember(name, answer, half: half)
             return answer.known
         }
         if let cached { return cached }
@@ -95,8 +118,7 @@ public final class KnownAccounts: Sendable {
             // A change seen meanwhile by another look-up cleared the cache: this answer may
             // predate it, so it is not kept.
             guard state.passwd == passwd else { return }
-            if state.answers.count >= capacity { state.answers.removeAll(keepingCapacity: true) }
-            state.answers[name] = (known, now)
+            state.remember(name, (known, now), half: half)
         }
         return known
     }
