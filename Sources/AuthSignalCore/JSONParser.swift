@@ -230,6 +230,8 @@ public struct JSONParser {
             index += 1
             return members
         }
+        // Events' objects hold a handful of members: room for them at once, not grown 1, 2, 4, 8.
+        members.reserveCapacity(8)
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
