@@ -74,12 +74,30 @@ public struct Redactor: Sendable {
 
     /// Whether `key` names a sensitive value.
     public func isSensitive(_ key: String) -> Bool {
+        var key = key
+        // Keys are almost always ASCII: matched in place, folding case byte by byte, which is
+        // what lowercasing does to ASCII. Every key of every event passes here.
+        if let answer = key.withUTF8({ bytes in
+            bytes.allSatisfy { $0 < 0x80 } ? patternBytes.contains { Self.contains(bytes, $0) } : nil
+        }) {
+            return answer
+        }
         let lowered = Array(key.lowercased().utf8)
-        return patternBytes.contains { pattern in
-            guard pattern.count <= lowered.count else { return false }
-            return (0...(lowered.count - pattern.count)).contains { start in
-                lowered[start..<(start + pattern.count)].elementsEqual(pattern)
+        return lowered.withUnsafeBufferPointer { bytes in patternBytes.contains { Self.contains(bytes, $0) } }
+    }
+
+    /// Whether `pattern` (lower-case) occurs in `text`, ASCII letters of `text` compared
+    /// without case.
+    private static func contains(_ text: UnsafeBufferPointer<UInt8>, _ pattern: [UInt8]) -> Bool {
+        guard !pattern.isEmpty, pattern.count <= text.count else { return pattern.isEmpty }
+        let folded = { (byte: UInt8) in byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+        return pattern.withUnsafeBufferPointer { pattern in
+            for start in 0...(text.count - pattern.count) {
+                var offset = 0
+                while offset < pattern.count, folded(text[start + offset]) == pattern[offset] { offset += 1 }
+                if offset == pattern.count { return true }
             }
+            return false
         }
     }
 

@@ -11,6 +11,22 @@ import Testing
             hashUnknownUsers: hashUnknownUsers, isKnownAccount: { accounts.contains($0) })
     }
 
+    /// Patterns match anywhere in a key, in any case: ASCII keys are folded in place, others
+    /// lowercased as Unicode does (a custom pattern may be non-ASCII).
+    @Test func sensitiveKeysAreFoundInAnyCase() throws {
+        let redactor = try redactor()
+        for key in ["password", "PassWord", "X-Auth-Token", "api_KEY", "Ünïcode_PASSWORD", "sessionid", "otp"] {
+            #expect(redactor.isSensitive(key), "\(key)")
+        }
+        for key in ["remote_addr", "service", "tty", "café", "", "pas"] {
+            #expect(!redactor.isSensitive(key), "\(key)")
+        }
+        let custom = Redactor(
+            mode: .mask, key: try RedactionKey(bytes: Array(repeating: 1, count: 32)), patterns: ["Пароль", "pin"],
+            isKnownAccount: { _ in true })
+        #expect(custom.isSensitive("ПАРОЛЬ_1") && custom.isSensitive("user_PIN") && !custom.isSensitive("password"))
+    }
+
     /// A failed login's unknown name is hashed wherever the event repeats it: `user`, the
     /// credentials' username keys and any request or credential string equal to it, nested too.
     @Test func unknownNameIsHashedEverywhereItAppears() throws {
