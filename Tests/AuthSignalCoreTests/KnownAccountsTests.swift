@@ -27,11 +27,18 @@ import Testing
         try (names.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    @Test func repeatedNamesAreAnsweredFromMemory() throws {
+    /// A directory holding an account file that lists `names`, its path, and a counting look-up
+    /// over it.
+    func accountFile(_ names: [String]) throws -> (TemporaryDirectory, String, FileAccounts) {
         let directory = try TemporaryDirectory()
         let passwd = directory.file("passwd")
-        try write(["alice"], to: passwd)
-        let accounts = FileAccounts(path: passwd)
+        try write(names, to: passwd)
+        return (directory, passwd, FileAccounts(path: passwd))
+    }
+
+    @Test func repeatedNamesAreAnsweredFromMemory() throws {
+        let (directory, passwd, accounts) = try accountFile(["alice"])
+        _ = directory
         let cache = KnownAccounts(passwdPath: passwd, lookUp: accounts.knows)
         for _ in 0..<100 {
             #expect(cache.contains("alice"))
@@ -42,10 +49,8 @@ import Testing
 
     /// `useradd` and `userdel` replace the file (a new inode): the next look-up asks again.
     @Test func aChangedAccountFileClearsEveryAnswer() throws {
-        let directory = try TemporaryDirectory()
-        let passwd = directory.file("passwd")
-        try write(["alice"], to: passwd)
-        let accounts = FileAccounts(path: passwd)
+        let (directory, passwd, accounts) = try accountFile(["alice"])
+        _ = directory
         let cache = KnownAccounts(passwdPath: passwd, lookUp: accounts.knows)
         #expect(!cache.contains("bob"))
         #expect(cache.contains("alice"))
@@ -57,10 +62,8 @@ import Testing
 
     /// An edit in place that keeps the size still changes the modification time.
     @Test func anEditInPlaceIsNoticed() throws {
-        let directory = try TemporaryDirectory()
-        let passwd = directory.file("passwd")
-        try write(["carol"], to: passwd)
-        let accounts = FileAccounts(path: passwd)
+        let (directory, passwd, accounts) = try accountFile(["carol"])
+        _ = directory
         let cache = KnownAccounts(passwdPath: passwd, lookUp: accounts.knows)
         #expect(cache.contains("carol"))
         // File times advance with the kernel's coarse clock (a few milliseconds).
@@ -75,10 +78,8 @@ import Testing
 
     /// Other NSS sources give no file to watch: their answers are asked again once old.
     @Test func oldAnswersAreAskedAgain() throws {
-        let directory = try TemporaryDirectory()
-        let passwd = directory.file("passwd")
-        try write(["erin"], to: passwd)
-        let accounts = FileAccounts(path: passwd)
+        let (directory, passwd, accounts) = try accountFile(["erin"])
+        _ = directory
         let cache = KnownAccounts(lifetime: .milliseconds(50), passwdPath: passwd, lookUp: accounts.knows)
         #expect(cache.contains("erin"))
         #expect(cache.contains("erin"))
@@ -91,10 +92,8 @@ import Testing
     /// Client-chosen names cannot grow the cache past its capacity, and a spray of them does not
     /// push out a name that keeps being asked about.
     @Test func theCacheIsBoundedAndKeepsNamesInUse() throws {
-        let directory = try TemporaryDirectory()
-        let passwd = directory.file("passwd")
-        try write(["root"], to: passwd)
-        let accounts = FileAccounts(path: passwd)
+        let (directory, passwd, accounts) = try accountFile(["root"])
+        _ = directory
         let cache = KnownAccounts(capacity: 8, passwdPath: passwd, lookUp: accounts.knows)
         #expect(cache.contains("root"))
         for index in 0..<100 {
