@@ -178,6 +178,35 @@ struct QueryTests {
         try await store.close()
     }
 
+    /// Streaming writes each record's line from its columns and copies the stored JSON: the
+    /// bytes must be those of reading the record and writing its line, for every filter shape
+    /// (through the indexes and by seq range, either order, with a limit).
+    @Test func recordLinesAreTheLinesOfTheRecords() async throws {
+        let (directory, store) = try await Self.populated()
+        _ = directory
+        for filter in [
+            RecordFilter(), RecordFilter(user: "u3"), RecordFilter(signal: .userLoginFailed, order: .descending),
+            RecordFilter(remoteAddr: "198.51.100.2", limit: 7),
+        ] {
+            var expected: [UInt8] = []
+            for record in try await store.all(filter) { record.wire.appendLine(to: &expected) }
+            var streamed: [UInt8] = []
+            let count = try await store.recordLines(matching: filter, pageSize: 4) { streamed += $0 }
+            #expect(streamed == expected, "\(filter)")
+            #expect(count == expected.filter { $0 == UInt8(ascii: "\n") }.count)
+        }
+    }
+
+    /// A stored value that is not a JSON object (a damaged or edited file) is refused, never
+    /// copied into a line.
+    @Test func recordLinesRefuseAStoredValueThatIsNotAnObject() async throws {
+        let (directory, store) = try await Self.populated()
+        try tamper(directory.file("audit.db"), #"UPDATE records SET request = '{"tty":"pts/0"' WHERE seq = 7"#)
+        await #expect(throws: StoreError.self) {
+            _ = try await store.recordLines(matching: RecordFilter()) { _ in }
+        }
+    }
+
     @Test func statsCountPerSignalAndReportBounds() async throws {
         let (directory, store) = try await Self.populated()
         _ = directory
