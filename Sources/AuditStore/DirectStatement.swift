@@ -47,10 +47,7 @@ struct DirectStatement {
             switch sqlite3_step(handle) {
             case SQLITE_ROW: try body(StatementRow(handle: handle))
             case SQLITE_DONE: return
-            case let code:
-                throw DatabaseError(
-                    resultCode: ResultCode(rawValue: code),
-                    message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))))
+            case let code: throw Self.error(code, handle)
             }
         }
     }
@@ -69,11 +66,13 @@ struct DirectStatement {
     static func step(_ handle: OpaquePointer?) throws {
         let code = sqlite3_step(handle)
         sqlite3_reset(handle)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code),
-                message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))))
-        }
+        guard code == SQLITE_DONE else { throw error(code, handle) }
+    }
+
+    /// SQLite's error `code` for `handle`, with its message.
+    private static func error(_ code: Int32, _ handle: OpaquePointer?) -> DatabaseError {
+        DatabaseError(
+            resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))))
     }
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

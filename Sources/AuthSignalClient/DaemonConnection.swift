@@ -138,7 +138,7 @@ package final class DaemonConnection {
                 try each(object)
                 continue
             }
-            var fields = try Self.parse(line)
+            let fields = try Self.parse(line)
             if case .object(let body)? = fields[WireRecord.lineKey] {
                 // A record line written some other way (another daemon version): read and
                 // written again.
@@ -151,17 +151,7 @@ package final class DaemonConnection {
                 try each(object[...])
                 continue
             }
-            guard fields["ok"] == .bool(true) else {
-                let error = fields["error"]
-                throw ClientError.daemon(
-                    error?["code"]?.stringValue ?? "internal", error?["message"]?.stringValue ?? "")
-            }
-            fields["ok"] = nil
-            do {
-                return try CountAnswer(fields: fields).count
-            } catch {
-                throw ClientError.badAnswer
-            }
+            return try Self.decode(CountAnswer.self, Self.finalFields(fields)).count
         }
         throw ClientError.connectionLost("the daemon closed the connection")
     }
@@ -186,11 +176,31 @@ package final class DaemonConnection {
                 }
                 continue
             }
-            if line["ok"] == .bool(true) { return line.filter { $0.key != "ok" } }
-            let error = line["error"]
-            throw ClientError.daemon(error?["code"]?.stringValue ?? "internal", error?["message"]?.stringValue ?? "")
+            return try Self.finalFields(line)
         }
         throw ClientError.connectionLost("the daemon closed the connection")
+    }
+
+    /// The fields of an answer's final line, without `ok`.
+    /// - Throws: ``ClientError/daemon(_:_:)`` when the line is an error.
+    private static func finalFields(_ line: JSONObject) throws(ClientError) -> JSONObject {
+        guard line["ok"] == .bool(true) else {
+            let error = line["error"]
+            throw .daemon(error?["code"]?.stringValue ?? "internal", error?["message"]?.stringValue ?? "")
+        }
+        return line.filter { $0.key != "ok" }
+    }
+
+    /// A final line's fields read as `Answer`.
+    /// - Throws: ``ClientError/badAnswer`` when they are not one.
+    private static func decode<Answer: ProtocolAnswer>(_ type: Answer.Type, _ fields: JSONObject) throws(ClientError)
+        -> Answer
+    {
+        do {
+            return try Answer(fields: fields)
+        } catch {
+            throw .badAnswer
+        }
     }
 
     /// Reads one request's answer as `Answer`, calling `record` for each record line.
@@ -203,12 +213,7 @@ package final class DaemonConnection {
     private func answer<Answer: ProtocolAnswer, Item: WireItem>(
         _ type: Answer.Type, items each: (Item) throws -> Void
     ) throws -> Answer {
-        let fields = try answerFields(Item.self, each: each)
-        do {
-            return try Answer(fields: fields)
-        } catch {
-            throw ClientError.badAnswer
-        }
+        try Self.decode(type, answerFields(Item.self, each: each))
     }
 
     /// Sends `request` and returns its answer as `Answer`, calling `record` for each record line.
