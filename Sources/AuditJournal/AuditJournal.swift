@@ -106,6 +106,8 @@ package enum AuditJournal {
         package let hash: [UInt8]
         /// The audit log it belongs to (`nil` in anchors written before log identities).
         package let logID: String?
+        /// The host it came from, when read back by ``JournalHistory``.
+        package var host: String?
     }
 
     /// The anchor an entry written by ``anchorEntry(seq:hash:logID:)`` holds, or `nil` (also for

@@ -1,6 +1,6 @@
 package import AuthSignalCore
 import Foundation
-package import Systemd
+import Systemd
 
 /// Audit records read back from the journal entries daemons write: this host's journal, or a
 /// directory of journal files collected from many hosts by systemd-journal-remote (docs/fleet.md).
@@ -17,15 +17,28 @@ package final class JournalHistory {
     /// How long after a record was received its journal entry may be written (the daemon's journal
     /// queue); bounds the scan past `until`.
     private static let writeDelay: TimeInterval = 600
+    /// The collected files by sender, for a directory: each record's host is its file's sender.
+    private var remote: RemoteJournalFiles?
+    /// Sequence-number ids no file of the directory carried when last read again.
+    private var unattributed: Set<String> = []
 
-    /// Opens this host's journal, or the journal files in `directory`, reading the entries of
+    /// Opens this host's journal, or the journal files in `directory` (only the files
+    /// systemd-journal-remote wrote for the sender `host`, when given), reading the entries of
     /// `writer` (by default ``TrustedJournalWriter/local`` for this host's journal and
     /// ``TrustedJournalWriter/collected`` for a directory).
-    package init(directory: String? = nil, writer: TrustedJournalWriter? = nil) throws(JournalError) {
+    package init(directory: String? = nil, host: String? = nil, writer: TrustedJournalWriter? = nil) throws {
         if let directory {
-            reader = try JournalReader(directory: directory)
+            let remote = RemoteJournalFiles(directory: directory)
+            if let host {
+                guard let files = remote.files[host] else { throw JournalHistoryError.noFiles(host: host, directory) }
+                reader = try JournalReader(files: files)
+            } else {
+                reader = try JournalReader(directory: directory)
+            }
+            self.remote = remote
         } else {
             reader = try JournalReader()
+            remote = nil
         }
         self.writer = writer ?? (directory == nil ? .local : .collected)
     }
@@ -81,19 +94,54 @@ package final class JournalHistory {
         }
     }
 
-    /// The chain anchors written for the audit log named `logID`, oldest first.
+    /// The chain anchors written for the audit log named `logID`, oldest first, each with the host
+    /// it came from.
+    ///
+    /// One log is one host's: anchors of it from several senders of a collector's directory mean
+    /// that one of them wrote the other's log id, and the caller must name the host
+    /// (``JournalHistoryError/anchorsFromSeveralHosts(logID:_:)``).
     package func anchors(logID: String) throws -> [AuditJournal.Anchor] {
         try reader.matchAnchors(logID: logID, writer: writer)
         var anchors: [AuditJournal.Anchor] = []
         reader.seekHead()
         while let fields = try reader.next() {
-            if let anchor = AuditJournal.anchor(fromEntry: fields, writer: writer) { anchors.append(anchor) }
+            if var anchor = AuditJournal.anchor(fromEntry: fields, writer: writer) {
+                anchor.host = host(of: fields)
+                anchors.append(anchor)
+            }
+        }
+        let hosts = Set(anchors.compactMap(\.host))
+        if remote != nil, hosts.count > 1 {
+            throw JournalHistoryError.anchorsFromSeveralHosts(logID: logID, hosts.sorted())
         }
         return anchors
     }
 
+    /// The host an entry came from: the sender whose file holds it, in a collector's directory;
+    /// else the `_HOSTNAME` journald stamped.
+    private func host(of fields: [String: [UInt8]]) -> String? {
+        if let sender = currentSender() { return sender }
+        return fields[JournalFieldName.hostname.name].map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The sender of the current entry's file, reading the directory again once for an id no
+    /// known file carries (a sender that appeared since).
+    private func currentSender() -> String? {
+        guard remote != nil, let id = reader.seqnumID else { return nil }
+        if let sender = remote?.sender(seqnumID: id) { return sender }
+        guard !unattributed.contains(id) else { return nil }
+        remote?.rescan()
+        if let sender = remote?.sender(seqnumID: id) { return sender }
+        unattributed.insert(id)
+        return nil
+    }
+
     private func record(_ fields: [String: [UInt8]]) -> WireRecord? {
-        AuditJournal.record(fromEntry: fields, written: reader.realtime, writer: writer)
+        guard var record = AuditJournal.record(fromEntry: fields, written: reader.realtime, writer: writer) else {
+            return nil
+        }
+        if let sender = currentSender() { record.host = sender }
+        return record
     }
 
     /// Journal matches for what the journal indexes (every record is also checked against the
@@ -102,5 +150,24 @@ package final class JournalHistory {
         try reader.matchAuditRecords(
             signal: filter.signal, user: filter.user, sender: filter.sender, remoteAddr: filter.remoteAddr,
             writer: writer)
+    }
+}
+
+/// Why a collector's directory could not answer.
+package enum JournalHistoryError: Error, Equatable, CustomStringConvertible {
+    /// No file of the directory is the named sender's.
+    case noFiles(host: String, String)
+    /// Anchors of one log came from the files of more than one sender.
+    case anchorsFromSeveralHosts(logID: String, [String])
+
+    /// A message for people.
+    package var description: String {
+        switch self {
+        case .noFiles(let host, let directory):
+            "no journal files from host \(host) in \(directory) (systemd-journal-remote names them remote-\(host).journal)"
+        case .anchorsFromSeveralHosts(let logID, let hosts):
+            "anchors of log \(logID) come from several hosts (\(hosts.joined(separator: ", "))): one wrote the "
+                + "other's log id; name the log's host with --host"
+        }
     }
 }

@@ -14,6 +14,8 @@ package struct Verification: Sendable {
     package var anchorsFound = 0
     /// The newest anchor compared with the log, if any.
     package var latestAnchor: Int64?
+    /// The host the anchors came from, in a collector's journal files.
+    package var anchorHost: String?
     /// The audit log's identity (`nil` for a log written before identities existed).
     package var logID: String?
 
@@ -33,13 +35,17 @@ package enum Verifier {
         let log = try ReadOnlyAuditLog(path: path)
         defer { try? log.close() }
         var anchors: [ChainHead] = []
+        var anchorHost: String?
         if let journal, let logID = log.logID {
-            anchors = try journal.anchors(logID: logID).map { ChainHead(seq: $0.seq, hash: Data($0.hash)) }
+            let found = try journal.anchors(logID: logID)
+            anchorHost = found.first?.host
+            anchors = found.map { ChainHead(seq: $0.seq, hash: Data($0.hash)) }
             if let from { anchors.removeAll { $0.seq < from } }
             if let to { anchors.removeAll { $0.seq > to } }
         }
         let report = try await log.verify(from: from, to: to, anchors: anchors)
         var result = Verification(checked: report.checked, logID: log.logID)
+        result.anchorHost = anchorHost
         result.anchorsFound = anchors.count
         result.latestAnchor = anchors.map(\.seq).max()
         if let problem = report.problem { result.problem = (problem.seq, problem.description) }
@@ -66,7 +72,9 @@ package enum Verifier {
         let firstSeq = stats.firstSeq ?? 1
         let lastSeq = stats.lastSeq ?? 0
         // Anchors of pruned records cannot be compared; the store keeps its own pruning anchor.
-        let anchors = try journal.anchors(logID: logID).filter { anchor in
+        let found = try journal.anchors(logID: logID)
+        result.anchorHost = found.first?.host
+        let anchors = found.filter { anchor in
             anchor.seq >= max(from ?? firstSeq, firstSeq) && anchor.seq <= (to ?? Int64.max)
         }
         result.anchorsFound = anchors.count

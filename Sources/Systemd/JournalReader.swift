@@ -2,8 +2,8 @@ import CSystemd
 package import Foundation
 import Glibc
 
-/// Reads journal entries with `sd_journal_open` (the local journal) or
-/// `sd_journal_open_directory` (such as files collected by systemd-journal-remote).
+/// Reads journal entries with `sd_journal_open` (the local journal), `sd_journal_open_directory`
+/// or `sd_journal_open_files` (such as files collected by systemd-journal-remote).
 ///
 /// Not `Sendable`: an `sd_journal` handle belongs to one thread at a time.
 package final class JournalReader {
@@ -18,6 +18,19 @@ package final class JournalReader {
     /// Opens the journal files in `directory`.
     package init(directory: String) throws(JournalError) {
         let result = sd_journal_open_directory(&handle, directory, 0)
+        guard result >= 0 else { throw .readFailed(-result) }
+    }
+
+    /// Opens the journal files at `paths` (one sender's, for instance).
+    package init(files paths: [String]) throws(JournalError) {
+        var arguments = paths.map { strdup($0) }
+        arguments.append(nil)
+        defer { for argument in arguments { free(argument) } }
+        let result = arguments.withUnsafeMutableBufferPointer { buffer in
+            buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) {
+                sd_journal_open_files(&handle, $0.baseAddress, 0)
+            }
+        }
         guard result >= 0 else { throw .readFailed(-result) }
     }
 
@@ -73,6 +86,18 @@ package final class JournalReader {
         var microseconds: UInt64 = 0
         guard sd_journal_get_realtime_usec(handle, &microseconds) >= 0 else { return nil }
         return Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
+    }
+
+    /// The sequence-number id of the file the current entry was read from (the cursor's `s=`):
+    /// set when the file is made and kept across its rotations, so it names the writer's series
+    /// of files (see ``RemoteJournalFiles``).
+    package var seqnumID: String? {
+        var cursor: UnsafeMutablePointer<CChar>?
+        guard sd_journal_get_cursor(handle, &cursor) >= 0, let cursor else { return nil }
+        defer { free(cursor) }
+        let text = String(cString: cursor)
+        guard text.hasPrefix("s="), let end = text.firstIndex(of: ";") else { return nil }
+        return String(text[text.index(text.startIndex, offsetBy: 2)..<end])
     }
 
     /// Waits until the journal changes or `timeout` passes.

@@ -217,6 +217,47 @@ extension DaemonTests {
             #expect(both.status == 64)
         }
 
+        /// In a collector's directory the file an entry is in names its host, not the `_HOSTNAME`
+        /// in it: a host replaying another's entries, anchors included, under that host's name
+        /// stays itself, and a log's anchors from two senders are refused until one is named.
+        @Test func collectedFilesNameTheirSender() throws {
+            let tag = runTag()
+            let daemon = try anchoredDaemon(count: 6, anchorEvery: 3, prefix: "sender-\(tag)")
+            #expect(daemon.stop() == 0)
+            let copy = try copyLog(of: daemon, named: "copy")
+            let collected = daemon.directory.path + "/collected"
+            try FileManager.default.createDirectory(atPath: collected, withIntermediateDirectories: true)
+            // web3 stamps its own boot id: entries identical to the byte would be one entry to
+            // the journal library, which shows each once however many files hold it.
+            for (sender, boot) in [("web1", "&"), ("web3", "_BOOT_ID=0123456789abcdef0123456789abcdef")] {
+                let upload = try shell(
+                    "journalctl -o export SYSLOG_IDENTIFIER=authsignald _PID=\(daemon.pid) "
+                        + "| sed -e 's/^_HOSTNAME=.*/_HOSTNAME=web1/' -e 's/^_BOOT_ID=.*/\(boot)/' "
+                        + "| /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(sender).journal - 2>&1")
+                #expect(upload.status == 0, "\(upload.output)")
+            }
+            let directory = ["--journal-directory", collected, "--journal-unit", "none"]
+            let all = try cli(["query", "--format", "jsonl"] + directory, socket: "/x")
+            let hosts = try all.out.split(separator: "\n").map { try object(String($0))["host"] as? String }
+            #expect(hosts.filter { $0 == "web1" }.count == 6 && hosts.filter { $0 == "web3" }.count == 6, "\(all)")
+            for sender in ["web1", "web3"] {
+                let one = try cli(["query", "--format", "jsonl", "--host", sender] + directory, socket: "/x")
+                let records = try one.out.split(separator: "\n").map { try object(String($0)) }
+                #expect(records.count == 6 && records.allSatisfy { $0["host"] as? String == sender }, "\(one)")
+            }
+            let unknown = try cli(["query", "--host", "web2"] + directory, socket: "/x")
+            #expect(unknown.status == 3 && unknown.err.contains("no journal files from host web2"), "\(unknown)")
+            let notCollected = try cli(["query", "--host", "web1", "--journal"], socket: "/x")
+            #expect(notCollected.status == 64, "\(notCollected)")
+
+            let ambiguous = try cli(["verify", "--database", copy] + directory, socket: "/x")
+            #expect(ambiguous.status == 3, "\(ambiguous)")
+            #expect(ambiguous.err.contains("come from several hosts (web1, web3)"), "\(ambiguous)")
+            let named = try cli(["verify", "--database", copy, "--host", "web1"] + directory, socket: "/x")
+            #expect(named.status == 0, "\(named)")
+            #expect(named.out.contains("from host web1; the log agrees with the newest (record 6)"), "\(named)")
+        }
+
         /// Any user can run a program named authsignald (`_COMM`) and write `AUTHSIGNAL_*` fields;
         /// only journald's `_SYSTEMD_UNIT` and `_UID` stamps decide whose entries are records.
         @Test func forgedJournalEntriesAreNotRecords() throws {

@@ -22,19 +22,22 @@ extension AuthSignalCommand {
             help: "Read the chain anchors from the journal files in this directory."
         )
         var journalDirectory: String?
+        @Option(
+            help: ArgumentHelp(
+                "With --journal-directory: only the anchors in the files systemd-journal-remote wrote for this host.",
+                valueName: "name"))
+        var host: String?
         @OptionGroup var writer: JournalWriterOptions
         @Flag(name: .customLong("no-journal"), help: "Do not compare with journal anchors.") var noJournal = false
         @Option(help: "First seq to check.") var from: Int64?
         @Option(help: "Last seq to check.") var to: Int64?
 
+        func validate() throws {
+            if host != nil && journalDirectory == nil { throw ValidationError("--host needs --journal-directory") }
+        }
+
         func run() async throws {
-            // The journal holds anchors only where the daemon wrote them; without one, the chain is
-            // still checked on its own.
-            let journal =
-                noJournal
-                ? nil
-                : try? JournalHistory(
-                    directory: journalDirectory, writer: writer.writer(collected: journalDirectory != nil))
+            let journal = try openJournal()
             let progress = Progress()
             progress.note("verifying the hash chain…")
             let result: Verification
@@ -48,6 +51,10 @@ extension AuthSignalCommand {
             } catch let error as ClientError {
                 progress.done()
                 throw fail(error)
+            } catch let error as JournalHistoryError {
+                progress.done()
+                FileHandle.standardError.write(Data("authsignal: \(error)\n".utf8))
+                throw ExitStatus.unavailable.exit
             } catch {
                 progress.done()
                 throw failReading(error)
@@ -58,11 +65,28 @@ extension AuthSignalCommand {
             }
             printOut("chain intact: \(result.checked) records verified\n")
             if let latest = result.latestAnchor {
+                let origin = result.anchorHost.map { " from host \($0)" } ?? ""
                 printOut(
-                    "journal anchors: \(result.anchorsFound) found for log \(result.logID ?? "?"); the log agrees with the newest (record \(latest))\n"
+                    "journal anchors: \(result.anchorsFound) found for log \(result.logID ?? "?")\(origin); the log agrees with the newest (record \(latest))\n"
                 )
             } else if !noJournal {
                 printOut("journal anchors: none found for this log (the chain was checked on its own)\n")
+            }
+        }
+
+        /// The journal to take anchors from; `nil` with --no-journal, or where no journal can be
+        /// read (the chain is then checked on its own). Asking for one host's files of a directory
+        /// that has none is an error, not a silent check without anchors.
+        private func openJournal() throws -> JournalHistory? {
+            guard !noJournal else { return nil }
+            do {
+                return try JournalHistory(
+                    directory: journalDirectory, host: host, writer: writer.writer(collected: journalDirectory != nil))
+            } catch let error as JournalHistoryError {
+                FileHandle.standardError.write(Data("authsignal: \(error)\n".utf8))
+                throw ExitStatus.unavailable.exit
+            } catch {
+                return nil
             }
         }
     }

@@ -15,6 +15,11 @@ struct HistorySource: ParsableArguments {
         name: .customLong("journal-directory"),
         help: "Read the audit entries in the journal files in this directory (many hosts': docs/fleet.md).")
     var journalDirectory: String?
+    @Option(
+        help: ArgumentHelp(
+            "With --journal-directory: read only the files systemd-journal-remote wrote for this host.",
+            valueName: "name"))
+    var host: String?
     @OptionGroup var writer: JournalWriterOptions
 
     /// Whether records come from journals, and so carry a host.
@@ -24,13 +29,14 @@ struct HistorySource: ParsableArguments {
         if [database != nil, journal, journalDirectory != nil].filter({ $0 }).count > 1 {
             throw ValidationError("choose one of --database, --journal and --journal-directory")
         }
+        if host != nil && journalDirectory == nil { throw ValidationError("--host needs --journal-directory") }
     }
 
     /// Opens the journal this source names.
     func openJournal() throws -> JournalHistory {
         do {
             return try JournalHistory(
-                directory: journalDirectory, writer: writer.writer(collected: journalDirectory != nil))
+                directory: journalDirectory, host: host, writer: writer.writer(collected: journalDirectory != nil))
         } catch {
             FileHandle.standardError.write(Data("authsignal: cannot open the journal: \(error)\n".utf8))
             throw ExitStatus.unavailable.exit
