@@ -21,6 +21,8 @@ package final class JournalHistory {
     private var remote: RemoteJournalFiles?
     /// Sequence-number ids no file of the directory carried when last read again.
     private var unattributed: Set<String> = []
+    /// What was read already: an entry the uploader sent twice is one record.
+    private var seen = SeenRecords()
 
     /// Opens this host's journal, or the journal files in `directory` (only the files
     /// systemd-journal-remote wrote for the sender `host`, when given), reading the entries of
@@ -54,7 +56,7 @@ package final class JournalHistory {
             if let since = filter.since { reader.seek(realtime: since) } else { reader.seekHead() }
             while let fields = try reader.next() {
                 if let until = filter.until, let written = reader.realtime, written >= until + Self.writeDelay { break }
-                guard let record = record(fields), filter.matches(record) else { continue }
+                guard let record = record(fields), filter.matches(record), seen.first(record) else { continue }
                 try each(record)
                 count += 1
                 if count == limit { break }
@@ -63,7 +65,7 @@ package final class JournalHistory {
             if let until = filter.until { reader.seek(realtime: until + Self.writeDelay) } else { reader.seekTail() }
             while count < limit, let fields = try reader.previous() {
                 if let since = filter.since, let written = reader.realtime, written < since { break }
-                guard let record = record(fields), filter.matches(record) else { continue }
+                guard let record = record(fields), filter.matches(record), seen.first(record) else { continue }
                 try each(record)
                 count += 1
             }
@@ -87,7 +89,7 @@ package final class JournalHistory {
         }
         while true {
             while let fields = try reader.next() {
-                guard let record = record(fields), filter.matches(record) else { continue }
+                guard let record = record(fields), filter.matches(record), seen.first(record) else { continue }
                 try each(record)
             }
             try reader.wait(timeout: .seconds(1))

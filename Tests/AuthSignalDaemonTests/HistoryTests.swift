@@ -3,28 +3,12 @@ import Glibc
 import TestSupport
 import Testing
 
-/// Rewrites the chain of the audit log at argv[1] from record argv[2] on, after changing that
-/// record's user to argv[3]: a forger who knows the hash construction (docs/storage.md). The chain
-/// then verifies on its own; only the journal anchors can tell.
-private let chainForger = """
-    import hashlib, sqlite3, struct, sys
-    def field(v):
-        if v is None: return b"\\0"
-        if isinstance(v, int): return b"\\1" + struct.pack(">q", v)
-        b = v.encode() if isinstance(v, str) else v
-        return b"\\2" + struct.pack(">I", len(b)) + b
-    db = sqlite3.connect(sys.argv[1])
-    start = int(sys.argv[2])
-    db.execute("UPDATE records SET user = ? WHERE seq = ?", (sys.argv[3], start))
-    prev = db.execute("SELECT hash FROM records WHERE seq = ?", (start - 1,)).fetchone()[0]
-    rows = db.execute("SELECT seq, received, time, signal, sender, user, remote_addr, request, credentials, "
-                      "peer_uid, peer_gid, peer_pid, idem FROM records WHERE seq >= ? ORDER BY seq", (start,)).fetchall()
-    for row in rows:
-        digest = hashlib.sha256(prev + b"authsignal-record-v1" + b"".join(field(v) for v in row)).digest()
-        db.execute("UPDATE records SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, row[0]))
-        prev = digest
-    db.commit()
-    """
+/// Rewrites the chain of an audit log from a record on, as a forger who knows the hash
+/// construction would (scripts/forge-chain): the chain then verifies on its own; only the journal
+/// anchors can tell.
+private func forgeChain(_ database: String, from seq: Int, user: String) throws -> (status: Int32, output: String) {
+    try runCommand("/usr/bin/python3", [repositoryRoot + "/scripts/forge-chain", database, String(seq), user])
+}
 
 /// Runs a shell pipeline; returns its status and output.
 private func shell(_ script: String) throws -> (status: Int32, output: String) {
@@ -105,7 +89,7 @@ extension DaemonTests {
 
             // Edit a record and rewrite the chain after it, as a forger who knows the hash would.
             let forged = try copyLog(of: daemon, named: "forged")
-            let forgery = try runCommand("/usr/bin/python3", ["-c", chainForger, forged, "3", "mallory"])
+            let forgery = try forgeChain(forged, from: 3, user: "mallory")
             #expect(forgery.status == 0, "\(forgery.output)")
             #expect(
                 try cli(
@@ -132,7 +116,7 @@ extension DaemonTests {
         @Test func daemonVerifyCatchesAChainRewrittenUnderIt() throws {
             let daemon = try anchoredDaemon(count: 6, anchorEvery: 2, prefix: "live-\(runTag())")
             let socket = daemon.socketPath
-            let forgery = try runCommand("/usr/bin/python3", ["-c", chainForger, daemon.databasePath, "5", "mallory"])
+            let forgery = try forgeChain(daemon.databasePath, from: 5, user: "mallory")
             #expect(forgery.status == 0, "\(forgery.output)")
             #expect(try cli(["verify"] + testJournalWriter + ["--no-journal"], socket: socket).status == 0)
             let caught = try cli(["verify"] + testJournalWriter, socket: socket)
@@ -220,6 +204,7 @@ extension DaemonTests {
         /// In a collector's directory the file an entry is in names its host, not the `_HOSTNAME`
         /// in it: a host replaying another's entries, anchors included, under that host's name
         /// stays itself, and a log's anchors from two senders are refused until one is named.
+        /// An entry uploaded twice is one record.
         @Test func collectedFilesNameTheirSender() throws {
             let tag = runTag()
             let daemon = try anchoredDaemon(count: 6, anchorEvery: 3, prefix: "sender-\(tag)")
@@ -229,13 +214,18 @@ extension DaemonTests {
             try FileManager.default.createDirectory(atPath: collected, withIntermediateDirectories: true)
             // web3 stamps its own boot id: entries identical to the byte would be one entry to
             // the journal library, which shows each once however many files hold it.
-            for (sender, boot) in [("web1", "&"), ("web3", "_BOOT_ID=0123456789abcdef0123456789abcdef")] {
+            // web1's entries arrive twice, as an uploader resending after an outage sends them.
+            for (sender, boot) in [
+                ("web1", "&"), ("web1", "&"), ("web3", "_BOOT_ID=0123456789abcdef0123456789abcdef"),
+            ] {
                 let upload = try shell(
                     "journalctl -o export SYSLOG_IDENTIFIER=authsignald _PID=\(daemon.pid) "
                         + "| sed -e 's/^_HOSTNAME=.*/_HOSTNAME=web1/' -e 's/^_BOOT_ID=.*/\(boot)/' "
                         + "| /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(sender).journal - 2>&1")
                 #expect(upload.status == 0, "\(upload.output)")
             }
+            let raw = try shell("journalctl --file \(collected)/remote-web1.journal -o cat AUTHSIGNAL_SEQ=1 | wc -l")
+            #expect(raw.output.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(raw)")
             let directory = ["--journal-directory", collected, "--journal-unit", "none"]
             let all = try cli(["query", "--format", "jsonl"] + directory, socket: "/x")
             let hosts = try all.out.split(separator: "\n").map { try object(String($0))["host"] as? String }
