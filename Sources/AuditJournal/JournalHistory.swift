@@ -23,6 +23,8 @@ package final class JournalHistory {
     private var unattributed: Set<String> = []
     /// What was read already: an entry the uploader sent twice is one record.
     private var seen = SeenRecords()
+    /// Whether only one sender's files are open.
+    private var oneHost = false
 
     /// Opens this host's journal, or the journal files in `directory` (only the files
     /// systemd-journal-remote wrote for the sender `host`, when given), reading the entries of
@@ -34,6 +36,7 @@ package final class JournalHistory {
             if let host {
                 guard let files = remote.files[host] else { throw JournalHistoryError.noFiles(host: host, directory) }
                 reader = try JournalReader(files: files)
+                oneHost = true
             } else {
                 reader = try JournalReader(directory: directory)
             }
@@ -48,27 +51,57 @@ package final class JournalHistory {
     /// Calls `each` with every record matching `filter` (its order and limit included); returns how
     /// many there were.
     package func records(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Int {
-        try matchRecords(filter)
-        var count = 0
         let limit = filter.limit ?? Int.max
         guard limit > 0 else { return 0 }
-        if filter.order == .ascending {
-            if let since = filter.since { reader.seek(realtime: since) } else { reader.seekHead() }
-            while let fields = try reader.next() {
-                if let until = filter.until, let written = reader.realtime, written >= until + Self.writeDelay { break }
-                guard let record = record(fields), filter.matches(record), seen.first(record) else { continue }
-                try each(record)
-                count += 1
-                if count == limit { break }
-            }
-        } else {
-            if let until = filter.until { reader.seek(realtime: until + Self.writeDelay) } else { reader.seekTail() }
-            while count < limit, let fields = try reader.previous() {
-                if let since = filter.since, let written = reader.realtime, written < since { break }
-                guard let record = record(fields), filter.matches(record), seen.first(record) else { continue }
-                try each(record)
-                count += 1
-            }
+        if filter.order == .ascending { return try ascending(reader, filter, limit: limit, host: nil, each: each) }
+        try match(reader, filter)
+        var count = 0
+        if let until = filter.until { reader.seek(realtime: until + Self.writeDelay) } else { reader.seekTail() }
+        while count < limit, let fields = try reader.previous() {
+            if let since = filter.since, let written = reader.realtime, written < since { break }
+            guard let record = record(fields, in: reader, host: nil), filter.matches(record), seen.first(record)
+            else { continue }
+            try each(record)
+            count += 1
+        }
+        return count
+    }
+
+    /// Calls `each` with every record matching `filter` (its limit included, not its order), one
+    /// sender's files after another; returns how many there were. For answers that do not depend
+    /// on order, such as a report's counts.
+    ///
+    /// The merged view of a collector's directory costs the journal library a look into every
+    /// sender's files for each entry, and with a hundred senders its map cache thrashes; one
+    /// sender at a time costs neither. This host's journal, one sender's files, and a directory
+    /// that also holds files not named by sender are read in time order.
+    package func recordsInAnyOrder(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Int {
+        guard let remote, !oneHost, remote.unnamedFiles == 0, remote.files.count > 1 else {
+            return try records(matching: filter, each: each)
+        }
+        var count = 0
+        for (sender, paths) in remote.files.sorted(by: { $0.key < $1.key }) {
+            let limit = (filter.limit ?? Int.max) - count
+            guard limit > 0 else { break }
+            count += try ascending(JournalReader(files: paths), filter, limit: limit, host: sender, each: each)
+        }
+        return count
+    }
+
+    /// Reads `reader` from `filter.since` on, calling `each` with up to `limit` matching records;
+    /// returns how many. `host` names the sender whose files `reader` holds, if known.
+    private func ascending(
+        _ reader: JournalReader, _ filter: RecordFilter, limit: Int, host: String?, each: (WireRecord) throws -> Void
+    ) throws -> Int {
+        try match(reader, filter)
+        var count = 0
+        if let since = filter.since { reader.seek(realtime: since) } else { reader.seekHead() }
+        while count < limit, let fields = try reader.next() {
+            if let until = filter.until, let written = reader.realtime, written >= until + Self.writeDelay { break }
+            guard let record = record(fields, in: reader, host: host), filter.matches(record), seen.first(record)
+            else { continue }
+            try each(record)
+            count += 1
         }
         return count
     }
@@ -89,7 +122,8 @@ package final class JournalHistory {
         }
         while true {
             while let fields = try reader.next() {
-                guard let record = record(fields), filter.matches(record), seen.first(record) else { continue }
+                guard let record = record(fields, in: reader, host: nil), filter.matches(record), seen.first(record)
+                else { continue }
                 try each(record)
             }
             try reader.wait(timeout: .seconds(1))
@@ -122,13 +156,13 @@ package final class JournalHistory {
     /// The host an entry came from: the sender whose file holds it, in a collector's directory;
     /// else the `_HOSTNAME` journald stamped.
     private func host(of fields: [String: [UInt8]]) -> String? {
-        if let sender = currentSender() { return sender }
+        if let sender = currentSender(of: reader) { return sender }
         return fields[JournalFieldName.hostname.name].map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// The sender of the current entry's file, reading the directory again once for an id no
-    /// known file carries (a sender that appeared since).
-    private func currentSender() -> String? {
+    /// The sender of the file of `reader`'s current entry, reading the directory again once for
+    /// an id no known file carries (a sender that appeared since).
+    private func currentSender(of reader: JournalReader) -> String? {
         guard remote != nil, let id = reader.seqnumID else { return nil }
         if let sender = remote?.sender(seqnumID: id) { return sender }
         guard !unattributed.contains(id) else { return nil }
@@ -138,17 +172,19 @@ package final class JournalHistory {
         return nil
     }
 
-    private func record(_ fields: [String: [UInt8]]) -> WireRecord? {
+    /// The record `fields` describe, the current entry of `reader`, with its host: `host` when
+    /// given, else its file's sender.
+    private func record(_ fields: [String: [UInt8]], in reader: JournalReader, host: String?) -> WireRecord? {
         guard var record = AuditJournal.record(fromEntry: fields, written: reader.realtime, writer: writer) else {
             return nil
         }
-        if let sender = currentSender() { record.host = sender }
+        if let sender = host ?? currentSender(of: reader) { record.host = sender }
         return record
     }
 
-    /// Journal matches for what the journal indexes (every record is also checked against the
-    /// whole filter, which covers the time range and `after_seq`).
-    private func matchRecords(_ filter: RecordFilter) throws {
+    /// Journal matches on `reader` for what the journal indexes (every record is also checked
+    /// against the whole filter, which covers the time range and `after_seq`).
+    private func match(_ reader: JournalReader, _ filter: RecordFilter) throws {
         try reader.matchAuditRecords(
             signal: filter.signal, user: filter.user, sender: filter.sender, remoteAddr: filter.remoteAddr,
             writer: writer)

@@ -13,6 +13,8 @@ package struct RemoteJournalFiles: Sendable {
     package let directory: String
     /// Each sender's files, oldest name first.
     package private(set) var files: [String: [String]] = [:]
+    /// How many journal files of the directory are not named by sender.
+    package private(set) var unnamedFiles = 0
     private var senders: [String: String] = [:]
 
     /// Reads the names and headers of the files in `directory`.
@@ -25,10 +27,14 @@ package struct RemoteJournalFiles: Sendable {
     package mutating func rescan() {
         files = [:]
         senders = [:]
+        unnamedFiles = 0
         var ambiguous: Set<String> = []
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         for name in names.sorted() {
-            guard let sender = Self.sender(fileName: name) else { continue }
+            guard let sender = Self.sender(fileName: name) else {
+                if name.hasSuffix(".journal") || name.hasSuffix(".journal~") { unnamedFiles += 1 }
+                continue
+            }
             let path = directory + "/" + name
             files[sender, default: []].append(path)
             guard let id = Self.seqnumID(path: path) else { continue }
