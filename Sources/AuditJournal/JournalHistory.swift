@@ -51,20 +51,7 @@ package final class JournalHistory {
     /// Calls `each` with every record matching `filter` (its order and limit included); returns how
     /// many there were.
     package func records(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Int {
-        let limit = filter.limit ?? Int.max
-        guard limit > 0 else { return 0 }
-        if filter.order == .ascending { return try ascending(reader, filter, limit: limit, host: nil, each: each) }
-        try match(reader, filter)
-        var count = 0
-        if let until = filter.until { reader.seek(realtime: until + Self.writeDelay) } else { reader.seekTail() }
-        while count < limit, let fields = try reader.previous() {
-            if let since = filter.since, let written = reader.realtime, written < since { break }
-            guard let record = record(fields, in: reader, host: nil), filter.matches(record), seen.first(record)
-            else { continue }
-            try each(record)
-            count += 1
-        }
-        return count
+        try scan(reader, filter, limit: filter.limit ?? Int.max, host: nil, each: each)
     }
 
     /// Calls `each` with every record matching `filter` (its limit included, not its order), one
@@ -83,21 +70,30 @@ package final class JournalHistory {
         for (sender, paths) in remote.files.sorted(by: { $0.key < $1.key }) {
             let limit = (filter.limit ?? Int.max) - count
             guard limit > 0 else { break }
-            count += try ascending(JournalReader(files: paths), filter, limit: limit, host: sender, each: each)
+            count += try scan(JournalReader(files: paths), filter, limit: limit, host: sender, each: each)
         }
         return count
     }
 
-    /// Reads `reader` from `filter.since` on, calling `each` with up to `limit` matching records;
-    /// returns how many. `host` names the sender whose files `reader` holds, if known.
-    private func ascending(
+    /// Reads `reader` over `filter`'s time range in its order, calling `each` with up to `limit`
+    /// matching records; returns how many. `host` names the sender whose files `reader` holds,
+    /// if known.
+    private func scan(
         _ reader: JournalReader, _ filter: RecordFilter, limit: Int, host: String?, each: (WireRecord) throws -> Void
     ) throws -> Int {
+        guard limit > 0 else { return 0 }
         try match(reader, filter)
+        let forward = filter.order == .ascending
+        // Entries are written up to writeDelay after the record was received.
+        let end = forward ? filter.until.map { $0 + Self.writeDelay } : filter.since
+        if forward {
+            if let since = filter.since { reader.seek(realtime: since) } else { reader.seekHead() }
+        } else {
+            if let until = filter.until { reader.seek(realtime: until + Self.writeDelay) } else { reader.seekTail() }
+        }
         var count = 0
-        if let since = filter.since { reader.seek(realtime: since) } else { reader.seekHead() }
-        while count < limit, let fields = try reader.next() {
-            if let until = filter.until, let written = reader.realtime, written >= until + Self.writeDelay { break }
+        while count < limit, let fields = try forward ? reader.next() : reader.previous() {
+            if let end, let written = reader.realtime, forward ? written >= end : written < end { break }
             guard let record = record(fields, in: reader, host: host), filter.matches(record), seen.first(record)
             else { continue }
             try each(record)
