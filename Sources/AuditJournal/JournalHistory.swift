@@ -138,7 +138,8 @@ package final class JournalHistory {
         reader.seekHead()
         while let fields = try reader.next() {
             if var anchor = AuditJournal.anchor(fromEntry: fields, writer: writer) {
-                anchor.host = host(of: fields)
+                // Only a collector's directory holds anchors of more than this host.
+                if remote != nil { anchor.host = host(of: fields) }
                 anchors.append(anchor)
             }
         }
