@@ -145,11 +145,16 @@ extension DaemonTests {
                 #expect(
                     try cli(["send", "logout", "--user", "w2-\(tag)-\(index)"], socket: web2.socketPath).status == 0)
             }
-            // This host's journal, read directly.
+            // This host's journal, read directly, once both daemons' journal threads have written
+            // their last entries (each daemon's own, so one may lag the other).
             try waitFor("the journal entries") {
                 try cli(
                     ["query", "--journal"] + testJournalWriter + ["--user", "w2-\(tag)-4"], socket: "/nonexistent"
                 ).status == 0
+                    && cli(
+                        ["query", "--journal", "--format", "jsonl"] + testJournalWriter + ["--sender", "sshd-\(tag)"],
+                        socket: "/nonexistent"
+                    ).out.split(separator: "\n").count == 2
             }
             let local = try cli(
                 ["query", "--journal"] + testJournalWriter + ["--format", "jsonl", "--user", "w1-\(tag)-2"],
