@@ -50,24 +50,57 @@ package final class JournalHistory {
 
     /// Calls `each` with every record matching `filter` (its order and limit included); returns how
     /// many there were.
+    ///
+    /// A collector's directory of files named by sender is read one reader per sender, merged by
+    /// the time each record was received. The journal library's own merged view would show an
+    /// entry once when two senders' files hold it byte for byte, and the copy it kept could be the
+    /// one a host replayed from another.
     package func records(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Int {
-        try scan(reader, filter, limit: filter.limit ?? Int.max, host: nil, each: each)
+        let limit = filter.limit ?? Int.max
+        guard let senders = sendersToReadApart else {
+            return try scan(reader, filter, limit: limit, host: nil, each: each)
+        }
+        var streams: [(reader: JournalReader, host: String)] = []
+        var heads: [WireRecord?] = []
+        for (sender, paths) in senders {
+            let stream = try JournalReader(files: paths)
+            try start(stream, filter)
+            streams.append((stream, sender))
+            heads.append(try nextRecord(stream, filter, host: sender))
+        }
+        // The next record of all senders: the earliest received (the latest, in reverse).
+        let before: (WireRecord, WireRecord) -> Bool = {
+            ($0.received, $0.host ?? "", $0.seq) < ($1.received, $1.host ?? "", $1.seq)
+        }
+        let forward = filter.order == .ascending
+        var count = 0
+        while count < limit {
+            var chosen: Int?
+            for (index, head) in heads.enumerated() {
+                guard let head else { continue }
+                if let best = chosen.flatMap({ heads[$0] }), forward ? !before(head, best) : !before(best, head) {
+                    continue
+                }
+                chosen = index
+            }
+            guard let chosen, let record = heads[chosen] else { break }
+            heads[chosen] = try nextRecord(streams[chosen].reader, filter, host: streams[chosen].host)
+            guard seen.first(record) else { continue }
+            try each(record)
+            count += 1
+        }
+        return count
     }
 
     /// Calls `each` with every record matching `filter` (its limit included, not its order), one
     /// sender's files after another; returns how many there were. For answers that do not depend
-    /// on order, such as a report's counts.
-    ///
-    /// The merged view of a collector's directory costs the journal library a look into every
-    /// sender's files for each entry, and with a hundred senders its map cache thrashes; one
-    /// sender at a time costs neither. This host's journal, one sender's files, and a directory
-    /// that also holds files not named by sender are read in time order.
+    /// on order, such as a report's counts: no merging, and one reader open at a time. This
+    /// host's journal, one sender's files, and a directory that also holds files not named by
+    /// sender are read in time order.
     package func recordsInAnyOrder(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Int {
-        guard let remote, !oneHost, remote.unnamedFiles == 0, remote.files.count > 1 else {
-            return try records(matching: filter, each: each)
-        }
+        guard let senders = sendersToReadApart else { return try records(matching: filter, each: each) }
         var count = 0
-        for (sender, paths) in remote.files.sorted(by: { $0.key < $1.key }) {
+        for (sender, paths) in senders.sorted(by: { $0.key < $1.key }) {
             let limit = (filter.limit ?? Int.max) - count
             guard limit > 0 else { break }
             count += try scan(JournalReader(files: paths), filter, limit: limit, host: sender, each: each)
@@ -82,24 +115,38 @@ package final class JournalHistory {
         _ reader: JournalReader, _ filter: RecordFilter, limit: Int, host: String?, each: (WireRecord) throws -> Void
     ) throws -> Int {
         guard limit > 0 else { return 0 }
-        try match(reader, filter)
-        let forward = filter.order == .ascending
-        // Entries are written up to writeDelay after the record was received.
-        let end = forward ? filter.until.map { $0 + Self.writeDelay } : filter.since
-        if forward {
-            if let since = filter.since { reader.seek(realtime: since) } else { reader.seekHead() }
-        } else {
-            if let until = filter.until { reader.seek(realtime: until + Self.writeDelay) } else { reader.seekTail() }
-        }
+        try start(reader, filter)
         var count = 0
-        while count < limit, let fields = try forward ? reader.next() : reader.previous() {
-            if let end, let written = reader.realtime, forward ? written >= end : written < end { break }
-            guard let record = record(fields, in: reader, host: host), filter.matches(record), seen.first(record)
-            else { continue }
+        while count < limit, let record = try nextRecord(reader, filter, host: host) {
+            guard seen.first(record) else { continue }
             try each(record)
             count += 1
         }
         return count
+    }
+
+    /// Sets `reader`'s matches for `filter` and places it at the start of the filter's time range,
+    /// in the filter's order.
+    private func start(_ reader: JournalReader, _ filter: RecordFilter) throws {
+        try match(reader, filter)
+        if filter.order == .ascending {
+            if let since = filter.since { reader.seek(realtime: since) } else { reader.seekHead() }
+        } else {
+            if let until = filter.until { reader.seek(realtime: until + Self.writeDelay) } else { reader.seekTail() }
+        }
+    }
+
+    /// The next record of `reader`, in the filter's order, that matches `filter`; `nil` past the
+    /// end of its time range or of the files.
+    private func nextRecord(_ reader: JournalReader, _ filter: RecordFilter, host: String?) throws -> WireRecord? {
+        let forward = filter.order == .ascending
+        // Entries are written up to writeDelay after the record was received.
+        let end = forward ? filter.until.map { $0 + Self.writeDelay } : filter.since
+        while let fields = try forward ? reader.next() : reader.previous() {
+            if let end, let written = reader.realtime, forward ? written >= end : written < end { return nil }
+            if let record = record(fields, in: reader, host: host), filter.matches(record) { return record }
+        }
+        return nil
     }
 
     /// Calls `each` with every matching record written from now on (or from `filter.since`), until
@@ -127,21 +174,21 @@ package final class JournalHistory {
     }
 
     /// The chain anchors written for the audit log named `logID`, oldest first, each with the host
-    /// it came from.
+    /// it came from (in a collector's directory).
     ///
     /// One log is one host's: anchors of it from several senders of a collector's directory mean
     /// that one of them wrote the other's log id, and the caller must name the host
     /// (``JournalHistoryError/anchorsFromSeveralHosts(logID:_:)``).
     package func anchors(logID: String) throws -> [AuditJournal.Anchor] {
-        try reader.matchAnchors(logID: logID, writer: writer)
         var anchors: [AuditJournal.Anchor] = []
-        reader.seekHead()
-        while let fields = try reader.next() {
-            if var anchor = AuditJournal.anchor(fromEntry: fields, writer: writer) {
-                // Only a collector's directory holds anchors of more than this host.
-                if remote != nil { anchor.host = host(of: fields) }
-                anchors.append(anchor)
+        if let senders = sendersToReadApart {
+            // Each sender's own: a replayed copy of another host's anchor is not hidden behind it.
+            for (sender, paths) in senders.sorted(by: { $0.key < $1.key }) {
+                anchors += try self.anchors(logID: logID, in: JournalReader(files: paths), host: sender)
             }
+            anchors.sort { $0.seq < $1.seq }
+        } else {
+            anchors = try self.anchors(logID: logID, in: reader, host: nil)
         }
         let hosts = Set(anchors.compactMap(\.host))
         if remote != nil, hosts.count > 1 {
@@ -150,11 +197,29 @@ package final class JournalHistory {
         return anchors
     }
 
-    /// The host an entry came from: the sender whose file holds it, in a collector's directory;
-    /// else the `_HOSTNAME` journald stamped.
-    private func host(of fields: [String: [UInt8]]) -> String? {
-        if let sender = currentSender(of: reader) { return sender }
-        return fields[JournalFieldName.hostname.name].map { String(decoding: $0, as: UTF8.self) }
+    /// The anchors of log `logID` in `reader`, with `host` as their host, or else (only in a
+    /// collector's directory) the sender of each one's file or its `_HOSTNAME`.
+    private func anchors(logID: String, in reader: JournalReader, host: String?) throws -> [AuditJournal.Anchor] {
+        try reader.matchAnchors(logID: logID, writer: writer)
+        var anchors: [AuditJournal.Anchor] = []
+        reader.seekHead()
+        while let fields = try reader.next() {
+            guard var anchor = AuditJournal.anchor(fromEntry: fields, writer: writer) else { continue }
+            if remote != nil {
+                anchor.host =
+                    host ?? currentSender(of: reader)
+                    ?? fields[JournalFieldName.hostname.name].map { String(decoding: $0, as: UTF8.self) }
+            }
+            anchors.append(anchor)
+        }
+        return anchors
+    }
+
+    /// Each sender's files, when this is a collector's directory of several senders whose files
+    /// are all named by sender, so that each can be read apart; else `nil`.
+    private var sendersToReadApart: [String: [String]]? {
+        guard let remote, !oneHost, remote.unnamedFiles == 0, remote.files.count > 1 else { return nil }
+        return remote.files
     }
 
     /// The sender of the file of `reader`'s current entry, reading the directory again once for
