@@ -51,10 +51,6 @@ extension AuthSignalCommand {
             } catch let error as ClientError {
                 progress.done()
                 throw fail(error)
-            } catch let error as JournalHistoryError {
-                progress.done()
-                FileHandle.standardError.write(Data("authsignal: \(error)\n".utf8))
-                throw ExitStatus.unavailable.exit
             } catch {
                 progress.done()
                 throw failReading(error)
@@ -83,8 +79,7 @@ extension AuthSignalCommand {
                 return try JournalHistory(
                     directory: journalDirectory, host: host, writer: writer.writer(collected: journalDirectory != nil))
             } catch let error as JournalHistoryError {
-                FileHandle.standardError.write(Data("authsignal: \(error)\n".utf8))
-                throw ExitStatus.unavailable.exit
+                throw failReading(error)
             } catch {
                 return nil
             }
