@@ -32,6 +32,15 @@ private func copyLog(of daemon: DaemonUnderTest, named name: String) throws -> S
     return directory + "/audit.db"
 }
 
+/// A shell pipeline printing, in journal export format, the entries `daemon` wrote since it
+/// last started, with `_HOSTNAME` set to `host` as that host's journald would stamp it.
+/// The start time keeps out an earlier process's entries under a reused process id.
+private func exportCommand(of daemon: DaemonUnderTest, as host: String) -> String {
+    let since = String(format: "@%.6f", daemon.startedAt.timeIntervalSince1970)
+    return "journalctl -o export --since \(since) SYSLOG_IDENTIFIER=authsignald _PID=\(daemon.pid)"
+        + " | sed -e 's/^_HOSTNAME=.*/_HOSTNAME=\(host)/'"
+}
+
 /// A tag unique to this test run, so that records other runs left in the shared journal do not match.
 private func runTag() -> String { String(UUID().uuidString.prefix(8)).lowercased() }
 
@@ -167,9 +176,8 @@ extension DaemonTests {
             try FileManager.default.createDirectory(atPath: collected, withIntermediateDirectories: true)
             for (daemon, host) in [(web1, "web1"), (web2, "web2")] {
                 let upload = try shell(
-                    "journalctl -o export SYSLOG_IDENTIFIER=authsignald _PID=\(daemon.pid) "
-                        + "| sed -e 's/^_HOSTNAME=.*/_HOSTNAME=\(host)/' "
-                        + "| /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(host).journal - 2>&1")
+                    exportCommand(of: daemon, as: host)
+                        + " | /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(host).journal - 2>&1")
                 #expect(upload.status == 0, "\(upload.output)")
             }
             let directory = ["--journal-directory", collected, "--journal-unit", "none"]
@@ -222,9 +230,9 @@ extension DaemonTests {
             // directory would show once, from either file).
             for sender in ["web1", "web1", "web3"] {
                 let upload = try shell(
-                    "journalctl -o export SYSLOG_IDENTIFIER=authsignald _PID=\(daemon.pid) "
-                        + "| sed -e 's/^_HOSTNAME=.*/_HOSTNAME=web1/' "
-                        + "| /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(sender).journal - 2>&1")
+                    exportCommand(of: daemon, as: "web1")
+                        + " | /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(sender).journal - 2>&1"
+                )
                 #expect(upload.status == 0, "\(upload.output)")
             }
             let raw = try shell("journalctl --file \(collected)/remote-web1.journal -o cat AUTHSIGNAL_SEQ=1 | wc -l")

@@ -27,6 +27,9 @@ final class DaemonUnderTest: @unchecked Sendable {
     let logPath: String
     let spoolPath: String
     private(set) var process: Process?
+    /// When the daemon was last started: with ``pid`` it tells this daemon's journal entries from
+    /// those of an earlier process that had the same id (ids wrap after `pid_max`, 32768 here).
+    private(set) var startedAt = Date.distantPast
     /// A command prefix to run the daemon under (`unshare`, `systemd-socket-activate`, …).
     private let wrapper: [String]
 
@@ -85,6 +88,7 @@ final class DaemonUnderTest: @unchecked Sendable {
         environment.removeValue(forKey: "NOTIFY_SOCKET")
         environment.removeValue(forKey: "JOURNAL_STREAM")
         process.environment = environment
+        startedAt = Date()
         try process.run()
         self.process = process
         let deadline = Date().addingTimeInterval(30)
