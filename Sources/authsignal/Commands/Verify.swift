@@ -17,24 +17,10 @@ extension AuthSignalCommand {
         @OptionGroup var connection: Connection
         @Option(help: "Verify this audit log file read-only, without the daemon (a copy with its -wal file is fine).")
         var database: String?
-        @Option(
-            name: .customLong("journal-directory"),
-            help: "Read the chain anchors from the journal files in this directory."
-        )
-        var journalDirectory: String?
-        @Option(
-            help: ArgumentHelp(
-                "With --journal-directory: only the anchors in the files systemd-journal-remote wrote for this host.",
-                valueName: "name"))
-        var host: String?
-        @OptionGroup var writer: JournalWriterOptions
+        @OptionGroup var journalOptions: JournalOptions
         @Flag(name: .customLong("no-journal"), help: "Do not compare with journal anchors.") var noJournal = false
         @Option(help: "First seq to check.") var from: Int64?
         @Option(help: "Last seq to check.") var to: Int64?
-
-        func validate() throws {
-            if host != nil && journalDirectory == nil { throw ValidationError("--host needs --journal-directory") }
-        }
 
         func run() async throws {
             let journal = try openJournal()
@@ -76,8 +62,7 @@ extension AuthSignalCommand {
         private func openJournal() throws -> JournalHistory? {
             guard !noJournal else { return nil }
             do {
-                return try JournalHistory(
-                    directory: journalDirectory, host: host, writer: writer.writer(collected: journalDirectory != nil))
+                return try journalOptions.open()
             } catch let error as JournalHistoryError {
                 throw failReading(error)
             } catch {

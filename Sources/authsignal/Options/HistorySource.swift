@@ -11,32 +11,21 @@ struct HistorySource: ParsableArguments {
     @Option(help: "Read this audit log file read-only, without the daemon (a copy with its -wal file is fine).")
     var database: String?
     @Flag(help: "Read the audit entries in this host's journal (adds a HOST column).") var journal = false
-    @Option(
-        name: .customLong("journal-directory"),
-        help: "Read the audit entries in the journal files in this directory (many hosts': docs/fleet.md).")
-    var journalDirectory: String?
-    @Option(
-        help: ArgumentHelp(
-            "With --journal-directory: read only the files systemd-journal-remote wrote for this host.",
-            valueName: "name"))
-    var host: String?
-    @OptionGroup var writer: JournalWriterOptions
+    @OptionGroup var journalOptions: JournalOptions
 
     /// Whether records come from journals, and so carry a host.
-    var readsJournal: Bool { journal || journalDirectory != nil }
+    var readsJournal: Bool { journal || journalOptions.directory != nil }
 
     func validate() throws {
-        if [database != nil, journal, journalDirectory != nil].filter({ $0 }).count > 1 {
+        if [database != nil, journal, journalOptions.directory != nil].filter({ $0 }).count > 1 {
             throw ValidationError("choose one of --database, --journal and --journal-directory")
         }
-        if host != nil && journalDirectory == nil { throw ValidationError("--host needs --journal-directory") }
     }
 
     /// Opens the journal this source names.
     func openJournal() throws -> JournalHistory {
         do {
-            return try JournalHistory(
-                directory: journalDirectory, host: host, writer: writer.writer(collected: journalDirectory != nil))
+            return try journalOptions.open()
         } catch {
             FileHandle.standardError.write(Data("authsignal: cannot open the journal: \(error)\n".utf8))
             throw ExitStatus.unavailable.exit
