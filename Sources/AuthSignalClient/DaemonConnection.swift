@@ -73,8 +73,26 @@ package final class DaemonConnection {
                 Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
             }
             if written < 0, errno == EAGAIN || errno == EINTR { continue }
-            guard written > 0 else { throw .connectionLost(String(cString: strerror(errno))) }
+            guard written > 0 else {
+                let code = errno
+                if code == EPIPE || code == ECONNRESET, let refusal = refusalLeftBehind() { throw refusal }
+                throw .connectionLost(String(cString: strerror(code)))
+            }
             offset += written
+        }
+    }
+
+    /// The error the daemon answered before it closed the connection, if it did. A daemon that
+    /// refuses a connection (over `MaxConnections` or `MaxConnectionsPerUser`) answers once and
+    /// closes without reading, so the request may meet a closed socket; the refusal is still
+    /// there to read, and says more than "Broken pipe".
+    private func refusalLeftBehind() -> ClientError? {
+        guard let line = try? nextLine() else { return nil }
+        do {
+            _ = try Self.finalFields(line)
+            return nil
+        } catch {
+            return error
         }
     }
 

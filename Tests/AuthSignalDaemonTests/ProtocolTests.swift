@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 extension DaemonTests {
@@ -141,6 +142,14 @@ extension DaemonTests {
                 _ = (first, second)
                 let third = try requestAs(testAccount, socket: limited.socketPath, [#"{"op":"ping"}"#])
                 #expect(third.count == 1 && errorCode(third[0]) == "unavailable", "\(third)")
+                // The CLI says why, whether its request went out before the daemon closed or not.
+                let refused = try runCommand(
+                    "/usr/bin/setpriv",
+                    [
+                        "--reuid=\(testAccount)", "--regid=\(testAccount)", "--init-groups", "--", cliPath, "ping",
+                        "--socket", limited.socketPath,
+                    ])
+                #expect(refused.status == 3 && refused.output.contains("(MaxConnections=2)"), "\(refused)")
             }
             // too_large: answered, then the connection closes.
             let big = try DaemonUnderTest(extra: "[Socket]\nMaxFrameBytes=1024\n")
