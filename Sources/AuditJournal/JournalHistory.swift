@@ -100,7 +100,7 @@ package final class JournalHistory {
     package func recordsInAnyOrder(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Int {
         guard let senders = sendersToReadApart else { return try records(matching: filter, each: each) }
         var count = 0
-        for (sender, paths) in senders.sorted(by: { $0.key < $1.key }) {
+        for (sender, paths) in senders {
             let limit = (filter.limit ?? Int.max) - count
             guard limit > 0 else { break }
             count += try scan(JournalReader(files: paths), filter, limit: limit, host: sender, each: each)
@@ -183,7 +183,7 @@ package final class JournalHistory {
         var anchors: [AuditJournal.Anchor] = []
         if let senders = sendersToReadApart {
             // Each sender's own: a replayed copy of another host's anchor is not hidden behind it.
-            for (sender, paths) in senders.sorted(by: { $0.key < $1.key }) {
+            for (sender, paths) in senders {
                 anchors += try self.anchors(logID: logID, in: JournalReader(files: paths), host: sender)
             }
             anchors.sort { $0.seq < $1.seq }
@@ -215,11 +215,11 @@ package final class JournalHistory {
         return anchors
     }
 
-    /// Each sender's files, when this is a collector's directory of several senders whose files
-    /// are all named by sender, so that each can be read apart; else `nil`.
-    private var sendersToReadApart: [String: [String]]? {
+    /// Each sender's files, by sender name, when this is a collector's directory of several
+    /// senders whose files are all named by sender, so that each can be read apart; else `nil`.
+    private var sendersToReadApart: [(sender: String, paths: [String])]? {
         guard let remote, !oneHost, remote.unnamedFiles == 0, remote.files.count > 1 else { return nil }
-        return remote.files
+        return remote.files.sorted { $0.key < $1.key }.map { (sender: $0.key, paths: $0.value) }
     }
 
     /// The sender of the file of `reader`'s current entry, reading the directory again once for
