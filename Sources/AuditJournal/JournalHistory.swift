@@ -23,8 +23,8 @@ package final class JournalHistory {
     private var unattributed: Set<String> = []
     /// What was read already: an entry the uploader sent twice is one record.
     private var seen = SeenRecords()
-    /// Whether only one sender's files are open.
-    private var oneHost = false
+    /// The sender whose files alone are open, if any.
+    private let onlyHost: String?
 
     /// Opens this host's journal, or the journal files in `directory` (only the files
     /// systemd-journal-remote wrote for the sender `host`, when given), reading the entries of
@@ -36,7 +36,6 @@ package final class JournalHistory {
             if let host {
                 guard let files = remote.files[host] else { throw JournalHistoryError.noFiles(host: host, directory) }
                 reader = try JournalReader(files: files)
-                oneHost = true
             } else {
                 reader = try JournalReader(directory: directory)
             }
@@ -45,6 +44,7 @@ package final class JournalHistory {
             reader = try JournalReader()
             remote = nil
         }
+        onlyHost = directory == nil ? nil : host
         self.writer = writer ?? (directory == nil ? .local : .collected)
     }
 
@@ -61,20 +61,32 @@ package final class JournalHistory {
             return try scan(reader, filter, limit: limit, host: nil, each: each)
         }
         var streams: [(reader: JournalReader, host: String)] = []
-        var heads: [WireRecord?] = []
         for (sender, paths) in senders {
             let stream = try JournalReader(files: paths)
             try start(stream, filter)
             streams.append((stream, sender))
-            heads.append(try nextRecord(stream, filter, host: sender))
         }
-        // The next record of all senders: the earliest received (the latest, in reverse).
+        return try Self.merge(streams.count, forward: filter.order == .ascending, limit: limit, each: each) {
+            while let record = try nextRecord(streams[$0].reader, filter, host: streams[$0].host) {
+                if seen.first(record) { return record }
+            }
+            return nil
+        }
+    }
+
+    /// Calls `each` with up to `limit` records of `count` streams, the earliest received first (the
+    /// latest, if not `forward`); returns how many. `next(i)` is stream `i`'s next record, in the
+    /// same order, or `nil` at its end.
+    private static func merge(
+        _ count: Int, forward: Bool, limit: Int, each: (WireRecord) throws -> Void,
+        next: (Int) throws -> WireRecord?
+    ) throws -> Int {
+        var heads = try (0..<count).map(next)
         let before: (WireRecord, WireRecord) -> Bool = {
             ($0.received, $0.host ?? "", $0.seq) < ($1.received, $1.host ?? "", $1.seq)
         }
-        let forward = filter.order == .ascending
-        var count = 0
-        while count < limit {
+        var emitted = 0
+        while emitted < limit {
             var chosen: Int?
             for (index, head) in heads.enumerated() {
                 guard let head else { continue }
@@ -84,12 +96,11 @@ package final class JournalHistory {
                 chosen = index
             }
             guard let chosen, let record = heads[chosen] else { break }
-            heads[chosen] = try nextRecord(streams[chosen].reader, filter, host: streams[chosen].host)
-            guard seen.first(record) else { continue }
+            heads[chosen] = try next(chosen)
             try each(record)
-            count += 1
+            emitted += 1
         }
-        return count
+        return emitted
     }
 
     /// Calls `each` with every record matching `filter` (its limit included, not its order), one
@@ -151,11 +162,39 @@ package final class JournalHistory {
 
     /// Calls `each` with every matching record written from now on (or from `filter.since`), until
     /// `each` throws. Never returns otherwise.
+    ///
+    /// A directory is followed one series of files at a time (``DirectoryFollower``): in a
+    /// collector's, entries of one host that arrive after a later-stamped entry of another were
+    /// read would be skipped by the journal library's merged view. Each round's records are shown
+    /// in the order they were received.
     package func follow(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Never {
         // No journal matches here: libsystemd (v252) skips the first entry written after the
         // follow started that carries a field value new to the journal file, so a match on a new
         // user or sender would miss it. Every filter is checked on the record instead.
         reader.removeMatches()
+        guard let remote else { try followThisHost(matching: filter, each: each) }
+        let follower = try DirectoryFollower(
+            directory: remote.directory, host: onlyHost, start: filter.since.map { .since($0) } ?? .newest)
+        while true {
+            let streams = follower.streams
+            _ = try Self.merge(streams.count, forward: true, limit: .max, each: each) {
+                while let (fields, reader) = try streams[$0].next() {
+                    guard let record = record(fields, in: reader, host: streams[$0].sender), filter.matches(record),
+                        seen.first(record)
+                    else { continue }
+                    return record
+                }
+                return nil
+            }
+            // The directory's reader (or the host's files') rings when any file changes.
+            try reader.wait(timeout: .seconds(1))
+            follower.refresh()
+        }
+    }
+
+    /// ``follow(matching:each:)`` for this host's journal: its files are one machine's, which
+    /// the merged view orders as they were written.
+    private func followThisHost(matching filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Never {
         if let since = filter.since {
             reader.seek(realtime: since)
         } else {
@@ -218,7 +257,7 @@ package final class JournalHistory {
     /// Each sender's files, by sender name, when this is a collector's directory of several
     /// senders whose files are all named by sender, so that each can be read apart; else `nil`.
     private var sendersToReadApart: [(sender: String, paths: [String])]? {
-        guard let remote, !oneHost, remote.unnamedFiles == 0, remote.files.count > 1 else { return nil }
+        guard let remote, onlyHost == nil, remote.unnamedFiles == 0, remote.files.count > 1 else { return nil }
         return remote.files.sorted { $0.key < $1.key }.map { (sender: $0.key, paths: $0.value) }
     }
 

@@ -88,15 +88,30 @@ package final class JournalReader {
         return Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
     }
 
+    /// The current entry's cursor: where a reader of the same files finds it again
+    /// (``seek(cursor:)``), or `nil` before the first entry is read.
+    package var cursor: String? {
+        var cursor: UnsafeMutablePointer<CChar>?
+        guard sd_journal_get_cursor(handle, &cursor) >= 0, let cursor else { return nil }
+        defer { free(cursor) }
+        return String(cString: cursor)
+    }
+
+    /// Positions so that ``next()`` returns the entry at `cursor`, or the first one after where it
+    /// was if it is gone (its file deleted).
+    package func seek(cursor: String) throws(JournalError) {
+        let result = sd_journal_seek_cursor(handle, cursor)
+        guard result >= 0 else { throw .readFailed(-result) }
+    }
+
+    /// Whether the current entry is the one at `cursor`.
+    package func isAt(cursor: String) -> Bool { sd_journal_test_cursor(handle, cursor) > 0 }
+
     /// The sequence-number id of the file the current entry was read from (the cursor's `s=`):
     /// set when the file is made and kept across its rotations, so it names the writer's series
     /// of files (see ``RemoteJournalFiles``).
     package var seqnumID: String? {
-        var cursor: UnsafeMutablePointer<CChar>?
-        guard sd_journal_get_cursor(handle, &cursor) >= 0, let cursor else { return nil }
-        defer { free(cursor) }
-        let text = String(cString: cursor)
-        guard text.hasPrefix("s="), let end = text.firstIndex(of: ";") else { return nil }
+        guard let text = cursor, text.hasPrefix("s="), let end = text.firstIndex(of: ";") else { return nil }
         return String(text[text.index(text.startIndex, offsetBy: 2)..<end])
     }
 

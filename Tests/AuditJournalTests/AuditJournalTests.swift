@@ -141,6 +141,20 @@ struct AuditJournalTests {
         #expect(!sentence("alice", "Winter2026!").contains(stored))
     }
 
+    /// A followed directory's files fall into series: a sender's (as journal-remote names them),
+    /// or another file's with its rotations.
+    @Test func followedFilesFallIntoSeries() {
+        let rotated = "@fcbc8c90ae984952be77b6a4b27289e3-0000000000005c06-00066181d15aa7c7.journal"
+        #expect(DirectoryFollower.seriesName(fileName: "remote-web1.journal") == .sender("web1"))
+        #expect(DirectoryFollower.seriesName(fileName: "remote-web1" + rotated) == .sender("web1"))
+        #expect(DirectoryFollower.seriesName(fileName: "system.journal") == .unnamed("system"))
+        #expect(DirectoryFollower.seriesName(fileName: "system" + rotated) == .unnamed("system"))
+        #expect(DirectoryFollower.seriesName(fileName: "user-1000.journal~") == .unnamed("user-1000"))
+        #expect(DirectoryFollower.seriesName(fileName: "remote.journal") == .unnamed("remote"))
+        #expect(DirectoryFollower.seriesName(fileName: "remote-web1.journal.gz") == nil)
+        #expect(DirectoryFollower.seriesName(fileName: ".journal") == nil)
+    }
+
     @Test func theCatalogParsesAndNamesEveryMessageID() async throws {
         let root = try TemporaryDirectory()
         let catalogDirectory = root.path + "/usr/lib/systemd/catalog"

@@ -33,11 +33,12 @@ private func copyLog(of daemon: DaemonUnderTest, named name: String) throws -> S
 }
 
 /// A shell pipeline printing, in journal export format, the entries `daemon` wrote since it
-/// last started, with `_HOSTNAME` set to `host` as that host's journald would stamp it.
+/// last started (only those with `matching`, a journal match such as `AUTHSIGNAL_SEQ=2`, when
+/// given), with `_HOSTNAME` set to `host` as that host's journald would stamp it.
 /// The start time keeps out an earlier process's entries under a reused process id.
-private func exportCommand(of daemon: DaemonUnderTest, as host: String) -> String {
+private func exportCommand(of daemon: DaemonUnderTest, as host: String, matching: String = "") -> String {
     let since = String(format: "@%.6f", daemon.startedAt.timeIntervalSince1970)
-    return "journalctl -o export --since \(since) SYSLOG_IDENTIFIER=authsignald _PID=\(daemon.pid)"
+    return "journalctl -o export --since \(since) SYSLOG_IDENTIFIER=authsignald _PID=\(daemon.pid) \(matching)"
         + " | sed -e 's/^_HOSTNAME=.*/_HOSTNAME=\(host)/'"
 }
 
@@ -257,6 +258,87 @@ extension DaemonTests {
             let named = try cli(["verify", "--database", copy, "--host", "web1"] + directory, socket: "/x")
             #expect(named.status == 0, "\(named)")
             #expect(named.out.contains("from host web1; the log agrees with the newest (record 6)"), "\(named)")
+        }
+
+        /// `follow` on a collector's directory shows every sender's entries however they arrive:
+        /// one uploaded after a later-stamped entry of another host was shown (a backlog after an
+        /// outage, a slower uploader), one in a file rotated since the follow started, and a new
+        /// sender's. The journal library's merged view of the directory skips the first, and a
+        /// reader of one host's files opened at the start never sees the second.
+        @Test func followingACollectorShowsLateEntriesRotatedFilesAndNewSenders() throws {
+            let tag = runTag()
+            let daemon = try DaemonUnderTest()
+            for index in 1...3 {
+                #expect(
+                    try cli(["send", "login", "--user", "late-\(tag)-\(index)"], socket: daemon.socketPath).status == 0)
+            }
+            try waitFor("the daemon's 3 journal entries") {
+                try shell(exportCommand(of: daemon, as: "x") + " | grep -c '^AUTHSIGNAL_SEQ='").output.hasPrefix("3")
+            }
+            let collected = daemon.directory.path + "/collected"
+            try FileManager.default.createDirectory(atPath: collected, withIntermediateDirectories: true)
+            /// The daemon's record `seq`, as `sender` uploads it to the collector.
+            func upload(_ seq: Int, from sender: String) throws {
+                let upload = try shell(
+                    exportCommand(of: daemon, as: sender, matching: "AUTHSIGNAL_SEQ=\(seq)")
+                        + " | /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(sender).journal - 2>&1"
+                )
+                #expect(upload.status == 0, "\(upload.output)")
+            }
+            try upload(1, from: "web1")
+            try upload(1, from: "web2")
+
+            /// A follower of the directory (of one sender's files, with `host`) writing JSON lines
+            /// to `output`.
+            func follower(_ output: String, host: [String] = []) throws -> SpawnedProcess {
+                let arguments =
+                    ["follow", "--journal-directory", collected, "--journal-unit", "none", "--since", "-1h"] + host
+                    + ["--format", "jsonl"]
+                return try SpawnedProcess(
+                    [
+                        "/bin/sh", "-c", "exec \"$0\" \"$@\" >\(output) 2>\(output).err", cliPath,
+                    ] + arguments)
+            }
+            let all = collected + "/../all.jsonl"
+            let web1 = collected + "/../web1.jsonl"
+            let followers = [try follower(all), try follower(web1, host: ["--host", "web1"])]
+            func followed(_ path: String) throws -> [String] {
+                let lines = (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n") ?? []
+                return try lines.map {
+                    let record = try object(String($0))
+                    return "\(record["host"] as? String ?? "?"):\(record["seq"] as? Int ?? 0)"
+                }
+            }
+            try waitFor("both followers to show what was there") {
+                try followed(all).count == 2 && followed(web1).count == 1
+            }
+            try upload(3, from: "web2")
+            try waitFor("web2's record 3") { try followed(all).count == 3 }
+            // Stamped before web2's record 3, and arriving after it was shown.
+            try upload(2, from: "web1")
+            try waitFor("web1's record 2, arriving late") { try followed(all).count == 4 && followed(web1).count == 2 }
+            #expect(try followed(all) == ["web1:1", "web2:1", "web2:3", "web1:2"])
+
+            // web1's file rotated, as journal-remote names the archived one; then a new sender.
+            let header = try shell("journalctl --file \(collected)/remote-web1.journal --header")
+            let id = try #require(
+                header.output.split(separator: "\n").first { $0.contains("Sequential number ID") }?
+                    .split(separator: " ").last?.replacingOccurrences(of: "-", with: ""))
+            try FileManager.default.moveItem(
+                atPath: collected + "/remote-web1.journal",
+                toPath: collected + "/remote-web1@\(id)-0000000000000001-0005f0a1b2c3d4e5.journal")
+            try upload(3, from: "web1")
+            try upload(1, from: "web3")
+            try waitFor("the rotated sender's and the new sender's records") {
+                try followed(all).count >= 6 && followed(web1).count >= 3
+            }
+            for follower in followers {
+                follower.signal(SIGINT)
+                #expect(follower.wait() == 0)
+            }
+            #expect(try Set(followed(all)) == ["web1:1", "web2:1", "web2:3", "web1:2", "web1:3", "web3:1"])
+            #expect(try followed(all).count == 6)
+            #expect(try followed(web1) == ["web1:1", "web1:2", "web1:3"])
         }
 
         /// Any user can run a program named authsignald (`_COMM`) and write `AUTHSIGNAL_*` fields;
