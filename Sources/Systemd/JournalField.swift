@@ -73,6 +73,9 @@ package enum JournalError: Error, Equatable, CustomStringConvertible {
         case .invalidFieldName(let name): "invalid journal field name \"\(name)\""
         case .unavailable(let reason): "journal unavailable: \(reason)"
         case .sendFailed(let code): "sd_journal_sendv failed: \(String(cString: strerror(code)))"
+        case .readFailed(EMFILE):
+            "reading the journal failed: \(String(cString: strerror(EMFILE))) (raise the hard limit on open files, "
+                + "ulimit -Hn, or LimitNOFILE= for a service)"
         case .readFailed(let code): "reading the journal failed: \(String(cString: strerror(code)))"
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditJournal
+import Glibc
 
 /// Which journal `query`, `follow`, `report` and `verify` read audit entries or chain anchors
 /// from: this host's, or the files a collector holds (`--journal-directory`, one sender's with
@@ -21,7 +22,22 @@ struct JournalOptions: ParsableArguments {
     }
 
     /// Opens the directory's files, or this host's journal when no directory is named.
+    ///
+    /// A collector's directory holds a file per sender and rotation, and each file is open twice
+    /// (in its sender's reader and in the directory's): first the soft limit on open files is
+    /// raised to the hard one, as journalctl does. Under the usual soft limit of 1024, 600
+    /// senders' files were already too many.
     func open() throws -> JournalHistory {
-        try JournalHistory(directory: directory, host: host, writer: writer.writer(collected: directory != nil))
+        if directory != nil { raiseOpenFileLimit() }
+        return try JournalHistory(directory: directory, host: host, writer: writer.writer(collected: directory != nil))
     }
+}
+
+/// Raises this process's soft limit on open files to its hard limit.
+private func raiseOpenFileLimit() {
+    let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    var limit = rlimit()
+    guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(resource, &limit)
 }
