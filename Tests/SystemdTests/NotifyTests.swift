@@ -10,10 +10,13 @@ import Testing
 
 /// A datagram socket standing in for the service manager's notification socket.
 final class NotifySocket: Sendable {
-    /// A notification and when it was read.
+    /// A notification and when it was sent: the kernel stamps each datagram as it is queued
+    /// (`SO_TIMESTAMP`), so a test that reads it late on a busy machine still sees the sender's
+    /// timing.
     struct Message {
         let text: String
-        let at: ContinuousClock.Instant
+        /// Since the epoch.
+        let sent: Duration
     }
 
     let path: String
@@ -25,17 +28,42 @@ final class NotifySocket: Sendable {
         let fd = self.fd
         let bound = withUnixAddress(path) { bind(fd, $0, $1) }
         guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+        var on: Int32 = 1
+        guard setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &on, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            throw POSIXError(.EINVAL)
+        }
     }
+
+    /// The texts of the messages queued now (see ``receive()``).
+    func drain() -> [String] { receive().map(\.text) }
 
     /// The messages queued now, without waiting (the notifier's sends are complete when they
     /// return, so nothing sent before this call is missed).
-    func drain() -> [String] {
-        var messages: [String] = []
+    func receive() -> [Message] {
+        var messages: [Message] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
+        // One cmsghdr (length, level, type) and its struct timeval.
+        var control = [UInt8](repeating: 0, count: MemoryLayout<cmsghdr>.size + MemoryLayout<timeval>.size)
         while true {
-            let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            let count = buffer.withUnsafeMutableBytes { data in
+                control.withUnsafeMutableBytes { control in
+                    var part = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                    return withUnsafeMutablePointer(to: &part) { part in
+                        var header = msghdr()
+                        header.msg_iov = part
+                        header.msg_iovlen = 1
+                        header.msg_control = control.baseAddress
+                        header.msg_controllen = control.count
+                        return recvmsg(fd, &header, Int32(MSG_DONTWAIT))
+                    }
+                }
+            }
             if count <= 0 { return messages }
-            messages.append(String(decoding: buffer[0..<count], as: UTF8.self))
+            let sent = control.withUnsafeBytes { bytes in
+                let stamp = bytes.loadUnaligned(fromByteOffset: MemoryLayout<cmsghdr>.size, as: timeval.self)
+                return Duration.seconds(stamp.tv_sec) + .microseconds(stamp.tv_usec)
+            }
+            messages.append(Message(text: String(decoding: buffer[0..<count], as: UTF8.self), sent: sent))
         }
     }
 
@@ -47,8 +75,7 @@ final class NotifySocket: Sendable {
         let deadline = clock.now + timeout
         var messages: [Message] = []
         while !enough(messages) && clock.now < deadline {
-            let now = clock.now
-            messages += drain().map { Message(text: $0, at: now) }
+            messages += receive()
             if enough(messages) { break }
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -109,9 +136,10 @@ struct NotifyTests {
         task.cancel()
         _ = try? await task.value
         // Pinged again and again, and never sooner than the period (a busy machine may only make
-        // the gaps longer, so no upper bound is asserted here).
+        // the gaps longer, so no upper bound is asserted here). The gaps are the sender's: when
+        // the test was slow to read a ping, the gap it read after that one looked short.
         #expect(pings.count == 6 && pings.allSatisfy { $0.text == "WATCHDOG=1" }, "\(pings.map(\.text))")
-        let gaps = zip(pings.dropFirst(), pings).map { $0.at - $1.at }
+        let gaps = zip(pings.dropFirst(), pings).map { $0.sent - $1.sent }
         #expect(gaps.allSatisfy { $0 >= .milliseconds(90) }, "\(gaps)")
     }
 
