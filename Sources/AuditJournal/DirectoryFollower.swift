@@ -38,8 +38,6 @@ package final class DirectoryFollower {
     /// Where series that appear later start.
     private let laterStart: Start
     private var series: [SeriesName: FollowedSeries] = [:]
-    /// The series in name order, as ``streams`` returns them.
-    private var ordered: [FollowedSeries] = []
 
     /// Opens a reader for each series of `directory` (only sender `host`'s, when given), placed
     /// at `start`.
@@ -50,11 +48,10 @@ package final class DirectoryFollower {
         for (name, paths) in try listing() {
             series[name] = try FollowedSeries(sender: Self.sender(of: name), paths: paths, start: start)
         }
-        order()
     }
 
     /// The series followed, in name order.
-    var streams: [FollowedSeries] { ordered }
+    var streams: [FollowedSeries] { series.sorted { $0.key < $1.key }.map(\.value) }
 
     /// Lists the directory again and reopens each series whose files changed; a series that
     /// cannot be opened now (a file still being created) is tried again at the next refresh.
@@ -69,17 +66,12 @@ package final class DirectoryFollower {
             }
         }
         for name in series.keys where now[name] == nil { series[name] = nil }
-        order()
-    }
-
-    private func order() {
-        ordered = series.sorted { $0.key < $1.key }.map(\.value)
     }
 
     /// The journal files of the directory by series, each series' paths sorted.
     private func listing() throws -> [SeriesName: [String]] {
         var listing: [SeriesName: [String]] = [:]
-        for file in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() {
+        for file in try RemoteJournalFiles.journalFileNames(in: directory) {
             guard let name = Self.seriesName(fileName: file) else { continue }
             if let host, name != .sender(host) { continue }
             listing[name, default: []].append(directory + "/" + file)

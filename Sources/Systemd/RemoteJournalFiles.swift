@@ -29,10 +29,9 @@ package struct RemoteJournalFiles: Sendable {
         senders = [:]
         unnamedFiles = 0
         var ambiguous: Set<String> = []
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        for name in names.sorted() {
+        for name in (try? Self.journalFileNames(in: directory)) ?? [] {
             guard let sender = Self.sender(fileName: name) else {
-                if name.hasSuffix(".journal") || name.hasSuffix(".journal~") { unnamedFiles += 1 }
+                unnamedFiles += 1
                 continue
             }
             let path = directory + "/" + name
@@ -43,6 +42,13 @@ package struct RemoteJournalFiles: Sendable {
         }
         // Two senders' files with one id are copies, not journal-remote's: neither name is proof.
         for id in ambiguous { senders[id] = nil }
+    }
+
+    /// The names of the journal files in `directory` (`.journal`, and `.journal~` for files
+    /// journald set aside), sorted.
+    package static func journalFileNames(in directory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasSuffix(".journal") || $0.hasSuffix(".journal~") }.sorted()
     }
 
     /// The sender whose files carry the sequence-number id `seqnumID`, if any of this directory's.
