@@ -183,7 +183,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuthSignalClientTests",
-            dependencies: ["AuthSignalClient", "AuthSignalCore"],
+            dependencies: ["AuthSignalClient", "AuthSignalCore", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

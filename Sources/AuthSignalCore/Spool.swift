@@ -10,15 +10,15 @@ public import Foundation
 /// the line may hold a password typed as a user name, and only the daemon may read it. The
 /// daemon's public key is `public.key` in the directory, owned by the directory's owner.
 ///
-/// The directory is shared by everyone who may report events (mode 3733: setgid, sticky,
-/// writable, not listable): the kernel records each file's owner, which the daemon takes as the
-/// sender, as it takes SO_PEERCRED on the socket.
+/// Only root (the PAM hook runs as root under sshd, login, su and sudo) and the daemon may write
+/// to the directory (mode 0700, owned by the daemon): a user can neither fill it, nor plant
+/// entries in it, nor create it first. The kernel records each file's owner, which the daemon
+/// takes as the sender, as it takes SO_PEERCRED on the socket.
 public enum Spool {
     /// The default directory (`[Spool] Directory`).
     public static let defaultDirectory = "/var/spool/authsignal"
-    /// The directory's mode: setgid (files get the daemon's group), sticky (nobody removes
-    /// another's file), writable and searchable by all, listable by the daemon only.
-    public static let directoryMode: mode_t = 0o3733
+    /// The directory's mode: its owner's (the daemon's) only; root writes through its privilege.
+    public static let directoryMode: mode_t = 0o700
     /// The daemon's public key file in the directory.
     public static let publicKeyName = "public.key"
     /// The subdirectory (the daemon's only) where files that cannot be trusted are moved.
@@ -27,6 +27,10 @@ public enum Spool {
     public static let suffix = ".event"
     /// The largest event file: a request line of the default `MaxFrameBytes` and the envelope.
     public static let maximumFileBytes = WireProtocol.defaultMaxFrameBytes + 128
+    /// The daemon keeps at most this many refused entries in `refused/`, deleting the oldest…
+    public static let maximumRefused = 1_000
+    /// …and at most this many bytes of them.
+    public static let maximumRefusedBytes: Int64 = 64 << 20
     /// The hook spools no more than this many files…
     public static let maximumFiles = 10_000
     /// …and nothing when the file system has less free than this.

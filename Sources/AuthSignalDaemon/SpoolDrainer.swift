@@ -12,8 +12,10 @@ import Synchronization
 /// and idempotency id; its peer is the file's owner as the kernel recorded it, with pid 0, which
 /// marks a record that came through the spool. A file is deleted only once its record is
 /// durable. A file that cannot be trusted (not a regular file of one link, a mode that lets
-/// others change it, too large, not sealed for this daemon, not an emit, an owner who may not
-/// emit) is moved to `refused/` and reported, never fatal.
+/// others change it, too large, not sealed for this daemon, not an emit, an owner other than root
+/// and the daemon, or one who may not emit) is moved to `refused/` and reported, never fatal;
+/// `refused/` keeps the newest ``Spool/maximumRefused`` entries. Every other entry that is not
+/// the daemon's is refused too, and a hook's temporary file is deleted once abandoned.
 package final class SpoolDrainer: Sendable {
     /// The spool directory.
     package let directory: String
@@ -36,7 +38,7 @@ package final class SpoolDrainer: Sendable {
         self.logger = logger
     }
 
-    /// Makes the directory usable: creates it (mode 3733) when missing, corrects its mode, and
+    /// Makes the directory usable: creates it (mode 0700) when missing, corrects its mode, and
     /// writes the public key hooks seal events to. Returns `false`, with the reason logged, when
     /// the daemon does not own it: someone else could then remove or replace what hooks leave.
     package func prepare() -> Bool {
@@ -152,6 +154,7 @@ package final class SpoolDrainer: Sendable {
         var pending = names.filter { Spool.isEventFileName($0) }.count
         var stored = 0
         defer {
+            RefusedEntries(directory: directory + "/" + Spool.refusedName).prune()
             status.update(pending: pending)
             if stored > 0 {
                 logger.notice("stored \(stored) events from the spool", metadata: ["pending": "\(pending)"])
@@ -166,7 +169,7 @@ package final class SpoolDrainer: Sendable {
         files: for name in names where name != Spool.publicKeyName && name != Spool.refusedName {
             if Task.isCancelled { break }
             if Spool.isTemporaryName(name) {
-                removeIfAbandoned(name)
+                clearTemporary(name)
                 continue
             }
             guard Spool.isEventFileName(name) else {
@@ -238,6 +241,11 @@ package final class SpoolDrainer: Sendable {
         guard case .emit(let event)? = try? ProtocolRequest.decode(line) else {
             return .refused("not an emit request")
         }
+        // Only root and the daemon may write to the directory (mode 0700), so a file of anyone
+        // else's was put there by other means: an older spool's mode, a restore, a bind mount.
+        guard file.owner.uid == 0 || file.owner.uid == geteuid() else {
+            return .refused("owned by uid \(file.owner.uid), which cannot write to the spool")
+        }
         let peer = PeerIdentity(credentials: file.owner)
         guard processor.runtime.access.permits(.emit(event), peer: peer) else {
             return .refused("uid \(file.owner.uid) may not emit (see [Access])")
@@ -251,31 +259,76 @@ package final class SpoolDrainer: Sendable {
     }
 
     /// Moves `name` into `refused/` (the daemon's own), or deletes it when that is impossible;
-    /// reports it either way, with the file's owner.
+    /// reports it either way, with the entry's owner, and keeps `refused/` within its bounds.
     private func refuse(_ name: String, because reason: String) {
         let path = directory + "/" + name
         let aside = directory + "/" + Spool.refusedName
         var info = stat()
         let owner = lstat(path, &info) == 0 ? "\(info.st_uid)" : "?"
+        let isDirectory = info.st_mode & S_IFMT == S_IFDIR
         if lstat(aside, &info) != 0, mkdir(aside, 0o700) != 0, errno != EEXIST {
             logger.warning("spool: cannot create \(aside): \(String(cString: strerror(errno)))")
         }
         let asideIsOurs = lstat(aside, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR && info.st_uid == geteuid()
         let kept = asideIsOurs && rename(path, aside + "/" + name) == 0
-        if !kept { unlink(path) }
-        status.refused()
+        if !kept {
+            if isDirectory { try? FileManager.default.removeItem(atPath: path) } else { unlink(path) }
+        }
+        let count = status.refused()
         logger.warning(
             "spool: refused \(name): \(reason); \(kept ? "moved to \(aside)" : "deleted")",
             metadata: ["owner": "\(owner)"])
+        // Pruned as entries arrive, not only after the pass: a pass may refuse many.
+        if kept, count % RefusedEntries.pruneEvery == 0 { RefusedEntries(directory: aside).prune() }
     }
 
-    /// Deletes a hook's temporary file that was never completed.
-    private func removeIfAbandoned(_ name: String) {
+    /// Deletes a hook's temporary file that was never completed (older than ``abandonedAfter``,
+    /// or dated in the future, which no hook writing now could be), and refuses a temporary name
+    /// that is not a regular file.
+    private func clearTemporary(_ name: String) {
         var info = stat()
         let path = directory + "/" + name
-        guard lstat(path, &info) == 0, name != "." && name != "..", info.st_mode & S_IFMT == S_IFREG else { return }
+        guard name != "." && name != "..", lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            refuse(name, because: "a temporary name that is not a regular file")
+            return
+        }
         let age = Date().timeIntervalSince1970 - TimeInterval(info.st_mtim.tv_sec)
-        if age > Self.abandonedAfter { unlink(path) }
+        if age > Self.abandonedAfter || age < -Self.clockSlack { unlink(path) }
+    }
+
+    /// How far in the future a temporary file's time may be (clock steps) before it is taken as
+    /// planted rather than being written.
+    static let clockSlack: TimeInterval = 60
+}
+
+/// The entries of `refused/`, kept for an admin to inspect but bounded: the newest
+/// ``Spool/maximumRefused`` entries and ``Spool/maximumRefusedBytes`` bytes stay, the oldest go.
+struct RefusedEntries {
+    let directory: String
+
+    /// Refusals between prunes within one pass.
+    static let pruneEvery = 100
+
+    /// Deletes the oldest entries (by modification time, then name) beyond the bounds.
+    func prune() {
+        var info = stat()
+        guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == geteuid(),
+            let names = try? FileManager.default.contentsOfDirectory(atPath: directory)
+        else { return }
+        var entries: [(name: String, time: Int, bytes: Int64)] = names.compactMap { name in
+            var info = stat()
+            guard lstat(directory + "/" + name, &info) == 0 else { return nil }
+            return (name, info.st_mtim.tv_sec, info.st_mode & S_IFMT == S_IFREG ? Int64(info.st_size) : 0)
+        }
+        var bytes = entries.reduce(0) { $0 + $1.bytes }
+        guard entries.count > Spool.maximumRefused || bytes > Spool.maximumRefusedBytes else { return }
+        entries.sort { ($0.time, $0.name) > ($1.time, $1.name) }
+        while entries.count > Spool.maximumRefused || bytes > Spool.maximumRefusedBytes, let oldest = entries.popLast()
+        {
+            try? FileManager.default.removeItem(atPath: directory + "/" + oldest.name)
+            bytes -= oldest.bytes
+        }
     }
 }
 
@@ -347,6 +400,12 @@ package final class SpoolStatus: Sendable {
 
     func enable(_ directory: String) { state.withLock { $0.directory = directory } }
     func stored() { state.withLock { $0.stored += 1 } }
-    func refused() { state.withLock { $0.refused += 1 } }
+    /// Counts a refusal; returns the count so far.
+    func refused() -> Int {
+        state.withLock {
+            $0.refused += 1
+            return $0.refused
+        }
+    }
     func update(pending: Int) { state.withLock { $0.pending = pending } }
 }

@@ -219,7 +219,7 @@ extension DaemonTests {
             let spool = daemon.spoolPath
             #expect(daemon.stop() == 0)
             var info = stat()
-            #expect(stat(spool, &info) == 0 && info.st_mode & 0o7777 == 0o3733)
+            #expect(stat(spool, &info) == 0 && info.st_mode & 0o7777 == 0o700)
             let writer = SpoolWriter(directory: spool)
             func sealed(_ user: String, id: String) throws -> String {
                 let line = Array(
@@ -263,10 +263,80 @@ extension DaemonTests {
             #expect((stats["spool"] as? [String: Any])?["stored"] as? Int == 1)
             for reason in [
                 "symbolic link", "not a regular file", "2 links", "lets others change it", "not an event sealed",
-                "too large", "not the name of a spooled event", "may not emit",
+                "too large", "not the name of a spooled event", "which cannot write to the spool",
             ] {
                 #expect(daemon.log.contains(reason), "no report of \(reason)")
             }
+            try expectServes(daemon)
+        }
+    }
+}
+
+extension DaemonTests {
+    /// The spool is a place only the audit path can fill (issue 24, item 1): a user can neither
+    /// add to it nor leave entries the daemon keeps, and what it refuses stays bounded.
+    @Suite struct SpoolOwnershipTests {
+        /// A user with no groups once filled the spool (mode 3733) with 10,000 junk files in 0.3 s,
+        /// so that root's hook reported its event lost.
+        @Test func aUserCannotAddToTheSpool() throws {
+            let uid = try requireTestAccount()
+            let daemon = try DaemonUnderTest()
+            var info = stat()
+            #expect(stat(daemon.spoolPath, &info) == 0 && info.st_mode & 0o7777 == 0o700)
+            let junk = daemon.spoolPath + "/" + Spool.fileName(time: Date(), id: "junk")
+            let attempt = try runCommand(
+                "/usr/bin/setpriv",
+                ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--", "/usr/bin/touch", junk])
+            #expect(attempt.status != 0 && attempt.output.contains("Permission denied"), "\(attempt)")
+            #expect(!FileManager.default.fileExists(atPath: junk))
+            // A directory left with the old mode by an upgrade is corrected at start.
+            #expect(daemon.stop() == 0)
+            chmod(daemon.spoolPath, 0o3733)
+            try daemon.start()
+            #expect(stat(daemon.spoolPath, &info) == 0 && info.st_mode & 0o7777 == 0o700)
+        }
+
+        /// Entries under a hook's temporary names (a symbolic link, a directory, a file dated
+        /// 2100) were never removed, and `refused/` grew without bound.
+        @Test func strayEntriesGoAndRefusedStaysBounded() throws {
+            let daemon = try DaemonUnderTest()
+            let spool = daemon.spoolPath
+            #expect(daemon.stop() == 0)
+            symlink("/etc/passwd", spool + "/.1.event")
+            mkdir(spool + "/.2.event", 0o700)
+            _ = FileManager.default.createFile(atPath: spool + "/.2.event/inside", contents: Data("x".utf8))
+            _ = FileManager.default.createFile(atPath: spool + "/.3.event", contents: Data("x".utf8))
+            var times = [timespec(tv_sec: 4_102_444_800, tv_nsec: 0), timespec(tv_sec: 4_102_444_800, tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, spool + "/.3.event", &times, 0) == 0)
+            let junkCount = Spool.maximumRefused + 150
+            for index in 0..<junkCount {
+                let name = spool + "/" + Spool.fileName(time: Date(), id: "junk-\(index)")
+                #expect(FileManager.default.createFile(atPath: name, contents: Data("junk".utf8)))
+                chmod(name, 0o600)
+            }
+            try daemon.start()
+            try waitFor("the spool pass") {
+                (try? FileManager.default.contentsOfDirectory(atPath: spool))?.filter {
+                    $0 != "public.key" && $0 != "refused"
+                }
+                .isEmpty == true
+            }
+            // The symbolic link and the directory are refused, the file dated 2100 deleted.
+            try waitFor("the pass to finish") {
+                let stats = try Client(daemon.socketPath).final(#"{"op":"stats"}"#)
+                return (stats["spool"] as? [String: Any])?["refused"] as? Int == junkCount + 2
+            }
+            var refused: [String] = []
+            try waitFor("refused/ to be pruned") {
+                refused = try FileManager.default.contentsOfDirectory(atPath: spool + "/refused")
+                return refused.count <= Spool.maximumRefused
+            }
+            #expect(refused.count == Spool.maximumRefused, "refused/ holds \(refused.count) entries")
+            // The newest stay: the last junk file is among them, the first is not.
+            #expect(refused.contains { $0.hasSuffix("-junk-\(junkCount - 1).event") })
+            #expect(!refused.contains { $0.hasSuffix("-junk-0.event") })
+            let stats = try Client(daemon.socketPath).final(#"{"op":"stats"}"#)
+            #expect((stats["spool"] as? [String: Any])?["pending"] as? Int == 0)
             try expectServes(daemon)
         }
     }
