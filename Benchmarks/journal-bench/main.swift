@@ -45,7 +45,7 @@ let entries: [JournalEntry] = (0..<entriesCount).map { number in
     let record = AuditRecord(
         event: event, seq: Int64(number + 1), received: Date(), prevHash: Data(count: 32),
         hash: Data(repeating: UInt8(number & 0xFF), count: 32))
-    return AuditJournal.entry(for: record)
+    return AuditJournal.entry(for: record, trustedSender: true)
 }
 
 // The same entries for the C loop.

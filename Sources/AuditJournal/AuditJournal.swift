@@ -21,10 +21,11 @@ package enum AuditJournal {
     /// The SYSLOG_IDENTIFIER of every entry.
     package static let identifier = "authsignald"
 
-    /// The entry for a committed audit record.
-    package static func entry(for record: AuditRecord) -> JournalEntry {
+    /// The entry for a committed audit record; `trustedSender` when its peer is a trusted
+    /// sender (root, `[Access] TrustedUsers`), the only entries bans and alerts may act on.
+    package static func entry(for record: AuditRecord, trustedSender: Bool) -> JournalEntry {
         var entry = JournalEntry()
-        entry.append(.message, sentence(for: record))
+        entry.append(.message, sentence(for: record, trustedSender: trustedSender))
         entry.append(.messageID, messageID(record.signal))
         entry.append(.priority, record.signal == .userLoginFailed ? "5" : "6")
         entry.append(.syslogIdentifier, identifier)
@@ -38,6 +39,7 @@ package enum AuditJournal {
         entry.append(.peerUID, String(record.peer.uid))
         entry.append(.peerGID, String(record.peer.gid))
         entry.append(.peerPID, String(record.peer.pid))
+        entry.append(.trusted, trustedSender ? "yes" : "no")
         if let request = record.request { entry.append(.request, bytes: Array(CanonicalJSON.encode(request))) }
         if let credentials = record.credentials {
             entry.append(.credentials, bytes: Array(CanonicalJSON.encode(credentials)))
@@ -125,10 +127,11 @@ package enum AuditJournal {
 
     /// A readable sentence, with control characters of client-supplied text escaped so that a
     /// hostile user name cannot forge lines in log views.
-    package static func sentence(for record: AuditRecord) -> String {
+    package static func sentence(for record: AuditRecord, trustedSender: Bool) -> String {
         let user = record.user.map(DisplaySafe.escaped)
         let via = " via \(DisplaySafe.escaped(record.sender))"
-        if record.signal == .userLoginFailed, let address = record.remoteAddr, isNumericAddress(address) {
+        if record.signal == .userLoginFailed, let address = record.remoteAddr, isNumericAddress(address), trustedSender
+        {
             // Address first, for fail2ban and CrowdSec (etc/fail2ban, etc/crowdsec anchor on it):
             // nothing a client controls comes before it, and only a numeric address leads. Then
             // the password's keyed hash, shortened, so that one password tried on many accounts
@@ -140,7 +143,11 @@ package enum AuditJournal {
         switch record.signal {
         case .userLoggedIn: return "\(user ?? "A user") logged in\(origin)\(via)"
         case .userLoggedOut: return "\(user ?? "A user") logged out\(origin)\(via)"
-        case .userLoginFailed: return "Login failed\(user.map { " for \($0)" } ?? "")\(origin)\(via)"
+        case .userLoginFailed:
+            // An untrusted sender's failure never leads with "rhost=": a filter that forgot the
+            // AUTHSIGNAL_TRUSTED match still cannot ban by it.
+            let reporter = trustedSender ? "" : " (reported by uid \(record.peer.uid), not a trusted sender)"
+            return "Login failed\(user.map { " for \($0)" } ?? "")\(origin)\(via)\(reporter)"
         }
     }
 
@@ -175,6 +182,8 @@ extension JournalFieldName {
     static let peerUID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_UID")
     static let peerGID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_GID")
     static let peerPID = JournalFieldName(trusted: "AUTHSIGNAL_PEER_PID")
+    /// `yes` when the sender is trusted (root, `[Access] TrustedUsers`), else `no`.
+    static let trusted = JournalFieldName(trusted: "AUTHSIGNAL_TRUSTED")
     static let request = JournalFieldName(trusted: "AUTHSIGNAL_REQUEST")
     static let credentials = JournalFieldName(trusted: "AUTHSIGNAL_CREDENTIALS")
     static let hash = JournalFieldName(trusted: "AUTHSIGNAL_HASH")

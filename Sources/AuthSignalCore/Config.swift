@@ -39,6 +39,9 @@ public struct DaemonConfig: Sendable, Hashable {
     public var hashUsers: [String] = []
     /// Groups whose members may ask for keyed hashes.
     public var hashGroups: [String] = []
+    /// Users (besides root, always trusted) whose events count as trusted: what bans and alerts
+    /// act on (docs/protocol.md, "Trusted senders").
+    public var trustedUsers: [String] = []
 
     // [Store]
     /// The audit log.
@@ -259,6 +262,7 @@ struct ConfigKey: Sendable {
         list("Access", "ReadGroups", \.readGroups),
         list("Access", "HashUsers", \.hashUsers),
         list("Access", "HashGroups", \.hashGroups),
+        list("Access", "TrustedUsers", \.trustedUsers),
         path("Store", "Path", \.storePath),
         integer("Store", "MaxAgeDays", \.maxAgeDays, 0...1_000_000),
         integer("Store", "MaxRecords", \.maxRecords, 0...Int.max),

@@ -16,6 +16,8 @@ package struct AccessPolicy: Sendable, Hashable {
     package let hashUIDs: Set<UInt32>
     /// The gids whose members may look up keyed hashes.
     package let hashGIDs: Set<UInt32>
+    /// The senders whose events are trusted: root and `TrustedUsers`.
+    package let trusted: TrustedSenders
     /// Names in the lists that match no account or group (reported at start and reload).
     package let unresolved: [String]
 
@@ -39,6 +41,7 @@ package struct AccessPolicy: Sendable, Hashable {
         readGIDs = groups(config.readGroups, "Access.ReadGroups")
         hashUIDs = users(config.hashUsers, "Access.HashUsers")
         hashGIDs = groups(config.hashGroups, "Access.HashGroups")
+        trusted = TrustedSenders(config) { unresolved.append("Access.TrustedUsers: no user \($0)") }
         self.unresolved = unresolved
     }
 

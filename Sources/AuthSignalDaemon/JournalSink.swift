@@ -37,12 +37,15 @@ package final class JournalSink: Sendable {
         package var anchorEveryRecords: Int
         /// …or this long after the first record not anchored.
         package var anchorInterval: Duration
+        /// The senders whose records are written as trusted.
+        package var trusted: TrustedSenders
 
         /// Settings from the daemon's configuration.
         package init(_ config: DaemonConfig) {
             capacity = config.journalQueueCapacity
             anchorEveryRecords = config.anchorEveryRecords
             anchorInterval = .seconds(config.anchorIntervalSeconds)
+            trusted = TrustedSenders(config)
         }
     }
 
@@ -115,7 +118,8 @@ package final class JournalSink: Sendable {
 
     private func run() {
         while true {
-            let (batch, stopping, anchor) = state.withLock { state -> ([AuditRecord], Bool, (Int64, Data)?) in
+            let (batch, stopping, anchor, trusted) = state.withLock {
+                state -> ([AuditRecord], Bool, (Int64, Data)?, TrustedSenders) in
                 let batch = Array(state.queue[state.head...].prefix(256))
                 state.head += batch.count
                 if state.head == state.queue.count {
@@ -141,13 +145,13 @@ package final class JournalSink: Sendable {
                         state.unanchoredSince = nil
                     }
                 }
-                return (batch, state.stopping, anchor)
+                return (batch, state.stopping, anchor, state.settings.trusted)
             }
             var sent = 0
             var failed = 0
             for record in batch {
                 do {
-                    try writer.send(AuditJournal.entry(for: record))
+                    try writer.send(AuditJournal.entry(for: record, trustedSender: trusted.trusts(record.peer.uid)))
                     sent += 1
                 } catch {
                     failed += 1

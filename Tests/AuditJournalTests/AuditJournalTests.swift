@@ -24,7 +24,8 @@ struct AuditJournalTests {
                 credentials: ["username": .string("alice"), "password": .string("hunter2")]),
             peer: PeerCredentials(uid: 1000, gid: 100, pid: 4242))
         let id = UUID().uuidString
-        var entry = AuditJournal.entry(for: Self.record(event, seq: 42, hash: Data(repeating: 0xAB, count: 32)))
+        var entry = AuditJournal.entry(
+            for: Self.record(event, seq: 42, hash: Data(repeating: 0xAB, count: 32)), trustedSender: true)
         entry.append(try JournalFieldName("AUTHSIGNAL_TEST_ID"), id)
         try JournalWriter().send(entry)
 
@@ -42,6 +43,7 @@ struct AuditJournalTests {
         #expect(json["AUTHSIGNAL_PEER_UID"] as? String == "1000")
         #expect(json["AUTHSIGNAL_PEER_GID"] as? String == "100")
         #expect(json["AUTHSIGNAL_PEER_PID"] as? String == "4242")
+        #expect(json["AUTHSIGNAL_TRUSTED"] as? String == "yes")
         #expect(json["AUTHSIGNAL_HASH"] as? String == String(repeating: "ab", count: 32))
         let credentials = try #require(json["AUTHSIGNAL_CREDENTIALS"] as? String)
         #expect(credentials == #"{"password":"********************","username":"alice"}"#)
@@ -84,14 +86,16 @@ struct AuditJournalTests {
                 signal: .userLoggedIn, sender: "sshd", user: "eve\nroot logged in via sshd\u{1b}[2K",
                 request: ["remote_addr": .string("192.0.2.1\nroot logged in via sshd\u{1b}[2K")]),
             peer: PeerCredentials(uid: 0, gid: 0, pid: 1))
-        let sentence = AuditJournal.sentence(for: Self.record(event))
+        let sentence = AuditJournal.sentence(for: Self.record(event), trustedSender: true)
         // The user is escaped by the redactor already (for every sink), and its backslashes once
         // more here, like the address's control characters.
         #expect(
             sentence
                 == "eve\\\\x0aroot logged in via sshd\\\\x1b[2K…[altered] logged in from "
                 + "192.0.2.1\\x0aroot logged in via sshd\\x1b[2K via sshd")
-        #expect(AuditJournal.entry(for: Self.record(event))[try JournalFieldName("AUTHSIGNAL_USER")] == event.user)
+        #expect(
+            AuditJournal.entry(for: Self.record(event), trustedSender: true)[try JournalFieldName("AUTHSIGNAL_USER")]
+                == event.user)
     }
 
     @Test func aFailureLeadsWithItsAddressOnlyWhenTheAddressIsNumeric() throws {
@@ -103,7 +107,7 @@ struct AuditJournalTests {
                     signal: .userLoginFailed, sender: "sshd", user: user,
                     request: address.map { ["remote_addr": .string($0)] }),
                 peer: PeerCredentials(uid: 0, gid: 0, pid: 1))
-            return AuditJournal.sentence(for: Self.record(event))
+            return AuditJournal.sentence(for: Self.record(event), trustedSender: true)
         }
         #expect(sentence(user: "bob", address: "203.0.113.9") == "rhost=203.0.113.9 login failed for bob via sshd")
         #expect(sentence(user: "bob", address: "2001:db8::7") == "rhost=2001:db8::7 login failed for bob via sshd")
@@ -119,6 +123,23 @@ struct AuditJournalTests {
         #expect(sentence(user: "rhost=198.51.100.66", address: nil) == "Login failed for rhost=198.51.100.66 via sshd")
     }
 
+    /// A sender outside the trusted senders (issue 24, item 2) never gets the address-first
+    /// message the ban filters anchor on, and its entry says it is not trusted.
+    @Test func anUntrustedSendersFailureNeverLeadsWithItsAddress() throws {
+        let redactor = Redactor(
+            mode: .mask, key: try RedactionKey(bytes: Array(repeating: 1, count: 32)), isKnownAccount: { _ in true })
+        let event = redactor.redact(
+            AuthEvent(
+                signal: .userLoginFailed, sender: "sshd", user: "root",
+                request: ["remote_addr": .string("192.0.2.250")]),
+            peer: PeerCredentials(uid: 1000, gid: 1000, pid: 77))
+        let entry = AuditJournal.entry(for: Self.record(event), trustedSender: false)
+        #expect(
+            entry[.message]
+                == "Login failed for root from 192.0.2.250 via sshd (reported by uid 1000, not a trusted sender)")
+        #expect(entry[try JournalFieldName("AUTHSIGNAL_TRUSTED")] == "no")
+    }
+
     @Test func aFailureNamesItsPasswordByAShortKeyedHashSoSprayingShows() throws {
         let key = try RedactionKey(bytes: Array(repeating: 7, count: 32))
         let redactor = Redactor(mode: .hmac, key: key, isKnownAccount: { _ in true })
@@ -128,7 +149,7 @@ struct AuditJournalTests {
                     signal: .userLoginFailed, sender: "sshd", user: user,
                     request: ["remote_addr": .string("203.0.113.9")], credentials: ["password": .string(password)]),
                 peer: PeerCredentials(uid: 0, gid: 0, pid: 1))
-            return AuditJournal.sentence(for: Self.record(event))
+            return AuditJournal.sentence(for: Self.record(event), trustedSender: true)
         }
         let tag = /rhost=203\.0\.113\.9 pwhash=([0-9a-f]{16}) login failed for (\w+) via sshd/
         let alice = try #require(sentence("alice", "Winter2026!").wholeMatch(of: tag))

@@ -16,15 +16,20 @@ extension DaemonTests {
 
         /// A live fail2ban-server with the shipped filter bans an address after `maxretry`
         /// failures sent through authsignald, and never an address that only a user name, a host
-        /// name or a padded address claims; fail2ban-regex counts exactly the failures sent.
+        /// name or a padded address claims, nor one a sender outside the trusted senders reports
+        /// (issue 24, item 2); fail2ban-regex counts exactly the failures sent.
         @Test func fail2banBansTheAddressOfRepeatedFailuresAndNothingForged() throws {
             try requireJournald(andTools: "/usr/bin/fail2ban-server", "/usr/bin/fail2ban-regex")
-            let daemon = try DaemonUnderTest()
-            // Entries of this run only: the sender is unique. (The shipped journalmatch names the
-            // authsignald.service unit, which a daemon started by a test does not run in; the
-            // booted-systemd suite checks it as shipped.)
+            _ = try requireTestAccount()
+            let daemon = try DaemonUnderTest(extra: "[Access]\nEmitUsers=\(testAccount)\n")
+            // Entries of this run only: the sender is unique. The shipped journalmatch names the
+            // authsignald.service unit, which a daemon started by a test does not run in (the
+            // booted-systemd suite checks it as shipped); the sender stands in for it here, the
+            // rest of the shipped match (the trusted-sender term among it) stays.
             let sender = "f2b-\(UUID().uuidString.prefix(8))"
-            let journalmatch = "AUTHSIGNAL_SENDER=\(sender) MESSAGE_ID=\(Self.failureID)"
+            let journalmatch = try Self.shippedFail2banJournalmatch()
+                .replacingOccurrences(of: "_SYSTEMD_UNIT=authsignald.service", with: "AUTHSIGNAL_SENDER=\(sender)")
+            #expect(journalmatch.contains("AUTHSIGNAL_TRUSTED=yes"), "\(journalmatch)")
             let fail2ban = try Fail2banServer(journalmatch: journalmatch)
             defer { fail2ban.stop() }
 
@@ -34,6 +39,20 @@ extension DaemonTests {
                 if password != nil { arguments += ["--credential", "password=@-"] }
                 let sent = try cli(arguments, socket: daemon.socketPath, stdin: password.map { $0 + "\n" } ?? "")
                 #expect(sent.status == 0, "\(sent)")
+            }
+            // A member of the emit group who is not a trusted sender reports six failures each
+            // "from" two addresses: recorded, and never counted.
+            for address in ["192.0.2.250", "2001:db8::250"] {
+                for index in 0..<6 {
+                    let sent = try runCommand(
+                        "/usr/bin/setpriv",
+                        [
+                            "--reuid=\(testAccount)", "--regid=\(testAccount)", "--init-groups", "--", cliPath,
+                            "send", "login-failed", "--socket", daemon.socketPath, "--user", "root\(index)",
+                            "--sender", sender, "--remote-addr", address,
+                        ])
+                    #expect(sent.status == 0, "\(sent)")
+                }
             }
             let forged = "198.51.100.66"
             // Forgeries first: none may count for the forged address.
@@ -66,10 +85,29 @@ extension DaemonTests {
                     fail2ban.directory.path + "/filter.d/authsignal.conf",
                 ])
             #expect(regex.status == 0, "\(regex.output)")
-            // Eleven failure entries of this run, five of them counted.
+            // Eleven trusted failure entries of this run, five of them counted.
             #expect(regex.output.contains("Lines: 11 lines, 0 ignored, 5 matched, 6 missed"), "\(regex.output)")
             let matched = regex.output.split(separator: "\n").filter { $0.contains(" rhost=") }
             #expect(matched.count == 5 && matched.allSatisfy { $0.contains("rhost=203.0.113.") }, "\(regex.output)")
+            // A filter that forgot the trusted-sender term still cannot match the untrusted twelve:
+            // their messages do not lead with the address.
+            let untrustedToo = try runCommand(
+                "/usr/bin/fail2ban-regex",
+                [
+                    "--journalmatch", "AUTHSIGNAL_SENDER=\(sender) MESSAGE_ID=\(Self.failureID)", "systemd-journal",
+                    fail2ban.directory.path + "/filter.d/authsignal.conf",
+                ])
+            #expect(
+                untrustedToo.output.contains("Lines: 23 lines, 0 ignored, 5 matched, 18 missed"),
+                "\(untrustedToo.output)")
+        }
+
+        /// The `journalmatch` of the shipped filter.
+        static func shippedFail2banJournalmatch() throws -> String {
+            let filter = try String(
+                contentsOfFile: repositoryRoot + "/etc/fail2ban/filter.d/authsignal.conf", encoding: .utf8)
+            let line = try #require(filter.split(separator: "\n").first { $0.hasPrefix("journalmatch = ") })
+            return String(line.dropFirst("journalmatch = ".count))
         }
     }
 }
@@ -139,10 +177,12 @@ extension DaemonTests.ToolIntegrationTests {
     /// Debian's crowdsec replays this run's failures from the journal through the shipped parser
     /// and scenarios: a brute force from one address, one password tried on five accounts from one
     /// address, and one password on five accounts from five addresses each raise their alerts, and
-    /// the first two their ban; a slow trickle raises nothing.
+    /// the first two their ban; a slow trickle raises nothing, nor does a brute force that a
+    /// sender outside the trusted senders reports (issue 24, item 2).
     @Test func crowdsecRaisesBruteForceAndSprayingAlerts() throws {
         try requireJournald(andTools: "/usr/bin/crowdsec", "/usr/bin/cscli")
-        let daemon = try DaemonUnderTest()
+        _ = try requireTestAccount()
+        let daemon = try DaemonUnderTest(extra: "[Access]\nEmitUsers=\(testAccount)\n")
         let sender = "cs-\(UUID().uuidString.prefix(8))"
         func failure(_ user: String, from address: String, password: String) throws {
             let sent = try cli(
@@ -163,6 +203,19 @@ extension DaemonTests.ToolIntegrationTests {
         }
         // Two failures from another address: below every threshold.
         for index in 0..<2 { try failure("nobody", from: "192.0.2.30", password: "other-\(index)") }
+        // An emitter who is not a trusted sender forges a brute force from two addresses.
+        for address in ["192.0.2.250", "2001:db8::250"] {
+            for _ in 0..<8 {
+                let sent = try runCommand(
+                    "/usr/bin/setpriv",
+                    [
+                        "--reuid=\(testAccount)", "--regid=\(testAccount)", "--init-groups", "--", cliPath, "send",
+                        "login-failed", "--socket", daemon.socketPath, "--user", "root", "--sender", sender,
+                        "--remote-addr", address,
+                    ])
+                #expect(sent.status == 0, "\(sent)")
+            }
+        }
 
         let crowdsec = try CrowdSecReplay()
         defer { crowdsec.stop() }
@@ -170,8 +223,13 @@ extension DaemonTests.ToolIntegrationTests {
         #expect(check.status == 0, "\(check.output)")
         // crowdsec raises one alert per source address of an overflow: 1 brute force, 1 spraying,
         // and 1 + 5 distributed spraying (both passwords went to five accounts).
+        // The shipped acquisition's filters, the sender standing in for the unit (as for fail2ban).
+        let filters = try Self.shippedCrowdSecFilters().map {
+            $0 == "_SYSTEMD_UNIT=authsignald.service" ? "AUTHSIGNAL_SENDER=\(sender)" : $0
+        }
+        #expect(filters.contains("AUTHSIGNAL_TRUSTED=yes"), "\(filters)")
         let alerts = try crowdsec.replay(
-            dsn: "journalctl://filters=MESSAGE_ID=\(Self.failureID)&filters=AUTHSIGNAL_SENDER=\(sender)", expecting: 8)
+            dsn: "journalctl://" + filters.map { "filters=\($0)" }.joined(separator: "&"), expecting: 8)
         func raised(_ scenario: String) -> [CrowdSecReplay.Alert] { alerts.filter { $0.scenario == scenario } }
         #expect(raised("authsignal/authsignal-bf").flatMap(\.decisions) == ["203.0.113.20"], "\(alerts)")
         #expect(raised("authsignal/authsignal-spray").flatMap(\.decisions) == ["198.51.100.50"], "\(alerts)")
@@ -179,6 +237,18 @@ extension DaemonTests.ToolIntegrationTests {
         #expect(distributed.count == 6 && distributed.allSatisfy { $0.decisions.isEmpty }, "\(alerts)")
         #expect(alerts.count == 8, "\(alerts)")
         #expect(!alerts.contains { $0.source == "192.0.2.30" }, "\(alerts)")
+        #expect(!alerts.contains { $0.source.hasPrefix("192.0.2.250") || $0.source.contains("2001:db8") }, "\(alerts)")
+    }
+
+    /// The `journalctl_filter` entries of the shipped acquisition file.
+    static func shippedCrowdSecFilters() throws -> [String] {
+        let file = try String(
+            contentsOfFile: repositoryRoot + "/etc/crowdsec/acquis.d/authsignal.yaml", encoding: .utf8)
+        return file.split(separator: "\n").compactMap { line in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("- \"") && trimmed.hasSuffix("\"") else { return nil }
+            return String(trimmed.dropFirst(3).dropLast())
+        }
     }
 }
 
