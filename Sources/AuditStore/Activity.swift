@@ -6,7 +6,9 @@ import GRDB
 struct ActivityEvent {
     let seq: Int64
     let signal: AuthSignal
-    /// The event's own time, else when it was stored (µs).
+    /// The event's own time, else when it was stored (µs); never later than
+    /// ``maximumLead`` after it was stored, so that no sender's clock can put an event after
+    /// every one still to come (docs/sessions.md, "Ordering").
     let at: Int64
     let sender: String
     let user: String?
@@ -15,26 +17,38 @@ struct ActivityEvent {
     let tty: String?
     /// `request.pairing`, when it is a string.
     let key: String?
+    /// The sending process's uid (SO_PEERCRED, or a spooled file's owner).
+    let peerUID: Int64
 
-    /// The records after `from` up to `through`, in seq order.
-    static func read(_ db: Database, after from: Int64, through: Int64) throws -> [ActivityEvent] {
+    /// How far an event's own time may lie after the moment the daemon stored it: a clock a
+    /// little ahead is taken as it is; beyond this the stored moment stands in for it.
+    static let maximumLead: Int64 = 300 * 1_000_000
+
+    /// The records after `from` up to `through` that a trusted sender sent, in seq order. Others
+    /// are recorded, but neither begin, end nor count towards anything here.
+    static func read(
+        _ db: Database, after from: Int64, through: Int64, trusted: TrustedSenders
+    ) throws -> [ActivityEvent] {
         let text = { (key: String) in
             "CASE json_type(request, '$.\(key)') WHEN 'text' THEN json_extract(request, '$.\(key)') END"
         }
         let rows = try Row.fetchCursor(
             db,
             sql: """
-                SELECT seq, signal, coalesce(time, received), sender, user, remote_addr,
-                    \(text("service")), \(text("tty")), \(text("pairing"))
+                SELECT seq, signal,
+                    CASE WHEN time > received + \(maximumLead) THEN received ELSE coalesce(time, received) END,
+                    sender, user, remote_addr, \(text("service")), \(text("tty")), \(text("pairing")), peer_uid
                 FROM records WHERE seq > ? AND seq <= ? ORDER BY seq
                 """, arguments: [from, through])
         var events: [ActivityEvent] = []
         while let row = try rows.next() {
-            guard let signal = AuthSignal(rawValue: row[1]) else { continue }
+            let peerUID: Int64 = row[9]
+            guard let signal = AuthSignal(rawValue: row[1]), let uid = UInt32(exactly: peerUID), trusted.trusts(uid)
+            else { continue }
             events.append(
                 ActivityEvent(
                     seq: row[0], signal: signal, at: row[2], sender: row[3], user: row[4], remoteAddr: row[5],
-                    service: row[6], tty: row[7], key: row[8]))
+                    service: row[6], tty: row[7], key: row[8], peerUID: peerUID))
         }
         return events
     }
@@ -60,7 +74,8 @@ enum ActivityBooks {
             remote_addr TEXT,
             service TEXT,
             tty TEXT,
-            sender TEXT NOT NULL
+            sender TEXT NOT NULL,
+            peer_uid INTEGER NOT NULL
         );
         CREATE INDEX sessions_start ON sessions(start, login_seq);
         CREATE INDEX sessions_unended ON sessions(pairing, login_seq) WHERE logout_seq IS NULL;
@@ -70,6 +85,7 @@ enum ActivityBooks {
         -- The boots seen in pairing keys, and when each was first seen.
         CREATE TABLE session_boots (boot TEXT PRIMARY KEY, first_seen INTEGER NOT NULL) WITHOUT ROWID;
         -- Per account (as stored): the last login and failure, and failures since that login.
+        -- Only trusted senders' events are in these tables (docs/sessions.md).
         CREATE TABLE account_activity (
             user TEXT PRIMARY KEY,
             login_seq INTEGER, login_at INTEGER, login_from TEXT, login_service TEXT,
@@ -83,7 +99,8 @@ enum ActivityBooks {
     /// records at a time (so memory stays bounded however many there are), calling `progress`
     /// with the seq reached after each step but the last.
     static func merge(
-        _ db: Database, after from: Int64, through: Int64, step: Int64 = 100_000, progress: ((Int64) -> Void)? = nil
+        _ db: Database, after from: Int64, through: Int64, trusted: TrustedSenders, step: Int64 = 100_000,
+        progress: ((Int64) -> Void)? = nil
     ) throws {
         var start = from
         while start < through {
@@ -92,7 +109,7 @@ enum ActivityBooks {
             // step cost one insert, and each account one write however many of its events.
             var sessions = SessionOverlay(stored: StoredSessions(db))
             var accounts = AccountOverlay(stored: StoredAccounts(db))
-            for event in try ActivityEvent.read(db, after: start, through: end) {
+            for event in try ActivityEvent.read(db, after: start, through: end, trusted: trusted) {
                 try SessionBook.apply(event, to: &sessions)
                 try AccountBook.apply(event, to: &accounts)
             }
@@ -101,6 +118,15 @@ enum ActivityBooks {
             start = end
             if start < through { progress?(start) }
         }
+    }
+
+    /// The tables' names, for a rebuild.
+    static let tables = ["sessions", "sessions_span", "session_boots", "account_activity"]
+
+    /// Whether the log `db` has the tables as this version keeps them (a log of an older version
+    /// read without migrating has none, or ones built without the trust rule).
+    static func present(_ db: Database) throws -> Bool {
+        try db.tableExists("sessions") && db.columns(in: "sessions").contains { $0.name == "peer_uid" }
     }
 
     /// Forgets the sessions begun and accounts' events in a pruned seq range. An account whose

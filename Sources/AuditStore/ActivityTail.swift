@@ -19,13 +19,13 @@ struct ActivityTail: Sendable {
     let accounts: [String: WireAccount]
 
     /// Reads the tail of the log `db` and applies it.
-    static func read(_ db: Database) throws -> ActivityTail {
-        let stored = try db.tableExists("sessions")
+    static func read(_ db: Database, trusted: TrustedSenders) throws -> ActivityTail {
+        let stored = try ActivityBooks.present(db)
         let mark = stored ? try Schema.indexedThrough(db) : 0
         let head = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM records") ?? 0
         var sessions = SessionOverlay(stored: stored ? StoredSessions(db) : nil)
         var accounts = AccountOverlay(stored: stored ? StoredAccounts(db) : nil)
-        for event in try ActivityEvent.read(db, after: mark, through: head) {
+        for event in try ActivityEvent.read(db, after: mark, through: head, trusted: trusted) {
             try SessionBook.apply(event, to: &sessions)
             try AccountBook.apply(event, to: &accounts)
         }
@@ -41,12 +41,13 @@ struct ActivityTail: Sendable {
 /// Reading sessions and accounts from a log (the daemon's, or a file read-only).
 enum ActivityReader {
     /// Calls `each` with the sessions `filter` selects, in its order, on a host in boot `context`;
-    /// returns how many. Stored sessions are read page by page; the tail's are held in memory.
+    /// returns how many. Stored sessions are read page by page; the tail's are held in memory,
+    /// applied with `trusted` (the writer's rule for the tables).
     static func sessions(
-        _ reader: any DatabaseReader, matching filter: SessionFilter, context: BootContext, pageSize: Int = 512,
-        each: (WireSession) async throws -> Void
+        _ reader: any DatabaseReader, matching filter: SessionFilter, context: BootContext, trusted: TrustedSenders,
+        pageSize: Int = 512, each: (WireSession) async throws -> Void
     ) async throws -> Int {
-        let tail = try await reader.read { db in try ActivityTail.read(db) }
+        let tail = try await reader.read { db in try ActivityTail.read(db, trusted: trusted) }
         var emitter = SessionEmitter(filter: filter, context: context)
         // Filtered before sorting: the tail may hold thousands of sessions, and few match.
         let tailSessions = tail.begun.values.filter { $0.matches(filter, context) }
@@ -138,11 +139,13 @@ enum ActivityReader {
     }
 
     /// The accounts `filter` selects, in name order, with the tail applied.
-    static func accounts(_ reader: any DatabaseReader, matching filter: AccountFilter) async throws -> [WireAccount] {
+    static func accounts(
+        _ reader: any DatabaseReader, matching filter: AccountFilter, trusted: TrustedSenders
+    ) async throws -> [WireAccount] {
         try await reader.read { db in
-            let tail = try ActivityTail.read(db)
+            let tail = try ActivityTail.read(db, trusted: trusted)
             var merged: [String: WireAccount] = [:]
-            if try db.tableExists("account_activity") {
+            if tail.hasTables {
                 for account in try StoredAccounts(db).all(user: filter.user) { merged[account.user] = account }
             }
             for (user, account) in tail.accounts where filter.user.map({ $0 == user }) ?? true {

@@ -60,7 +60,7 @@ package final class AuditStore: Sendable {
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = FULL")
             }
-            try Self.migrate(pool, path: path, progress: options.migrationProgress)
+            try Self.migrate(pool, path: path, trusted: options.trustedSenders, progress: options.migrationProgress)
             try Self.checkCompanionFiles(of: path)
             let (head, indexedThrough, logID) = try pool.read { db in
                 (try Self.loadHead(db), try Schema.indexedThrough(db), try Schema.logID(db))
@@ -72,6 +72,10 @@ package final class AuditStore: Sendable {
             throw StoreError.open(StoreFailure.describe(error))
         }
     }
+
+    /// Whose events make the sessions and accounts from now on (`[Access] TrustedUsers`, on
+    /// reload): the records merged after this, and the reads of those not merged yet.
+    package func trust(_ senders: TrustedSenders) { writer.trusted = senders }
 
     /// The head of the hash chain: the last record's seq and hash (for external anchoring).
     package func chainHead() -> ChainHead { writer.head.seq == 0 ? ChainHead.genesis : writer.head.chainHead }
@@ -147,8 +151,10 @@ package final class AuditStore: Sendable {
         }
     }
 
-    private static func migrate(_ pool: DatabasePool, path: String, progress: (@Sendable (String) -> Void)?) throws {
-        let migrator = Schema.migrator(progress: progress)
+    private static func migrate(
+        _ pool: DatabasePool, path: String, trusted: TrustedSenders, progress: (@Sendable (String) -> Void)?
+    ) throws {
+        let migrator = Schema.migrator(trusted: trusted, progress: progress)
         let pending = try pool.read { db in
             let applied = try migrator.appliedIdentifiers(db)
             return migrator.migrations.filter { !applied.contains($0) }
@@ -272,6 +278,8 @@ package struct StoreOptions: Sendable {
     package var maximumAge: Duration?
     /// Retention: only this many newest records are kept (`nil`: all).
     package var maximumRecords: Int?
+    /// Whose events make the sessions and accounts (`last`, `lastlog`): root's by default.
+    package var trustedSenders = TrustedSenders.rootOnly
     /// Told how a long migration is getting on (`records 200000 of 1000000`), every 100,000
     /// records: the daemon extends its start-up timeout with it.
     package var migrationProgress: (@Sendable (String) -> Void)?

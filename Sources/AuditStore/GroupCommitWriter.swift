@@ -47,6 +47,8 @@ final class GroupCommitWriter: Sendable {
         var lastActive = ContinuousClock.now
         /// When the writer last started on work or finished a transaction.
         var progressAt = ContinuousClock.now
+        /// Whose events the merge takes into the sessions and accounts.
+        var trusted: TrustedSenders
     }
 
     private let pool: DatabasePool
@@ -76,13 +78,20 @@ final class GroupCommitWriter: Sendable {
         self.mergeStep = Int64(max(options.indexMergeStep, 1))
         self.idleDelay = options.indexIdleDelay
         self.commitDelay = options.commitDelay
-        self.state = Mutex(State(head: head, indexedThrough: indexedThrough))
+        self.state = Mutex(State(head: head, indexedThrough: indexedThrough, trusted: options.trustedSenders))
         // Records a previous run left unindexed (it stopped before its idle merge) are merged
         // once this one has been idle a moment, so that readers do not apply them at every query.
         scheduleIdleMerge()
     }
 
     var head: WriterHead { state.withLock { $0.head } }
+
+    /// Whose events the merge takes into the sessions and accounts; readers apply the same to
+    /// the records not merged yet. Set anew on reload: it applies to the records merged after.
+    var trusted: TrustedSenders {
+        get { state.withLock { $0.trusted } }
+        set { state.withLock { $0.trusted = newValue } }
+    }
     /// What the writer has committed since it started, read at once so that its parts agree.
     struct Counters: Sendable {
         var committedTransactions = 0
@@ -279,13 +288,13 @@ final class GroupCommitWriter: Sendable {
     /// - Returns: whether records were merged and more wait.
     @discardableResult
     private func mergeIndexes() -> Bool {
-        let (through, head) = state.withLock { state in
-            (min(state.head.seq, state.indexedThrough + mergeStep), state.head.seq)
+        let (through, head, trusted) = state.withLock { state in
+            (min(state.head.seq, state.indexedThrough + mergeStep), state.head.seq, state.trusted)
         }
         do {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
-                    try Schema.mergeIndexes(db, through: through)
+                    try Schema.mergeIndexes(db, through: through, trusted: trusted)
                     return .commit
                 }
             }

@@ -338,12 +338,13 @@ extension AuditStore {
         matching filter: SessionFilter, context: BootContext = .current(),
         each: (WireSession) async throws -> Void
     ) async throws -> Int {
-        try await ActivityReader.sessions(pool, matching: filter, context: context, each: each)
+        try await ActivityReader.sessions(
+            pool, matching: filter, context: context, trusted: writer.trusted, each: each)
     }
 
     /// The accounts `filter` selects: last login, last failure, failures since (docs/sessions.md).
     package func accounts(matching filter: AccountFilter) async throws -> [WireAccount] {
-        try await ActivityReader.accounts(pool, matching: filter)
+        try await ActivityReader.accounts(pool, matching: filter, trusted: writer.trusted)
     }
 }
 
@@ -353,11 +354,11 @@ extension ReadOnlyAuditLog {
         matching filter: SessionFilter, context: BootContext = .current(),
         each: (WireSession) async throws -> Void
     ) async throws -> Int {
-        try await ActivityReader.sessions(pool, matching: filter, context: context, each: each)
+        try await ActivityReader.sessions(pool, matching: filter, context: context, trusted: trusted, each: each)
     }
 
     /// The accounts `filter` selects (see ``AuditStore/accounts(matching:)``).
     package func accounts(matching filter: AccountFilter) async throws -> [WireAccount] {
-        try await ActivityReader.accounts(pool, matching: filter)
+        try await ActivityReader.accounts(pool, matching: filter, trusted: trusted)
     }
 }

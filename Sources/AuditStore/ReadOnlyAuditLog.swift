@@ -13,12 +13,16 @@ package final class ReadOnlyAuditLog: Sendable {
     package let path: String
     /// The log's identity (`nil` for a log written before identities existed).
     package let logID: String?
+    /// Whose events count in sessions and accounts not yet in the log's tables (those in them
+    /// were judged by the daemon that wrote them).
+    package let trusted: TrustedSenders
     let pool: DatabasePool
 
     /// Opens the audit log at `path` read-only.
     /// - Throws: ``StoreError/open(_:)`` when the file is missing, unreadable or not an audit log.
-    package init(path: String) throws(StoreError) {
+    package init(path: String, trusted: TrustedSenders = .rootOnly) throws(StoreError) {
         self.path = path
+        self.trusted = trusted
         guard FileManager.default.fileExists(atPath: path) else {
             throw .open("\(path): no such file")
         }

@@ -1,11 +1,15 @@
+import AuthSignalCore
 import Foundation
 import GRDB
 
 /// The database schema and its migrations. Migrations are plain SQL that never refers to app
 /// types, and none of them ever erases data.
 enum Schema {
-    /// The migrations; `progress` hears how a long one is getting on.
-    static func migrator(progress: (@Sendable (String) -> Void)? = nil) -> DatabaseMigrator {
+    /// The migrations; `progress` hears how a long one is getting on. The sessions and accounts
+    /// are built from the events of `trusted` senders only.
+    static func migrator(
+        trusted: TrustedSenders = .rootOnly, progress: (@Sendable (String) -> Void)? = nil
+    ) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-records") { db in
             try db.execute(
@@ -71,12 +75,17 @@ enum Schema {
                     INSERT INTO log_identity (id, log_id) VALUES (1, lower(hex(randomblob(16))));
                     """)
         }
-        migrator.registerMigration("v3-sessions-accounts") { db in
+        // v3 built the sessions and accounts from every sender's events; v4 builds them anew
+        // from trusted senders' only, so v3 builds nothing any more.
+        migrator.registerMigration("v3-sessions-accounts") { _ in }
+        migrator.registerMigration("v4-trusted-activity") { db in
             // Built from the records already merged into the user index; later ones follow with
-            // each merge.
+            // each merge. Tables an older version built are dropped: they counted untrusted
+            // senders' events (a forged last login of root, say), and lack the login's sender.
+            for table in ActivityBooks.tables { try db.execute(sql: "DROP TABLE IF EXISTS \(table)") }
             try db.execute(sql: ActivityBooks.schema)
             let through = try indexedThrough(db)
-            try ActivityBooks.merge(db, after: 0, through: through) { done in
+            try ActivityBooks.merge(db, after: 0, through: through, trusted: trusted) { done in
                 progress?("building sessions and accounts: record \(done) of \(through)")
             }
         }
@@ -96,7 +105,7 @@ enum Schema {
     /// Adds the records after `indexed_through`, up to `through`, to the user and address
     /// indexes, in key order so that each index page is written once per merge, and to the
     /// sessions and accounts.
-    static func mergeIndexes(_ db: Database, through: Int64) throws {
+    static func mergeIndexes(_ db: Database, through: Int64, trusted: TrustedSenders) throws {
         let from = try indexedThrough(db)
         guard through > from else { return }
         try db.execute(
@@ -110,7 +119,7 @@ enum Schema {
                     ORDER BY remote_addr, seq;
                 """,
             arguments: [from, through, from, through])
-        try ActivityBooks.merge(db, after: from, through: through)
+        try ActivityBooks.merge(db, after: from, through: through, trusted: trusted)
         try db.execute(sql: "UPDATE index_state SET indexed_through = ? WHERE id = 1", arguments: [through])
     }
 

@@ -20,10 +20,12 @@ struct SessionRow: Sendable {
     let service: String?
     let tty: String?
     let sender: String
+    /// The uid that sent the login: only it, or root, may end the session.
+    let peerUID: Int64
 
     static let columnNames = [
         "login_seq", "pairing", "keyed", "boot", "start", "end", "logout_seq", "gone_by", "user", "remote_addr",
-        "service", "tty", "sender",
+        "service", "tty", "sender", "peer_uid",
     ]
 
     /// The select list, in ``init(row:)``'s order, each column after `prefix` (a table alias).
@@ -49,6 +51,7 @@ struct SessionRow: Sendable {
         service = row.text(at: 10)
         tty = row.text(at: 11)
         sender = row.text(at: 12) ?? ""
+        peerUID = row.integer(at: 13) ?? 0
     }
 
     /// The session a login with this pairing `identity` begins.
@@ -63,6 +66,7 @@ struct SessionRow: Sendable {
         service = event.service
         tty = event.tty
         sender = event.sender
+        peerUID = event.peerUID
     }
 
     /// The latest it can have lasted until, as far as the log knows (µs), for the interval index.
@@ -124,7 +128,8 @@ enum SessionBook {
     }
 
     /// Applies one event: a login begins a session; a logout ends the latest open session with
-    /// its key (a logout whose login is not in the log begins nothing); the first event of a
+    /// its key, when it comes from the login's sender or root (a logout whose login is not in
+    /// the log begins nothing, and one from another sender ends nothing); the first event of a
     /// boot marks the open keyed sessions of other boots gone.
     static func apply(_ event: ActivityEvent, to ledger: inout SessionOverlay) throws {
         guard event.signal != .userLoginFailed else { return }
@@ -137,7 +142,9 @@ enum SessionBook {
         }
         if event.signal == .userLoggedIn {
             ledger.begin(SessionRow(login: event, identity: identity))
-        } else if var session = try ledger.unended(pairing: identity.pairing) {
+        } else if var session = try ledger.unended(pairing: identity.pairing),
+            event.peerUID == 0 || event.peerUID == session.peerUID
+        {
             session.end = event.at
             session.logoutSeq = event.seq
             session.goneBy = nil
@@ -192,7 +199,7 @@ struct StoredSessions {
             .integer(session.loginSeq), .text(session.pairing), .integer(session.keyed ? 1 : 0), .text(session.boot),
             .integer(session.start), .integer(session.end), .integer(session.logoutSeq), .integer(session.goneBy),
             .text(session.user), .text(session.remoteAddr), .text(session.service), .text(session.tty),
-            .text(session.sender))
+            .text(session.sender), .integer(session.peerUID))
         try DirectStatement(db, "INSERT INTO sessions_span (login_seq, first, last) VALUES (?, ?, ?)").run(
             .integer(session.loginSeq), .real(Self.seconds(session.start)), .real(Self.seconds(session.storedBound)))
     }

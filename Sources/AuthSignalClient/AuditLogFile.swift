@@ -30,19 +30,27 @@ package enum AuditLogFile {
 }
 
 extension AuditLogFile {
+    /// Whose events make sessions and accounts for the records a file's tables do not hold yet:
+    /// root and the `TrustedUsers` of this host's daemon configuration, when it can be read (the
+    /// tables themselves were built by the daemon that wrote the file, by its own list).
+    package static var trustedSenders: TrustedSenders {
+        (try? DaemonConfig.load(path: DaemonConfig.defaultPath, required: false)).map { TrustedSenders($0) }
+            ?? .rootOnly
+    }
+
     /// The login sessions of the database file at `path` that `filter` selects, read-only, judged
     /// against this host's boot; returns how many.
     package static func sessions(
         database path: String, matching filter: SessionFilter, each: (WireSession) throws -> Void
     ) async throws -> Int {
-        let log = try ReadOnlyAuditLog(path: path)
+        let log = try ReadOnlyAuditLog(path: path, trusted: trustedSenders)
         defer { try? log.close() }
         return try await log.sessions(matching: filter) { try each($0) }
     }
 
     /// The accounts of the database file at `path` that `filter` selects, read-only.
     package static func accounts(database path: String, matching filter: AccountFilter) async throws -> [WireAccount] {
-        let log = try ReadOnlyAuditLog(path: path)
+        let log = try ReadOnlyAuditLog(path: path, trusted: trustedSenders)
         defer { try? log.close() }
         return try await log.accounts(matching: filter)
     }

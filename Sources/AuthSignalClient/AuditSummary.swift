@@ -24,6 +24,8 @@ package struct AuditSummary {
 
     /// Records counted.
     package private(set) var total = 0
+    /// Records left out because their sender is not trusted.
+    package private(set) var untrusted = 0
     /// Records per signal.
     package private(set) var perSignal: [AuthSignal: Int] = [:]
     /// Failures per account.
@@ -38,14 +40,23 @@ package struct AuditSummary {
     private var secretAccounts: [String: Set<String>] = [:]
     /// The histogram's bucket width.
     package let bucket: TimeInterval
+    /// Whose records count; `nil` counts everyone's.
+    package let trusted: TrustedSenders?
 
-    /// A report with histogram buckets of `bucket` seconds (an hour by default).
-    package init(bucket: TimeInterval = 3600) {
+    /// A report with histogram buckets of `bucket` seconds (an hour by default) of the records of
+    /// `trusted` senders (`nil`: of every sender).
+    package init(bucket: TimeInterval = 3600, trusted: TrustedSenders? = .rootOnly) {
         self.bucket = bucket
+        self.trusted = trusted
     }
 
-    /// Counts one record.
+    /// Counts one record, or only that it was left out, when its sender is not trusted (a record
+    /// read from a journal entry without the sender's uid is not trusted either).
     package mutating func add(_ record: WireRecord) {
+        if let trusted, !(record.peer.map { trusted.trusts($0.uid) } ?? false) {
+            untrusted += 1
+            return
+        }
         total += 1
         if let host = record.host { perHost[host, default: 0] += 1 }
         perSignal[record.signal, default: 0] += 1
@@ -105,6 +116,10 @@ package struct AuditSummary {
         top: Int, threshold: Int, window: TimeInterval, sprayAccounts: Int, timeZone: TimeZone = .current
     ) -> String {
         var text = "Records: \(total)\n"
+        if untrusted > 0 {
+            text +=
+                "  (\(untrusted) more from senders that are not trusted, left out: --include-untrusted counts them)\n"
+        }
         for signal in AuthSignal.allCases {
             text += "  \(signal.shortName.padding(toLength: 8, withPad: " ", startingAt: 0))\(perSignal[signal] ?? 0)\n"
         }

@@ -56,12 +56,14 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
         public var spool: Spool
         /// The journal sink's counters; `nil` while `[Journal] Enabled=no`.
         public var journal: Journal?
+        /// The senders it trusts now: root and `[Access] TrustedUsers` (docs/protocol.md).
+        public var trusted: TrustedSenders
 
         /// The daemon's counters.
         public init(
             committedTransactions: Int, commitLatency: LatencyHistogram, stored: [AuthSignal: Int], connections: Int,
             followers: Int, uptimeSeconds: Int64, redactionMode: String, refused: [ErrorCode: Int], spool: Spool,
-            journal: Journal?
+            journal: Journal?, trusted: TrustedSenders
         ) {
             self.committedTransactions = committedTransactions
             self.commitLatency = commitLatency
@@ -73,6 +75,7 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
             self.refused = refused
             self.spool = spool
             self.journal = journal
+            self.trusted = trusted
         }
     }
 
@@ -160,6 +163,7 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
         fields["followers"] = .int(Int64(service.followers))
         fields["uptime_seconds"] = .int(service.uptimeSeconds)
         fields["redaction_mode"] = .string(service.redactionMode)
+        fields["trusted_uids"] = .array(service.trusted.uids.sorted().map { .int(Int64($0)) })
         fields["refused"] = .object(
             JSONObject(
                 uniqueKeysWithValues: ErrorCode.allCases.map { ($0.rawValue, .int(Int64(service.refused[$0] ?? 0))) }))
@@ -235,11 +239,15 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
         let storedObject = try fields.required(try fields.object("stored"), "stored")
         var stored: [AuthSignal: Int] = [:]
         for signal in AuthSignal.allCases { stored[signal] = Int(storedObject[signal.rawValue]?.intValue ?? 0) }
+        // A daemon older than trusted senders trusted root alone.
+        let trustedUIDs = try fields.array("trusted_uids") ?? []
+        let uids = trustedUIDs.compactMap { $0.intValue.flatMap { UInt32(exactly: $0) } }
+        guard uids.count == trustedUIDs.count else { throw .invalid("\"trusted_uids\" must hold uids") }
         let service = Service(
             committedTransactions: try count(&fields, "committed_transactions"), commitLatency: latency,
             stored: stored, connections: try count(&fields, "connections"), followers: try count(&fields, "followers"),
             uptimeSeconds: uptime, redactionMode: try fields.string("redaction_mode") ?? "", refused: refused,
-            spool: spool, journal: journal)
+            spool: spool, journal: journal, trusted: TrustedSenders(uids: Set(uids)))
         self.init(log: log, service: service)
     }
 }

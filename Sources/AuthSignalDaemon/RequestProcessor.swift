@@ -267,7 +267,7 @@ package final class RequestProcessor: Sendable {
             spool: StatsAnswer.Spool(
                 directory: spooled.directory, stored: spooled.stored, refused: spooled.refused,
                 pending: spooled.pending),
-            journal: journalCounters)
+            journal: journalCounters, trusted: runtime.access.trusted)
         return .success(
             StatsAnswer(log: StatsAnswer.Log(stats, head: store.chainHead(), logID: store.logID), service: service))
     }

@@ -155,6 +155,8 @@ struct QueryTests {
         options.indexMergeThreshold = 40
         options.indexMergeStep = 16
         options.indexIdleDelay = .seconds(3600)
+        // The events' sender (uid 1000) counts towards sessions only when trusted.
+        options.trustedSenders = TrustedSenders(uids: [Events.peer.uid])
         let store = try AuditStore(path: directory.file("audit.db"), options: options)
         try await store.fill(200) { index in
             Events.make(index % 2 == 0 ? .userLoggedIn : .userLoginFailed, user: "u\(index % 7)")

@@ -13,19 +13,24 @@ struct SessionTests {
     static let epoch = Date(timeIntervalSince1970: 1_790_000_000)
     static func at(_ minutes: Double) -> Date { epoch.addingTimeInterval(minutes * 60) }
 
-    /// A login or logout with these request fields, at `minutes` after the epoch.
+    /// The PAM hook's sender: root, which is always trusted.
+    static let hook = PeerCredentials(uid: 0, gid: 0, pid: 4242)
+
+    /// A login or logout with these request fields, at `minutes` after the epoch (or at `time`),
+    /// from `peer`.
     static func event(
         _ signal: AuthSignal, _ user: String, at minutes: Double, key: String? = nil, tty: String = "pts/1",
-        from address: String? = "192.0.2.7", sender: String = "sshd"
+        from address: String? = "192.0.2.7", sender: String = "sshd", peer: PeerCredentials = hook, time: Date? = nil
     ) -> RedactedEvent {
         var request: JSONObject = ["tty": .string(tty), "service": .string(sender)]
         if let key { request["pairing"] = .string(key) }
         if let address { request["remote_addr"] = .string(address) }
         return Events.redactor.redact(
             AuthEvent(
-                signal: signal, sender: sender, user: user, request: request, credentials: nil, time: at(minutes),
+                signal: signal, sender: sender, user: user, request: request, credentials: nil,
+                time: time ?? at(minutes),
                 id: nil),
-            peer: Events.peer)
+            peer: peer)
     }
 
     /// A history that adjacency would pair wrongly: alice's two sessions overlap and end in the
@@ -191,12 +196,119 @@ struct SessionTests {
             try db.execute(sql: "DELETE FROM sessions; DELETE FROM sessions_span; DELETE FROM session_boots")
             try db.execute(sql: "DELETE FROM account_activity")
             var steps: [Int64] = []
-            try ActivityBooks.merge(db, after: 0, through: 14, step: 3) { steps.append($0) }
+            try ActivityBooks.merge(db, after: 0, through: 14, trusted: .rootOnly, step: 3) { steps.append($0) }
             return (steps, try dump(db))
         }
         #expect(steps == [3, 6, 9, 12])
         #expect(stepped == once)
         #expect(once.count == 6 + 4)
+        try await store.close()
+    }
+
+    /// A member of the emit group (uid 1000, not trusted) once made a fake root login dated
+    /// 9999-12-31 root's last login for good, hid the real failures after it, and ended root's
+    /// open session with a computed pairing key (issue 24, item 3).
+    @Test func anUntrustedSenderCannotRewriteSessionsOrLastLogins() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.path + "/audit.db")
+        let emitter = PeerCredentials(uid: 1000, gid: 1000, pid: 77)
+        let far = Date(timeIntervalSince1970: 253_402_214_400)  // 9999-12-31
+        let forged = Self.event(
+            .userLoggedIn, "root", at: 0, key: "B2/1/sshd/pts/5", from: "198.51.100.66", peer: emitter, time: far)
+        for event in [
+            Self.event(.userLoggedIn, "root", at: 10, key: "B2/30/sshd/pts/1"),
+            forged,
+            Self.event(.userLoggedOut, "root", at: 11, key: "B2/30/sshd/pts/1", peer: emitter),
+            Self.event(.userLoginFailed, "root", at: 12, from: "203.0.113.9", peer: emitter),
+        ] + (0..<5).map({ Self.event(.userLoginFailed, "root", at: 13 + Double($0), from: "203.0.113.7") }) {
+            _ = try await store.append(event)
+        }
+        // Read from the tail, then from the merged tables: the same answers.
+        for _ in 0..<2 {
+            let root = try #require(try await store.accounts(matching: AccountFilter(user: "root")).first)
+            #expect(root.lastLogin?.time == Self.at(10) && root.lastLogin?.from == "192.0.2.7")
+            #expect(root.failuresSinceLogin == 5 && root.failures == 5)
+            #expect(root.lastFailure?.from == "203.0.113.7")
+            #expect(Self.summary(try await Self.sessions(store)) == ["root pts/1 still_logged_in 10- key"])
+            await store.indexPendingRecords()
+        }
+        try await store.close()
+    }
+
+    /// A sender the admin trusts (`TrustedUsers`) counts, but ends only the sessions it began:
+    /// a logout must come from the login's sender, or from root.
+    @Test func aLogoutEndsOnlyASessionOfItsOwnSenderOrComesFromRoot() async throws {
+        let directory = try TemporaryDirectory()
+        var options = StoreOptions()
+        options.trustedSenders = TrustedSenders(uids: [1000])
+        let store = try AuditStore(path: directory.path + "/audit.db", options: options)
+        let service = PeerCredentials(uid: 1000, gid: 1000, pid: 77)
+        for event in [
+            Self.event(.userLoggedIn, "root", at: 20, key: "B2/30/sshd/pts/1"),
+            Self.event(.userLoggedIn, "app", at: 21, key: "B2/31/app/-", tty: "-", sender: "app", peer: service),
+            Self.event(.userLoggedOut, "root", at: 22, key: "B2/30/sshd/pts/1", peer: service),
+            Self.event(.userLoggedOut, "app", at: 23, key: "B2/31/app/-", tty: "-", sender: "app", peer: service),
+            Self.event(.userLoggedIn, "bob", at: 24, key: "B2/32/sshd/pts/2", tty: "pts/2", peer: service),
+            Self.event(.userLoggedOut, "bob", at: 25, key: "B2/32/sshd/pts/2", tty: "pts/2"),
+        ] {
+            _ = try await store.append(event)
+        }
+        await store.indexPendingRecords()
+        #expect(
+            Self.summary(try await Self.sessions(store)) == [
+                "bob pts/2 ended 24-25 key", "app - ended 21-23 key", "root pts/1 still_logged_in 20- key",
+            ])
+        try await store.close()
+    }
+
+    /// An event's own time at most five minutes after it was stored counts as sent; one further
+    /// ahead (a forged or broken clock) counts as the moment it was stored, so it cannot stay
+    /// an account's last login while real ones follow.
+    @Test func aTimeFarAheadOfItsStoringCountsAsTheStoringMoment() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.path + "/audit.db")
+        func login(_ time: Date, from address: String) -> RedactedEvent {
+            Events.redactor.redact(
+                AuthEvent(
+                    signal: .userLoggedIn, sender: "sshd", user: "root", request: ["remote_addr": .string(address)],
+                    time: time),
+                peer: Self.hook)
+        }
+        let now = Date()
+        _ = try await store.append(login(Date(timeIntervalSince1970: 253_402_214_400), from: "198.51.100.66"))
+        _ = try await store.append(login(now.addingTimeInterval(1), from: "192.0.2.7"))
+        let root = try #require(try await store.accounts(matching: AccountFilter(user: "root")).first)
+        #expect(root.lastLogin?.from == "192.0.2.7")
+        // Within the allowance a clock ahead is believed.
+        _ = try await store.append(login(now.addingTimeInterval(240), from: "192.0.2.8"))
+        _ = try await store.append(login(now.addingTimeInterval(2), from: "192.0.2.9"))
+        let later = try #require(try await store.accounts(matching: AccountFilter(user: "root")).first)
+        #expect(later.lastLogin?.from == "192.0.2.8")
+        try await store.close()
+    }
+
+    /// Tables an older version built counted every sender's events; opening the log rebuilds
+    /// them by the trust rule.
+    @Test func tablesOfAnOlderVersionAreRebuiltByTheTrustRule() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/audit.db"
+        var store = try AuditStore(path: path)
+        _ = try await store.append(Self.event(.userLoggedIn, "root", at: 0, key: "B2/30/sshd/pts/1"))
+        _ = try await store.append(
+            Self.event(
+                .userLoggedIn, "root", at: 5, from: "198.51.100.66", peer: PeerCredentials(uid: 1000, gid: 1000, pid: 7)
+            ))
+        await store.indexPendingRecords()
+        // As the older version left it: root's last login the forged one, and no v4 yet.
+        try await store.pool.write { db in
+            try db.execute(
+                sql: "UPDATE account_activity SET login_from = '198.51.100.66', login_seq = 2 WHERE user = 'root'")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v4-trusted-activity'")
+        }
+        try await store.close()
+        store = try AuditStore(path: path)
+        let root = try #require(try await store.accounts(matching: AccountFilter(user: "root")).first)
+        #expect(root.lastLogin?.seq == 1 && root.lastLogin?.from == "192.0.2.7")
         try await store.close()
     }
 }

@@ -7,13 +7,13 @@ import Testing
 struct AuditSummaryTests {
     static let start = RFC3339.parse("2026-11-25T10:00:00Z")!
 
-    static func failure(_ seq: Int64, user: String, from address: String, minute: Int, secret: String? = nil)
-        -> WireRecord
-    {
+    static func failure(
+        _ seq: Int64, user: String, from address: String, minute: Int, secret: String? = nil, uid: UInt32 = 0
+    ) -> WireRecord {
         WireRecord(
             seq: seq, received: start.addingTimeInterval(Double(minute * 60)), time: nil, signal: .userLoginFailed,
             sender: "sshd", user: user, request: ["remote_addr": .string(address)],
-            credentials: secret.map { ["password": .string($0)] }, peer: PeerCredentials(uid: 0, gid: 0, pid: 1),
+            credentials: secret.map { ["password": .string($0)] }, peer: PeerCredentials(uid: uid, gid: uid, pid: 1),
             hash: Data(count: 32), host: "web\(seq % 2)")
     }
 
@@ -50,5 +50,30 @@ struct AuditSummaryTests {
         #expect(!text.contains("\u{1B}"))
         #expect(text.contains("eve\\x1b[2J"))
         #expect(text.contains("192.0.2.1\\x0a"))
+    }
+
+    /// A member of the emit group who is not a trusted sender cannot make a brute force, a
+    /// spray or a top address appear (issue 24, item 3): left out, and said so; counted on request.
+    @Test func untrustedSendersAreLeftOutUnlessAsked() {
+        var trustedOnly = AuditSummary()
+        var everyone = AuditSummary(trusted: nil)
+        var withTrustedUser = AuditSummary(trusted: TrustedSenders(uids: [1000]))
+        for index in 0..<8 {
+            let forged = Self.failure(
+                Int64(index), user: "root", from: "192.0.2.250", minute: index, secret: "hmac-sha256:bb", uid: 1000)
+            trustedOnly.add(forged)
+            everyone.add(forged)
+            withTrustedUser.add(forged)
+        }
+        let real = Self.failure(9, user: "alice", from: "203.0.113.7", minute: 9)
+        trustedOnly.add(real)
+        everyone.add(real)
+        withTrustedUser.add(real)
+        let text = trustedOnly.render(top: 5, threshold: 5, window: 600, sprayAccounts: 1)
+        #expect(text.hasPrefix("Records: 1\n  (8 more from senders that are not trusted, left out:"))
+        #expect(!text.contains("192.0.2.250") && !text.contains("brute force") && !text.contains("hmac-sha256:bb"))
+        #expect(everyone.total == 9 && everyone.untrusted == 0)
+        #expect(withTrustedUser.total == 9)
+        #expect(everyone.render(top: 5, threshold: 5, window: 600, sprayAccounts: 1).contains("192.0.2.250"))
     }
 }

@@ -103,7 +103,8 @@ struct WireModelTests {
             committedTransactions: 2, commitLatency: latency, stored: [.userLoggedIn: 3], connections: 1, followers: 0,
             uptimeSeconds: 60, redactionMode: "hmac",
             refused: [.forbidden: 2], spool: .init(directory: nil, stored: 1, refused: 0, pending: 0),
-            journal: .init(sent: 4, dropped: 0, failed: 0, queued: 0, anchors: 1, anchorFailures: 0))
+            journal: .init(sent: 4, dropped: 0, failed: 0, queued: 0, anchors: 1, anchorFailures: 0),
+            trusted: TrustedSenders(uids: [1000, 65534]))
         for stats in [
             StatsAnswer(log: log, service: nil), StatsAnswer(log: log, service: service),
             StatsAnswer(
@@ -112,7 +113,7 @@ struct WireModelTests {
                     committedTransactions: 0, commitLatency: LatencyHistogram(), stored: [:], connections: 0,
                     followers: 0, uptimeSeconds: 0, redactionMode: "mask",
                     refused: [:], spool: .init(directory: "/var/spool/authsignal", stored: 0, refused: 0, pending: 0),
-                    journal: nil)),
+                    journal: nil, trusted: .rootOnly)),
         ] {
             var expected = stats
             // Every signal and every error code is always counted, zeros included.

@@ -1,3 +1,4 @@
+import AuditStore
 import AuthSignalCore
 import Logging
 import ServiceLifecycle
@@ -39,6 +40,7 @@ struct ReloadService: Service {
         let runtime = Runtime(config: applied, key: key)
         processor.runtime = runtime
         journal.update(JournalSink.Settings(applied))
+        processor.store.trust(runtime.access.trusted)
         receivers.setJournal(enabled: applied.journalEnabled)
         for problem in runtime.access.unresolved { logger.warning("access list: \(problem)") }
         let appliedSettings = applied.settings

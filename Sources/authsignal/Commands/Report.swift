@@ -15,13 +15,21 @@ extension AuthSignalCommand {
         @Option(help: "Failures of one account within --window that count as brute force.") var threshold = 5
         @Option(help: "The brute-force window, in minutes.") var window = 10
         @Option(help: "Accounts one password must be tried against to count as spraying.") var sprayAccounts = 3
+        @Flag(
+            help: """
+                Count the events of senders that are not trusted too (by default only root's and \
+                [Access] TrustedUsers' count: the daemon's list, or /etc/authsignald.conf's for \
+                --database and journals).
+                """)
+        var includeUntrusted = false
 
         func run() async throws {
             let filters = try Filters.parse(["--since=\(since)"] + (until.map { ["--until=\($0)"] } ?? []))
             let filter = try filters.filter()
             var span: TimeInterval = 86400
             if let start = filter.since { span = (filter.until ?? Date()).timeIntervalSince(start) }
-            var summary = AuditSummary(bucket: span > 2 * 86400 ? 86400 : 3600)
+            var summary = AuditSummary(
+                bucket: span > 2 * 86400 ? 86400 : 3600, trusted: includeUntrusted ? nil : try source.trustedSenders())
             let progress = Progress()
             // The summary sorts what needs an order itself.
             _ = try await source.records(filter, inAnyOrder: true) { record in

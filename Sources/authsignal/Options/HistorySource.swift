@@ -22,6 +22,17 @@ struct HistorySource: ParsableArguments {
         }
     }
 
+    /// The senders whose records count (`report`): the daemon's own list when it is the source,
+    /// else root and the `TrustedUsers` of this host's daemon configuration.
+    func trustedSenders() throws -> TrustedSenders {
+        guard database == nil, !readsJournal else { return AuditLogFile.trustedSenders }
+        do {
+            return try connection.open().request(.stats, as: StatsAnswer.self).service?.trusted ?? .rootOnly
+        } catch {
+            throw fail(error)
+        }
+    }
+
     /// Opens the journal this source names.
     func openJournal() throws -> JournalHistory {
         do {
