@@ -208,7 +208,9 @@ let package = Package(
         ),
         .testTarget(
             name: "AuthSignalCoreTests",
-            dependencies: ["AuthSignalCore", "Signals", "TestSupport"],
+            dependencies: [
+                "AuthSignalCore", "Signals", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
     ],

@@ -63,9 +63,11 @@ public enum ProtocolRequest: Sendable, Hashable {
     case verify(from: Int64?, to: Int64?)
     /// Liveness and version.
     case ping
-    /// The keyed hash the redactor stores for `value` (a name or secret to look up); allowed only
-    /// to `[Access] HashUsers`/`HashGroups`, rate-limited, and recorded without the value.
-    case hash(value: String)
+    /// The keyed hash the redactor stores for `value` (a name or secret to look up) in the events
+    /// of root (the PAM hook's), or of the sender `senderUID` (each sender's hashes have their own
+    /// key); allowed only to `[Access] HashUsers`/`HashGroups`, rate-limited, and recorded
+    /// without the value.
+    case hash(value: String, senderUID: UInt32? = nil)
     /// Login sessions (logins paired with their logouts), then the count.
     case sessions(SessionFilter)
     /// Each account's last login, last failure and failures since, then the count.
@@ -122,7 +124,9 @@ public enum ProtocolRequest: Sendable, Hashable {
         case "hash":
             // Any string: what an attacker typed as a user name may be what an admin looks up.
             guard let value = try fields.string("value") else { throw .invalid("missing field \"value\"") }
-            request = .hash(value: value)
+            let uid = try fields.integer("sender_uid", minimum: 0)
+            guard uid.map({ UInt32(exactly: $0) != nil }) ?? true else { throw .invalid("\"sender_uid\" is not a uid") }
+            request = .hash(value: value, senderUID: uid.map { UInt32($0) })
         case "sessions": request = .sessions(try decodeSessions(&fields))
         case "accounts":
             request = .accounts(
@@ -304,7 +308,7 @@ struct Fields {
         "query": ["op", "user", "signal", "sender", "remote_addr", "since", "until", "after_seq", "limit", "order"],
         "follow": ["op", "user", "signal", "sender", "remote_addr", "since", "until", "after_seq", "order"],
         "verify": ["op", "from", "to"],
-        "hash": ["op", "value"],
+        "hash": ["op", "value", "sender_uid"],
         "sessions": ["op", "user", "since", "until", "present", "open", "limit", "order"],
         "accounts": ["op", "user", "failed_only"],
     ]

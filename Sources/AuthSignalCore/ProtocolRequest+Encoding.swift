@@ -26,8 +26,9 @@ extension ProtocolRequest {
         case .verify(let from, let to):
             object["from"] = from.map(JSONValue.int)
             object["to"] = to.map(JSONValue.int)
-        case .hash(let value):
+        case .hash(let value, let senderUID):
             object["value"] = .string(value)
+            object["sender_uid"] = senderUID.map { .int(Int64($0)) }
         case .sessions(let filter):
             object["user"] = filter.user.map(JSONValue.string)
             object["since"] = filter.since.map { .string(RFC3339.format($0)) }

@@ -104,9 +104,35 @@ public struct Redactor: Sendable {
     /// What every keyed hash the redactor stores starts with.
     public static let keyedHashPrefix = "hmac-sha256:"
 
-    /// The keyed hash the redactor stores for `value`: `hmac-sha256:<hex>`.
-    public func keyedHash(_ value: String) -> String {
-        keyedHash(bytes: Data(value.utf8))
+    /// The keyed hash the redactor stores for `value` in an event root sent (the PAM hook's, and
+    /// the spool's): `hmac-sha256:<hex>`. With `senderUID`, as it stores it in that sender's
+    /// events.
+    public func keyedHash(_ value: String, senderUID: UInt32 = 0) -> String {
+        var key = SenderKey(uid: senderUID)
+        return keyedHash(bytes: Data(value.utf8), key: &key)
+    }
+
+    /// The key of the keyed hashes in one sender's events, derived when first needed.
+    ///
+    /// Each sending uid hashes with its own key: root (the PAM path) with the redaction key
+    /// itself, any other uid with a key derived from it for that uid alone. A user allowed to
+    /// emit and to read could otherwise emit guesses as a password and read back their hashes,
+    /// testing each against the hash of a password root's hook stored, without the `hash` op's
+    /// limit, its log line or its access class (issue 24, item 4).
+    private struct SenderKey {
+        let uid: UInt32
+        private var derived: SymmetricKey?
+
+        init(uid: UInt32) { self.uid = uid }
+
+        mutating func key(_ redaction: RedactionKey) -> SymmetricKey {
+            if let derived { return derived }
+            let key =
+                uid == 0
+                ? redaction.symmetricKey : redaction.derivedKey(purpose: "authsignal keyed hash, sender uid \(uid)")
+            derived = key
+            return key
+        }
     }
 
     /// Redacts `event`, sent by `peer`.
@@ -119,20 +145,21 @@ public struct Redactor: Sendable {
     public func redact(_ event: AuthEvent, peer: PeerCredentials) -> RedactedEvent {
         var user = event.user
         var unknownNames: [String: String] = [:]
+        var key = SenderKey(uid: peer.uid)
         if event.signal == .userLoginFailed {
             let named = Self.usernameKeys.compactMap { event.credentials?[$0]?.stringValue }
             if user == nil { user = named.first }
             if hashUnknownUsers {
                 for name in [user].compactMap({ $0 }) + named where !name.isEmpty && unknownNames[name] == nil {
-                    if !isKnownAccount(name) { unknownNames[name] = keyedHash(name) }
+                    if !isKnownAccount(name) { unknownNames[name] = keyedHash(bytes: Data(name.utf8), key: &key) }
                 }
             }
         }
         if let name = user { user = unknownNames[name] ?? Self.displayableName(name) }
         return RedactedEvent(
             signal: event.signal, sender: event.sender, user: user,
-            request: event.request.map { redact(object: $0, hashing: unknownNames) },
-            credentials: event.credentials.map { redact(object: $0, hashing: unknownNames) },
+            request: event.request.map { redact(object: $0, hashing: unknownNames, key: &key) },
+            credentials: event.credentials.map { redact(object: $0, hashing: unknownNames, key: &key) },
             time: event.time, id: event.id, peer: peer)
     }
 
@@ -156,35 +183,41 @@ public struct Redactor: Sendable {
     /// Ends a name that ``displayableName(_:)`` escaped or truncated.
     public static let alteredNameMarker = "…[altered]"
 
-    private func redact(object: JSONObject, hashing names: [String: String]) -> JSONObject {
+    private func redact(object: JSONObject, hashing names: [String: String], key: inout SenderKey) -> JSONObject {
         var result = JSONObject(minimumCapacity: object.count)
-        for (key, value) in object {
-            result[key] = isSensitive(key) ? replacement(for: value) : redact(value: value, hashing: names)
+        for (name, value) in object {
+            result[name] =
+                isSensitive(name)
+                ? replacement(for: value, key: &key) : redact(value: value, hashing: names, key: &key)
         }
         return result
     }
 
-    private func redact(value: JSONValue, hashing names: [String: String]) -> JSONValue {
+    private func redact(value: JSONValue, hashing names: [String: String], key: inout SenderKey) -> JSONValue {
         switch value {
-        case .object(let members): .object(redact(object: members, hashing: names))
-        case .array(let elements): .array(elements.map { redact(value: $0, hashing: names) })
-        case .string(let text) where !names.isEmpty: names[text].map(JSONValue.string) ?? value
-        default: value
+        case .object(let members): return .object(redact(object: members, hashing: names, key: &key))
+        case .array(let elements):
+            var redacted: [JSONValue] = []
+            redacted.reserveCapacity(elements.count)
+            for element in elements { redacted.append(redact(value: element, hashing: names, key: &key)) }
+            return .array(redacted)
+        case .string(let text) where !names.isEmpty: return names[text].map(JSONValue.string) ?? value
+        default: return value
         }
     }
 
-    private func replacement(for value: JSONValue) -> JSONValue {
+    private func replacement(for value: JSONValue, key: inout SenderKey) -> JSONValue {
         switch mode {
         case .mask:
             return .string(Self.mask)
         case .hmac:
-            if case .string(let text) = value { return .string(keyedHash(text)) }
-            return .string(keyedHash(bytes: CanonicalJSON.encode(value)))
+            if case .string(let text) = value { return .string(keyedHash(bytes: Data(text.utf8), key: &key)) }
+            return .string(keyedHash(bytes: CanonicalJSON.encode(value), key: &key))
         }
     }
 
-    private func keyedHash(bytes: Data) -> String {
-        let code = HMAC<SHA256>.authenticationCode(for: bytes, using: key.symmetricKey)
+    private func keyedHash(bytes: Data, key: inout SenderKey) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: bytes, using: key.key(self.key))
         return Self.keyedHashPrefix + Hex.encode(code)
     }
 }

@@ -100,8 +100,8 @@ package final class RequestProcessor: Sendable {
             return .read { _ in await self.stats() }
         case .verify(let from, let to):
             return .read { _ in await self.verify(from: from, to: to) }
-        case .hash(let value):
-            return .read { _ in self.hash(value, peer: peer) }
+        case .hash(let value, let senderUID):
+            return .read { _ in self.hash(value, senderUID: senderUID ?? 0, peer: peer) }
         case .sessions(let filter):
             return .read { output in await self.streamSessions(filter, output: output) }
         case .accounts(let filter):
@@ -274,7 +274,9 @@ package final class RequestProcessor: Sendable {
 
     /// A keyed-hash look-up, within the caller's rate limit, recorded in the log (and so the
     /// journal) by who asked; the value is never logged.
-    private func hash(_ value: String, peer: PeerIdentity) -> Result<any ProtocolAnswer, ProtocolError> {
+    private func hash(_ value: String, senderUID: UInt32, peer: PeerIdentity) -> Result<
+        any ProtocolAnswer, ProtocolError
+    > {
         let who = peer.credentials
         let metadata: Logger.Metadata = ["uid": "\(who.uid)", "pid": "\(who.pid)", "op": "hash"]
         if let wait = hashLookups.admit(uid: who.uid) {
@@ -286,7 +288,7 @@ package final class RequestProcessor: Sendable {
                     "more than \(hashLookups.limit) keyed-hash look-ups a minute; try again in \(seconds) s"))
         }
         logger.notice("keyed-hash look-up by uid \(who.uid) (pid \(who.pid))", metadata: metadata)
-        return .success(HashAnswer(hash: runtime.redactor.keyedHash(value)))
+        return .success(HashAnswer(hash: runtime.redactor.keyedHash(value, senderUID: senderUID)))
     }
 
     private func verify(from: Int64?, to: Int64?) async -> Result<any ProtocolAnswer, ProtocolError> {

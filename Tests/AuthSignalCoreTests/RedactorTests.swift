@@ -1,4 +1,5 @@
 import AuthSignalCore
+import Crypto
 import Foundation
 import Testing
 
@@ -48,6 +49,33 @@ import Testing
         #expect(event.request?["remote_user"] == hashed)
         #expect(event.request?["history"] == .array([.object(["tried": hashed])]))
         #expect(event.request?["remote_addr"] == .string("203.0.113.9"))
+    }
+
+    /// Each sending uid hashes with its own key (issue 24, item 4): root's hashes are those of the
+    /// redaction key itself (so older records and the `hash` op still match them), another uid's
+    /// can never equal them, and its own are reproducible for the hash class.
+    @Test func eachSenderHashesWithItsOwnKey() throws {
+        let redactor = try redactor()
+        let secret = "Spring2027!"
+        func stored(by uid: UInt32) -> JSONValue? {
+            redactor.redact(
+                AuthEvent(
+                    signal: .userLoginFailed, sender: "sshd", user: "root", credentials: ["password": .string(secret)]),
+                peer: PeerCredentials(uid: uid, gid: uid, pid: 1)
+            ).credentials?["password"]
+        }
+        // Root's: HMAC-SHA-256 under the redaction key itself, as before senders had keys.
+        let plain = HMAC<SHA256>.authenticationCode(
+            for: Data(secret.utf8), using: SymmetricKey(data: Data(repeating: 9, count: 32)))
+        #expect(stored(by: 0) == .string("hmac-sha256:" + plain.map { String(format: "%02x", $0) }.joined()))
+        #expect(stored(by: 0) == .string(redactor.keyedHash(secret)))
+        #expect(stored(by: 1000) != stored(by: 0) && stored(by: 1000) != stored(by: 1001))
+        #expect(stored(by: 1000) == .string(redactor.keyedHash(secret, senderUID: 1000)))
+        // A name typed as a user is hashed with the sender's key too.
+        let name = redactor.redact(
+            AuthEvent(signal: .userLoginFailed, sender: "app", user: secret),
+            peer: PeerCredentials(uid: 1000, gid: 1000, pid: 1))
+        #expect(name.user == redactor.keyedHash(secret, senderUID: 1000))
     }
 
     /// A known `user` stays, but a second name in the credentials that names no account is

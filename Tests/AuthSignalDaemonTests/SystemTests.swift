@@ -99,6 +99,48 @@ extension DaemonTests {
             #expect(!daemon.log.contains(secret))
         }
 
+        /// A user allowed to emit and read but not in the hash class once emitted 2,001 guesses as
+        /// `credentials.password` and read their keyed hashes back, finding the password root's
+        /// hook had stored hashed in 0.09 s with no look-up logged (issue 24, item 4). Each
+        /// sender's hashes now have their own key: the right guess does not match.
+        @Test func emittingAndReadingIsNoKeyedHashOracle() throws {
+            _ = try requireTestAccount()
+            let secret = "Spring2027!-\(UUID().uuidString.prefix(6))"
+            let daemon = try DaemonUnderTest(
+                extra: "[Access]\nEmitUsers=\(testAccount)\nReadUsers=\(testAccount)\n[Redaction]\nMode=hmac\n")
+            // Root's hook stores a failure with the password, hashed.
+            let stored = try cli(
+                ["send", "login-failed", "--user", "root", "--sender", "sshd", "--credential", "password=@-"],
+                socket: daemon.socketPath, stdin: secret + "\n")
+            #expect(stored.status == 0, "\(stored)")
+            let rootHash = try #require(
+                try Client(daemon.socketPath).request(#"{"op":"query","sender":"sshd"}"#).dropLast().compactMap {
+                    ((try object($0)["record"] as? [String: Any])?["credentials"] as? [String: Any])?["password"]
+                        as? String
+                }.first)
+            // The account emits guesses, the right one among them, and reads their hashes back.
+            let guesses = (0..<50).map { "guess-\($0)" } + [secret]
+            let lines = guesses.enumerated().map { index, guess in
+                #"{"op":"emit","signal":"user_login_failed","sender":"oracle","user":"root","id":"o-\#(index)","credentials":{"password":"\#(guess)"}}"#
+            }
+            let emitted = try requestAs(testAccount, socket: daemon.socketPath, lines)
+            #expect(emitted.count == guesses.count && emitted.allSatisfy { $0.contains(#""ok":true"#) })
+            let readBack = try requestAs(testAccount, socket: daemon.socketPath, [#"{"op":"query","sender":"oracle"}"#])
+            let hashes = try readBack.dropLast().compactMap {
+                ((try object($0)["record"] as? [String: Any])?["credentials"] as? [String: Any])?["password"] as? String
+            }
+            #expect(hashes.count == guesses.count)
+            #expect(!hashes.contains(rootHash), "a guess's hash equals the hash of root's stored password")
+            // The hash class still finds the password root's hook stored, and the account's own.
+            #expect(try cli(["hash"], socket: daemon.socketPath, stdin: secret + "\n").out == rootHash + "\n")
+            let uid = try #require(getpwnam(testAccount)).pointee.pw_uid
+            let own = try cli(["hash", "--sender-uid", "\(uid)"], socket: daemon.socketPath, stdin: secret + "\n")
+            #expect(own.out == (hashes.last ?? "") + "\n", "\(own)")
+            let offline = try cli(
+                ["hash", "--key-file", daemon.keyPath, "--sender-uid", "\(uid)"], socket: "/x", stdin: secret + "\n")
+            #expect(offline.out == own.out)
+        }
+
         @Test func oneUserCannotTakeEveryConnectionButRootStillConnects() throws {
             _ = try requireTestAccount()
             let daemon = try DaemonUnderTest(extra: "[Socket]\nMaxConnectionsPerUser=3\n")
