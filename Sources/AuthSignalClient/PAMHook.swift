@@ -155,7 +155,8 @@ package struct PAMHook {
     }
 
     /// One journal entry (and a line on stderr) for an event not stored now: why, and whether it
-    /// waits in the spool. Never the user, which may be a mistyped password.
+    /// waits in the spool. Never the user, which may be a mistyped password. The entry is sent
+    /// without waiting: a stopped or frozen journald must not hold the login past the hook's bound.
     private func report(_ outcome: Outcome, event: AuthEvent) {
         let what = "\(event.signal.rawValue) from \(event.sender)"
         let message: String
@@ -177,7 +178,7 @@ package struct PAMHook {
         entry.append(.syslogIdentifier, "authsignal-pam")
         entry.append(.hookResult, result)
         if let id = event.id { entry.append(.hookEventID, id) }
-        try? JournalWriter().send(entry)
+        JournalDatagramSender.shared.send(entry)
     }
 }
 

@@ -40,6 +40,10 @@ public enum PrometheusExposition {
         text.single("authsignal_follows", .gauge, "Follow streams open now.", Double(service.followers))
         text.single(
             "authsignal_uptime_seconds", .gauge, "Seconds since the daemon started.", Double(service.uptimeSeconds))
+        text.single(
+            "authsignal_log_lines_dropped_total", .counter,
+            "The daemon's log lines journald could not take at once (stopped or frozen), dropped since start.",
+            Double(service.logLinesDropped))
         text.labelled(
             "authsignal_redaction_mode", .gauge, "The [Redaction] Mode in effect (the sample with value 1).",
             label: "mode", [(service.redactionMode, 1)])

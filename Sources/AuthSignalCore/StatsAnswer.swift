@@ -58,12 +58,15 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
         public var journal: Journal?
         /// The senders it trusts now: root and `[Access] TrustedUsers` (docs/protocol.md).
         public var trusted: TrustedSenders
+        /// The daemon's own log lines journald could not take at once (stopped, frozen or slow),
+        /// dropped rather than waited for.
+        public var logLinesDropped: Int
 
         /// The daemon's counters.
         public init(
             committedTransactions: Int, commitLatency: LatencyHistogram, stored: [AuthSignal: Int], connections: Int,
             followers: Int, uptimeSeconds: Int64, redactionMode: String, refused: [ErrorCode: Int], spool: Spool,
-            journal: Journal?, trusted: TrustedSenders
+            journal: Journal?, trusted: TrustedSenders, logLinesDropped: Int
         ) {
             self.committedTransactions = committedTransactions
             self.commitLatency = commitLatency
@@ -76,6 +79,7 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
             self.spool = spool
             self.journal = journal
             self.trusted = trusted
+            self.logLinesDropped = logLinesDropped
         }
     }
 
@@ -164,6 +168,7 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
         fields["uptime_seconds"] = .int(service.uptimeSeconds)
         fields["redaction_mode"] = .string(service.redactionMode)
         fields["trusted_uids"] = .array(service.trusted.uids.sorted().map { .int(Int64($0)) })
+        fields["log_lines_dropped"] = .int(Int64(service.logLinesDropped))
         fields["refused"] = .object(
             JSONObject(
                 uniqueKeysWithValues: ErrorCode.allCases.map { ($0.rawValue, .int(Int64(service.refused[$0] ?? 0))) }))
@@ -247,7 +252,8 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
             committedTransactions: try count(&fields, "committed_transactions"), commitLatency: latency,
             stored: stored, connections: try count(&fields, "connections"), followers: try count(&fields, "followers"),
             uptimeSeconds: uptime, redactionMode: try fields.string("redaction_mode") ?? "", refused: refused,
-            spool: spool, journal: journal, trusted: TrustedSenders(uids: Set(uids)))
+            spool: spool, journal: journal, trusted: TrustedSenders(uids: Set(uids)),
+            logLinesDropped: Int(try fields.integer("log_lines_dropped", minimum: 0) ?? 0))
         self.init(log: log, service: service)
     }
 }

@@ -3,6 +3,7 @@ package import AuthSignalCore
 import Foundation
 package import Logging
 import Synchronization
+import Systemd
 
 /// Where a request's record lines go: the connection, in request order. `write` returns once the
 /// connection can take more (back-pressure), and throws once the connection is gone.
@@ -267,7 +268,8 @@ package final class RequestProcessor: Sendable {
             spool: StatsAnswer.Spool(
                 directory: spooled.directory, stored: spooled.stored, refused: spooled.refused,
                 pending: spooled.pending),
-            journal: journalCounters, trusted: runtime.access.trusted)
+            journal: journalCounters, trusted: runtime.access.trusted,
+            logLinesDropped: JournalDatagramSender.shared.dropped)
         return .success(
             StatsAnswer(log: StatsAnswer.Log(stats, head: store.chainHead(), logID: store.logID), service: service))
     }

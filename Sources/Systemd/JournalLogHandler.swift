@@ -9,12 +9,12 @@ package struct JournalLogHandler: LogHandler {
     /// Metadata added to every entry.
     package var metadata: Logger.Metadata = [:]
     private let identifier: String
-    private let writer: JournalWriter
+    private let sender: JournalDatagramSender
 
-    /// A handler writing as `identifier` (`SYSLOG_IDENTIFIER`).
-    package init(identifier: String, writer: JournalWriter = JournalWriter()) {
+    /// A handler writing as `identifier` (`SYSLOG_IDENTIFIER`) through `sender`.
+    package init(identifier: String, sender: JournalDatagramSender = .shared) {
         self.identifier = identifier
-        self.writer = writer
+        self.sender = sender
     }
 
     /// Metadata by key.
@@ -23,10 +23,11 @@ package struct JournalLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    /// Writes one event. A journal that is unavailable drops the event (there is nowhere else
-    /// to report it); callers that must know use ``JournalWriter`` directly.
+    /// Writes one event, never waiting: what a stopped, frozen or absent journald cannot take at
+    /// once is dropped and counted (``JournalDatagramSender/dropped``), so that no log line holds
+    /// up the thread that logs it.
     package func log(event: LogEvent) {
-        try? writer.send(Self.entry(for: event, identifier: identifier, metadata: metadata))
+        sender.send(Self.entry(for: event, identifier: identifier, metadata: metadata))
     }
 
     /// The journal entry for a log event (exposed for tests).

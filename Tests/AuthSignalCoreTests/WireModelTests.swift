@@ -104,7 +104,7 @@ struct WireModelTests {
             uptimeSeconds: 60, redactionMode: "hmac",
             refused: [.forbidden: 2], spool: .init(directory: nil, stored: 1, refused: 0, pending: 0),
             journal: .init(sent: 4, dropped: 0, failed: 0, queued: 0, anchors: 1, anchorFailures: 0),
-            trusted: TrustedSenders(uids: [1000, 65534]))
+            trusted: TrustedSenders(uids: [1000, 65534]), logLinesDropped: 3)
         for stats in [
             StatsAnswer(log: log, service: nil), StatsAnswer(log: log, service: service),
             StatsAnswer(
@@ -113,7 +113,7 @@ struct WireModelTests {
                     committedTransactions: 0, commitLatency: LatencyHistogram(), stored: [:], connections: 0,
                     followers: 0, uptimeSeconds: 0, redactionMode: "mask",
                     refused: [:], spool: .init(directory: "/var/spool/authsignal", stored: 0, refused: 0, pending: 0),
-                    journal: nil, trusted: .rootOnly)),
+                    journal: nil, trusted: .rootOnly, logLinesDropped: 0)),
         ] {
             var expected = stats
             // Every signal and every error code is always counted, zeros included.

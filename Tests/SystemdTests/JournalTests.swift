@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 import Systemd
 import TestSupport
@@ -42,6 +43,57 @@ struct JournalTests {
         #expect(entries.count == 1)
         #expect(entries.first?["AUTHSIGNAL_BINARY"] == binary)
         #expect(entries.first?["MESSAGE"] == Array("first line\nsecond line".utf8))
+    }
+
+    /// The non-blocking sender speaks journald's native protocol: a real journald keeps a
+    /// multi-line and a binary value intact.
+    @Test func theDatagramSenderIsReadByARealJournald() async throws {
+        try requireJournald()
+        let id = UUID().uuidString
+        let binary: [UInt8] = [0x00, 0xFF, 0x0A, 0x41]
+        var entry = JournalEntry()
+        entry.append(try JournalFieldName("MESSAGE"), "first line\nsecond line")
+        entry.append(try JournalFieldName("SYSLOG_IDENTIFIER"), "authsignal-test")
+        entry.append(try JournalFieldName("AUTHSIGNAL_TEST_ID"), id)
+        entry.append(try JournalFieldName("AUTHSIGNAL_BINARY"), bytes: binary)
+        #expect(JournalDatagramSender().send(entry))
+        let json = try #require(try await journalEntry(tagged: id))
+        #expect(json["MESSAGE"] as? String == "first line\nsecond line")
+        #expect((json["AUTHSIGNAL_BINARY"] as? [Int])?.map(UInt8.init) == binary)
+    }
+
+    /// A journald that does not read (stopped, frozen) once held a thread for as long as it
+    /// stayed so (issue 24, item 5). The sender drops and counts instead, at once.
+    @Test func theDatagramSenderNeverWaitsForAJournaldThatDoesNotRead() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/journal.sock"
+        let stalled = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(stalled) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { sunPath in
+            for (index, byte) in path.utf8.enumerated() { sunPath[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(stalled, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        try #require(bound == 0)
+        let sender = JournalDatagramSender(path: path)
+        var entry = JournalEntry()
+        entry.append(try JournalFieldName("MESSAGE"), String(repeating: "x", count: 1000))
+        let start = ContinuousClock.now
+        var taken = 0
+        for _ in 0..<5000 where sender.send(entry) { taken += 1 }
+        let elapsed = ContinuousClock.now - start
+        #expect(taken > 0 && taken < 5000, "journald's queue took \(taken)")
+        #expect(sender.dropped == 5000 - taken)
+        // Nothing waited: 5,000 sends, most of them refused at once.
+        #expect(elapsed < .seconds(5), "took \(elapsed)")
+        // No journald at all: dropped and counted too.
+        let absent = JournalDatagramSender(path: directory.path + "/none.sock")
+        #expect(!absent.send(entry) && absent.dropped == 1)
     }
 
     @Test func withoutJournaldTheWriterReportsFailureInsteadOfSuccess() async throws {
