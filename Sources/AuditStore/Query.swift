@@ -11,6 +11,15 @@ extension AuditStore {
 }
 
 extension AuditStore {
+    /// Up to `limit` records with a seq above `seq`, in seq order, read at once: for a thread
+    /// outside Swift concurrency (the journal receiver catching up with the log).
+    package func records(after seq: Int64, limit: Int) throws -> [AuditRecord] {
+        let query = RecordQuery(filter: RecordFilter(afterSeq: seq))
+        return try pool.read { db in try query.page(db, size: max(limit, 1)) }
+    }
+}
+
+extension AuditStore {
     /// The records matching `filter` as protocol lines (`{"record":…}` and a newline), page by
     /// page as ``records(matching:pageSize:)`` reads them, calling `each` with each page's lines.
     /// The next page is read while `each` handles the current one (the daemon writes it to a

@@ -65,12 +65,20 @@ public enum PrometheusExposition {
             let counters: [(String, String, Int)] = [
                 ("authsignal_journal_entries_sent_total", "Journal entries written since start.", journal.sent),
                 (
-                    "authsignal_journal_entries_failed_total", "Journal entries journald refused since start.",
+                    "authsignal_journal_entries_failed_total",
+                    "Attempts to write a journal entry that journald refused since start (each is retried).",
                     journal.failed
                 ),
                 (
                     "authsignal_journal_entries_dropped_total",
-                    "Journal entries dropped since start because the queue was full.", journal.dropped
+                    "Records the journal never got since start: pruned from the audit log before it caught up.",
+                    journal.dropped
+                ),
+                (
+                    "authsignal_journal_entries_from_log_total",
+                    "Journal entries sent from the audit log since start, catching up after journald refused or "
+                        + "the queue was full.",
+                    journal.fromLog
                 ),
                 (
                     "authsignal_journal_anchors_total", "Chain anchors written to the journal since start.",
@@ -85,6 +93,9 @@ public enum PrometheusExposition {
             text.single(
                 "authsignal_journal_queue_entries", .gauge, "Journal entries waiting to be written.",
                 Double(journal.queued))
+            text.single(
+                "authsignal_journal_lag_records", .gauge, "Records committed that the journal has not got yet.",
+                Double(journal.lag))
         }
         return text.output
     }

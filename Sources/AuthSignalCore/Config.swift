@@ -66,8 +66,9 @@ public struct DaemonConfig: Sendable, Hashable {
     // [Journal]
     /// Whether each record is also written to the journal.
     public var journalEnabled = true
-    /// Entries waiting for the journal at most; beyond, entries are dropped and counted.
-    public var journalQueueCapacity = 65536
+    /// Entries waiting for the journal at most; beyond, the journal receiver catches up from the
+    /// audit log instead (so this bounds memory, never what the journal gets).
+    public var journalQueueCapacity = 4096
     /// The chain head goes to the journal after this many records…
     public var anchorEveryRecords = 1000
     /// …or after this many seconds with new records, whichever comes first.

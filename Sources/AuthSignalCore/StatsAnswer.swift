@@ -107,25 +107,34 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
     public struct Journal: Sendable, Hashable {
         /// Entries written.
         public var sent: Int
-        /// Entries dropped because the queue was full.
+        /// Records the journal can never get (pruned from the log before it caught up).
         public var dropped: Int
-        /// Entries journald refused.
+        /// Attempts journald refused; each record is tried again.
         public var failed: Int
-        /// Entries waiting.
+        /// Entries waiting in the queue.
         public var queued: Int
         /// Chain anchors written.
         public var anchors: Int
         /// Chain anchors journald refused.
         public var anchorFailures: Int
+        /// Records committed that the journal has not got yet.
+        public var lag: Int
+        /// Entries sent from the audit log while catching up.
+        public var fromLog: Int
 
         /// Journal counters.
-        public init(sent: Int, dropped: Int, failed: Int, queued: Int, anchors: Int, anchorFailures: Int) {
+        public init(
+            sent: Int, dropped: Int, failed: Int, queued: Int, anchors: Int, anchorFailures: Int, lag: Int = 0,
+            fromLog: Int = 0
+        ) {
             self.sent = sent
             self.dropped = dropped
             self.failed = failed
             self.queued = queued
             self.anchors = anchors
             self.anchorFailures = anchorFailures
+            self.lag = lag
+            self.fromLog = fromLog
         }
     }
 
@@ -182,6 +191,7 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
                 "enabled": .bool(true), "sent": .int(Int64(journal.sent)), "dropped": .int(Int64(journal.dropped)),
                 "failed": .int(Int64(journal.failed)), "queued": .int(Int64(journal.queued)),
                 "anchors": .int(Int64(journal.anchors)), "anchor_failures": .int(Int64(journal.anchorFailures)),
+                "lag": .int(Int64(journal.lag)), "from_log": .int(Int64(journal.fromLog)),
             ])
         } else {
             fields["journal"] = .object(["enabled": .bool(false)])
@@ -226,7 +236,9 @@ public struct StatsAnswer: ProtocolAnswer, Hashable {
                 sent: try count(&journalFields, "sent"), dropped: try count(&journalFields, "dropped"),
                 failed: try count(&journalFields, "failed"), queued: try count(&journalFields, "queued"),
                 anchors: try count(&journalFields, "anchors"),
-                anchorFailures: try count(&journalFields, "anchor_failures"))
+                anchorFailures: try count(&journalFields, "anchor_failures"),
+                lag: Int(try journalFields.integer("lag", minimum: 0) ?? 0),
+                fromLog: Int(try journalFields.integer("from_log", minimum: 0) ?? 0))
         }
         var latencyFields = Fields(try fields.required(try fields.object("commit_latency"), "commit_latency"))
         let bounds = try latencyFields.required(

@@ -58,7 +58,9 @@ package struct Daemon: Sendable {
             logger.notice("audit log migration: \(status)")
         }
         let store = try AuditStore(path: config.storePath, options: options)
-        let journal = JournalSink(settings: JournalSink.Settings(config), logID: store.logID)
+        let journal = JournalSink(settings: JournalSink.Settings(config), logID: store.logID) { after, limit in
+            try store.records(after: after, limit: limit)
+        }
         let followers = FollowerHub()
         let receivers = AuditReceivers(store: store, journal: journal)
         receivers.ready(journal: config.journalEnabled)

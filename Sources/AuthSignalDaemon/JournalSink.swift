@@ -5,28 +5,37 @@ import Foundation
 import Synchronization
 package import Systemd
 
-/// Writes committed records to the journal off the acknowledgement path.
+/// Writes committed records to the journal off the acknowledgement path, every one of them: what
+/// journald does not take now is sent from the audit log once it does.
 ///
 /// ``offer(_:)`` only enqueues (it runs on the store's writer thread right after a commit); a
-/// dedicated thread sends the entries. The queue is bounded: when journald is slow or gone the
-/// oldest waiting entries are kept, new ones are dropped and counted, and the SQLite record (the
-/// system of record) is never delayed. The thread also anchors the chain head in the journal every
-/// `AnchorEveryRecords` records or `AnchorIntervalSec` seconds.
+/// dedicated thread sends the entries. The queue is bounded. When it is full, or journald refuses
+/// an entry (absent, stopped), the sink stops queueing and remembers the first record the
+/// journal lacks; it then reads the records from the audit log by seq, a page at a time, retrying
+/// each second while journald refuses, until it has caught up with the commits and queues again.
+/// Memory stays within the queue and one page however long journald is away, and the SQLite
+/// record (the system of record) is never delayed. A record pruned by retention before the
+/// journal got it is counted as dropped. The thread also anchors the chain head in the journal
+/// every `AnchorEveryRecords` records or `AnchorIntervalSec` seconds.
 package final class JournalSink: Sendable {
     /// What the journal got and did not get since start.
     package struct Counters: Sendable, Hashable {
         /// Entries journald accepted.
         package var sent = 0
-        /// Entries dropped because the queue was full.
+        /// Records the journal can never get: pruned from the audit log before it caught up.
         package var dropped = 0
-        /// Entries journald did not accept (absent or refusing).
+        /// Attempts journald refused (absent or refusing); each record is tried again.
         package var failed = 0
         /// Chain anchors written.
         package var anchors = 0
         /// Chain anchors that could not be written.
         package var anchorFailures = 0
-        /// Entries waiting now.
+        /// Entries waiting in the queue now.
         package var queued = 0
+        /// Records committed that the journal has not got yet (queued, or to be read from the log).
+        package var lag = 0
+        /// Entries sent from the audit log while catching up (also counted in ``sent``).
+        package var fromLog = 0
     }
 
     /// Timing and capacity.
@@ -49,6 +58,9 @@ package final class JournalSink: Sendable {
         }
     }
 
+    /// Reads up to `limit` records with a seq above `after` from the audit log, in seq order.
+    package typealias LogReader = @Sendable (_ after: Int64, _ limit: Int) throws -> [AuditRecord]
+
     private struct State: ~Copyable {
         var queue: [AuditRecord] = []
         var head = 0
@@ -57,23 +69,50 @@ package final class JournalSink: Sendable {
         var stopping = false
         var lastAnchored: Int64 = 0
         var unanchoredSince: ContinuousClock.Instant?
+        /// The last record the journal got.
         var latest: (seq: Int64, hash: Data)?
+        /// The newest record offered (committed).
+        var committed: Int64 = 0
+        /// The last record the journal got, or the one before the first offered.
+        var sentThrough: Int64?
+        /// Every record before this seq was sent or is queued.
+        var expected: Int64 = 0
+        /// While catching up: the first record the journal lacks that is not queued.
+        var backlogFrom: Int64?
 
         var count: Int { queue.count - head }
+
+        /// Empties the queue and catches up from `seq` on instead.
+        mutating func fallBack(to seq: Int64) {
+            queue.removeAll()
+            head = 0
+            backlogFrom = min(backlogFrom ?? seq, seq)
+            expected = min(expected, seq)
+        }
     }
+
+    /// Entries sent in one round, and records read from the log in one page.
+    static let batchSize = 256
+    /// How long to wait before trying a journald that refused again.
+    static let retryDelay = 1.0
 
     private let state: Mutex<State>
     private let wakeup = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let writer: JournalWriter
+    private let readLog: LogReader
     private let logID: String
 
     /// Starts the sending thread.
     /// - Parameters:
     ///   - logID: the audit log's identity, written into every anchor.
-    package init(settings: Settings, logID: String, writer: JournalWriter = JournalWriter()) {
+    ///   - readLog: reads committed records back, to send what the queue could not hold.
+    package init(
+        settings: Settings, logID: String, writer: JournalWriter = JournalWriter(), readLog: @escaping LogReader
+    ) {
         state = Mutex(State(settings: settings))
         self.writer = writer
+        self.readLog = readLog
         self.logID = logID
         let thread = Thread { [self] in run() }
         thread.name = "authsignald.journal"
@@ -90,19 +129,27 @@ package final class JournalSink: Sendable {
         state.withLock { state in
             var counters = state.counters
             counters.queued = state.count
+            counters.lag = Int(max(0, state.committed - (state.sentThrough ?? state.committed)))
             return counters
         }
     }
 
-    /// Enqueues `record`, or counts it dropped when the queue is full. Never blocks.
+    /// Enqueues `record`; when the queue is full, or while catching up, leaves it to be read from
+    /// the audit log. Never blocks.
     package func offer(_ record: AuditRecord) {
         let wasEmpty = state.withLock { state -> Bool? in
             guard !state.stopping else { return nil }
+            state.committed = max(state.committed, record.seq)
+            if state.sentThrough == nil { state.sentThrough = record.seq - 1 }
+            // Sent already, from the log, before its offer came.
+            guard record.seq >= state.expected else { return nil }
+            guard state.backlogFrom == nil else { return nil }
             guard state.count < state.settings.capacity else {
-                state.counters.dropped += 1
+                state.fallBack(to: record.seq)
                 return nil
             }
             state.queue.append(record)
+            state.expected = record.seq + 1
             return state.count == 1
         }
         if wasEmpty == true { wakeup.signal() }
@@ -116,67 +163,128 @@ package final class JournalSink: Sendable {
         _ = finished.wait(timeout: .now() + seconds)
     }
 
+    /// What one round does: records to send, and whether they come from the log.
+    private struct Round {
+        var records: [AuditRecord] = []
+        var fromLog = false
+        var stopping = false
+        var idle = false
+    }
+
     private func run() {
         while true {
-            let (batch, stopping, anchor, trusted) = state.withLock {
-                state -> ([AuditRecord], Bool, (Int64, Data)?, TrustedSenders) in
-                let batch = Array(state.queue[state.head...].prefix(256))
-                state.head += batch.count
-                if state.head == state.queue.count {
-                    state.queue.removeAll(keepingCapacity: state.queue.capacity <= 4096)
-                    state.head = 0
-                } else if state.head > 65536 {
-                    state.queue.removeFirst(state.head)
-                    state.head = 0
-                }
-                if let last = batch.last {
-                    state.latest = (last.seq, last.hash)
-                    if state.unanchoredSince == nil { state.unanchoredSince = .now }
-                }
-                var anchor: (Int64, Data)?
-                if let latest = state.latest, latest.seq > state.lastAnchored {
-                    let due =
-                        latest.seq - state.lastAnchored >= Int64(state.settings.anchorEveryRecords)
-                        || (state.unanchoredSince.map { ContinuousClock.now - $0 >= state.settings.anchorInterval }
-                            ?? false)
-                    if due || (state.stopping && state.count == 0) {
-                        anchor = latest
-                        state.lastAnchored = latest.seq
-                        state.unanchoredSince = nil
-                    }
-                }
-                return (batch, state.stopping, anchor, state.settings.trusted)
-            }
+            let round = nextRound()
             var sent = 0
-            var failed = 0
-            for record in batch {
+            var refused: Int64?
+            let trusted = state.withLock { $0.settings.trusted }
+            for record in round.records {
                 do {
                     try writer.send(AuditJournal.entry(for: record, trustedSender: trusted.trusts(record.peer.uid)))
                     sent += 1
+                    state.withLock { state in
+                        state.latest = (record.seq, record.hash)
+                        state.sentThrough = max(state.sentThrough ?? record.seq, record.seq)
+                    }
                 } catch {
-                    failed += 1
+                    refused = record.seq
+                    break
                 }
             }
+            let anchor = dueAnchor(final: round.stopping)
             var anchored: Bool?
             if let (seq, hash) = anchor {
                 anchored =
                     (try? writer.send(AuditJournal.anchorEntry(seq: seq, hash: Array(hash), logID: logID))) != nil
             }
-            let remaining = state.withLock { state in
+            let caughtUp = state.withLock { state -> Bool in
                 state.counters.sent += sent
-                state.counters.failed += failed
+                if round.fromLog {
+                    state.counters.fromLog += sent
+                    if let last = round.records.prefix(sent).last, refused == nil {
+                        state.backlogFrom = last.seq + 1
+                        state.expected = max(state.expected, last.seq + 1)
+                    }
+                }
+                if let refused {
+                    state.counters.failed += 1
+                    state.fallBack(to: refused)
+                }
                 if let anchored {
                     if anchored { state.counters.anchors += 1 } else { state.counters.anchorFailures += 1 }
                 }
-                return state.count
+                // Caught up: every committed record sent; offers queue again.
+                if let from = state.backlogFrom, from > state.committed {
+                    state.backlogFrom = nil
+                    state.expected = max(state.expected, from)
+                }
+                return state.backlogFrom == nil && state.count == 0
             }
-            if stopping && remaining == 0 && batch.isEmpty {
+            if round.stopping && (caughtUp || refused != nil || round.records.isEmpty) {
                 finished.signal()
                 return
             }
-            if remaining == 0 && batch.isEmpty {
+            if refused != nil {
+                _ = wakeup.wait(timeout: .now() + Self.retryDelay)
+            } else if round.idle {
                 _ = wakeup.wait(timeout: .now() + 1)
             }
+        }
+    }
+
+    /// The next records to send: the queue's, else a page read from the log while catching up.
+    private func nextRound() -> Round {
+        var round = Round()
+        let backlog = state.withLock { state -> Int64? in
+            round.stopping = state.stopping
+            let batch = Array(state.queue[state.head...].prefix(Self.batchSize))
+            state.head += batch.count
+            if state.head == state.queue.count {
+                state.queue.removeAll(keepingCapacity: state.queue.capacity <= 4096)
+                state.head = 0
+            } else if state.head > 65536 {
+                state.queue.removeFirst(state.head)
+                state.head = 0
+            }
+            round.records = batch
+            return batch.isEmpty ? state.backlogFrom : nil
+        }
+        guard let from = backlog else {
+            round.idle = round.records.isEmpty
+            return round
+        }
+        round.fromLog = true
+        do {
+            round.records = try readLog(from - 1, Self.batchSize)
+        } catch {
+            // The log cannot be read now: try again after a pause, as for a refusing journald.
+            _ = wakeup.wait(timeout: .now() + Self.retryDelay)
+            return round
+        }
+        state.withLock { state in
+            // Records between `from` and the first one read were pruned before the journal got them.
+            let first = round.records.first?.seq ?? (state.committed + 1)
+            if first > from { state.counters.dropped += Int(min(first, state.committed + 1) - from) }
+            if round.records.isEmpty {
+                state.backlogFrom = state.committed + 1
+            } else if first > from {
+                state.backlogFrom = first
+            }
+        }
+        return round
+    }
+
+    /// The chain head to anchor now, if one is due (`final`: at stop, whatever is not anchored).
+    private func dueAnchor(final: Bool) -> (Int64, Data)? {
+        state.withLock { state in
+            guard let latest = state.latest, latest.seq > state.lastAnchored else { return nil }
+            if state.unanchoredSince == nil { state.unanchoredSince = .now }
+            let due =
+                latest.seq - state.lastAnchored >= Int64(state.settings.anchorEveryRecords)
+                || (state.unanchoredSince.map { ContinuousClock.now - $0 >= state.settings.anchorInterval } ?? false)
+            guard due || (final && state.count == 0) else { return nil }
+            state.lastAnchored = latest.seq
+            state.unanchoredSince = nil
+            return latest
         }
     }
 }

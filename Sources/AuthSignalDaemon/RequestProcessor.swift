@@ -257,7 +257,8 @@ package final class RequestProcessor: Sendable {
             let counters = journal.counters
             journalCounters = StatsAnswer.Journal(
                 sent: counters.sent, dropped: counters.dropped, failed: counters.failed, queued: counters.queued,
-                anchors: counters.anchors, anchorFailures: counters.anchorFailures)
+                anchors: counters.anchors, anchorFailures: counters.anchorFailures, lag: counters.lag,
+                fromLog: counters.fromLog)
         }
         let service = StatsAnswer.Service(
             committedTransactions: stats.committedTransactions, commitLatency: stats.commitLatency,

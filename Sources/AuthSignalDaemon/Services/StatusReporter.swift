@@ -30,17 +30,22 @@ struct StatusReporter: Service {
         let head = processor.store.chainHead()
         notifier.status(
             "Audit log at record \(head.seq); \(processor.connections.load(ordering: .relaxed)) connections; "
-                + "journal sent \(counters.sent), dropped \(counters.dropped), failed \(counters.failed)")
+                + "journal sent \(counters.sent), behind by \(counters.lag), dropped \(counters.dropped)")
         if counters.dropped > reported.dropped || counters.failed > reported.failed
             || counters.anchorFailures > reported.anchorFailures
         {
-            let lost =
-                "journal lost entries: \(counters.dropped - reported.dropped) dropped (queue full), "
-                + "\(counters.failed - reported.failed) failed, "
-                + "\(counters.anchorFailures - reported.anchorFailures) anchors failed in the last \(interval) s; "
-                + "the audit log has every record"
+            let behind =
+                "journal behind: \(counters.lag) records not written yet, \(counters.failed - reported.failed) "
+                + "attempts refused and \(counters.anchorFailures - reported.anchorFailures) anchors failed in the "
+                + "last \(interval) s; they are sent from the audit log once journald takes entries again"
+                + (counters.dropped > reported.dropped
+                    ? "; \(counters.dropped - reported.dropped) were pruned from the audit log before that" : "")
             logger.warning(
-                "\(lost)", metadata: ["dropped_total": "\(counters.dropped)", "failed_total": "\(counters.failed)"])
+                "\(behind)",
+                metadata: [
+                    "lag": "\(counters.lag)", "dropped_total": "\(counters.dropped)",
+                    "failed_total": "\(counters.failed)",
+                ])
         }
         return counters
     }
