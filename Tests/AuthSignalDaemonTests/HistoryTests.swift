@@ -181,7 +181,7 @@ extension DaemonTests {
                         + " | /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(host).journal - 2>&1")
                 #expect(upload.status == 0, "\(upload.output)")
             }
-            let directory = ["--journal-directory", collected, "--journal-unit", "none"]
+            let directory = ["--journal-directory", collected, "--journal-unit", "none", "--journal-uid", "0"]
             let fleet = try cli(["query", "--format", "jsonl"] + directory, socket: "/nonexistent")
             #expect(fleet.status == 0, "\(fleet)")
             let records = try fleet.out.split(separator: "\n").map { try object(String($0)) }
@@ -238,7 +238,7 @@ extension DaemonTests {
             }
             let raw = try shell("journalctl --file \(collected)/remote-web1.journal -o cat AUTHSIGNAL_SEQ=1 | wc -l")
             #expect(raw.output.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(raw)")
-            let directory = ["--journal-directory", collected, "--journal-unit", "none"]
+            let directory = ["--journal-directory", collected, "--journal-unit", "none", "--journal-uid", "0"]
             let all = try cli(["query", "--format", "jsonl"] + directory, socket: "/x")
             let hosts = try all.out.split(separator: "\n").map { try object(String($0))["host"] as? String }
             #expect(hosts.filter { $0 == "web1" }.count == 6 && hosts.filter { $0 == "web3" }.count == 6, "\(all)")
@@ -292,7 +292,7 @@ extension DaemonTests {
             /// to `output`.
             func follower(_ output: String, host: [String] = []) throws -> SpawnedProcess {
                 let arguments =
-                    ["follow", "--journal-directory", collected, "--journal-unit", "none", "--since", "-1h"] + host
+                    ["follow", "--journal-directory", collected, "--journal-unit", "none", "--journal-uid", "0", "--since", "-1h"] + host
                     + ["--format", "jsonl"]
                 return try SpawnedProcess(
                     [
@@ -383,6 +383,11 @@ extension DaemonTests {
             #expect(trusted.status == 1, "\(trusted)")
             let byDefault = try cli(["query", "--journal", "--user", "forged-\(tag)"], socket: "/x")
             #expect(byDefault.status == 1, "\(byDefault)")
+            // Outside a unit with no uid named, any writer would do (issue 24, item 8): refused.
+            let anyone = try cli(
+                ["query", "--journal", "--journal-unit", "none", "--user", "forged-\(tag)"], socket: "/x")
+            #expect(anyone.status != 0 && anyone.err.contains("--journal-unit none needs --journal-uid"), "\(anyone)")
+            #expect(!anyone.out.contains("forged-\(tag)"))
         }
 
         @Test func followTheJournal() throws {

@@ -26,6 +26,13 @@ struct JournalWriterOptions: ParsableArguments {
         if let uid, UInt32(uid) == nil, getpwnam(uid) == nil {
             throw ValidationError("--journal-uid: no account \(uid)")
         }
+        // Outside a unit only journald's _UID stamp tells the daemon's entries from those any
+        // local user can write; where the host has no authsignald account there would be none.
+        if unit == "none", uid == nil {
+            throw ValidationError(
+                "--journal-unit none needs --journal-uid: outside a unit, only the writer's uid tells the "
+                    + "daemon's entries from entries any local user can write")
+        }
     }
 
     /// The writer these options name; `collected` for files from other hosts.
