@@ -1,5 +1,5 @@
 package import AuthSignalCore
-import Foundation
+package import Foundation
 
 /// How records are printed.
 package enum OutputFormat: String, CaseIterable, Sendable {
@@ -179,14 +179,18 @@ package final class RecordPrinter {
         return String(decoding: CanonicalJSON.encode(object), as: UTF8.self)
     }
 
-    private static let localFormatter: DateFormatter = {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        formatter.timeZone = .current
-        return formatter
-    }()
-
-    static func localTime(_ date: Date) -> String {
-        localFormatter.string(from: date)
+    /// `date` in the local time zone as `YYYY-MM-DD hh:mm:ss`, in the proleptic Gregorian
+    /// calendar, as RFC 3339 and the JSON forms count: Foundation's calendars switch to the Julian
+    /// one before 1582, which printed 0001-01-01 as 0001-01-03. glibc's `localtime_r` does not.
+    package static func localTime(_ date: Date) -> String {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        guard localtime_r(&seconds, &parts) != nil else { return RFC3339.format(date) }
+        func padded(_ value: Int32, _ width: Int) -> String {
+            let digits = String(abs(value))
+            return (value < 0 ? "-" : "") + String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return padded(parts.tm_year + 1900, 4) + "-" + padded(parts.tm_mon + 1, 2) + "-" + padded(parts.tm_mday, 2)
+            + " " + padded(parts.tm_hour, 2) + ":" + padded(parts.tm_min, 2) + ":" + padded(parts.tm_sec, 2)
     }
 }

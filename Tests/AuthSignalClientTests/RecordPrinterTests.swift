@@ -35,6 +35,16 @@ struct RecordPrinterTests {
         #expect(parse("-1 fortnight") == nil)
     }
 
+    /// Tables print times in the proleptic Gregorian calendar, as RFC 3339 does: Foundation's
+    /// formatter printed 0001-01-01 as 0001-01-03 (issue 24, item 8). Midday UTC is the same date
+    /// in every zone.
+    @Test func theFirstYearPrintsAsItIs() throws {
+        let noon = try #require(RFC3339.parse("0001-01-01T12:00:00Z"))
+        #expect(RecordPrinter.localTime(noon).hasPrefix("0001-01-01 "), "\(RecordPrinter.localTime(noon))")
+        let leap = try #require(RFC3339.parse("1600-02-29T12:00:00Z"))
+        #expect(RecordPrinter.localTime(leap).hasPrefix("1600-02-29 "))
+    }
+
     @Test func csvQuotingAndTerminalEscaping() {
         #expect(DisplaySafe.escaped("a\u{1B}[31mb\u{7F}\u{9B}c\\") == "a\\x1b[31mb\\x7f\\x9bc\\\\")
         var lines: [String] = []
