@@ -196,7 +196,8 @@ package final class RequestProcessor: Sendable {
     }
 
     /// Streams records as they commit. With `after_seq`, first replays the stored records after
-    /// it, then continues live without a gap or a repeat.
+    /// it, and with `since` the stored records from that time on; then continues live without a
+    /// gap or a repeat.
     private func follow(_ query: RecordFilter, output: some RecordOutput) async -> Result<
         any ProtocolAnswer, ProtocolError
     > {
@@ -205,7 +206,7 @@ package final class RequestProcessor: Sendable {
         var lastSent = query.afterSeq ?? store.chainHead().seq
         var count = 0
         do {
-            if query.afterSeq != nil {
+            if query.afterSeq != nil || query.since != nil {
                 let head = store.chainHead().seq
                 filter.limit = nil
                 var chunk: [UInt8] = []

@@ -189,6 +189,47 @@ extension DaemonTests {
             #expect(followed.split(separator: "\n").allSatisfy { $0.contains(#""signal":"user_login_failed""#) })
         }
 
+        /// `follow --since` through the daemon once replayed nothing (issue 24, item 8): it replays
+        /// the stored records from that time, then goes on live, none twice.
+        @Test func followSinceReplaysTheStoredRecordsThenGoesOnLive() throws {
+            let daemon = try DaemonUnderTest()
+            let socket = daemon.socketPath
+            for index in 0..<3 {
+                #expect(try cli(["send", "login", "--user", "early\(index)"], socket: socket).status == 0)
+            }
+            let follower = Process()
+            follower.executableURL = URL(fileURLWithPath: cliPath)
+            follower.arguments = ["follow", "--since", "-1h", "--format", "jsonl", "--socket", socket]
+            let output = Pipe()
+            follower.standardOutput = output
+            follower.standardError = FileHandle.nullDevice
+            try follower.run()
+            defer { if follower.isRunning { kill(follower.processIdentifier, SIGKILL) } }
+            // Read without blocking, so that a follower that prints nothing fails the wait below.
+            let fd = output.fileHandleForReading.fileDescriptor
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            var followed = ""
+            func readSome() {
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                while case let count = read(fd, &buffer, buffer.count), count > 0 {
+                    followed += String(decoding: buffer.prefix(count), as: UTF8.self)
+                }
+            }
+            try waitFor("the replay") {
+                readSome()
+                return followed.split(separator: "\n").count >= 3
+            }
+            #expect(try cli(["send", "login", "--user", "late"], socket: socket).status == 0)
+            try waitFor("the live record") {
+                readSome()
+                return followed.contains(#""user":"late""#)
+            }
+            kill(follower.processIdentifier, SIGINT)
+            follower.waitUntilExit()
+            let users = followed.split(separator: "\n").compactMap { (try? object(String($0)))?["user"] as? String }
+            #expect(users == ["early0", "early1", "early2", "late"], "\(followed)")
+        }
+
         @Test func reportCountsTopListsAndAttackHints() throws {
             let daemon = try DaemonUnderTest()
             let socket = daemon.socketPath
