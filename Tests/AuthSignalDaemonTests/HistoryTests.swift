@@ -292,7 +292,10 @@ extension DaemonTests {
             /// to `output`.
             func follower(_ output: String, host: [String] = []) throws -> SpawnedProcess {
                 let arguments =
-                    ["follow", "--journal-directory", collected, "--journal-unit", "none", "--journal-uid", "0", "--since", "-1h"] + host
+                    [
+                        "follow", "--journal-directory", collected, "--journal-unit", "none", "--journal-uid", "0",
+                        "--since", "-1h",
+                    ] + host
                     + ["--format", "jsonl"]
                 return try SpawnedProcess(
                     [
