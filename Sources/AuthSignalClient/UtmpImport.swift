@@ -37,12 +37,14 @@ package struct UtmpImport {
     /// The size of one `struct utmp`.
     package static let recordSize = 384
 
-    /// The events, in file order.
-    package private(set) var events: [AuthEvent] = []
-    /// Records skipped because they are malformed.
-    package private(set) var problems: [Problem] = []
+    /// Records skipped because they are malformed, since ``takeProblems()`` last took them.
+    private var problems: [Problem] = []
+    /// How many records were skipped as malformed in all.
+    package private(set) var malformed = 0
     /// Records read: logins, logouts, failures, reboots, and ones that are no event.
     package private(set) var counts: [String: Int] = [:]
+    /// Records read so far (the next record's index).
+    package private(set) var index = 0
 
     private let kind: Kind
     private let boot: BootContext
@@ -50,27 +52,34 @@ package struct UtmpImport {
     private var openLogins: [String: (user: String, key: String)] = [:]
     private var bootLabel = "wtmp-boot-0"
 
-    /// Reads the records of `data` (a whole file) as `kind`; sessions begun since this host's boot
-    /// (`boot`) and never ended in the file are keyed to this boot, so that they show as still
-    /// logged in rather than gone.
-    package init(_ data: Data, kind: Kind, boot: BootContext = .current()) {
+    /// A reader of `kind` records, a record at a time, so that a file of any size is read in
+    /// constant memory; sessions begun since this host's boot (`boot`) and never ended in the file
+    /// are keyed to this boot, so that they show as still logged in rather than gone.
+    package init(kind: Kind, boot: BootContext = .current()) {
         self.kind = kind
         self.boot = boot
-        let whole = data.count / Self.recordSize
-        for index in 0..<whole {
-            let record = data.subdata(in: index * Self.recordSize..<(index + 1) * Self.recordSize)
-            read(record, index: index)
-        }
-        if data.count % Self.recordSize != 0 {
-            problems.append(
-                Problem(
-                    index: whole,
-                    reason: "\(data.count % Self.recordSize) trailing bytes, not a whole \(Self.recordSize)-byte record"
-                ))
-        }
     }
 
-    private mutating func read(_ record: Data, index: Int) {
+    /// The event of the next record (``recordSize`` bytes), or `nil` for a record that is no event
+    /// or is malformed (then among ``takeProblems()``).
+    package mutating func read(_ record: Data) -> AuthEvent? {
+        defer { index += 1 }
+        return event(of: record, index: index)
+    }
+
+    /// Ends the file, which had `trailingBytes` after its last whole record.
+    package mutating func finish(trailingBytes: Int) {
+        guard trailingBytes > 0 else { return }
+        problem(index, "\(trailingBytes) trailing bytes, not a whole \(Self.recordSize)-byte record")
+    }
+
+    /// The records skipped as malformed since the last call, in file order.
+    package mutating func takeProblems() -> [Problem] {
+        defer { problems.removeAll() }
+        return problems
+    }
+
+    private mutating func event(of record: Data, index: Int) -> AuthEvent? {
         let type = Int16(littleEndian: record.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 0, as: Int16.self) })
         let pid = Int32(littleEndian: record.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: Int32.self) })
         let seconds = Int32(
@@ -78,15 +87,23 @@ package struct UtmpImport {
         let microseconds = Int32(
             littleEndian: record.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 344, as: Int32.self) })
         guard (0...9).contains(type) else {
-            return problem(index, "unknown record type \(type)")
+            problem(index, "unknown record type \(type)")
+            return nil
         }
         guard let line = Self.text(record, 8, 32), let user = Self.text(record, 44, 32),
             let host = Self.text(record, 76, 256)
-        else { return problem(index, "a name field is not valid UTF-8") }
+        else {
+            problem(index, "a name field is not valid UTF-8")
+            return nil
+        }
         let isEvent = type == 7 || type == 8 || type == 2 || (kind == .btmp && type == 6)
-        guard isEvent else { return count("not an event (type \(type))") }
+        guard isEvent else {
+            count("not an event (type \(type))")
+            return nil
+        }
         guard seconds > 0, (0..<1_000_000).contains(microseconds) else {
-            return problem(index, "no valid time")
+            problem(index, "no valid time")
+            return nil
         }
         let time = Date(timeIntervalSince1970: Double(seconds) + Double(microseconds) / 1_000_000)
         var request: JSONObject = ["imported": .string(kind.rawValue)]
@@ -95,43 +112,53 @@ package struct UtmpImport {
         let id = "import-" + kind.rawValue + ":" + SHA256.hash(data: record).map { String(format: "%02x", $0) }.joined()
         switch (kind, type) {
         case (.btmp, _):
-            guard !user.isEmpty else { return problem(index, "a failed login without a user name") }
-            append(.userLoginFailed, user: user, request: request, time: time, id: id, what: "failures")
+            guard !user.isEmpty else {
+                problem(index, "a failed login without a user name")
+                return nil
+            }
+            return event(.userLoginFailed, user: user, request: request, time: time, id: id, what: "failures")
         case (.wtmp, 2):
             // A reboot: logins still open were never ended (`last` shows them as crash or down).
             bootLabel = "wtmp-boot-\(seconds)"
             openLogins = [:]
             count("reboots")
+            return nil
         case (.wtmp, 7):
-            guard !user.isEmpty else { return problem(index, "a login without a user name") }
+            guard !user.isEmpty else {
+                problem(index, "a login without a user name")
+                return nil
+            }
             let bootPart =
                 boot.bootTime.map { Int64(seconds) * 1_000_000 >= $0 } == true ? (boot.bootID ?? bootLabel) : bootLabel
             let key = "\(bootPart)/\(pid)/\(kind.rawValue)/\(line)"
             openLogins[line] = (user, key)
             request["pairing"] = .string(key)
-            append(.userLoggedIn, user: user, request: request, time: time, id: id, what: "logins")
+            return event(.userLoggedIn, user: user, request: request, time: time, id: id, what: "logins")
         default:
             // A process ended on a line: the logout of the login open there, if there is one.
-            guard let login = openLogins.removeValue(forKey: line) else { return count("ends without a login") }
+            guard let login = openLogins.removeValue(forKey: line) else {
+                count("ends without a login")
+                return nil
+            }
             request["pairing"] = .string(login.key)
-            append(.userLoggedOut, user: login.user, request: request, time: time, id: id, what: "logouts")
+            return event(.userLoggedOut, user: login.user, request: request, time: time, id: id, what: "logouts")
         }
     }
 
-    private mutating func append(
+    private mutating func event(
         _ signal: AuthSignal, user: String, request: JSONObject, time: Date, id: String, what: String
-    ) {
-        events.append(
-            AuthEvent(
-                signal: signal, sender: "import-\(kind.rawValue)", user: user, request: request, credentials: nil,
-                time: time, id: id))
+    ) -> AuthEvent {
         count(what)
+        return AuthEvent(
+            signal: signal, sender: "import-\(kind.rawValue)", user: user, request: request, credentials: nil,
+            time: time, id: id)
     }
 
     private mutating func count(_ what: String) { counts[what, default: 0] += 1 }
 
     private mutating func problem(_ index: Int, _ reason: String) {
         problems.append(Problem(index: index, reason: reason))
+        malformed += 1
     }
 
     /// A NUL-padded field as text; `nil` when it is not UTF-8.

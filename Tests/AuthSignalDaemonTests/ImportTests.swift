@@ -90,5 +90,41 @@ extension DaemonTests {
             // A name that is no account is stored keyed-hashed, as a live failure's would be.
             #expect((records[2]["user"] as? String)?.hasPrefix("hmac-sha256:") == true, "\(records[2])")
         }
+
+        /// A file is read a chunk at a time: a whole 100 MB wtmp once took 409 MiB (issue 24,
+        /// item 8). 100 MB of records that are no event (a login prompt's, type 6) are read
+        /// through, counted, and the importer's peak stays a small fraction of the file.
+        @Test func aLargeFileIsReadInConstantMemory() throws {
+            let daemon = try DaemonUnderTest()
+            let directory = try TemporaryDirectory()
+            let one = try Data(
+                contentsOf: URL(
+                    fileURLWithPath: try Self.utmp(
+                        "[6] [01300] [tty2] [LOGIN   ] [tty2        ] [                    ] [0.0.0.0        ] "
+                            + "[2026-11-01T09:06:00,000000+00:00]\n", in: directory, name: "one")))
+            #expect(one.count == 384)
+            let records = 100 * 1024 * 1024 / 384
+            let path = directory.path + "/wtmp.large"
+            #expect(FileManager.default.createFile(atPath: path, contents: nil))
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            let block = Data(repeating: 0, count: 0) + (0..<4096).reduce(into: Data()) { data, _ in data += one }
+            for _ in 0..<(records / 4096) { try handle.write(contentsOf: block) }
+            try handle.close()
+            // The importer's peak resident size, from its parent's rusage.
+            let measured = try runCommand(
+                "/usr/bin/python3",
+                [
+                    "-c",
+                    "import resource,subprocess,sys; r=subprocess.run(sys.argv[1:],capture_output=True,text=True); "
+                        + "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(r.stdout)",
+                    cliPath, "import", "--socket", daemon.socketPath, path,
+                ])
+            let lines = measured.output.split(separator: "\n")
+            let figures = try #require(lines.first).split(separator: " ").compactMap { Int($0) }
+            #expect(figures.first == 0, "\(measured.output)")
+            #expect(lines.dropFirst().first?.contains("\(records / 4096 * 4096) not an event (type 6)") == true)
+            let peakKiB = try #require(figures.last)
+            #expect(peakKiB < 64 * 1024, "the importer peaked at \(peakKiB) KiB for a 100 MB file")
+        }
     }
 }
