@@ -160,13 +160,7 @@ extension DaemonTests {
         @Test func bulkSendFromJSONLinesAndFollow() throws {
             let daemon = try DaemonUnderTest()
             let socket = daemon.socketPath
-            let follower = Process()
-            follower.executableURL = URL(fileURLWithPath: cliPath)
-            follower.arguments = ["follow", "--format", "jsonl", "--signal", "failed", "--socket", socket]
-            let output = Pipe()
-            follower.standardOutput = output
-            follower.standardError = FileHandle.nullDevice
-            try follower.run()
+            let follower = try Follower(["--format", "jsonl", "--signal", "failed", "--socket", socket])
             usleep(500_000)
             let lines = (0..<300).map { index in
                 emitLine(index % 3 == 0 ? "user_login_failed" : "user_logged_in", user: "root", id: "bulk-\(index)")
@@ -177,16 +171,9 @@ extension DaemonTests {
             #expect(answers.count == 301)
             #expect(answers[299] == "seq 300")
             #expect(answers[300].hasPrefix("line 301: invalid_json"))
-            var followed = ""
-            try waitFor("the follower to print 100 records") {
-                let text = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-                followed += text
-                return followed.split(separator: "\n").count >= 100
-            }
-            kill(follower.processIdentifier, SIGINT)
-            follower.waitUntilExit()
-            #expect(follower.terminationStatus == 0)
-            #expect(followed.split(separator: "\n").allSatisfy { $0.contains(#""signal":"user_login_failed""#) })
+            try waitFor("the follower to print 100 records") { follower.read().split(separator: "\n").count >= 100 }
+            #expect(follower.stop() == 0)
+            #expect(follower.read().split(separator: "\n").allSatisfy { $0.contains(#""signal":"user_login_failed""#) })
         }
 
         /// `follow --since` through the daemon once replayed nothing (issue 24, item 8): it replays
@@ -197,35 +184,12 @@ extension DaemonTests {
             for index in 0..<3 {
                 #expect(try cli(["send", "login", "--user", "early\(index)"], socket: socket).status == 0)
             }
-            let follower = Process()
-            follower.executableURL = URL(fileURLWithPath: cliPath)
-            follower.arguments = ["follow", "--since", "-1h", "--format", "jsonl", "--socket", socket]
-            let output = Pipe()
-            follower.standardOutput = output
-            follower.standardError = FileHandle.nullDevice
-            try follower.run()
-            defer { if follower.isRunning { kill(follower.processIdentifier, SIGKILL) } }
-            // Read without blocking, so that a follower that prints nothing fails the wait below.
-            let fd = output.fileHandleForReading.fileDescriptor
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            var followed = ""
-            func readSome() {
-                var buffer = [UInt8](repeating: 0, count: 65536)
-                while case let count = read(fd, &buffer, buffer.count), count > 0 {
-                    followed += String(decoding: buffer.prefix(count), as: UTF8.self)
-                }
-            }
-            try waitFor("the replay") {
-                readSome()
-                return followed.split(separator: "\n").count >= 3
-            }
+            let follower = try Follower(["--since", "-1h", "--format", "jsonl", "--socket", socket])
+            try waitFor("the replay") { follower.read().split(separator: "\n").count >= 3 }
             #expect(try cli(["send", "login", "--user", "late"], socket: socket).status == 0)
-            try waitFor("the live record") {
-                readSome()
-                return followed.contains(#""user":"late""#)
-            }
-            kill(follower.processIdentifier, SIGINT)
-            follower.waitUntilExit()
+            try waitFor("the live record") { follower.read().contains(#""user":"late""#) }
+            #expect(follower.stop() == 0)
+            let followed = follower.read()
             let users = followed.split(separator: "\n").compactMap { (try? object(String($0)))?["user"] as? String }
             #expect(users == ["early0", "early1", "early2", "late"], "\(followed)")
         }
@@ -443,4 +407,43 @@ struct PAMService {
         let printed = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         return (process.terminationStatus, ContinuousClock.now - started, printed)
     }
+}
+
+/// `authsignal follow ARGUMENTS` running, its output read without blocking (so that a follower
+/// that prints nothing fails a wait instead of hanging it); killed if a test leaves it running.
+final class Follower {
+    private let process = Process()
+    private let fd: Int32
+    private var text = ""
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: cliPath)
+        process.arguments = ["follow"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        fd = output.fileHandleForReading.fileDescriptor
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// Everything it printed so far.
+    func read() -> String {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while case let count = Glibc.read(fd, &buffer, buffer.count), count > 0 {
+            text += String(decoding: buffer.prefix(count), as: UTF8.self)
+        }
+        return text
+    }
+
+    /// SIGINT, as Ctrl-C; returns its exit status.
+    func stop() -> Int32 {
+        _ = read()
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        _ = read()
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 }

@@ -16,24 +16,15 @@ final class StalledJournal {
         directory = try TemporaryDirectory()
         path = directory.path + "/journal.sock"
         socket = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = Self.address(path)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard bound == 0 else { throw DaemonTestError("cannot bind \(path)") }
+        let socket = socket
+        guard withUnixAddress(path, { bind(socket, $0, $1) }) == 0 else { throw DaemonTestError("cannot bind \(path)") }
         // Fill its queue, as the entries of a busy host do while journald is stopped.
         let filler = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         defer { close(filler) }
         let datagram = [UInt8]("MESSAGE=filler\n".utf8)
         var sent = 0
         while sent < 100_000 {
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(filler, datagram, datagram.count, 0, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
+            let result = withUnixAddress(path) { sendto(filler, datagram, datagram.count, 0, $0, $1) } ?? -1
             guard result > 0 else { break }
             sent += 1
         }
@@ -57,15 +48,6 @@ final class StalledJournal {
             "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
             "mount --bind '\(path)' /run/systemd/journal/socket && exec \"$0\" \"$@\"",
         ]
-    }
-
-    private static func address(_ path: String) -> sockaddr_un {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { sunPath in
-            for (index, byte) in path.utf8.enumerated() { sunPath[index] = byte }
-        }
-        return address
     }
 }
 

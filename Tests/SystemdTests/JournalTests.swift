@@ -1,3 +1,4 @@
+import AuthSignalCore
 import Foundation
 import Glibc
 import Logging
@@ -69,17 +70,7 @@ struct JournalTests {
         let path = directory.path + "/journal.sock"
         let stalled = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(stalled) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { sunPath in
-            for (index, byte) in path.utf8.enumerated() { sunPath[index] = byte }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(stalled, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        try #require(bound == 0)
+        try #require(withUnixAddress(path) { bind(stalled, $0, $1) } == 0)
         let sender = JournalDatagramSender(path: path)
         var entry = JournalEntry()
         entry.append(try JournalFieldName("MESSAGE"), String(repeating: "x", count: 1000))
