@@ -58,7 +58,14 @@ package struct Daemon: Sendable {
             logger.notice("audit log migration: \(status)")
         }
         let store = try AuditStore(path: config.storePath, options: options)
-        let journal = JournalSink(settings: JournalSink.Settings(config), logID: store.logID) { after, limit in
+        // Where the journal copy got to, so that one behind at a restart catches up (not while
+        // the journal is off: what was committed then was not meant for it).
+        let position =
+            config.journalEnabled ? JournalPosition(databasePath: config.storePath, logID: store.logID) : nil
+        let journal = JournalSink(
+            settings: JournalSink.Settings(config), logID: store.logID, position: position,
+            head: store.chainHead().seq
+        ) { after, limit in
             try store.records(after: after, limit: limit)
         }
         let followers = FollowerHub()

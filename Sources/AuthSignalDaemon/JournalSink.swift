@@ -3,7 +3,7 @@ package import AuditStore
 package import AuthSignalCore
 import Foundation
 import Synchronization
-package import Systemd
+import Systemd
 
 /// Writes committed records to the journal off the acknowledgement path, every one of them: what
 /// journald does not take now is sent from the audit log once it does.
@@ -15,7 +15,8 @@ package import Systemd
 /// each second while journald refuses, until it has caught up with the commits and queues again.
 /// Memory stays within the queue and one page however long journald is away, and the SQLite
 /// record (the system of record) is never delayed. A record pruned by retention before the
-/// journal got it is counted as dropped. The thread also anchors the chain head in the journal
+/// journal got it is counted as dropped. With a ``JournalPosition`` the catching up survives a
+/// restart: the next daemon starts from the last record the journal got. The thread also anchors the chain head in the journal
 /// every `AnchorEveryRecords` records or `AnchorIntervalSec` seconds.
 package final class JournalSink: Sendable {
     /// What the journal got and did not get since start.
@@ -79,6 +80,9 @@ package final class JournalSink: Sendable {
         var expected: Int64 = 0
         /// While catching up: the first record the journal lacks that is not queued.
         var backlogFrom: Int64?
+        /// The position last kept, and when.
+        var keptPosition: Int64 = -1
+        var keptAt = ContinuousClock.now
 
         var count: Int { queue.count - head }
 
@@ -102,18 +106,30 @@ package final class JournalSink: Sendable {
     private let writer: JournalWriter
     private let readLog: LogReader
     private let logID: String
+    private let position: JournalPosition?
 
     /// Starts the sending thread.
     /// - Parameters:
     ///   - logID: the audit log's identity, written into every anchor.
+    ///   - position: where the journal copy's progress is kept across restarts, if anywhere.
+    ///   - head: the log's last seq now: records after the kept position up to it are sent first.
     ///   - readLog: reads committed records back, to send what the queue could not hold.
-    package init(
-        settings: Settings, logID: String, writer: JournalWriter = JournalWriter(), readLog: @escaping LogReader
+    init(
+        settings: Settings, logID: String, writer: JournalWriter = JournalWriter(), position: JournalPosition? = nil,
+        head: Int64 = 0, readLog: @escaping LogReader
     ) {
-        state = Mutex(State(settings: settings))
+        var initial = State(settings: settings)
+        if let kept = position?.load(), kept < head {
+            initial.backlogFrom = kept + 1
+            initial.expected = kept + 1
+            initial.committed = head
+            initial.sentThrough = kept
+        }
+        state = Mutex(initial)
         self.writer = writer
         self.readLog = readLog
         self.logID = logID
+        self.position = position
         let thread = Thread { [self] in run() }
         thread.name = "authsignald.journal"
         thread.start()
@@ -219,6 +235,7 @@ package final class JournalSink: Sendable {
                 }
                 return state.backlogFrom == nil && state.count == 0
             }
+            keepPosition(final: round.stopping)
             if round.stopping && (caughtUp || refused != nil || round.records.isEmpty) {
                 finished.signal()
                 return
@@ -229,6 +246,19 @@ package final class JournalSink: Sendable {
                 _ = wakeup.wait(timeout: .now() + 1)
             }
         }
+    }
+
+    /// Keeps the last record the journal got in ``position``, at most once a second (`final`: now).
+    private func keepPosition(final: Bool) {
+        guard let position else { return }
+        let due = state.withLock { state -> Int64? in
+            guard let sent = state.sentThrough, sent > state.keptPosition else { return nil }
+            guard final || ContinuousClock.now - state.keptAt >= .seconds(1) else { return nil }
+            state.keptPosition = sent
+            state.keptAt = .now
+            return sent
+        }
+        if let due { position.store(due) }
     }
 
     /// The next records to send: the queue's, else a page read from the log while catching up.

@@ -483,6 +483,47 @@ extension DaemonTests {
             #expect(seqs.sorted() == Array(1...(total + 20)))
         }
 
+        /// A daemon stopped while the journal is behind leaves where it got beside the log; the
+        /// next one sends the rest from the log first.
+        @Test func theJournalCatchesUpAcrossARestart() throws {
+            guard isRoot else { try Test.cancel("needs root for a private mount namespace") }
+            guard FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") else {
+                try Test.cancel("no journald socket; scripts/test starts a private journald")
+            }
+            let daemon = try DaemonUnderTest(wrapper: ["/usr/bin/unshare", "--mount", "--propagation", "private"])
+            let sender = "restart-\(UUID().uuidString.prefix(8))"
+            var client = try Client(daemon.socketPath)
+            for index in 0..<10 { _ = try client.final(emitLine(sender: sender, user: "before\(index)")) }
+            try waitFor("the journal to take the first entries") {
+                ((try client.final(#"{"op":"stats"}"#)["journal"] as? [String: Any])?["sent"] as? Int ?? 0) >= 10
+            }
+            let hidden = try runCommand(
+                "/usr/bin/nsenter",
+                ["-t", "\(daemon.pid)", "-m", "mount", "-t", "tmpfs", "tmpfs", "/run/systemd/journal"])
+            #expect(hidden.status == 0, "\(hidden.output)")
+            for index in 0..<300 { _ = try client.final(emitLine(sender: sender, user: "while-away\(index)")) }
+            #expect(daemon.stop() == 0)
+            let kept = try String(contentsOfFile: daemon.databasePath + ".journal-position", encoding: .utf8)
+            #expect(kept.hasSuffix(" 10\n"), "\(kept)")
+            // A new daemon, in a namespace where journald is there again.
+            try daemon.start()
+            client = try Client(daemon.socketPath)
+            var seqs: [Int] = []
+            try waitFor("journald to have them all") {
+                let exported = try runCommand(
+                    "/bin/journalctl", ["-o", "json", "AUTHSIGNAL_SENDER=\(sender)", "--output-fields=AUTHSIGNAL_SEQ"])
+                seqs = exported.output.split(separator: "\n").compactMap {
+                    ((try? object(String($0)))?["AUTHSIGNAL_SEQ"] as? String).flatMap { Int($0) }
+                }
+                return seqs.count >= 310
+            }
+            #expect(seqs.sorted() == Array(1...310))
+            try waitFor("the position to follow") {
+                (try? String(contentsOfFile: daemon.databasePath + ".journal-position", encoding: .utf8))?
+                    .hasSuffix(" 310\n") == true
+            }
+        }
+
         @Test func startingWithoutJournaldWarnsAtOnce() throws {
             guard isRoot else { try Test.cancel("needs root for a private mount namespace") }
             // The journal's sockets hidden in the daemon's own mount namespace, from its start.
