@@ -86,12 +86,14 @@ package final class JournalSink: Sendable {
 
         var count: Int { queue.count - head }
 
-        /// Empties the queue and catches up from `seq` on instead.
+        /// Empties the queue and catches up from the log instead, from `seq` or the first record
+        /// still queued, whichever is earlier.
         mutating func fallBack(to seq: Int64) {
+            let first = count > 0 ? min(queue[head].seq, seq) : seq
             queue.removeAll()
             head = 0
-            backlogFrom = min(backlogFrom ?? seq, seq)
-            expected = min(expected, seq)
+            backlogFrom = min(backlogFrom ?? first, first)
+            expected = min(expected, first)
         }
     }
 
