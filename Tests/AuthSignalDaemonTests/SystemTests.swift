@@ -427,6 +427,21 @@ extension DaemonTests {
     }
 }
 
+/// The `AUTHSIGNAL_SEQ` of every journal entry of `sender`, sorted, once journald holds at least
+/// `count` of them.
+func journaledSeqs(sender: String, expecting count: Int) throws -> [Int] {
+    var seqs: [Int] = []
+    try waitFor("journald to hold \(count) entries of \(sender)") {
+        let exported = try runCommand(
+            "/bin/journalctl", ["-o", "json", "AUTHSIGNAL_SENDER=\(sender)", "--output-fields=AUTHSIGNAL_SEQ"])
+        seqs = exported.output.split(separator: "\n").compactMap {
+            ((try? object(String($0)))?["AUTHSIGNAL_SEQ"] as? String).flatMap { Int($0) }
+        }
+        return seqs.count >= count
+    }
+    return seqs.sorted()
+}
+
 extension DaemonTests {
     @Suite struct JournalLossTests {
         /// journald disappears mid-run (its socket is hidden in the daemon's mount namespace): acks
@@ -475,16 +490,7 @@ extension DaemonTests {
             #expect(counters["dropped"] as? Int == 0, "\(counters)")
             #expect((counters["from_log"] as? Int ?? 0) >= total - 10, "\(counters)")
             // Every record is in the journal once.
-            var seqs: [Int] = []
-            try waitFor("journald to have them all") {
-                let exported = try runCommand(
-                    "/bin/journalctl", ["-o", "json", "AUTHSIGNAL_SENDER=\(sender)", "--output-fields=AUTHSIGNAL_SEQ"])
-                seqs = exported.output.split(separator: "\n").compactMap {
-                    ((try? object(String($0)))?["AUTHSIGNAL_SEQ"] as? String).flatMap { Int($0) }
-                }
-                return seqs.count >= total + early
-            }
-            #expect(seqs.sorted() == Array(1...(total + early)))
+            #expect(try journaledSeqs(sender: sender, expecting: total + early) == Array(1...(total + early)))
         }
 
         /// A daemon stopped while the journal is behind leaves where it got beside the log; the
@@ -512,16 +518,7 @@ extension DaemonTests {
             // A new daemon, in a namespace where journald is there again.
             try daemon.start()
             client = try Client(daemon.socketPath)
-            var seqs: [Int] = []
-            try waitFor("journald to have them all") {
-                let exported = try runCommand(
-                    "/bin/journalctl", ["-o", "json", "AUTHSIGNAL_SENDER=\(sender)", "--output-fields=AUTHSIGNAL_SEQ"])
-                seqs = exported.output.split(separator: "\n").compactMap {
-                    ((try? object(String($0)))?["AUTHSIGNAL_SEQ"] as? String).flatMap { Int($0) }
-                }
-                return seqs.count >= 310
-            }
-            #expect(seqs.sorted() == Array(1...310))
+            #expect(try journaledSeqs(sender: sender, expecting: 310) == Array(1...310))
             try waitFor("the position to follow") {
                 (try? String(contentsOfFile: daemon.databasePath + ".journal-position", encoding: .utf8))?
                     .hasSuffix(" 310\n") == true
