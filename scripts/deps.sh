@@ -22,6 +22,9 @@ required_packages=(
     "pamtester:pamtester"
     "chpasswd:passwd"
     "/lib/x86_64-linux-gnu/security/pam_exec.so:libpam-modules"
+    "/usr/include/security/pam_modules.h:libpam0g-dev"
+    "/usr/include/sodium.h:libsodium-dev"
+    "make:make"
     "/lib/systemd/systemd-journal-remote:systemd-journal-remote"
 )
 

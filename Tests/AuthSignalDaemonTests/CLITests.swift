@@ -334,8 +334,9 @@ extension DaemonTests.PAMTests {
 }
 
 /// A real PAM service for tests: a real account with a password, and `/etc/pam.d/<service>`
-/// using pam_unix and the authsignal hook the way docs/pam.md says (with `expose_authtok`, so
-/// that the hook is handed the password and must not keep it).
+/// using pam_unix and an authsignal hook the way docs/pam.md says: the `authsignal pam` hook
+/// through pam_exec (with `expose_authtok`, so that the hook is handed the password and must not
+/// keep it), or the native module.
 struct PAMService {
     static let account = "authsignal-pam"
     static let password = "Corr3ct-Horse-\(UInt32.random(in: 0...UInt32.max))"
@@ -344,10 +345,18 @@ struct PAMService {
     /// The service name.
     let service = "authsignal-test-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
 
-    /// Creates the account (with ``password``) and the service calling `hook` (and for sessions
-    /// `sessionHook` with pam_exec's `stdout`, when given); cancels the test where that is
-    /// impossible (not root, no pamtester).
+    /// The service calling `hook` through pam_exec (and for sessions `sessionHook` with pam_exec's
+    /// `stdout`, when given).
     init(hook: String, sessionHook: String? = nil) throws {
+        try self.init(
+            auth: "[default=ignore] pam_exec.so quiet expose_authtok \(hook)",
+            session: "optional pam_exec.so quiet \(sessionHook.map { "stdout " + $0 } ?? hook)")
+    }
+
+    /// Creates the account (with ``password``) and the service with the `auth` line (control,
+    /// module, arguments) reached when pam_unix fails, and the `session` line; cancels the test
+    /// where that is impossible (not root, no pamtester).
+    init(auth: String, session: String) throws {
         guard isRoot else { try Test.cancel("needs root for PAM and a test account") }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/pamtester") else {
             try Test.cancel("pamtester is not installed (scripts/test installs it)")
@@ -367,11 +376,11 @@ struct PAMService {
         #expect(chpasswd.terminationStatus == 0)
         try """
         auth    [success=2 default=ignore]  pam_unix.so nodelay
-        auth    [default=ignore]            pam_exec.so quiet expose_authtok \(hook)
+        auth    \(auth)
         auth    requisite                   pam_deny.so
         auth    required                    pam_permit.so
         account required                    pam_permit.so
-        session optional                    pam_exec.so quiet \(sessionHook.map { "stdout " + $0 } ?? hook)
+        session \(session)
 
         """.write(toFile: "/etc/pam.d/\(service)", atomically: true, encoding: .utf8)
     }
@@ -379,14 +388,27 @@ struct PAMService {
     /// Removes the service file.
     func remove() { unlink("/etc/pam.d/\(service)") }
 
+    /// pamtester's arguments for `operations` as `user` from 203.0.113.7 on pts/9.
+    func arguments(_ operations: [String], user: String = Self.account) -> [String] {
+        ["-I", "rhost=203.0.113.7", "-I", "tty=pts/9", service, user] + operations
+    }
+
     /// Runs pamtester with `password` for `operations` from 203.0.113.7 on pts/9; its status and
     /// how long it took. A pamtester still running after `limit` is killed (status -1).
     func run(_ password: String, _ operations: [String], limit: Duration = .seconds(20)) throws -> (
         status: Int32, elapsed: Duration, output: String
     ) {
+        try run(["/usr/bin/pamtester"] + arguments(operations), password: password, limit: limit)
+    }
+
+    /// Runs `command` (pamtester, or what starts it) with `password` on its stdin; its status,
+    /// how long it took and its standard output. Still running after `limit`: killed (status -1).
+    func run(
+        _ command: [String], password: String, limit: Duration = .seconds(20), whileRunning: (pid_t) -> Void = { _ in }
+    ) throws -> (status: Int32, elapsed: Duration, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/pamtester")
-        process.arguments = ["-I", "rhost=203.0.113.7", "-I", "tty=pts/9", service, Self.account] + operations
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         let input = Pipe()
         process.standardInput = input
         let output = try TemporaryDirectory()
@@ -398,7 +420,10 @@ struct PAMService {
         try process.run()
         input.fileHandleForWriting.write(Data("\(password)\n".utf8))
         try input.fileHandleForWriting.close()
-        while process.isRunning, ContinuousClock.now - started < limit { usleep(2_000) }
+        while process.isRunning, ContinuousClock.now - started < limit {
+            whileRunning(process.processIdentifier)
+            usleep(2_000)
+        }
         guard !process.isRunning else {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
