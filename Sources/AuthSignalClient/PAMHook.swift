@@ -46,20 +46,49 @@ package struct PAMHook {
         case "close_session": signal = .userLoggedOut
         default: return nil
         }
-        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        var details: JSONObject = [:]
-        if let host = value("PAM_RHOST") { details["remote_addr"] = .string(host) }
-        if let tty = value("PAM_TTY") { details["tty"] = .string(tty) }
-        if let service = value("PAM_SERVICE") { details["service"] = .string(service) }
-        if let ruser = value("PAM_RUSER") { details["remote_user"] = .string(ruser) }
-        if signal != .userLoginFailed, let session = pairingKey(environment: environment) {
-            details["pairing"] = .string(session)
+        var truncated: [JSONValue] = []
+        // Each value is cut at its bound (and named in `truncated`), so that a name of any length
+        // is still recorded instead of making the request too large.
+        func value(_ name: String, _ field: String, limit: Int = maximumItemBytes) -> String? {
+            guard let value = environment[name], !value.isEmpty else { return nil }
+            let (kept, cut) = bounded(value, limit: limit)
+            if cut { truncated.append(.string(field)) }
+            return kept
         }
+        let user = value("PAM_USER", "user", limit: maximumUserBytes)
+        var details: JSONObject = [:]
+        if let service = value("PAM_SERVICE", "service") { details["service"] = .string(service) }
+        if let host = value("PAM_RHOST", "remote_addr") { details["remote_addr"] = .string(host) }
+        if let tty = value("PAM_TTY", "tty") { details["tty"] = .string(tty) }
+        if let ruser = value("PAM_RUSER", "remote_user") { details["remote_user"] = .string(ruser) }
+        if signal != .userLoginFailed, let session = pairingKey(environment: environment) {
+            details["pairing"] = .string(bounded(session, limit: 4 * maximumItemBytes).0)
+        }
+        if !truncated.isEmpty { details["truncated"] = .array(truncated) }
+        let sender = environment["PAM_SERVICE"].flatMap { $0.isEmpty ? nil : bounded($0, limit: 256).0 }
         // The time is sent with microseconds, as the spool file and the record keep it.
         return AuthEvent(
-            signal: signal, sender: value("PAM_SERVICE") ?? "pam", user: value("PAM_USER"),
-            request: details.isEmpty ? nil : details, credentials: nil,
-            time: RFC3339.parse(RFC3339.format(time)), id: id)
+            signal: signal, sender: sender ?? "pam", user: user, request: details.isEmpty ? nil : details,
+            credentials: nil, time: RFC3339.parse(RFC3339.format(time)), id: id)
+    }
+
+    /// The most bytes of `PAM_USER` an event carries (pam_authsignal.so's bound too).
+    package static let maximumUserBytes = 1024
+    /// The most bytes of each other PAM item an event carries.
+    package static let maximumItemBytes = 1024
+
+    /// `value` cut to at most `limit` bytes of UTF-8 at a scalar boundary, and whether it was cut.
+    static func bounded(_ value: String, limit: Int) -> (String, Bool) {
+        guard value.utf8.count > limit else { return (value, false) }
+        var used = 0
+        var end = value.unicodeScalars.startIndex
+        for scalar in value.unicodeScalars {
+            let width = UTF8.width(scalar)
+            guard used + width <= limit else { break }
+            used += width
+            end = value.unicodeScalars.index(after: end)
+        }
+        return (String(value.unicodeScalars[..<end]), true)
     }
 
     /// What identifies one PAM session at both of its ends, so that its logout is paired with its

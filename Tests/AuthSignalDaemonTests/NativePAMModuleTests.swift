@@ -132,6 +132,43 @@ extension DaemonTests {
             #expect((records[1]["request"] as? [String: Any])?["truncated"] == nil)
         }
 
+        /// An application killed after the module sent its event, before the answer, still has
+        /// its event stored: the daemon keeps what it read when the connection goes away.
+        @Test func anEventIsStoredWhenItsSenderDiesBeforeTheAnswer() throws {
+            let daemon = try DaemonUnderTest()
+            for index in 0..<20 {
+                let client = try Client(daemon.socketPath)
+                try client.send(
+                    #"{"op":"emit","signal":"user_login_failed","sender":"killed-early","user":"u\#(index)"}"# + "\n")
+                // What the kernel does to a killed process's socket: closed, nothing read.
+                var linger = linger(l_onoff: 1, l_linger: 0)
+                setsockopt(client.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+            }
+            try waitFor("all 20 stored") {
+                try Client(daemon.socketPath).request(#"{"op":"query","sender":"killed-early"}"#).count == 21
+            }
+        }
+
+        /// The pam_exec hook cuts the same way: a 70,000-byte `PAM_USER` is recorded, marked.
+        @Test func theHookCutsAHugeUserNameToo() throws {
+            let daemon = try DaemonUnderTest()
+            let hook = Process()
+            hook.executableURL = URL(fileURLWithPath: cliPath)
+            hook.arguments = ["pam", "--socket", daemon.socketPath, "--spool", daemon.spoolPath]
+            hook.environment = [
+                "PAM_TYPE": "auth", "PAM_USER": String(repeating: "y", count: 70_000), "PAM_SERVICE": "hook-cut",
+            ]
+            hook.standardInput = FileHandle.nullDevice
+            try hook.run()
+            hook.waitUntilExit()
+            #expect(hook.terminationStatus == 0)
+            let lines = try Client(daemon.socketPath).request(#"{"op":"query","sender":"hook-cut"}"#)
+            let line = try #require(lines.first)
+            let record = try #require(try object(line)["record"] as? [String: Any])
+            #expect((record["request"] as? [String: Any])?["truncated"] as? [String] == ["user"])
+            #expect((record["user"] as? String)?.hasPrefix("hmac-sha256:") == true)
+        }
+
         /// `fail_closed`: a session whose login can be neither stored nor spooled is refused;
         /// without it, the login goes on and the loss is reported.
         @Test func failClosedDeniesALoginThatCannotBeRecorded() throws {

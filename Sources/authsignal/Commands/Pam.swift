@@ -33,6 +33,14 @@ extension AuthSignalCommand {
         var notice = false
         @Option(name: .customLong("notice-timeout"), help: "How long the notice may take; then it is skipped.")
         var noticeTimeout = HookTimeout(duration: .milliseconds(300))
+        @Flag(
+            name: .customLong("no-event"),
+            help: "With --notice: print the notice only, and leave the event to pam_authsignal.so.")
+        var noEvent = false
+
+        func validate() throws {
+            if noEvent, !notice { throw ValidationError("--no-event prints the notice only: give --notice too") }
+        }
 
         func run() throws {
             let deadline = ContinuousClock.now + timeout.duration
@@ -51,6 +59,7 @@ extension AuthSignalCommand {
                 let lines = hook.notice(user: user, deadline: ContinuousClock.now + noticeTimeout.duration)
                 if !lines.isEmpty { printOut(lines.joined(separator: "\n") + "\n") }
             }
+            if noEvent { return }
             // The event's own bound starts after the notice: the two bounds add up.
             let deliverBy = notice ? max(deadline, ContinuousClock.now + timeout.duration) : deadline
             if !hook.deliver(event, deadline: deliverBy).isStored, required { throw ExitStatus.nothing.exit }
