@@ -57,10 +57,14 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // journalctl's defence against journal files that shrink under a reader (SIGBUS), in C:
+        // a signal handler.
+        .target(name: "CJournalFaults"),
         .target(
             name: "Systemd",
             dependencies: [
                 "CSystemd",
+                "CJournalFaults",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

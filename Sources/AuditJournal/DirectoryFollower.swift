@@ -106,6 +106,8 @@ final class FollowedSeries {
     /// The cursor a reopened reader was placed at: its first entry is that one again, unless it
     /// is gone.
     private var resuming: String?
+    /// The cursor of the entry returned last: where a reader opened again resumes.
+    private var lastCursor: String?
 
     init(sender: String?, paths: [String], start: DirectoryFollower.Start) throws {
         self.sender = sender
@@ -119,7 +121,7 @@ final class FollowedSeries {
     /// reader read last.
     func reopen(paths: [String]) throws {
         let reader = try JournalReader(files: paths)
-        if let cursor = self.reader.cursor {
+        if let cursor = lastCursor {
             try reader.seek(cursor: cursor)
             resuming = cursor
             self.reader = reader
@@ -131,13 +133,29 @@ final class FollowedSeries {
     }
 
     /// The next entry and the reader positioned on it, or `nil` at the end of the files for now.
+    /// A file that shrank under the reader (journald rotated or vacuumed it) is opened again, and
+    /// the reader resumes after the entry returned last.
     func next() throws -> (fields: [String: [UInt8]], reader: JournalReader)? {
-        if let cursor = resuming {
-            resuming = nil
-            guard let fields = try reader.next() else { return nil }
-            if !reader.isAt(cursor: cursor) { return (fields, reader) }
+        do {
+            return try step()
+        } catch JournalError.fileShrank {
+            // A file vacuumed where holes cannot be punched was truncated and deleted.
+            let remaining = paths.filter { FileManager.default.fileExists(atPath: $0) }
+            guard !remaining.isEmpty else { return nil }
+            try reopen(paths: remaining)
+            return try step()
         }
-        return try reader.next().map { ($0, reader) }
+    }
+
+    private func step() throws -> (fields: [String: [UInt8]], reader: JournalReader)? {
+        var fields = try reader.next()
+        if let cursor = resuming, fields != nil {
+            resuming = nil
+            if reader.isAt(cursor: cursor) { fields = try reader.next() }
+        }
+        guard let fields else { return nil }
+        lastCursor = reader.cursor
+        return (fields, reader)
     }
 
     /// Places the reader at `start`. A series with no entry yet, followed from the newest, is
@@ -149,6 +167,8 @@ final class FollowedSeries {
             if try reader.previous() == nil {
                 start = .oldest
                 reader.seekHead()
+            } else {
+                lastCursor = reader.cursor
             }
         case .oldest: reader.seekHead()
         case .since(let date): reader.seek(realtime: date)

@@ -66,6 +66,9 @@ package enum JournalError: Error, Equatable, CustomStringConvertible {
     case sendFailed(Int32)
     /// Opening or reading the journal failed with this errno.
     case readFailed(Int32)
+    /// A journal file shrank while it was read (journald rotated or vacuumed it): what was read
+    /// since cannot be trusted.
+    case fileShrank
 
     /// A message for people.
     package var description: String {
@@ -77,6 +80,9 @@ package enum JournalError: Error, Equatable, CustomStringConvertible {
             "reading the journal failed: \(String(cString: strerror(EMFILE))) (raise the hard limit on open files, "
                 + "ulimit -Hn, or LimitNOFILE= for a service)"
         case .readFailed(let code): "reading the journal failed: \(String(cString: strerror(code)))"
+        case .fileShrank:
+            "a journal file shrank while it was read (journald rotated or vacuumed it), so the answer could be "
+                + "incomplete: run the command again"
         }
     }
 }

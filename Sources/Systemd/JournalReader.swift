@@ -1,3 +1,4 @@
+import CJournalFaults
 import CSystemd
 package import Foundation
 import Glibc
@@ -6,8 +7,18 @@ import Glibc
 /// or `sd_journal_open_files` (such as files collected by systemd-journal-remote).
 ///
 /// Not `Sendable`: an `sd_journal` handle belongs to one thread at a time.
+///
+/// A file journald shrinks while it is mapped here (systemd 252 truncates archived files; file
+/// systems without hole punching truncate vacuumed ones) reads as zeros instead of killing the
+/// process with SIGBUS (CJournalFaults), and the next step throws
+/// ``JournalError/fileShrank``: what was read after that point could not be trusted.
 package final class JournalReader {
     private var handle: OpaquePointer?
+    /// The faults absorbed in this process when this reader opened (the SIGBUS handler installed).
+    private let faultsAtOpen: UInt = {
+        _ = journal_faults_install()
+        return journal_faults_count()
+    }()
 
     /// Opens the local system journal.
     package init() throws(JournalError) {
@@ -69,16 +80,21 @@ package final class JournalReader {
 
     /// The next matching entry, or `nil` at the end.
     package func next() throws(JournalError) -> [String: [UInt8]]? {
-        let step = sd_journal_next(handle)
-        guard step >= 0 else { throw .readFailed(-step) }
-        return step == 0 ? nil : currentFields()
+        try step(sd_journal_next(handle))
     }
 
     /// The previous matching entry, or `nil` at the start.
     package func previous() throws(JournalError) -> [String: [UInt8]]? {
-        let step = sd_journal_previous(handle)
-        guard step >= 0 else { throw .readFailed(-step) }
-        return step == 0 ? nil : currentFields()
+        try step(sd_journal_previous(handle))
+    }
+
+    /// The entry a step with result `result` reached. A file that shrank under the step throws
+    /// even when the step reports the end: the zeros it read may have looked like one.
+    private func step(_ result: Int32) throws(JournalError) -> [String: [UInt8]]? {
+        let fields = result > 0 ? currentFields() : nil
+        guard journal_faults_count() == faultsAtOpen else { throw .fileShrank }
+        guard result >= 0 else { throw .readFailed(-result) }
+        return fields
     }
 
     /// When the current entry was written (`__REALTIME_TIMESTAMP`).

@@ -1,10 +1,11 @@
-import AuditJournal
 import AuditStore
 import AuthSignalCore
 import Foundation
 import Systemd
 import TestSupport
 import Testing
+
+@testable import AuditJournal
 
 @Suite("Audit journal entries")
 struct AuditJournalTests {
@@ -197,5 +198,31 @@ struct AuditJournalTests {
 func requireJournald() throws {
     guard FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") else {
         try Test.cancel("no journald socket; scripts/test starts a private journald")
+    }
+}
+
+/// A followed series whose older file journald truncates and deletes (a vacuum where the file
+/// system cannot punch holes, systemd#33277) is opened again and read on from its newer file:
+/// neither a crash (SIGBUS) nor an entry twice.
+@Suite struct ShrinkingFollowTests {
+    @Test func aFollowedSeriesReadsOnWhenAFileShrinksUnderIt() throws {
+        let directory = try TemporaryDirectory()
+        let older = directory.file("system@0001.journal")
+        try writeJournalFile(older, numbers: 0..<20_000)
+        try writeJournalFile(directory.file("system.journal"), numbers: 20_000..<20_100)
+        let follower = try DirectoryFollower(directory: directory.path, host: nil, start: .oldest)
+        let series = try #require(follower.streams.first)
+        func number(_ fields: [String: [UInt8]]) -> Int {
+            Int(String(decoding: fields["SEQ"] ?? [], as: UTF8.self)) ?? -1
+        }
+        var seen: [Int] = []
+        for _ in 0..<1_000 {
+            if let entry = try series.next() { seen.append(number(entry.fields)) }
+        }
+        #expect(truncate(older, 0) == 0 && unlink(older) == 0)
+        while let entry = try series.next() { seen.append(number(entry.fields)) }
+        #expect(Array(seen.prefix(1_000)) == Array(0..<1_000))
+        #expect(Array(seen.suffix(100)) == Array(20_000..<20_100))
+        #expect(Set(seen).count == seen.count)
     }
 }

@@ -117,3 +117,24 @@ struct JournalTests {
         #expect(entry.fields.allSatisfy { JournalFieldName.isValid($0.name.name) })
     }
 }
+
+/// A journal file journald shrinks under a reader (systemd#24320, #33277): without a handler the
+/// reader's next access past the new end kills the process with SIGBUS, as journalctl's would
+/// without its own.
+@Suite struct ShrinkingJournalTests {
+    @Test func aFileThatShrinksUnderTheReaderIsAnErrorNotACrash() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("remote-test.journal")
+        try writeJournalFile(path, numbers: 0..<20_000)
+        let reader = try JournalReader(files: [path])
+        for _ in 0..<1_000 { #expect(try reader.next() != nil) }
+        // What journald does to an archived file (systemd 252) or, without hole punching, to a
+        // vacuumed one: the data this reader has not reached yet is gone.
+        #expect(truncate(path, 1 << 20) == 0)
+        var read = 1_000
+        #expect(throws: JournalError.fileShrank) {
+            while try reader.next() != nil { read += 1 }
+        }
+        #expect(read < 20_000)
+    }
+}

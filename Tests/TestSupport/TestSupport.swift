@@ -121,3 +121,34 @@ public func journalEntry(tagged id: String) async throws -> [String: Any]? {
     }
     return nil
 }
+
+/// Writes a journal file at `path` with systemd-journal-remote (journald's own writer): one entry
+/// per number in `numbers`, `SEQ=n` and a 200-byte `MESSAGE`, a microsecond apart from `start`,
+/// all of boot `boot`.
+public func writeJournalFile(
+    _ path: String, numbers: Range<Int>, boot: String = "0123456789abcdef0123456789abcdef",
+    start: UInt64 = 1_700_000_000_000_000
+) throws {
+    var export = ""
+    for number in numbers {
+        export += "__REALTIME_TIMESTAMP=\(start + UInt64(number))\n__MONOTONIC_TIMESTAMP=\(1_000 + number)\n"
+        export += "_BOOT_ID=\(boot)\nSEQ=\(number)\nMESSAGE=entry \(number) \(String(repeating: "x", count: 200))\n\n"
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/lib/systemd/systemd-journal-remote")
+    process.arguments = ["--output=\(path)", "-"]
+    let input = Pipe()
+    process.standardInput = input
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    input.fileHandleForWriting.write(Data(export.utf8))
+    try input.fileHandleForWriting.close()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw JournalFileError(status: process.terminationStatus) }
+}
+
+/// systemd-journal-remote failed to write a journal file.
+public struct JournalFileError: Error {
+    /// Its exit status.
+    public let status: Int32
+}
