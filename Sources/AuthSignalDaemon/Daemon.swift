@@ -46,11 +46,15 @@ package struct Daemon: Sendable {
         }
         let key = try RedactionKey.loadOrCreate(at: config.keyFile)
         let endpoint = try Self.endpoint(config)
+        // `[Access] TrustedUsers` is resolved once, here, for the access policy, the store and the
+        // journal alike.
+        let runtime = Runtime(config: config, key: key)
+        for problem in runtime.access.unresolved { logger.warning("access list: \(problem)") }
         var options = StoreOptions()
         if config.maxAgeDays > 0 { options.maximumAge = .seconds(config.maxAgeDays * 86400) }
         if config.maxRecords > 0 { options.maximumRecords = config.maxRecords }
         options.writerCacheKiB = config.cacheMiB * 1024
-        options.trustedSenders = TrustedSenders(config)
+        options.trustedSenders = runtime.access.trusted
         // A migration that rebuilds derived tables of a large log takes a while: each step tells
         // systemd that start-up goes on (so its start timeout does not kill it) and why.
         options.migrationProgress = { status in
@@ -63,7 +67,8 @@ package struct Daemon: Sendable {
         let position =
             config.journalEnabled ? JournalPosition(databasePath: config.storePath, logID: store.logID) : nil
         let journal = JournalSink(
-            settings: JournalSink.Settings(config), logID: store.logID, position: position,
+            settings: JournalSink.Settings(config, trusted: runtime.access.trusted), logID: store.logID,
+            position: position,
             head: store.chainHead().seq
         ) { after, limit in
             try store.records(after: after, limit: limit)
@@ -71,8 +76,6 @@ package struct Daemon: Sendable {
         let followers = FollowerHub()
         let receivers = AuditReceivers(store: store, journal: journal)
         receivers.ready(journal: config.journalEnabled)
-        let runtime = Runtime(config: config, key: key)
-        for problem in runtime.access.unresolved { logger.warning("access list: \(problem)") }
         let processor = RequestProcessor(
             store: store, receivers: receivers, journal: journal, followers: followers, runtime: runtime,
             logger: logger)

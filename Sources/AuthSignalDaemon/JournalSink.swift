@@ -50,12 +50,13 @@ package final class JournalSink: Sendable {
         /// The senders whose records are written as trusted.
         package var trusted: TrustedSenders
 
-        /// Settings from the daemon's configuration.
-        package init(_ config: DaemonConfig) {
+        /// Settings from the daemon's configuration, with its trusted senders as the access
+        /// policy resolved them.
+        package init(_ config: DaemonConfig, trusted: TrustedSenders) {
             capacity = config.journalQueueCapacity
             anchorEveryRecords = config.anchorEveryRecords
             anchorInterval = .seconds(config.anchorIntervalSeconds)
-            trusted = TrustedSenders(config)
+            self.trusted = trusted
         }
     }
 

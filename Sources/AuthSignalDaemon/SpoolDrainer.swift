@@ -111,7 +111,9 @@ package final class SpoolDrainer: Sendable {
             watch?.cancel()
             continuation.finish()
         }
-        await drain()
+        // refused/ is pruned at start (an older version left it unbounded), then after the passes
+        // that add to it.
+        await drain(pruningRefused: true)
         for await _ in changes {
             if Task.isCancelled { break }
             await drain()
@@ -143,7 +145,9 @@ package final class SpoolDrainer: Sendable {
     }
 
     /// One pass over the spool, oldest event first; stops early while the audit log refuses.
-    func drain() async {
+    /// `refused/` is pruned after it when `pruningRefused`, or when the pass refused an entry.
+    func drain(pruningRefused: Bool = false) async {
+        let refusedBefore = status.counters.refused
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
@@ -154,7 +158,9 @@ package final class SpoolDrainer: Sendable {
         var pending = names.filter { Spool.isEventFileName($0) }.count
         var stored = 0
         defer {
-            RefusedEntries(directory: directory + "/" + Spool.refusedName).prune()
+            if pruningRefused || status.counters.refused != refusedBefore {
+                RefusedEntries(directory: directory + "/" + Spool.refusedName).prune()
+            }
             status.update(pending: pending)
             if stored > 0 {
                 logger.notice("stored \(stored) events from the spool", metadata: ["pending": "\(pending)"])

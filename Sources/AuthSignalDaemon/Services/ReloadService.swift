@@ -39,7 +39,7 @@ struct ReloadService: Service {
         let oldSettings = old.settings
         let runtime = Runtime(config: applied, key: key)
         processor.runtime = runtime
-        journal.update(JournalSink.Settings(applied))
+        journal.update(JournalSink.Settings(applied, trusted: runtime.access.trusted))
         processor.store.trust(runtime.access.trusted)
         receivers.setJournal(enabled: applied.journalEnabled)
         for problem in runtime.access.unresolved { logger.warning("access list: \(problem)") }
