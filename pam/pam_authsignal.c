@@ -159,15 +159,18 @@ static enum outcome record(pam_handle_t *pamh, const char *signal, const struct 
     return outcome;
 }
 
-/* Whether the event is kept: stored, or durably in the spool for the daemon. */
-static int kept(enum outcome outcome) { return outcome == STORED || outcome == SPOOLED; }
+/* Records `signal` for the entry point called with `argc`/`argv`: its result is `result`, or
+ * `denied` when fail_closed and the event is neither stored nor spooled. */
+static int entry(pam_handle_t *pamh, int argc, const char **argv, const char *signal, int result, int denied) {
+    struct options options;
+    parse_options(argc, argv, &options);
+    enum outcome outcome = record(pamh, signal, &options);
+    return options.fail_closed && outcome != STORED && outcome != SPOOLED ? denied : result;
+}
 
 EXPORTED int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
     (void)flags;
-    struct options options;
-    parse_options(argc, argv, &options);
-    enum outcome outcome = record(pamh, "user_login_failed", &options);
-    return options.fail_closed && !kept(outcome) ? PAM_AUTH_ERR : PAM_IGNORE;
+    return entry(pamh, argc, argv, "user_login_failed", PAM_IGNORE, PAM_AUTH_ERR);
 }
 
 EXPORTED int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv) {
@@ -177,16 +180,10 @@ EXPORTED int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char 
 
 EXPORTED int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
     (void)flags;
-    struct options options;
-    parse_options(argc, argv, &options);
-    enum outcome outcome = record(pamh, "user_logged_in", &options);
-    return options.fail_closed && !kept(outcome) ? PAM_SESSION_ERR : PAM_SUCCESS;
+    return entry(pamh, argc, argv, "user_logged_in", PAM_SUCCESS, PAM_SESSION_ERR);
 }
 
 EXPORTED int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
     (void)flags;
-    struct options options;
-    parse_options(argc, argv, &options);
-    enum outcome outcome = record(pamh, "user_logged_out", &options);
-    return options.fail_closed && !kept(outcome) ? PAM_SESSION_ERR : PAM_SUCCESS;
+    return entry(pamh, argc, argv, "user_logged_out", PAM_SUCCESS, PAM_SESSION_ERR);
 }
