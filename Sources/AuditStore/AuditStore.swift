@@ -188,11 +188,11 @@ package struct Appended: Sendable, Hashable {
 /// An append in progress: completes once, with the record's seq or why nothing was stored.
 package final class AppendTicket: Sendable {
     private enum State {
-        case waiting([@Sendable (Result<Appended, StoreError>) -> Void], CheckedContinuation<Appended, any Error>?)
+        case waiting([@Sendable (Result<Appended, StoreError>) -> Void])
         case done(Result<Appended, StoreError>)
     }
 
-    private let state = Mutex(State.waiting([], nil))
+    private let state = Mutex(State.waiting([]))
 
     init() {}
 
@@ -202,47 +202,33 @@ package final class AppendTicket: Sendable {
         let result = state.withLock { state -> Result<Appended, StoreError>? in
             switch state {
             case .done(let result): return result
-            case .waiting(var callbacks, let continuation):
+            case .waiting(var callbacks):
                 callbacks.append(callback)
-                state = .waiting(callbacks, continuation)
+                state = .waiting(callbacks)
                 return nil
             }
         }
         if let result { callback(result) }
     }
 
-    /// Waits for the outcome.
+    /// Waits for the outcome. Any number of tasks may wait on one ticket; each is resumed.
     package var value: Appended {
         get async throws(StoreError) {
-            do {
-                return try await withCheckedThrowingContinuation { continuation in
-                    let result = state.withLock { state -> Result<Appended, StoreError>? in
-                        switch state {
-                        case .done(let result): return result
-                        case .waiting(let callbacks, _):
-                            state = .waiting(callbacks, continuation)
-                            return nil
-                        }
-                    }
-                    if let result { continuation.resume(with: result.mapError { $0 as any Error }) }
-                }
-            } catch let error as StoreError {
-                throw error
-            } catch {
-                throw .unavailable("\(error)")
+            let result = await withCheckedContinuation {
+                (continuation: CheckedContinuation<Result<Appended, StoreError>, Never>) in
+                whenComplete { continuation.resume(returning: $0) }
             }
+            return try result.get()
         }
     }
 
     func complete(_ result: Result<Appended, StoreError>) {
-        let waiting = state.withLock {
-            state -> ([@Sendable (Result<Appended, StoreError>) -> Void], CheckedContinuation<Appended, any Error>?) in
-            guard case .waiting(let callbacks, let continuation) = state else { return ([], nil) }
+        let waiting = state.withLock { state -> [@Sendable (Result<Appended, StoreError>) -> Void] in
+            guard case .waiting(let callbacks) = state else { return [] }
             state = .done(result)
-            return (callbacks, continuation)
+            return callbacks
         }
-        for callback in waiting.0 { callback(result) }
-        waiting.1?.resume(with: result.mapError { $0 as any Error })
+        for callback in waiting { callback(result) }
     }
 }
 

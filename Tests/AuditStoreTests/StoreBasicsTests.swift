@@ -2,6 +2,7 @@ import AuthSignalCore
 import Foundation
 import GRDB
 import Signals
+import Synchronization
 import TestSupport
 import Testing
 
@@ -212,5 +213,35 @@ struct StoreBasicsTests {
         let mine = seen.values.filter { !$0.hasPrefix("pre_init") && !$0.hasPrefix("post_init") }
         #expect(mine == ["pre_save 1", "post_save 1 created=true"])
         #expect(seen.values.contains("post_init 1"))
+    }
+}
+
+/// An append's ticket and the tasks that wait on it.
+@Suite struct AppendTicketTests {
+    /// Any number of tasks may await one append, and each is resumed: a second awaiter used to take
+    /// the first one's place, which then never resumed.
+    @Test func everyTaskAwaitingATicketIsResumed() async throws {
+        let ticket = AppendTicket()
+        let resumed = ResumedSeqs()
+        // Not awaited: a waiter that is never resumed must fail this test, not hang it.
+        for _ in 0..<3 {
+            Task {
+                let seq = try await ticket.value.seq
+                resumed.seqs.withLock { $0.append(seq) }
+            }
+        }
+        // They all wait before the outcome is known.
+        try await Task.sleep(for: .milliseconds(200))
+        ticket.complete(.success(Appended(seq: 7, duplicate: false)))
+        let deadline = ContinuousClock.now + .seconds(10)
+        while resumed.seqs.withLock({ $0.count }) < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(resumed.seqs.withLock { $0 } == [7, 7, 7])
+    }
+
+    /// The seqs the waiting tasks were resumed with.
+    final class ResumedSeqs: Sendable {
+        let seqs = Mutex<[Int64]>([])
     }
 }
