@@ -197,7 +197,7 @@ extension DaemonTests {
             init() throws {
                 directory = try TemporaryDirectory()
                 path = directory.file("pamtester")
-                #expect(copyfile(from: "/usr/bin/pamtester", to: path))
+                try FileManager.default.copyItem(atPath: "/usr/bin/pamtester", toPath: path)
                 #expect(chown(path, 0, 0) == 0 && chmod(path, 0o4755) == 0)
             }
         }
@@ -301,10 +301,4 @@ private var rootMayRaiseLimits: Bool {
         let mask = UInt64(line.dropFirst("CapBnd:".count).trimmingCharacters(in: .whitespaces), radix: 16)
     else { return false }
     return mask & (1 << 24) != 0  // CAP_SYS_RESOURCE (linux/capability.h)
-}
-
-/// Copies a file's bytes (the mode is set by the caller).
-private func copyfile(from source: String, to destination: String) -> Bool {
-    guard let data = FileManager.default.contents(atPath: source) else { return false }
-    return FileManager.default.createFile(atPath: destination, contents: data)
 }
