@@ -98,8 +98,28 @@ public final class KnownAccounts: Sendable {
     public func contains(_ name: String) -> Bool {
         let now = ContinuousClock.now
         let passwd = FileIdentity(path: passwdPath)
+        if let cached = cachedAnswer(name, now: now, passwd: passwd) { return cached }
+        // Asked outside the lock: NSS may block, and other names need not wait for it.
+        let known = lookUp(name)
         let half = capacity / 2
-        let cached = state.withLock { state -> Bool? in
+        state.withLock { state in
+            // A change seen meanwhile by another look-up cleared the cache: this answer may
+            // predate it, so it is not kept.
+            guard state.passwd == passwd else { return }
+            state.remember(name, (known, now), half: half)
+        }
+        return known
+    }
+
+    /// Whether `name` is an account, when the cache still has a good answer; `nil` when only a
+    /// look-up (which may block on NSS) could tell.
+    public func cachedAnswer(_ name: String) -> Bool? {
+        cachedAnswer(name, now: .now, passwd: FileIdentity(path: passwdPath))
+    }
+
+    private func cachedAnswer(_ name: String, now: ContinuousClock.Instant, passwd: FileIdentity?) -> Bool? {
+        let half = capacity / 2
+        return state.withLock { state -> Bool? in
             if state.passwd != passwd {
                 state.forgetAll()
                 state.passwd = passwd
@@ -111,15 +131,5 @@ public final class KnownAccounts: Sendable {
             state.remember(name, answer, half: half)
             return answer.known
         }
-        if let cached { return cached }
-        // Asked outside the lock: NSS may block, and other names need not wait for it.
-        let known = lookUp(name)
-        state.withLock { state in
-            // A change seen meanwhile by another look-up cleared the cache: this answer may
-            // predate it, so it is not kept.
-            guard state.passwd == passwd else { return }
-            state.remember(name, (known, now), half: half)
-        }
-        return known
     }
 }

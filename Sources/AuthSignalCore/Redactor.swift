@@ -143,17 +143,14 @@ public struct Redactor: Sendable {
     /// `credentials` and `request`, at any depth, that equals it. This is the one place that
     /// decision is made; sinks never see the name.
     public func redact(_ event: AuthEvent, peer: PeerCredentials) -> RedactedEvent {
-        var user = event.user
         var unknownNames: [String: String] = [:]
         var key = SenderKey(uid: peer.uid)
-        if event.signal == .userLoginFailed {
-            let named = Self.usernameKeys.compactMap { event.credentials?[$0]?.stringValue }
-            if user == nil { user = named.first }
-            if hashUnknownUsers {
-                for name in [user].compactMap({ $0 }) + named where !name.isEmpty && unknownNames[name] == nil {
-                    if !isKnownAccount(name) { unknownNames[name] = keyedHash(bytes: Data(name.utf8), key: &key) }
-                }
-            }
+        for name in accountNames(in: event) where unknownNames[name] == nil && !isKnownAccount(name) {
+            unknownNames[name] = keyedHash(bytes: Data(name.utf8), key: &key)
+        }
+        var user = event.user
+        if event.signal == .userLoginFailed, user == nil {
+            user = Self.usernameKeys.lazy.compactMap { event.credentials?[$0]?.stringValue }.first
         }
         if let name = user { user = unknownNames[name] ?? Self.displayableName(name) }
         return RedactedEvent(
@@ -161,6 +158,14 @@ public struct Redactor: Sendable {
             request: event.request.map { redact(object: $0, hashing: unknownNames, key: &key) },
             credentials: event.credentials.map { redact(object: $0, hashing: unknownNames, key: &key) },
             time: event.time, id: event.id, peer: peer)
+    }
+
+    /// The names ``redact(_:peer:)`` asks `isKnownAccount` about: with ``hashUnknownUsers``, a
+    /// failed login's non-empty `user` and ``usernameKeys`` of `credentials`; none otherwise.
+    public func accountNames(in event: AuthEvent) -> [String] {
+        guard hashUnknownUsers, event.signal == .userLoginFailed else { return [] }
+        let named = Self.usernameKeys.compactMap { event.credentials?[$0]?.stringValue }
+        return ([event.user ?? named.first].compactMap { $0 } + named).filter { !$0.isEmpty }
     }
 
     /// A `user` as it may be stored when it is not hashed: at most

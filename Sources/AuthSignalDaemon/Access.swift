@@ -97,7 +97,13 @@ package struct PeerIdentity: Sendable, Hashable {
     /// The peer's primary group and the supplementary groups of its account (`getgrouplist`).
     package let groups: Set<UInt32>
 
-    /// Looks up the groups of the account `credentials.uid`.
+    /// A peer in exactly `groups`.
+    package init(credentials: PeerCredentials, groups: Set<UInt32>) {
+        self.credentials = credentials
+        self.groups = groups
+    }
+
+    /// Looks up the groups of the account `credentials.uid` (NSS: may block).
     package init(credentials: PeerCredentials) {
         self.credentials = credentials
         var groups: Set<UInt32> = [credentials.gid]

@@ -1,86 +1,93 @@
 package import AuditStore
 package import AuthSignalCore
-import Signals
+package import Signals
 
-/// The daemon's own receivers, connected in ``ready(journal:)`` (the counterpart of a Django
-/// app's `ready()`):
-/// - the store receiver on `user_logged_in`, `user_logged_out` and `user_login_failed`: queues the
-///   redacted event for group commit and returns its ``AppendTicket``, which completes with the
-///   seq that the acknowledgement carries once the record is durable;
-/// - the journal receiver on `post_save` from the audit log: it sees each record once it is
-///   committed, and only enqueues (never delaying an acknowledgement). The follower broadcast
-///   (``FollowerHub``) connects itself to `post_save` while anyone follows.
+/// One daemon's auth signals: `user_logged_in`, `user_logged_out` and `user_login_failed`, with
+/// the catalogue's names and payloads, but instances of this daemon's own. Every event the
+/// daemon serves is sent on them; the audit store receiver is connected for the signals' whole
+/// life, and whatever else connects (a deployment's code, a test) hears this daemon's events
+/// only — two daemons in one process never hear each other's.
+package struct AuthSignals: Sendable {
+    /// Sent for each successful login the daemon serves.
+    package let userLoggedIn = Signal<UserLoggedIn>("user_logged_in")
+    /// Sent for each logout.
+    package let userLoggedOut = Signal<UserLoggedOut>("user_logged_out")
+    /// Sent for each failed login.
+    package let userLoginFailed = Signal<UserLoginFailed>("user_login_failed")
+}
+
+/// The daemon's own receivers:
+/// - the store receiver on each of ``AuthSignals``: queues the redacted event for group commit
+///   and returns its ``AppendTicket``, which completes with the seq that the acknowledgement
+///   carries once the record is durable. It is connected when the receivers are made, by identity
+///   only (no dispatch UID), and never disconnected: nothing outside can remove it, so an event
+///   the daemon serves always reaches the store;
+/// - the journal receiver on `post_save` from this daemon's audit log (Django's `using`, the log's
+///   path, tells its records from another log's): it sees each record once it is committed, and
+///   only enqueues (never delaying an acknowledgement). The follower broadcast (``FollowerHub``)
+///   connects itself the same way while anyone follows.
 package final class AuditReceivers: Sendable {
-    /// The dispatch UID prefix of every registration of this component.
-    package static let uid = "authsignald"
-
+    /// This daemon's auth signals, for other receivers to connect to.
+    package let signals = AuthSignals()
     let store: AuditStore
     let journal: JournalSink?
-    let loggedIn: TypedReceiver<UserLoggedIn, AppendTicket>
-    let loggedOut: TypedReceiver<UserLoggedOut, AppendTicket>
-    let loginFailed: TypedReceiver<UserLoginFailed, AppendTicket>
+    private let loggedIn: TypedReceiver<UserLoggedIn, AppendTicket>
+    private let loggedOut: TypedReceiver<UserLoggedOut, AppendTicket>
+    private let loginFailed: TypedReceiver<UserLoginFailed, AppendTicket>
     private let journalReceiver: Receiver<PostSave>
+    /// The journal receiver's dispatch UID: unique to this log, so that another daemon's is
+    /// another registration.
+    private let journalUID: String
 
-    /// Creates the receivers; nothing is connected until ``ready(journal:)``.
+    /// Creates the receivers with the store receiver connected; the journal one is connected by
+    /// ``setJournal(enabled:)``.
     package init(store: AuditStore, journal: JournalSink?) {
         self.store = store
         self.journal = journal
         loggedIn = TypedReceiver("authsignald.store") { _, payload in store.submit(payload.event) }
         loggedOut = TypedReceiver("authsignald.store") { _, payload in store.submit(payload.event) }
         loginFailed = TypedReceiver("authsignald.store") { _, payload in store.submit(payload.event) }
+        let using = store.path
         journalReceiver = Receiver("authsignald.journal") { _, payload in
-            if let record = payload.instance(as: AuditRecord.self) { journal?.offer(record) }
+            guard payload.using == using, let record = payload.instance(as: AuditRecord.self) else { return }
+            journal?.offer(record)
         }
+        journalUID = "authsignald.journal:\(using)"
+        signals.userLoggedIn.connect(loggedIn.receiver, weak: false)
+        signals.userLoggedOut.connect(loggedOut.receiver, weak: false)
+        signals.userLoginFailed.connect(loginFailed.receiver, weak: false)
     }
 
-    /// Connects every receiver; the journal one only when `journal` is true. Idempotent.
-    package func ready(journal: Bool) {
-        userLoggedIn.connect(loggedIn.receiver, weak: false, dispatchUID: "\(Self.uid).store")
-        userLoggedOut.connect(loggedOut.receiver, weak: false, dispatchUID: "\(Self.uid).store")
-        userLoginFailed.connect(loginFailed.receiver, weak: false, dispatchUID: "\(Self.uid).store")
-        setJournal(enabled: journal)
-    }
-
-    /// Connects or disconnects the journal receiver (`[Journal] Enabled`, also on reload).
+    /// Connects or disconnects the journal receiver (`[Journal] Enabled`, at start and on reload).
     package func setJournal(enabled: Bool) {
         if enabled, journal != nil {
-            postSave.connect(
-                journalReceiver, sender: AuditStore.recordSender, weak: false, dispatchUID: "\(Self.uid).journal")
+            postSave.connect(journalReceiver, sender: AuditStore.recordSender, weak: false, dispatchUID: journalUID)
         } else {
-            postSave.disconnect(dispatchUID: "\(Self.uid).journal", sender: AuditStore.recordSender)
+            postSave.disconnect(dispatchUID: journalUID, sender: AuditStore.recordSender)
         }
-    }
-
-    /// Disconnects every receiver.
-    package func unready() {
-        userLoggedIn.disconnect(dispatchUID: "\(Self.uid).store")
-        userLoggedOut.disconnect(dispatchUID: "\(Self.uid).store")
-        userLoginFailed.disconnect(dispatchUID: "\(Self.uid).store")
-        postSave.disconnect(dispatchUID: "\(Self.uid).journal", sender: AuditStore.recordSender)
     }
 
     /// Sends the auth signal of `event` with the event's sender, synchronously and so in the order
-    /// of the calls, and returns the store receiver's ticket. Other receivers a deployment
-    /// connects run too (robustly: their errors are logged and never cost the audit record).
-    ///
-    /// The store receiver is connected from ``ready(journal:)`` to ``unready()``; an event sent
-    /// outside that (or after a deployment's code disconnected it) is refused, never dropped.
-    package func dispatch(_ event: RedactedEvent) -> Result<AppendTicket, ProtocolError> {
+    /// of the calls, and returns the store receiver's ticket. Other receivers connected to
+    /// ``signals`` run too (robustly: their errors are logged and never cost the audit record).
+    func dispatch(_ event: RedactedEvent) -> AppendTicket {
         let sender = Sender.named(event.sender)
         let answer: Result<AppendTicket, any Error>? =
             switch event.signal {
             case .userLoggedIn:
-                userLoggedIn.sendRobust(sender: sender, UserLoggedIn(event), answeredBy: loggedIn).answer
+                signals.userLoggedIn.sendRobust(sender: sender, UserLoggedIn(event), answeredBy: loggedIn).answer
             case .userLoggedOut:
-                userLoggedOut.sendRobust(sender: sender, UserLoggedOut(event), answeredBy: loggedOut).answer
+                signals.userLoggedOut.sendRobust(sender: sender, UserLoggedOut(event), answeredBy: loggedOut).answer
             case .userLoginFailed:
-                userLoginFailed.sendRobust(sender: sender, UserLoginFailed(event), answeredBy: loginFailed).answer
+                signals.userLoginFailed.sendRobust(
+                    sender: sender, UserLoginFailed(event), answeredBy: loginFailed
+                ).answer
             }
-        switch answer {
-        case .success(let ticket): return .success(ticket)
-        case .failure: return .failure(ProtocolError(.internal, "the audit store receiver failed"))
-        case nil: return .failure(ProtocolError(.internal, "the audit store receiver is not connected"))
-        }
+        // The store receiver hears every sender and cannot be disconnected from outside, and its
+        // body does not throw: it always answers. Should that ever change, the event is stored
+        // anyway rather than lost.
+        guard case .success(let ticket)? = answer else { return store.submit(event) }
+        return ticket
     }
 }
 

@@ -5,7 +5,6 @@ package import Logging
 import NIOCore
 import NIOPosix
 package import ServiceLifecycle
-package import Signals
 package import Systemd
 
 /// authsignald assembled: the configuration loaded, the redaction key and the audit log open,
@@ -73,9 +72,9 @@ package struct Daemon: Sendable {
         ) { after, limit in
             try store.records(after: after, limit: limit)
         }
-        let followers = FollowerHub()
+        let followers = FollowerHub(using: store.path)
         let receivers = AuditReceivers(store: store, journal: journal)
-        receivers.ready(journal: config.journalEnabled)
+        receivers.setJournal(enabled: config.journalEnabled)
         let processor = RequestProcessor(
             store: store, receivers: receivers, journal: journal, followers: followers, runtime: runtime,
             logger: logger)
@@ -91,7 +90,7 @@ package struct Daemon: Sendable {
             .init(service: EventLoopService(group: group, health: health)),
             .init(service: JournalService(journal: journal)),
             .init(service: AuditLogService(store: store, receivers: receivers, health: health, logger: logger)),
-            .init(service: DiagnosticsService(logger: logger)),
+            .init(service: DiagnosticsService(sender: processor.sender, logger: logger)),
             .init(service: listener),
             .init(
                 service: ReloadService(
@@ -119,7 +118,4 @@ package struct Daemon: Sendable {
         }
         return .path(config.socketPath, mode: config.socketMode, group: config.socketGroup)
     }
-
-    /// The sender of the daemon's own signals (`setting_changed`).
-    package static let sender = Sender.type(Daemon.self)
 }

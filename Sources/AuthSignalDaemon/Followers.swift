@@ -8,9 +8,10 @@ import Synchronization
 /// behind than its buffer is ended with an error saying where to resume, instead of making the
 /// daemon buffer without bound.
 ///
-/// The hub hears committed records through `post_save` from the audit log, and is connected only
-/// while someone follows: with no follower (and the journal off) the store's writer does not build
-/// record objects for `post_save` at all.
+/// The hub hears committed records through `post_save` from its audit log (the payload's `using`,
+/// the log's path, tells them from another log's), and is connected only while someone follows:
+/// with no follower (and the journal off) the store's writer does not build record objects for
+/// `post_save` at all.
 package final class FollowerHub: Sendable {
     /// How many records one follower may have waiting.
     package static let bufferLimit = 8192
@@ -25,16 +26,17 @@ package final class FollowerHub: Sendable {
     private let followers = Mutex<[UInt64: Entry]?>([:])
     private let nextID = Atomic<UInt64>(1)
     private let receiver: Receiver<PostSave>
+    /// The dispatch UID of the hub's `post_save` registration, unique to its log.
+    private let dispatchUID: String
 
-    /// The dispatch UID of the hub's `post_save` registration.
-    static let dispatchUID = "authsignald.followers"
-
-    /// An empty hub.
-    package init() {
+    /// An empty hub for the records of the audit log at `using`.
+    package init(using: String) {
         let hub = WeakHub()
-        receiver = Receiver(Self.dispatchUID) { _, payload in
-            if let record = payload.instance(as: AuditRecord.self) { hub.value?.offer(record) }
+        receiver = Receiver("authsignald.followers") { _, payload in
+            guard payload.using == using, let record = payload.instance(as: AuditRecord.self) else { return }
+            hub.value?.offer(record)
         }
+        dispatchUID = "authsignald.followers:\(using)"
         hub.value = self
     }
 
@@ -42,9 +44,9 @@ package final class FollowerHub: Sendable {
     /// Called under the followers lock after every change, so the registration follows the set.
     private func listen(while followers: [UInt64: Entry]?) {
         if let followers, !followers.isEmpty {
-            postSave.connect(receiver, sender: AuditStore.recordSender, weak: false, dispatchUID: Self.dispatchUID)
+            postSave.connect(receiver, sender: AuditStore.recordSender, weak: false, dispatchUID: dispatchUID)
         } else {
-            postSave.disconnect(dispatchUID: Self.dispatchUID, sender: AuditStore.recordSender)
+            postSave.disconnect(dispatchUID: dispatchUID, sender: AuditStore.recordSender)
         }
     }
 

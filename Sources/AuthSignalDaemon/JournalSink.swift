@@ -9,7 +9,8 @@ import Systemd
 /// journald does not take now is sent from the audit log once it does.
 ///
 /// ``offer(_:)`` only enqueues (it runs on the store's writer thread right after a commit); a
-/// dedicated thread sends the entries. The queue is bounded. When it is full, or journald refuses
+/// thread of the sink's own, started and awaited by ``run()``, sends the entries (journald can
+/// block a writer, so they never go from the cooperative pool or an event loop). The queue is bounded. When it is full, or journald refuses
 /// an entry (absent, stopped), the sink stops queueing and remembers the first record the
 /// journal lacks; it then reads the records from the audit log by seq, a page at a time, retrying
 /// each second while journald refuses, until it has caught up with the commits and queues again.
@@ -104,14 +105,16 @@ package final class JournalSink: Sendable {
     static let retryDelay = 1.0
 
     private let state: Mutex<State>
+    /// Wakes the sending thread (a new entry, or stop); only that thread waits on it.
     private let wakeup = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    /// Whether the sending thread has ended, and ``run()`` waiting for that.
+    private let ending = Mutex<(ended: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
     private let writer: JournalWriter
     private let readLog: LogReader
     private let logID: String
     private let position: JournalPosition?
 
-    /// Starts the sending thread.
+    /// A sink whose thread ``run()`` starts; until then, offers are queued.
     /// - Parameters:
     ///   - logID: the audit log's identity, written into every anchor.
     ///   - position: where the journal copy's progress is kept across restarts, if anywhere.
@@ -133,9 +136,35 @@ package final class JournalSink: Sendable {
         self.readLog = readLog
         self.logID = logID
         self.position = position
-        let thread = Thread { [self] in run() }
+    }
+
+    /// Starts the sending thread and returns once it has ended after ``stop(timeout:)``: it has
+    /// sent what was queued and anchored the final head, or the stop's timeout has passed (a
+    /// journald that takes nothing must not hold up the daemon's exit).
+    package func run() async {
+        let thread = Thread { [self] in
+            send()
+            finish()
+        }
         thread.name = "authsignald.journal"
         thread.start()
+        await withCheckedContinuation { continuation in
+            let ended = ending.withLock { ending in
+                if !ending.ended { ending.waiter = continuation }
+                return ending.ended
+            }
+            if ended { continuation.resume() }
+        }
+    }
+
+    /// Marks the sending thread ended (or given up on), resuming ``run()``.
+    private func finish() {
+        let waiter = ending.withLock { ending in
+            ending.ended = true
+            defer { ending.waiter = nil }
+            return ending.waiter
+        }
+        waiter?.resume()
     }
 
     /// Applies new settings (a reload).
@@ -174,12 +203,14 @@ package final class JournalSink: Sendable {
         if wasEmpty == true { wakeup.signal() }
     }
 
-    /// Sends what is queued (waiting at most `timeout`), anchors the final chain head, and stops.
+    /// Asks the thread to send what is queued, anchor the final chain head, and end; ``run()``
+    /// returns when it has, or after `timeout`. Returns at once.
     package func stop(timeout: Duration = .seconds(5)) {
         state.withLock { $0.stopping = true }
         wakeup.signal()
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        _ = finished.wait(timeout: .now() + seconds)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(timeout / .nanoseconds(1)))) {
+            [self] in finish()
+        }
     }
 
     /// What one round does: records to send, and whether they come from the log.
@@ -190,7 +221,8 @@ package final class JournalSink: Sendable {
         var idle = false
     }
 
-    private func run() {
+    /// The sending thread's loop.
+    private func send() {
         while true {
             let round = nextRound()
             var sent = 0
@@ -239,10 +271,7 @@ package final class JournalSink: Sendable {
                 return state.backlogFrom == nil && state.count == 0
             }
             keepPosition(final: round.stopping)
-            if round.stopping && (caughtUp || refused != nil || round.records.isEmpty) {
-                finished.signal()
-                return
-            }
+            if round.stopping && (caughtUp || refused != nil || round.records.isEmpty) { return }
             if refused != nil {
                 _ = wakeup.wait(timeout: .now() + Self.retryDelay)
             } else if round.idle {

@@ -20,18 +20,24 @@ package struct Runtime: Sendable {
     package let redactor: Redactor
     /// The access policy built from `[Access]`.
     package let access: AccessPolicy
+    /// Which names are accounts, as the redactor asks (through this cache).
+    package let accounts: KnownAccounts
 
-    /// Builds the runtime for `config` with the redaction `key`.
-    package init(config: DaemonConfig, key: RedactionKey) {
+    /// Builds the runtime for `config` with the redaction `key`, asking `accounts` which names
+    /// are accounts.
+    package init(config: DaemonConfig, key: RedactionKey, accounts: KnownAccounts = .system) {
         self.config = config
+        self.accounts = accounts
         redactor = Redactor(
             mode: config.redactionMode, key: key, patterns: config.patterns, hashUnknownUsers: config.hashUnknownUsers,
-            isKnownAccount: KnownAccounts.system.contains)
+            isKnownAccount: accounts.contains)
         access = AccessPolicy(config)
     }
 }
 
-/// Serves decoded requests: the protocol's semantics, independent of the transport.
+/// Serves request lines, for every source: decodes each, checks it against `[Access]` and what its
+/// source may carry, and starts the work it asks for. The protocol's semantics, independent of
+/// the transport; the one path by which events reach the store.
 package final class RequestProcessor: Sendable {
     /// Record lines are written in chunks of about this many bytes.
     static let chunkBytes = 64 * 1024
@@ -40,14 +46,9 @@ package final class RequestProcessor: Sendable {
     let receivers: AuditReceivers
     let journal: JournalSink?
     let followers: FollowerHub
+    /// The counts `stats` and the status line report.
+    package let counters: DaemonCounters
     private let runtimeState: Mutex<Runtime>
-    private let started = ContinuousClock.now
-    /// Open connections, maintained by the server.
-    let connections = Atomic<Int>(0)
-    /// What the spool drainer has done.
-    package let spool = SpoolStatus()
-    /// Requests answered with an error, by code.
-    private let refusals = Mutex<[ErrorCode: Int]>([:])
     /// The `hash` op's rate limit.
     let hashLookups = HashLookups()
     /// Where each keyed-hash look-up is recorded (who and when, never the value).
@@ -56,13 +57,14 @@ package final class RequestProcessor: Sendable {
     /// Creates a processor.
     package init(
         store: AuditStore, receivers: AuditReceivers, journal: JournalSink?, followers: FollowerHub, runtime: Runtime,
-        logger: Logger = Logger(label: "authsignald")
+        counters: DaemonCounters = DaemonCounters(), logger: Logger = Logger(label: "authsignald")
     ) {
         self.logger = logger
         self.store = store
         self.receivers = receivers
         self.journal = journal
         self.followers = followers
+        self.counters = counters
         runtimeState = Mutex(runtime)
     }
 
@@ -72,10 +74,18 @@ package final class RequestProcessor: Sendable {
         set { runtimeState.withLock { $0 = newValue } }
     }
 
-    /// The work a request starts (see ``serve(_:peer:)``).
+    /// Where a request line comes from, which decides what it may ask.
+    package enum Source: Sendable {
+        /// A client connection: any request.
+        case connection
+        /// A file of the PAM hook's spool: an emit only.
+        case spool
+    }
+
+    /// The work a request starts (see ``serve(_:peer:from:)``).
     package enum Work: Sendable {
-        /// An emit, dispatched: the ticket completes when the record is durable.
-        case stored(AppendTicket)
+        /// An emit, to dispatch in the source's order (``Emit``).
+        case emit(Emit)
         /// A read (or a ping), to run once every earlier request of the connection is answered:
         /// it writes record lines to the output and returns the fields of its final line.
         case read(@Sendable (any RecordOutput) async -> Result<any ProtocolAnswer, ProtocolError>)
@@ -83,16 +93,59 @@ package final class RequestProcessor: Sendable {
         case refused(ProtocolError)
     }
 
-    /// Starts serving `request` from `peer` (already permitted). An emit is dispatched now, so
-    /// that one connection's events are stored in the order it sent them; a read is returned to
-    /// be run when its turn comes.
-    package func serve(_ request: ProtocolRequest, peer: PeerIdentity) -> Work {
+    /// A permitted emit, ready to go: ``dispatch`` redacts it and sends its auth signal, and
+    /// returns the ticket that completes when the record is durable.
+    package struct Emit: Sendable {
+        /// Whether ``dispatch`` may block: redaction must ask NSS about a name the account cache
+        /// does not answer (with sssd or LDAP that can take seconds), so it is to run off the
+        /// event loop.
+        package let mayBlock: Bool
+        /// Redacts and sends; call once, in the order the source sent its emits.
+        package let dispatch: @Sendable () -> AppendTicket
+    }
+
+    /// A request line taken up: its op, once decoded (for the request signals), and its work.
+    package struct Served: Sendable {
+        /// The request's op; `nil` for a line that is no request.
+        package let op: String?
+        /// What the request started.
+        package let work: Work
+    }
+
+    /// Decodes `line` from `peer`, checks that `[Access]` and `source` allow it, and starts
+    /// serving it. An emit is returned ready to dispatch, which the source does in the order it
+    /// sent them; a read is returned to be run when its turn comes.
+    package func serve(_ line: some Collection<UInt8>, peer: PeerIdentity, from source: Source) -> Served {
+        let request: ProtocolRequest
+        do {
+            request = try ProtocolRequest.decode(line)
+        } catch {
+            return Served(op: nil, work: .refused(error))
+        }
+        if source == .spool, AccessClass(request) != .emit {
+            return Served(op: request.op, work: .refused(ProtocolError(.invalidRequest, "not an emit request")))
+        }
+        guard runtime.access.permits(request, peer: peer) else {
+            let error = ProtocolError(
+                .forbidden,
+                "uid \(peer.credentials.uid) may not \(AccessClass(request).activity) (see [Access] in authsignald.conf)"
+            )
+            return Served(op: request.op, work: .refused(error))
+        }
+        return Served(op: request.op, work: work(for: request, peer: peer))
+    }
+
+    /// The work of a permitted `request`.
+    private func work(for request: ProtocolRequest, peer: PeerIdentity) -> Work {
         switch request {
         case .emit(let event):
-            switch emit(event, peer: peer) {
-            case .success(let ticket): return .stored(ticket)
-            case .failure(let error): return .refused(error)
+            let runtime = self.runtime
+            let receivers = self.receivers
+            let mayBlock = runtime.redactor.accountNames(in: event).contains {
+                runtime.accounts.cachedAnswer($0) == nil
             }
+            return .emit(
+                Emit(mayBlock: mayBlock) { receivers.dispatch(runtime.redactor.redact(event, peer: peer.credentials)) })
         case .query(let filter):
             return .read { output in await self.streamQuery(filter, output: output) }
         case .follow(let query):
@@ -114,18 +167,6 @@ package final class RequestProcessor: Sendable {
                         protocolVersion: Int64(WireProtocol.version), pid: Int64(getpid()), daemon: "authsignald"))
             }
         }
-    }
-
-    /// Redacts `event` and sends its signal at once (so that one connection's events are stored
-    /// in the order it sent them); the ticket completes when the record is durable. The one path
-    /// by which events reach the store, for connections and the spool alike.
-    package func emit(_ event: AuthEvent, peer: PeerIdentity) -> Result<AppendTicket, ProtocolError> {
-        receivers.dispatch(runtime.redactor.redact(event, peer: peer.credentials))
-    }
-
-    /// Counts a request answered with `code`.
-    func countRefusal(_ code: ErrorCode) {
-        refusals.withLock { $0[code, default: 0] += 1 }
     }
 
     /// An emit's acknowledgement.
@@ -251,8 +292,8 @@ package final class RequestProcessor: Sendable {
         } catch {
             return .failure(ProtocolError(.unavailable, "the audit log cannot be read now"))
         }
-        let refused = refusals.withLock { $0 }
-        let spooled = spool.counters
+        let refused = counters.refusals
+        let spooled = counters.spool.counters
         var journalCounters: StatsAnswer.Journal?
         if let journal, runtime.config.journalEnabled {
             let counters = journal.counters
@@ -264,8 +305,8 @@ package final class RequestProcessor: Sendable {
         let service = StatsAnswer.Service(
             committedTransactions: stats.committedTransactions, commitLatency: stats.commitLatency,
             stored: stats.storedSinceOpen,
-            connections: connections.load(ordering: .relaxed),
-            followers: followers.count, uptimeSeconds: (ContinuousClock.now - started).components.seconds,
+            connections: counters.connections,
+            followers: followers.count, uptimeSeconds: counters.uptime.components.seconds,
             redactionMode: runtime.config.redactionMode.rawValue, refused: refused,
             spool: StatsAnswer.Spool(
                 directory: spooled.directory, stored: spooled.stored, refused: spooled.refused,

@@ -7,21 +7,30 @@ import NIOPosix
 import Synchronization
 
 /// The Unix-socket listener: adopts the socket passed by socket activation or binds its own,
-/// reads each peer's credentials from the kernel once, limits connections, and drains them on
-/// shutdown.
+/// reads each peer's credentials from the kernel once and looks up its account's groups (on
+/// the account look-up pool: NSS may wait on sssd or LDAP, and the event loop serves other
+/// connections meanwhile), limits connections, and drains them on shutdown.
 final class SocketServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let processor: RequestProcessor
+    private let counters: DaemonCounters
     private let logger: Logger
     private let listener = Mutex<(any Channel)?>(nil)
     private let connections = Mutex<[UInt64: any Channel]>([:])
     /// Open connections per uid (root is not counted).
     private let connectionsPerUser = Mutex<[UInt32: Int]>([:])
     private let nextConnection = Atomic<UInt64>(1)
+    /// Who a peer is: its credentials and its account's groups (a blocking look-up).
+    private let identify: @Sendable (PeerCredentials) -> PeerIdentity
 
-    init(group: MultiThreadedEventLoopGroup, processor: RequestProcessor, logger: Logger) {
+    init(
+        group: MultiThreadedEventLoopGroup, processor: RequestProcessor, logger: Logger,
+        identify: @escaping @Sendable (PeerCredentials) -> PeerIdentity = PeerIdentity.init(credentials:)
+    ) {
         self.group = group
+        self.identify = identify
         self.processor = processor
+        counters = processor.counters
         self.logger = logger
     }
 
@@ -59,8 +68,7 @@ final class SocketServer: Sendable {
         if let channel = listener.withLock({ $0 }) { try? await channel.close() }
         let open = connections.withLock { Array($0.values) }
         for channel in open { channel.pipeline.fireUserInboundEventTriggered(ConnectionHandler.Drain()) }
-        let (seconds, attoseconds) = timeout.components
-        let deadline = NIODeadline.now() + .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
         for channel in open {
             let timer = channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
             try? await channel.closeFuture.get()
@@ -71,10 +79,10 @@ final class SocketServer: Sendable {
     private func initialize(_ channel: any Channel) -> EventLoopFuture<Void> {
         let connectionID = nextConnection.add(1, ordering: .relaxed).oldValue
         let config = processor.runtime.config
-        let open = processor.connections.add(1, ordering: .relaxed).newValue
+        let open = counters.connectionOpened()
         connections.withLock { $0[connectionID] = channel }
         channel.closeFuture.whenComplete { [self] _ in
-            processor.connections.subtract(1, ordering: .relaxed)
+            counters.connectionClosed()
             _ = connections.withLock { $0.removeValue(forKey: connectionID) }
         }
         guard let provider = channel as? any SocketOptionProvider else {
@@ -82,9 +90,18 @@ final class SocketServer: Sendable {
         }
         let future: EventLoopFuture<authsignal_ucred> = provider.unsafeGetSocketOption(
             level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
-        return future.flatMapThrowing { [self] credentials in
-            let peer = PeerIdentity(
-                credentials: PeerCredentials(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid))
+        let identify = self.identify
+        let identified = future.flatMap { kernel in
+            let credentials = PeerCredentials(uid: kernel.uid, gid: kernel.gid, pid: kernel.pid)
+            // Root may do everything, so its groups are never asked: a PAM hook's connection
+            // waits for no NSS source, nor behind other peers' look-ups on the pool.
+            if credentials.uid == 0 {
+                return channel.eventLoop.makeSucceededFuture(PeerIdentity(credentials: credentials, groups: [0]))
+            }
+            return AccountLookUps.pool.runIfActive(eventLoop: channel.eventLoop) { identify(credentials) }
+        }
+        return identified.flatMapThrowing { [self] peer in
+            let credentials = peer.credentials
             let sync = channel.pipeline.syncOperations
             // Root (PAM's hooks) is exempt: other users' connections must not keep a login's
             // event out.

@@ -144,8 +144,9 @@ struct DaemonTestError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A blocking protocol client on a real Unix socket, with a receive timeout.
-final class Client {
+/// A blocking protocol client on a real Unix socket, with a receive timeout. Sendable so that an
+/// async test can hand it to `onThread`; it is used by one thread at a time.
+final class Client: @unchecked Sendable {
     let fd: Int32
     private var pending: [UInt8] = []
 

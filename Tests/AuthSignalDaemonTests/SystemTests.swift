@@ -249,6 +249,16 @@ func waitFor(_ what: String, _ condition: () throws -> Bool) throws {
     throw DaemonTestError("timed out waiting for \(what)")
 }
 
+/// Waits up to 30 s for `condition`, sleeping between checks without holding a thread.
+func waitFor(_ what: String, _ condition: () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline {
+        if try condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw DaemonTestError("timed out waiting for \(what)")
+}
+
 extension DaemonTests {
     @Suite struct DurabilityTests {
         /// Several clients pipeline events; the daemon is killed with SIGKILL mid-burst. Every

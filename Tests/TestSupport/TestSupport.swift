@@ -95,14 +95,19 @@ public func runCommand(_ command: String, _ arguments: [String]) throws -> (stat
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
-/// Runs a command on a thread of its own, so that waiting for it never holds one of the few
-/// threads every test shares; returns its status and combined output.
+/// Runs a command on a thread of its own (``onThread(_:)``); returns its status and combined
+/// output.
 @discardableResult
 public func run(_ command: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    try await onThread { try runCommand(command, arguments) }
+}
+
+/// Runs the blocking `body` on a thread of its own and awaits its result: a test's blocking calls
+/// (sockets, processes) must not hold a thread of the cooperative pool (two on a two-core
+/// machine), which the code under test may need meanwhile.
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try runCommand(command, arguments) })
-        }
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }
 

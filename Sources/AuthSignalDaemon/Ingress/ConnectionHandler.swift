@@ -2,12 +2,13 @@ import AuditStore
 import AuthSignalCore
 import Logging
 import NIOCore
+import NIOPosix
 package import Signals
 
 /// One client connection in the pipeline: carries out what its ``ConnectionStateMachine``
 /// decides (which lines become requests, the order of answers, when to read and how to close),
-/// decodes each request line, checks access, hands the request to the ``RequestProcessor`` and
-/// sends the request signals.
+/// hands each request line to the ``RequestProcessor`` (which decodes it, checks access and
+/// starts its work), writes the answers, counts refusals and sends the request signals.
 ///
 /// Every state change enters through an NIO event or an answer coming back, and ends in
 /// ``serve()``, which takes the lines that now fit, resumes a held read and closes when done.
@@ -36,17 +37,23 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private let processor: RequestProcessor
+    private let counters: DaemonCounters
     private let peer: PeerIdentity
     private let connectionID: UInt64
     private let logger: Logger
     private var machine = StateMachine()
     private var requests: [StateMachine.SlotID: Request] = [:]
     private var flushScheduled = false
+    /// Emits waiting for (or in) a dispatch off the event loop, and the last of them: a later
+    /// emit goes behind it, so the connection's events are stored in the order it sent them.
+    private var blockingEmits = 0
+    private var lastBlockingEmit: EventLoopFuture<Void>?
     private var writabilityWaiters: [EventLoopPromise<Void>] = []
     private var context: ChannelHandlerContext?
 
     init(processor: RequestProcessor, peer: PeerIdentity, connectionID: UInt64, logger: Logger) {
         self.processor = processor
+        counters = processor.counters
         self.peer = peer
         self.connectionID = connectionID
         self.logger = logger
@@ -127,7 +134,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             while let taken = machine.nextRequest(limits, isWritable: context.channel.isWritable) {
                 switch taken {
                 case .line(let line, let slot): accept(line, slot: slot)
-                case .refused(let error, let slot): answer(slot, op: nil, with: .failure(error))
+                case .refused(let error, let slot): answer(slot, with: error)
                 }
             }
             if machine.resumeReading(limits, isWritable: context.channel.isWritable) { context.read() }
@@ -145,38 +152,53 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Requests
 
-    /// Decodes the line of `slot`, checks access and starts serving it.
+    /// Has the processor take up the line of `slot` and carries out the work it started.
     private func accept(_ line: ByteBuffer, slot: StateMachine.SlotID) {
-        let request: ProtocolRequest
-        do {
-            request = try ProtocolRequest.decode(line.readableBytesView)
-        } catch {
-            answer(slot, op: nil, with: .failure(error))
-            return
-        }
-        guard processor.runtime.access.permits(request, peer: peer) else {
-            let error = ProtocolError(
-                .forbidden,
-                "uid \(peer.credentials.uid) may not \(AccessClass(request).activity) (see [Access] in authsignald.conf)"
-            )
-            answer(slot, op: request.op, with: .failure(error))
-            return
-        }
-        opened(slot, op: request.op)
-        let output = output(for: slot)
-        switch processor.serve(request, peer: peer) {
-        case .stored(let ticket):
-            ticket.whenComplete { result in
-                output.finish(result.map(RequestProcessor.acknowledgement).mapError(\.protocolError))
-            }
+        let served = processor.serve(line.readableBytesView, peer: peer, from: .connection)
+        opened(slot, op: served.op)
+        switch served.work {
+        case .emit(let emit):
+            dispatch(emit, output: output(for: slot))
         case .read(let work):
             if machine.start(slot) {
-                requests[slot]?.task = Self.run(work, output)
+                requests[slot]?.task = Self.run(work, output(for: slot))
             } else {
                 requests[slot]?.start = work
             }
         case .refused(let error):
             finish(slot, with: .failure(error))
+        }
+    }
+
+    /// Dispatches `emit` after every earlier emit of this connection: on the event loop when it
+    /// cannot block and none is waiting, otherwise on the account look-up pool behind the earlier ones
+    /// (an account look-up there waits for NSS without stalling the loop's other connections).
+    private func dispatch(_ emit: RequestProcessor.Emit, output: Output) {
+        guard emit.mayBlock || blockingEmits > 0, let eventLoop = context?.eventLoop else {
+            Self.acknowledge(emit.dispatch(), output)
+            return
+        }
+        blockingEmits += 1
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        let previous = lastBlockingEmit ?? eventLoop.makeSucceededVoidFuture()
+        let dispatched = previous.flatMap {
+            AccountLookUps.pool.runIfActive(eventLoop: eventLoop) { emit.dispatch() }
+        }
+        lastBlockingEmit = dispatched.map { _ in }.recover { _ in }
+        dispatched.whenComplete { result in
+            handler.value.blockingEmits -= 1
+            if handler.value.blockingEmits == 0 { handler.value.lastBlockingEmit = nil }
+            switch result {
+            case .success(let ticket): Self.acknowledge(ticket, output)
+            case .failure: output.finish(.failure(ProtocolError(.unavailable, "the daemon is stopping")))
+            }
+        }
+    }
+
+    /// Answers an emit once its record is durable (or failed).
+    private static func acknowledge(_ ticket: AppendTicket, _ output: Output) {
+        ticket.whenComplete { result in
+            output.finish(result.map(RequestProcessor.acknowledgement).mapError(\.protocolError))
         }
     }
 
@@ -196,17 +218,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func opened(_ slot: StateMachine.SlotID, op: String?) {
         let requestContext = RequestContext(connection: connectionID, op: op, peer: peer.credentials)
         requests[slot] = Request(context: requestContext)
-        if requestStarted.hasListeners() {
-            requestStarted.sendRobust(sender: RequestProcessor.sender, RequestStarted(request: requestContext))
+        if requestStarted.hasListeners(sender: processor.sender) {
+            requestStarted.sendRobust(sender: processor.sender, RequestStarted(request: requestContext))
         }
     }
 
     /// Answers `slot` at once, for a line that never became a request being served.
-    private func answer(
-        _ slot: StateMachine.SlotID, op: String?, with result: Result<any ProtocolAnswer, ProtocolError>
-    ) {
-        opened(slot, op: op)
-        finish(slot, with: result)
+    private func answer(_ slot: StateMachine.SlotID, with error: ProtocolError) {
+        opened(slot, op: nil)
+        finish(slot, with: .failure(error))
     }
 
     // MARK: Writing, in order
@@ -235,16 +255,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .success(let answer): line = ProtocolResponse.ok(answer.fields)
         case .failure(let error):
             line = ProtocolResponse.error(error)
-            processor.countRefusal(error.code)
-            if gotRequestException.hasListeners() {
+            counters.countRefusal(error.code)
+            if gotRequestException.hasListeners(sender: processor.sender) {
                 gotRequestException.sendRobust(
-                    sender: RequestProcessor.sender, GotRequestException(request: request.context, error: error))
+                    sender: processor.sender, GotRequestException(request: request.context, error: error))
             }
         }
-        if requestFinished.hasListeners() {
+        if requestFinished.hasListeners(sender: processor.sender) {
             let ok = if case .success = result { true } else { false }
             requestFinished.sendRobust(
-                sender: RequestProcessor.sender, RequestFinished(request: request.context, ok: ok))
+                sender: processor.sender, RequestFinished(request: request.context, ok: ok))
         }
         let final = Outgoing(bytes: context.channel.allocator.buffer(bytes: line), promise: nil)
         for action in machine.finish(slot, final: final) ?? [] {
@@ -319,6 +339,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 }
 
 extension RequestProcessor {
-    /// The sender of the request signals.
-    package static let sender = Sender.type(RequestProcessor.self)
+    /// The sender of this daemon's request signals and `setting_changed`: the processor itself,
+    /// so that a receiver connected for one daemon hears no other in the same process.
+    package var sender: Sender { .object(self) }
 }

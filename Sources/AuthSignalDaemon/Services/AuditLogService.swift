@@ -4,7 +4,7 @@ import ServiceLifecycle
 import Systemd
 
 /// Owns the audit log while the daemon runs: its writer's progress counts in the watchdog's
-/// health, and at shutdown (after every connection has been answered) the store receivers are
+/// health, and at shutdown (after every connection has been answered) the journal receiver is
 /// disconnected and the log is closed cleanly.
 struct AuditLogService: Service {
     let store: AuditStore
@@ -19,7 +19,7 @@ struct AuditLogService: Service {
         }
         try? await gracefulShutdown()
         health.unregister("audit log writer")
-        receivers.unready()
+        receivers.setJournal(enabled: false)
         try await store.close()
         logger.notice("authsignald stopped: audit log closed at record \(store.chainHead().seq)")
     }

@@ -8,16 +8,19 @@ import Signals
 /// burst) and changed settings (`setting_changed`). Connected while the daemon runs, and stopped
 /// after the connections are drained, so that refusals during the drain are logged too.
 struct DiagnosticsService: Service {
+    /// The sender of the signals logged: the daemon's ``RequestProcessor/sender``.
+    let sender: Sender
     let logger: Logger
     let refusals = RefusalLog()
 
-    private static let uid = "\(AuditReceivers.uid).log"
+    /// The registrations' dispatch UID (per sender: another daemon's are other registrations).
+    private static let uid = "authsignald.log"
 
     func run() async {
-        gotRequestException.connect(dispatchUID: Self.uid) { [logger, refusals] _, payload in
+        gotRequestException.connect(sender: sender, dispatchUID: Self.uid) { [logger, refusals] _, payload in
             Self.log(payload, refusals: refusals, logger: logger)
         }
-        settingChanged.connect(sender: Daemon.sender, dispatchUID: Self.uid) { [logger] _, change in
+        settingChanged.connect(sender: sender, dispatchUID: Self.uid) { [logger] _, change in
             logger.notice("setting_changed \(change.setting)=\(change.value ?? "")")
         }
         await cancelWhenGracefulShutdown {
@@ -26,8 +29,8 @@ struct DiagnosticsService: Service {
                 for summary in refusals.flush() { logger.notice("\(summary.message)") }
             }
         }
-        gotRequestException.disconnect(dispatchUID: Self.uid)
-        settingChanged.disconnect(dispatchUID: Self.uid, sender: Daemon.sender)
+        gotRequestException.disconnect(dispatchUID: Self.uid, sender: sender)
+        settingChanged.disconnect(dispatchUID: Self.uid, sender: sender)
     }
 
     private static func log(_ payload: GotRequestException, refusals: RefusalLog, logger: Logger) {

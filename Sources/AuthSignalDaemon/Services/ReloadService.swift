@@ -48,7 +48,8 @@ struct ReloadService: Service {
         for setting in DaemonConfig.keyNames where oldSettings[setting] != appliedSettings[setting] {
             changed.append(setting)
             await settingChanged.sendRobust(
-                sender: Daemon.sender, SettingChanged(setting: setting, value: appliedSettings[setting], enter: true))
+                sender: processor.sender, SettingChanged(setting: setting, value: appliedSettings[setting], enter: true)
+            )
         }
         if !restartOnly.isEmpty {
             logger.warning(

@@ -29,7 +29,7 @@ struct StatusReporter: Service {
         let counters = journal.counters
         let head = processor.store.chainHead()
         notifier.status(
-            "Audit log at record \(head.seq); \(processor.connections.load(ordering: .relaxed)) connections; "
+            "Audit log at record \(head.seq); \(processor.counters.connections) connections; "
                 + "journal sent \(counters.sent), behind by \(counters.lag), dropped \(counters.dropped)")
         if counters.dropped > reported.dropped || counters.failed > reported.failed
             || counters.anchorFailures > reported.anchorFailures

@@ -1,0 +1,156 @@
+import AuditStore
+import AuthSignalCore
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import AuthSignalDaemon
+
+/// The daemon's serving path in process: a real audit log in a temporary directory, the
+/// daemon's receivers and request processor over it, and connections made of the real
+/// ``ConnectionHandler`` on NIO's testing channel. No socket and no process, so tests run in
+/// parallel: each harness has its own signals and hears no other's events.
+final class DaemonHarness: Sendable {
+    let directory: TemporaryDirectory
+    let store: AuditStore
+    let receivers: AuditReceivers
+    let processor: RequestProcessor
+    /// The spool directory's path (made by ``drainer()``).
+    let spoolPath: String
+    /// The redaction key (and so the spool's key) of this harness.
+    let key: RedactionKey
+
+    /// A harness whose configuration is the defaults changed by `configure`, asking `accounts`
+    /// which names are accounts.
+    init(accounts: KnownAccounts = .system, _ configure: (inout DaemonConfig) -> Void = { _ in }) throws {
+        directory = try TemporaryDirectory()
+        store = try AuditStore(path: directory.path + "/audit.db")
+        receivers = AuditReceivers(store: store, journal: nil)
+        var config = DaemonConfig()
+        config.spoolDirectory = directory.path + "/spool"
+        configure(&config)
+        spoolPath = config.spoolDirectory
+        key = try RedactionKey(bytes: Array(repeating: 7, count: 32))
+        processor = RequestProcessor(
+            store: store, receivers: receivers, journal: nil, followers: FollowerHub(using: store.path),
+            runtime: Runtime(config: config, key: key, accounts: accounts), logger: Logger(label: "harness"))
+    }
+
+    /// A connection from `uid` (with `gid` as its only group), with a handler before it that
+    /// counts the reads it passes on.
+    func connect(uid: UInt32 = 0, gid: UInt32? = nil) async throws -> Connection {
+        let counter = ReadCounter()
+        let processor = self.processor
+        let credentials = PeerCredentials(uid: uid, gid: gid ?? uid, pid: 4242)
+        let peer = PeerIdentity(credentials: credentials, groups: [gid ?? uid])
+        let channel = try await NIOAsyncTestingChannel { channel in
+            try channel.pipeline.syncOperations.addHandler(counter)
+            try channel.pipeline.syncOperations.addHandler(
+                ConnectionHandler(processor: processor, peer: peer, connectionID: 1, logger: Logger(label: "harness")))
+        }
+        try await channel.connect(to: SocketAddress(unixDomainSocketPath: "/harness")).get()
+        return Connection(channel: channel, reads: counter)
+    }
+
+    /// Sends `requests` (one line each) on a new connection from `uid` and returns the first
+    /// `answers` lines (by default one per request).
+    func exchange(_ requests: [String], uid: UInt32 = 0, answers: Int? = nil) async throws -> [String] {
+        let connection = try await connect(uid: uid)
+        try await connection.send(requests.map { $0 + "\n" }.joined())
+        return try await connection.lines(answers ?? requests.count)
+    }
+
+    /// A drainer of this harness's spool, its directory prepared.
+    func drainer() throws -> SpoolDrainer {
+        let drainer = SpoolDrainer(
+            directory: spoolPath, key: SpoolOpeningKey(redactionKey: key), processor: processor,
+            logger: Logger(label: "harness"))
+        try #require(drainer.prepare())
+        return drainer
+    }
+
+    /// Every record in the log.
+    func records() async throws -> [AuditRecord] {
+        var records: [AuditRecord] = []
+        for try await record in store.records(matching: RecordFilter()) { records.append(record) }
+        return records
+    }
+
+    /// Closes the audit log.
+    func close() async throws {
+        try await store.close()
+    }
+
+    /// Counts the `read()`s that reach the head of the pipeline.
+    final class ReadCounter: ChannelOutboundHandler, Sendable {
+        typealias OutboundIn = ByteBuffer
+        let reads = Atomic<Int>(0)
+
+        func read(context: ChannelHandlerContext) {
+            reads.add(1, ordering: .relaxed)
+            context.read()
+        }
+    }
+
+    /// One client connection in process.
+    struct Connection {
+        let channel: NIOAsyncTestingChannel
+        let reads: ReadCounter
+
+        /// Writes `text` as if the client sent it.
+        func send(_ text: String) async throws {
+            try await channel.writeInbound(ByteBuffer(string: text))
+        }
+
+        /// Reads what the handler wrote until `count` lines have come (or 10 s pass).
+        func lines(_ count: Int) async throws -> [String] {
+            var text = ""
+            let deadline = ContinuousClock.now + .seconds(10)
+            while text.filter({ $0 == "\n" }).count < count, ContinuousClock.now < deadline {
+                if let buffer = try await channel.readOutbound(as: ByteBuffer.self) {
+                    text += String(buffer: buffer)
+                } else {
+                    try await Task.sleep(for: .milliseconds(2))
+                }
+            }
+            return text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        }
+    }
+}
+
+/// Reading answer lines.
+enum Answer {
+    /// The line as a JSON object.
+    static func object(_ line: String) throws -> JSONObject {
+        guard case .object(let object) = try JSONParser.parse(Array(line.utf8)) else {
+            throw ProtocolError(.invalidJSON, "not an object")
+        }
+        return object
+    }
+
+    /// The error code of an error line, `nil` for any other line.
+    static func errorCode(_ line: String) throws -> String? {
+        guard case .object(let error)? = try object(line)["error"], case .string(let code)? = error["code"] else {
+            return nil
+        }
+        return code
+    }
+
+    /// The seqs of acknowledgement lines.
+    static func seqs(_ lines: some Sequence<String>) throws -> [Int64] {
+        try lines.map { line in
+            guard case .int(let seq)? = try object(line)["seq"] else { throw ProtocolError(.invalidJSON, line) }
+            return seq
+        }
+    }
+
+    /// An emit request line (no newline) for a login of `user`.
+    static func emit(_ user: String, signal: String = "user_logged_in", id: String? = nil) -> String {
+        let key = id.map { #","id":"\#($0)""# } ?? ""
+        return #"{"op":"emit","signal":"\#(signal)","sender":"harness","user":"\#(user)"\#(key)}"#
+    }
+}

@@ -1,0 +1,110 @@
+import AuditStore
+import AuthSignalCore
+import Foundation
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import AuthSignalDaemon
+
+/// Account look-ups (a peer's groups, whether a failed login's name is an account) go to NSS,
+/// which with sssd or LDAP can take seconds. They never run on an event loop: a real socket in
+/// process, on a single event loop so that every connection shares it, with a look-up that takes
+/// 2 s.
+@Suite("Slow account look-ups, in process")
+struct SlowLookUpTests {
+    static let ping = #"{"op":"ping"}"#
+    static let slowLookUp = 2.0
+    /// Peers that are not root, as processes of those users show them to the kernel.
+    static let slowUID: UInt32 = 65534
+    static let fastUID: UInt32 = 65533
+
+    /// Listens on a socket anyone may connect to, in `harness`'s directory, with one event loop;
+    /// `identify` says who a peer is.
+    static func listen(
+        _ harness: DaemonHarness,
+        identify: @escaping @Sendable (PeerCredentials) -> PeerIdentity = { PeerIdentity(credentials: $0, groups: []) }
+    ) async throws -> (SocketServer, MultiThreadedEventLoopGroup, String) {
+        chmod(harness.directory.path, 0o755)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = SocketServer(
+            group: group, processor: harness.processor, logger: Logger(label: "slow-look-up"), identify: identify)
+        let path = harness.directory.path + "/authsignald.sock"
+        try await server.start(.path(path, mode: 0o666, group: ""))
+        return (server, group, path)
+    }
+
+    /// Pings the daemon at `path` from a process of `uid`; returns its answer line.
+    static func ping(_ path: String, as uid: UInt32) async throws -> String {
+        let script = """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sys.argv[1])
+            s.sendall(b'{"op":"ping"}\\n')
+            print(s.makefile().readline().strip())
+            """
+        return try await run(
+            "/usr/bin/setpriv",
+            ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/python3", "-c", script, path]
+        ).output
+    }
+
+    @Test func aPeerWhoseGroupsTakeSecondsHoldsUpNoOtherConnection() async throws {
+        let harness = try DaemonHarness()
+        let asked = Mutex<[UInt32]>([])
+        let (server, group, path) = try await Self.listen(harness) { credentials in
+            asked.withLock { $0.append(credentials.uid) }
+            if credentials.uid == Self.slowUID { Thread.sleep(forTimeInterval: Self.slowLookUp) }
+            return PeerIdentity(credentials: credentials, groups: [credentials.gid])
+        }
+        async let slow = Self.ping(path, as: Self.slowUID)
+        try await waitFor("the slow look-up") { asked.withLock { $0.contains(Self.slowUID) } }
+        let began = ContinuousClock.now
+        #expect(try await Self.ping(path, as: Self.fastUID).contains(#""daemon":"authsignald""#))
+        #expect(ContinuousClock.now - began < .seconds(1.5))
+        // The slow peer is served once it is known.
+        #expect(try await slow.contains(#""daemon":"authsignald""#))
+        // Root may do everything: its groups are never asked, so it never waits on NSS.
+        let root = try await onThread { try Client(path).final(Self.ping)["daemon"] as? String }
+        #expect(root == "authsignald")
+        #expect(asked.withLock { $0 } == [Self.slowUID, Self.fastUID])
+        await server.drain(timeout: .seconds(1))
+        try await group.shutdownGracefully()
+        try await harness.close()
+    }
+
+    @Test func aFailedLoginWhoseNameTakesSecondsHoldsUpNoOtherConnectionAndKeepsItsOrder() async throws {
+        let lookingUp = Atomic<Bool>(false)
+        let accounts = KnownAccounts { name in
+            if name == "slow-name" {
+                lookingUp.store(true, ordering: .relaxed)
+                Thread.sleep(forTimeInterval: Self.slowLookUp)
+            }
+            return false
+        }
+        let harness = try DaemonHarness(accounts: accounts)
+        let (server, group, path) = try await Self.listen(harness)
+        let emitting = try Client(path)
+        try emitting.send(
+            Answer.emit("slow-name", signal: "user_login_failed") + "\n" + Answer.emit("alice") + "\n")
+        try await waitFor("the slow look-up") { lookingUp.load(ordering: .relaxed) }
+        let began = ContinuousClock.now
+        let answer = try await onThread { try Client(path).final(Self.ping)["daemon"] as? String }
+        #expect(answer == "authsignald")
+        #expect(ContinuousClock.now - began < .seconds(1))
+        // Both acknowledged, in the order sent, and stored in that order: the login that needed
+        // no look-up waited behind the failure that did.
+        let acks = try await onThread { try [emitting.answer(), emitting.answer()].flatMap { $0 } }
+        #expect(try Answer.seqs(acks) == [1, 2])
+        let records = try await harness.records()
+        #expect(records.map(\.signal) == [.userLoginFailed, .userLoggedIn])
+        #expect(records.last?.user == "alice")
+        await server.drain(timeout: .seconds(1))
+        try await group.shutdownGracefully()
+        try await harness.close()
+    }
+}
