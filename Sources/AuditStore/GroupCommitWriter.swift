@@ -251,9 +251,7 @@ final class GroupCommitWriter: Sendable {
             return true
         }
         guard schedule else { return }
-        let wait = delay ?? idleDelay
-        let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
-        queue.asyncAfter(deadline: .now() + seconds) { [weak self] in self?.idleMergeIfIdle() }
+        queue.asyncAfter(deadline: .now() + (delay ?? idleDelay).inSeconds) { [weak self] in self?.idleMergeIfIdle() }
     }
 
     private func idleMergeIfIdle() {

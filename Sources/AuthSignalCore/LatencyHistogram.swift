@@ -41,7 +41,7 @@ public struct LatencyHistogram: Sendable, Hashable {
 
     /// Counts one observation.
     public mutating func record(_ duration: Duration) {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+        let seconds = duration.inSeconds
         let bucket = bounds.firstIndex { seconds <= $0 } ?? bounds.count
         counts[bucket] += 1
         sumSeconds += seconds

@@ -208,9 +208,7 @@ package final class JournalSink: Sendable {
     package func stop(timeout: Duration = .seconds(5)) {
         state.withLock { $0.stopping = true }
         wakeup.signal()
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(timeout / .nanoseconds(1)))) {
-            [self] in finish()
-        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout.inSeconds) { [self] in finish() }
     }
 
     /// What one round does: records to send, and whether they come from the log.

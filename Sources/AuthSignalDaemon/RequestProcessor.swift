@@ -216,16 +216,10 @@ package final class RequestProcessor: Sendable {
     private func streamLines(
         _ output: some RecordOutput, produce: (_ write: ([UInt8]) async throws -> Void) async throws -> Int
     ) async -> Result<any ProtocolAnswer, ProtocolError> {
-        var chunk: [UInt8] = []
+        var chunks = Chunks(output)
         do {
-            let count = try await produce { line in
-                chunk += line
-                if chunk.count >= Self.chunkBytes {
-                    try await output.write(chunk)
-                    chunk.removeAll(keepingCapacity: true)
-                }
-            }
-            if !chunk.isEmpty { try await output.write(chunk) }
+            let count = try await produce { line in try await chunks.append(line) }
+            try await chunks.flush()
             return .success(CountAnswer(count: count))
         } catch is ConnectionGone {
             return .failure(ProtocolError(.unavailable, "connection closed"))
@@ -250,18 +244,14 @@ package final class RequestProcessor: Sendable {
             if query.afterSeq != nil || query.since != nil {
                 let head = store.chainHead().seq
                 filter.limit = nil
-                var chunk: [UInt8] = []
+                var chunks = Chunks(output)
                 for try await record in store.records(matching: filter) {
                     if record.seq > head { break }
-                    record.wire.appendLine(to: &chunk)
+                    try await chunks.append(record)
                     lastSent = record.seq
                     count += 1
-                    if chunk.count >= Self.chunkBytes {
-                        try await output.write(chunk)
-                        chunk.removeAll(keepingCapacity: true)
-                    }
                 }
-                if !chunk.isEmpty { try await output.write(chunk) }
+                try await chunks.flush()
             }
             for await record in subscription.records where record.seq > lastSent {
                 var line: [UInt8] = []
@@ -345,6 +335,38 @@ package final class RequestProcessor: Sendable {
         }
         let problem = report.problem.map { VerifyAnswer.Problem(seq: $0.seq, description: $0.description) }
         return .success(VerifyAnswer(checked: report.checked, first: report.first, last: report.last, problem: problem))
+    }
+}
+
+/// Record lines gathered into writes of about ``RequestProcessor/chunkBytes``: a stream of small
+/// lines leaves in few writes, and memory stays within one chunk whatever the stream's length.
+private struct Chunks<Output: RecordOutput> {
+    let output: Output
+    private var chunk: [UInt8] = []
+
+    init(_ output: Output) { self.output = output }
+
+    /// Adds `line` (with its newline), writing the chunk once it is full.
+    mutating func append(_ line: [UInt8]) async throws {
+        chunk += line
+        try await writeIfFull()
+    }
+
+    /// Adds `record`'s line, writing the chunk once it is full.
+    mutating func append(_ record: AuditRecord) async throws {
+        record.wire.appendLine(to: &chunk)
+        try await writeIfFull()
+    }
+
+    /// Writes what is gathered.
+    mutating func flush() async throws {
+        guard !chunk.isEmpty else { return }
+        try await output.write(chunk)
+        chunk.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func writeIfFull() async throws {
+        if chunk.count >= RequestProcessor.chunkBytes { try await flush() }
     }
 }
 

@@ -133,8 +133,7 @@ package final class JournalReader {
 
     /// Waits until the journal changes or `timeout` passes.
     package func wait(timeout: Duration) throws(JournalError) {
-        let microseconds = timeout.components.seconds * 1_000_000 + timeout.components.attoseconds / 1_000_000_000_000
-        let result = sd_journal_wait(handle, UInt64(max(0, microseconds)))
+        let result = sd_journal_wait(handle, UInt64(max(0, timeout.microseconds)))
         guard result >= 0 else { throw .readFailed(-result) }
     }
 

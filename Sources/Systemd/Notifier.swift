@@ -27,8 +27,7 @@ package struct Notifier: Sendable {
     /// Start-up is still under way and needs `time` more (`EXTEND_TIMEOUT_USEC`), doing `status`.
     @discardableResult
     package func extendStart(by time: Duration, status: String) -> Bool {
-        let microseconds = time.components.seconds * 1_000_000 + time.components.attoseconds / 1_000_000_000_000
-        return send("EXTEND_TIMEOUT_USEC=\(microseconds)\nSTATUS=\(Self.line(status))")
+        send("EXTEND_TIMEOUT_USEC=\(time.microseconds)\nSTATUS=\(Self.line(status))")
     }
 
     /// A configuration reload begins; send ``ready(status:)`` when it is done.

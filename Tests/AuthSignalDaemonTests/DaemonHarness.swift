@@ -97,27 +97,67 @@ final class DaemonHarness: Sendable {
     }
 
     /// One client connection in process.
-    struct Connection {
+    final class Connection {
         let channel: NIOAsyncTestingChannel
         let reads: ReadCounter
+        /// What the handler wrote that no call has returned yet.
+        private var unread = ""
+
+        init(channel: NIOAsyncTestingChannel, reads: ReadCounter) {
+            self.channel = channel
+            self.reads = reads
+        }
 
         /// Writes `text` as if the client sent it.
         func send(_ text: String) async throws {
             try await channel.writeInbound(ByteBuffer(string: text))
         }
 
-        /// Reads what the handler wrote until `count` lines have come (or 10 s pass).
+        /// Writes `bytes` as if the client sent them.
+        func send(bytes: [UInt8]) async throws {
+            try await channel.writeInbound(ByteBuffer(bytes: bytes))
+        }
+
+        /// The next `count` lines the handler writes (fewer if 10 s pass first).
         func lines(_ count: Int) async throws -> [String] {
-            var text = ""
             let deadline = ContinuousClock.now + .seconds(10)
-            while text.filter({ $0 == "\n" }).count < count, ContinuousClock.now < deadline {
+            while unread.filter({ $0 == "\n" }).count < count, ContinuousClock.now < deadline {
+                // The testing loop runs what was scheduled on it (the handler's flush) only when
+                // told to.
+                await channel.testingEventLoop.run()
                 if let buffer = try await channel.readOutbound(as: ByteBuffer.self) {
-                    text += String(buffer: buffer)
+                    unread += String(buffer: buffer)
                 } else {
                     try await Task.sleep(for: .milliseconds(2))
                 }
             }
-            return text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+            var lines: [String] = []
+            while lines.count < count, let end = unread.firstIndex(of: "\n") {
+                lines.append(String(unread[..<end]))
+                unread = String(unread[unread.index(after: end)...])
+            }
+            return lines
+        }
+
+        /// The lines of the next answer: its record lines, if any, and its final line.
+        func answer() async throws -> [String] {
+            var lines: [String] = []
+            while let line = try await self.lines(1).first {
+                lines.append(line)
+                if try Answer.object(line)["record"] == nil { break }
+            }
+            return lines
+        }
+
+        /// Sends `request` and returns its final line as JSON.
+        func final(_ request: String) async throws -> [String: Any] {
+            try object(try #require(try await self.request(request).last))
+        }
+
+        /// Sends `request` and returns its answer's lines.
+        func request(_ request: String) async throws -> [String] {
+            try await send(request + "\n")
+            return try await answer()
         }
     }
 }

@@ -75,14 +75,15 @@ struct ServingTests {
         try await second.close()
     }
 
-    @Test func theStoreReceiverCannotBeTakenAway() async throws {
+    @Test func theStoreReceiverCannotBeTakenAwayNorBrokenByAnother() async throws {
         let harness = try DaemonHarness()
         let signal = harness.receivers.signals.userLoggedIn
         // Disconnecting by the store receiver's name finds nothing: it has no dispatch UID.
         #expect(!signal.disconnect(dispatchUID: "authsignald.store"))
         #expect(!signal.disconnect(dispatchUID: "authsignald"))
-        // Another receiver runs beside it, after it.
+        // Other receivers run beside it, after it; one that throws costs the record nothing.
         let heard = Mutex<Int>(0)
+        signal.connect(dispatchUID: "test.failing") { _, _ in throw ProtocolError(.internal, "boom") }
         signal.connect(dispatchUID: "test.other") { _, _ in heard.withLock { $0 += 1 } }
         let answers = try await harness.exchange([Answer.emit("alice")])
         #expect(try Answer.seqs(answers) == [1])
