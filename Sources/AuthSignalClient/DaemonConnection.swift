@@ -1,25 +1,25 @@
 package import AuthSignalCore
 import Glibc
 
-/// A blocking protocol v1 connection to authsignald (docs/protocol.md).
-package final class DaemonConnection {
-    /// The socket path used when neither `--socket` nor `$AUTHSIGNAL_SOCKET` is given.
-    package static let defaultPath = WireProtocol.defaultSocketPath
+/// How a connection's bytes travel: the daemon's Unix socket (``SocketTransport``), or, for a
+/// test of the answers' parsing, bytes in memory.
+package protocol DaemonTransport: AnyObject {
+    /// Sends all of `bytes`.
+    func send(_ bytes: [UInt8]) throws(ClientError)
+    /// Appends the bytes that arrive next to `buffer`, waiting for some; `false` when the daemon
+    /// has closed the connection.
+    func receive(into buffer: inout [UInt8]) throws(ClientError) -> Bool
+}
 
+/// The daemon's Unix socket, blocking, or bounded by a deadline.
+package final class SocketTransport: DaemonTransport {
     private let fd: Int32
-    private var buffer: [UInt8] = []
-    private var start = 0
     /// When every call must have finished (connect, send and receive count alike); `nil` waits
     /// as long as it takes.
     private let deadline: ContinuousClock.Instant?
 
-    /// The socket path from an explicit option, else `$AUTHSIGNAL_SOCKET`, else the default.
-    package static func socketPath(_ option: String?) -> String {
-        chosenPath(option, environment: "AUTHSIGNAL_SOCKET", default: defaultPath)
-    }
-
-    /// Connects to the daemon's socket at `path`; with a `deadline`, this and every later call
-    /// fail with ``ClientError/timedOut(_:)`` once it has passed, whatever the daemon does.
+    /// Connects to the socket at `path`; with a `deadline`, this and every later call fail with
+    /// ``ClientError/timedOut(_:)`` once it has passed, whatever the daemon does.
     package init(path: String, deadline: ContinuousClock.Instant? = nil) throws(ClientError) {
         self.deadline = deadline
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
@@ -44,6 +44,8 @@ package final class DaemonConnection {
         }
     }
 
+    deinit { close(fd) }
+
     /// Waits until the socket is ready for `events` or the deadline passes.
     private func wait(for events: Int16, doing what: String) throws(ClientError) {
         guard let deadline else { return }
@@ -57,15 +59,7 @@ package final class DaemonConnection {
         }
     }
 
-    deinit { close(fd) }
-
-    /// Sends one request as a line.
-    package func send(_ request: ProtocolRequest) throws(ClientError) {
-        try send(bytes: request.line)
-    }
-
-    /// Sends raw bytes (lines already framed).
-    package func send(bytes: [UInt8]) throws(ClientError) {
+    package func send(_ bytes: [UInt8]) throws(ClientError) {
         var offset = 0
         while offset < bytes.count {
             try wait(for: Int16(POLLOUT), doing: "sending")
@@ -73,12 +67,67 @@ package final class DaemonConnection {
                 Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
             }
             if written < 0, errno == EAGAIN || errno == EINTR { continue }
-            guard written > 0 else {
-                let code = errno
-                if code == EPIPE || code == ECONNRESET, let refusal = refusalLeftBehind() { throw refusal }
-                throw .connectionLost(String(cString: strerror(code)))
-            }
+            guard written > 0 else { throw .connectionLost(String(cString: strerror(errno))) }
             offset += written
+        }
+    }
+
+    package func receive(into buffer: inout [UInt8]) throws(ClientError) -> Bool {
+        while true {
+            try wait(for: Int16(POLLIN), doing: "waiting for the answer")
+            let count = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 65536) { chunk in
+                let count = recv(fd, chunk.baseAddress, chunk.count, 0)
+                if count > 0 { buffer.append(contentsOf: chunk[..<count]) }
+                return count
+            }
+            if count > 0 { return true }
+            if count == 0 { return false }
+            if errno == EINTR || errno == EAGAIN { continue }
+            throw .connectionLost(String(cString: strerror(errno)))
+        }
+    }
+}
+
+/// A protocol v1 connection to authsignald (docs/protocol.md): requests out, answers parsed, over
+/// any ``DaemonTransport``.
+package final class DaemonConnection {
+    /// The socket path used when neither `--socket` nor `$AUTHSIGNAL_SOCKET` is given.
+    package static let defaultPath = WireProtocol.defaultSocketPath
+
+    private let transport: any DaemonTransport
+    private var buffer: [UInt8] = []
+    private var start = 0
+
+    /// The socket path from an explicit option, else `$AUTHSIGNAL_SOCKET`, else the default.
+    package static func socketPath(_ option: String?) -> String {
+        chosenPath(option, environment: "AUTHSIGNAL_SOCKET", default: defaultPath)
+    }
+
+    /// Connects to the daemon's socket at `path`; with a `deadline`, this and every later call
+    /// fail with ``ClientError/timedOut(_:)`` once it has passed, whatever the daemon does.
+    package convenience init(path: String, deadline: ContinuousClock.Instant? = nil) throws(ClientError) {
+        self.init(transport: try SocketTransport(path: path, deadline: deadline))
+    }
+
+    /// A connection over `transport`.
+    package init(transport: any DaemonTransport) {
+        self.transport = transport
+    }
+
+    /// Sends one request as a line.
+    package func send(_ request: ProtocolRequest) throws(ClientError) {
+        try send(bytes: request.line)
+    }
+
+    /// Sends raw bytes (lines already framed). When the connection broke, a refusal the daemon
+    /// left behind is reported instead of the broken pipe.
+    package func send(bytes: [UInt8]) throws(ClientError) {
+        do {
+            try transport.send(bytes)
+        } catch {
+            // A daemon that refuses a connection answers once and closes without reading.
+            if case .connectionLost = error, let refusal = refusalLeftBehind() { throw refusal }
+            throw error
         }
     }
 
@@ -124,17 +173,7 @@ package final class DaemonConnection {
             // Only the start of one line is left: drop what was read before reading on.
             buffer.removeFirst(start)
             start = 0
-            try wait(for: Int16(POLLIN), doing: "waiting for the answer")
-            let count = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 65536) { chunk in
-                let count = recv(fd, chunk.baseAddress, chunk.count, 0)
-                if count > 0 { buffer.append(contentsOf: chunk[..<count]) }
-                return count
-            }
-            if count == 0 { return nil }
-            guard count > 0 else {
-                if errno == EINTR || errno == EAGAIN { continue }
-                throw .connectionLost(String(cString: strerror(errno)))
-            }
+            guard try transport.receive(into: &buffer) else { return nil }
         }
     }
 
