@@ -109,7 +109,7 @@ public enum ProtocolRequest: Sendable, Hashable {
     /// Decodes a request object.
     public static func decode(_ object: JSONObject) throws(ProtocolError) -> ProtocolRequest {
         var fields = Fields(object)
-        guard let op = try fields.string("op") else { throw .invalid("missing field \"op\"") }
+        guard let op = try fields.string(RequestField.op) else { throw .invalid("missing field \"op\"") }
         let request: ProtocolRequest
         switch op {
         case "emit": request = .emit(try decodeEmit(&fields))
@@ -117,20 +117,22 @@ public enum ProtocolRequest: Sendable, Hashable {
         case "follow": request = .follow(try decodeQuery(&fields, allowsLimit: false))
         case "stats": request = .stats
         case "verify":
-            let from = try fields.integer("from", minimum: 0)
-            let to = try fields.integer("to", minimum: 0)
+            let from = try fields.integer(RequestField.from, minimum: 0)
+            let to = try fields.integer(RequestField.to, minimum: 0)
             request = .verify(from: from, to: to)
         case "ping": request = .ping
         case "hash":
             // Any string: what an attacker typed as a user name may be what an admin looks up.
-            guard let value = try fields.string("value") else { throw .invalid("missing field \"value\"") }
-            let uid = try fields.integer("sender_uid", minimum: 0)
+            guard let value = try fields.string(RequestField.value) else { throw .invalid("missing field \"value\"") }
+            let uid = try fields.integer(RequestField.senderUID, minimum: 0)
             guard uid.map({ UInt32(exactly: $0) != nil }) ?? true else { throw .invalid("\"sender_uid\" is not a uid") }
             request = .hash(value: value, senderUID: uid.map { UInt32($0) })
         case "sessions": request = .sessions(try decodeSessions(&fields))
         case "accounts":
             request = .accounts(
-                AccountFilter(user: try fields.string("user"), failedOnly: try fields.bool("failed_only") ?? false))
+                AccountFilter(
+                    user: try fields.string(RequestField.user),
+                    failedOnly: try fields.bool(RequestField.failedOnly) ?? false))
         default:
             throw .invalid("unknown op; expected one of \(ops.joined(separator: ", "))")
         }
@@ -139,43 +141,45 @@ public enum ProtocolRequest: Sendable, Hashable {
     }
 
     private static func decodeEmit(_ fields: inout Fields) throws(ProtocolError) -> AuthEvent {
-        guard let signalName = try fields.string("signal") else { throw .invalid("missing field \"signal\"") }
+        guard let signalName = try fields.string(RequestField.signal) else {
+            throw .invalid("missing field \"signal\"")
+        }
         guard let signal = AuthSignal(rawValue: signalName) else {
             throw .invalid(
                 "unknown signal; expected one of \(AuthSignal.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard let sender = try fields.name("sender") else { throw .invalid("missing field \"sender\"") }
+        guard let sender = try fields.name(RequestField.sender) else { throw .invalid("missing field \"sender\"") }
         // Any user name is accepted: an attacker chooses it (an SSH client sends what it likes), and
         // refusing a long or strange one would leave the attempt unrecorded. The redactor hashes
         // or escapes it before it is stored.
-        let user = try fields.string("user")
+        let user = try fields.string(RequestField.user)
         if signal == .userLoggedIn, user?.isEmpty == true { throw .invalid("\"user\" must not be empty") }
         if signal == .userLoggedIn, user == nil {
             throw .invalid("\"user\" is required for user_logged_in")
         }
-        let request = try fields.object("request")
-        let credentials = try fields.object("credentials")
+        let request = try fields.object(RequestField.request)
+        let credentials = try fields.object(RequestField.credentials)
         var time: Date?
-        if let text = try fields.string("time") {
+        if let text = try fields.string(RequestField.time) {
             guard let parsed = RFC3339.parse(text) else {
                 throw .invalid("\"time\" must be an RFC 3339 time such as 2026-11-24T19:00:00.123Z")
             }
             time = parsed
         }
-        let id = try fields.name("id")
+        let id = try fields.name(RequestField.id)
         return AuthEvent(
             signal: signal, sender: sender, user: user, request: request, credentials: credentials, time: time,
             id: id)
     }
 
     private static func decodeSessions(_ fields: inout Fields) throws(ProtocolError) -> SessionFilter {
-        var filter = SessionFilter(user: try fields.string("user"))
-        filter.since = try fields.time("since")
-        filter.until = try fields.time("until")
-        filter.present = try fields.time("present")
-        filter.openOnly = try fields.bool("open") ?? false
-        filter.limit = try fields.integer("limit", minimum: 1).map { Int($0) }
-        if let order = try fields.string("order") {
+        var filter = SessionFilter(user: try fields.string(RequestField.user))
+        filter.since = try fields.time(RequestField.since)
+        filter.until = try fields.time(RequestField.until)
+        filter.present = try fields.time(RequestField.present)
+        filter.openOnly = try fields.bool(RequestField.open) ?? false
+        filter.limit = try fields.integer(RequestField.limit, minimum: 1).map { Int($0) }
+        if let order = try fields.string(RequestField.order) {
             guard let parsed = RecordFilter.Order(rawValue: order) else {
                 throw .invalid("\"order\" must be \"asc\" or \"desc\"")
             }
@@ -186,22 +190,22 @@ public enum ProtocolRequest: Sendable, Hashable {
 
     private static func decodeQuery(_ fields: inout Fields, allowsLimit: Bool) throws(ProtocolError) -> RecordFilter {
         var query = RecordFilter()
-        query.user = try fields.string("user")
-        if let name = try fields.string("signal") {
+        query.user = try fields.string(RequestField.user)
+        if let name = try fields.string(RequestField.signal) {
             guard let signal = AuthSignal(name: name) else {
                 throw .invalid("unknown signal; expected a signal name or login, logout, failed")
             }
             query.signal = signal
         }
-        query.sender = try fields.string("sender")
-        query.remoteAddr = try fields.string("remote_addr")
-        query.since = try fields.time("since")
-        query.until = try fields.time("until")
-        query.afterSeq = try fields.integer("after_seq", minimum: 0)
-        if allowsLimit, let limit = try fields.integer("limit", minimum: 1) {
+        query.sender = try fields.string(RequestField.sender)
+        query.remoteAddr = try fields.string(RequestField.remoteAddr)
+        query.since = try fields.time(RequestField.since)
+        query.until = try fields.time(RequestField.until)
+        query.afterSeq = try fields.integer(RequestField.afterSeq, minimum: 0)
+        if allowsLimit, let limit = try fields.integer(RequestField.limit, minimum: 1) {
             query.limit = Int(limit)
         }
-        if let order = try fields.string("order") {
+        if let order = try fields.string(RequestField.order) {
             switch order {
             case "asc": query.order = .ascending
             case "desc" where allowsLimit: query.order = .descending
@@ -212,6 +216,46 @@ public enum ProtocolRequest: Sendable, Hashable {
     }
 }
 
+/// A field's name in a protocol object: a string, or a ``RequestField``.
+protocol FieldName {
+    /// The name as the wire spells it.
+    var fieldName: String { get }
+}
+
+extension String: FieldName {
+    var fieldName: String { self }
+}
+
+/// Every field of every request, named once: the decoder reads them, the encoder writes them, and
+/// ``accepted(by:)`` lists them in the error for an unknown one.
+public enum RequestField: String, Sendable, CaseIterable, FieldName {
+    case op, signal, sender, user, request, credentials, time, id
+    case remoteAddr = "remote_addr", since, until
+    case afterSeq = "after_seq"
+    case limit, order, from, to, value
+    case senderUID = "sender_uid"
+    case present, open
+    case failedOnly = "failed_only"
+
+    var fieldName: String { rawValue }
+
+    /// The fields each op takes, `op` first.
+    static let byOp: [String: [RequestField]] = [
+        "emit": [.op, .signal, .sender, .user, .request, .credentials, .time, .id],
+        "query": [.op, .user, .signal, .sender, .remoteAddr, .since, .until, .afterSeq, .limit, .order],
+        "follow": [.op, .user, .signal, .sender, .remoteAddr, .since, .until, .afterSeq, .order],
+        "stats": [.op],
+        "verify": [.op, .from, .to],
+        "ping": [.op],
+        "hash": [.op, .value, .senderUID],
+        "sessions": [.op, .user, .since, .until, .present, .open, .limit, .order],
+        "accounts": [.op, .user, .failedOnly],
+    ]
+
+    /// The fields `op` takes.
+    public static func accepted(by op: String) -> [RequestField] { byOp[op] ?? [.op] }
+}
+
 /// A protocol object's fields (a request, a record, an answer), taken one by one so that unknown
 /// ones can be reported; each error names the field, never its value.
 struct Fields {
@@ -220,66 +264,66 @@ struct Fields {
     init(_ object: JSONObject) { remaining = object }
 
     /// A string field; `null` counts as absent.
-    mutating func string(_ key: String) throws(ProtocolError) -> String? {
-        switch remaining.removeValue(forKey: key) {
+    mutating func string(_ key: some FieldName) throws(ProtocolError) -> String? {
+        switch remaining.removeValue(forKey: key.fieldName) {
         case nil, .null?: return nil
         case .string(let text)?: return text
-        default: throw .invalid("\"\(key)\" must be a string")
+        default: throw .invalid("\"\(key.fieldName)\" must be a string")
         }
     }
 
     /// A name-like string: non-empty (unless allowed), at most 256 bytes, no control characters.
-    mutating func name(_ key: String, allowsEmpty: Bool = false) throws(ProtocolError) -> String? {
+    mutating func name(_ key: some FieldName, allowsEmpty: Bool = false) throws(ProtocolError) -> String? {
         guard let text = try string(key) else { return nil }
-        if text.isEmpty && !allowsEmpty { throw .invalid("\"\(key)\" must not be empty") }
+        if text.isEmpty && !allowsEmpty { throw .invalid("\"\(key.fieldName)\" must not be empty") }
         if text.utf8.count > WireProtocol.maximumNameBytes {
-            throw .invalid("\"\(key)\" is longer than \(WireProtocol.maximumNameBytes) bytes")
+            throw .invalid("\"\(key.fieldName)\" is longer than \(WireProtocol.maximumNameBytes) bytes")
         }
         if text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            throw .invalid("\"\(key)\" must not contain control characters")
+            throw .invalid("\"\(key.fieldName)\" must not contain control characters")
         }
         return text
     }
 
-    mutating func bool(_ key: String) throws(ProtocolError) -> Bool? {
-        switch remaining.removeValue(forKey: key) {
+    mutating func bool(_ key: some FieldName) throws(ProtocolError) -> Bool? {
+        switch remaining.removeValue(forKey: key.fieldName) {
         case nil, .null?: return nil
         case .bool(let value)?: return value
-        default: throw .invalid("\"\(key)\" must be true or false")
+        default: throw .invalid("\"\(key.fieldName)\" must be true or false")
         }
     }
 
-    mutating func object(_ key: String) throws(ProtocolError) -> JSONObject? {
-        switch remaining.removeValue(forKey: key) {
+    mutating func object(_ key: some FieldName) throws(ProtocolError) -> JSONObject? {
+        switch remaining.removeValue(forKey: key.fieldName) {
         case nil, .null?: return nil
         case .object(let members)?: return members
-        default: throw .invalid("\"\(key)\" must be an object")
+        default: throw .invalid("\"\(key.fieldName)\" must be an object")
         }
     }
 
     /// A number field, integer or not, of at least 0.
-    mutating func nonNegativeNumber(_ key: String) throws(ProtocolError) -> Double? {
-        switch remaining.removeValue(forKey: key) {
+    mutating func nonNegativeNumber(_ key: some FieldName) throws(ProtocolError) -> Double? {
+        switch remaining.removeValue(forKey: key.fieldName) {
         case nil, .null?: return nil
         case let value? where (value.numberValue ?? -1) >= 0: return value.numberValue
-        default: throw .invalid("\"\(key)\" must be a number of at least 0")
+        default: throw .invalid("\"\(key.fieldName)\" must be a number of at least 0")
         }
     }
 
     /// An array field.
-    mutating func array(_ key: String) throws(ProtocolError) -> [JSONValue]? {
-        switch remaining.removeValue(forKey: key) {
+    mutating func array(_ key: some FieldName) throws(ProtocolError) -> [JSONValue]? {
+        switch remaining.removeValue(forKey: key.fieldName) {
         case nil, .null?: return nil
         case .array(let elements)?: return elements
-        default: throw .invalid("\"\(key)\" must be an array")
+        default: throw .invalid("\"\(key.fieldName)\" must be an array")
         }
     }
 
-    mutating func integer(_ key: String, minimum: Int64) throws(ProtocolError) -> Int64? {
-        switch remaining.removeValue(forKey: key) {
+    mutating func integer(_ key: some FieldName, minimum: Int64) throws(ProtocolError) -> Int64? {
+        switch remaining.removeValue(forKey: key.fieldName) {
         case nil, .null?: return nil
         case .int(let value)? where value >= minimum: return value
-        default: throw .invalid("\"\(key)\" must be an integer of at least \(minimum)")
+        default: throw .invalid("\"\(key.fieldName)\" must be an integer of at least \(minimum)")
         }
     }
 
@@ -289,9 +333,9 @@ struct Fields {
         return value
     }
 
-    mutating func time(_ key: String) throws(ProtocolError) -> Date? {
+    mutating func time(_ key: some FieldName) throws(ProtocolError) -> Date? {
         guard let text = try string(key) else { return nil }
-        guard let date = RFC3339.parse(text) else { throw .invalid("\"\(key)\" must be an RFC 3339 time") }
+        guard let date = RFC3339.parse(text) else { throw .invalid("\"\(key.fieldName)\" must be an RFC 3339 time") }
         return date
     }
 
@@ -299,19 +343,9 @@ struct Fields {
     /// which could be a secret typed in the wrong place.
     func rejectUnknown(op: String) throws(ProtocolError) {
         guard !remaining.isEmpty else { return }
-        let accepted = Self.fields[op, default: ["op"]].joined(separator: ", ")
+        let accepted = RequestField.accepted(by: op).map(\.rawValue).joined(separator: ", ")
         throw .invalid("unknown field for \(op); its fields are \(accepted)")
     }
-
-    static let fields: [String: [String]] = [
-        "emit": ["op", "signal", "sender", "user", "request", "credentials", "time", "id"],
-        "query": ["op", "user", "signal", "sender", "remote_addr", "since", "until", "after_seq", "limit", "order"],
-        "follow": ["op", "user", "signal", "sender", "remote_addr", "since", "until", "after_seq", "order"],
-        "verify": ["op", "from", "to"],
-        "hash": ["op", "value", "sender_uid"],
-        "sessions": ["op", "user", "since", "until", "present", "open", "limit", "order"],
-        "accounts": ["op", "user", "failed_only"],
-    ]
 }
 
 /// Encodes protocol answers: one JSON object per line, keys sorted.
