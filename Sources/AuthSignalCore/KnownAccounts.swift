@@ -29,6 +29,9 @@ public final class KnownAccounts: Sendable {
     public let lifetime: Duration
     /// The most names remembered.
     public let capacity: Int
+    /// Whether an uncached look-up may wait (on sssd, LDAP…): then callers that must not block
+    /// ask ``cachedAnswer(_:)`` first and look up elsewhere.
+    public let lookUpMayBlock: Bool
     private let passwdPath: String
     private let lookUp: @Sendable (String) -> Bool
     private let state = Mutex(State())
@@ -83,11 +86,15 @@ public final class KnownAccounts: Sendable {
     ///   - lifetime: how long an answer is kept while the file is unchanged.
     ///   - capacity: the most names remembered.
     ///   - passwdPath: the account file whose changes clear the cache.
+    ///   - lookUpMayBlock: whether `lookUp` may wait; by default, whether NSS's `passwd` sources
+    ///     include one that is not local (``NameServiceSwitch``).
     ///   - lookUp: the uncached question; by default `getpwnam`.
     public init(
         lifetime: Duration = .seconds(30), capacity: Int = 16384, passwdPath: String = "/etc/passwd",
+        lookUpMayBlock: Bool = NameServiceSwitch.mayBlock("passwd"),
         lookUp: @escaping @Sendable (String) -> Bool = Redactor.systemHasAccount
     ) {
+        self.lookUpMayBlock = lookUpMayBlock
         self.lifetime = lifetime
         self.capacity = max(capacity, 2)
         self.passwdPath = passwdPath

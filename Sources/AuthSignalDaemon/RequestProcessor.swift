@@ -97,8 +97,9 @@ package final class RequestProcessor: Sendable {
     /// returns the ticket that completes when the record is durable.
     package struct Emit: Sendable {
         /// Whether ``dispatch`` may block: redaction must ask NSS about a name the account cache
-        /// does not answer (with sssd or LDAP that can take seconds), so it is to run off the
-        /// event loop.
+        /// does not answer, and NSS has a source that may wait (sssd or LDAP can take seconds),
+        /// so it is to run off the event loop. With local sources only (`files`, `systemd`) the
+        /// look-up answers at once and runs in place.
         package let mayBlock: Bool
         /// Redacts and sends; call once, in the order the source sent its emits.
         package let dispatch: @Sendable () -> AppendTicket
@@ -141,9 +142,9 @@ package final class RequestProcessor: Sendable {
         case .emit(let event):
             let runtime = self.runtime
             let receivers = self.receivers
-            let mayBlock = runtime.redactor.accountNames(in: event).contains {
-                runtime.accounts.cachedAnswer($0) == nil
-            }
+            let mayBlock =
+                runtime.accounts.lookUpMayBlock
+                && runtime.redactor.accountNames(in: event).contains { runtime.accounts.cachedAnswer($0) == nil }
             return .emit(
                 Emit(mayBlock: mayBlock) { receivers.dispatch(runtime.redactor.redact(event, peer: peer.credentials)) })
         case .query(let filter):

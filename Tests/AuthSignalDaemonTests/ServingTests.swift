@@ -91,4 +91,24 @@ struct ServingTests {
         #expect(try await harness.records().map(\.user) == ["alice"])
         try await harness.close()
     }
+
+    @Test(arguments: [false, true])
+    func anUncachedNameRunsElsewhereOnlyWhenNSSMayWait(_ sourcesMayWait: Bool) async throws {
+        let accounts = KnownAccounts(lookUpMayBlock: sourcesMayWait) { _ in false }
+        let harness = try DaemonHarness(accounts: accounts)
+        let failed = Array(Answer.emit("someone-new", signal: "user_login_failed").utf8)
+        guard case .emit(let first) = harness.processor.serve(failed, peer: Self.root, from: .connection).work else {
+            Issue.record("not an emit")
+            return
+        }
+        #expect(first.mayBlock == sourcesMayWait)
+        _ = try await first.dispatch().value
+        // Now the cache knows the name: nothing left to wait for.
+        guard case .emit(let again) = harness.processor.serve(failed, peer: Self.root, from: .connection).work else {
+            Issue.record("not an emit")
+            return
+        }
+        #expect(!again.mayBlock)
+        try await harness.close()
+    }
 }

@@ -79,7 +79,7 @@ struct SlowLookUpTests {
 
     @Test func aFailedLoginWhoseNameTakesSecondsHoldsUpNoOtherConnectionAndKeepsItsOrder() async throws {
         let lookingUp = Atomic<Bool>(false)
-        let accounts = KnownAccounts { name in
+        let accounts = KnownAccounts(lookUpMayBlock: true) { name in
             if name == "slow-name" {
                 lookingUp.store(true, ordering: .relaxed)
                 Thread.sleep(forTimeInterval: Self.slowLookUp)
