@@ -200,10 +200,24 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),
+        // The spawned tests' helpers (a daemon process, a socket client, the CLI, PAM services)
+        // and the one serialized suite every spawned test of every target runs in.
+        .target(
+            name: "SpawnSupport",
+            dependencies: ["TestSupport", "AuthSignalCore"],
+            path: "Tests/SpawnSupport",
+            swiftSettings: strictSettings
+        ),
+        // The CLI, the PAM hook and module, and the tools around them, against real processes.
+        .testTarget(
+            name: "AuthSignalCLITests",
+            dependencies: ["SpawnSupport", "TestSupport", "AuthSignalClient", "AuthSignalCore"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AuthSignalDaemonTests",
             dependencies: [
-                "TestSupport", "AuthSignalClient", "AuthSignalCore", "AuthSignalDaemon", "AuditStore",
+                "TestSupport", "SpawnSupport", "AuthSignalClient", "AuthSignalCore", "AuthSignalDaemon", "AuditStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -24,7 +24,6 @@ public struct UserLoggedIn: Sendable, Hashable {
     /// The account that logged in.
     public var user: String { event.user ?? "" }
 
-    /// Creates the payload.
     public init(_ event: RedactedEvent) { self.event = event }
 }
 
@@ -37,7 +36,6 @@ public struct UserLoggedOut: Sendable, Hashable {
     /// The account that logged out, when known.
     public var user: String? { event.user }
 
-    /// Creates the payload.
     public init(_ event: RedactedEvent) { self.event = event }
 }
 
@@ -50,7 +48,6 @@ public struct UserLoginFailed: Sendable, Hashable {
     /// What the source knows of the request, if anything.
     public var request: JSONObject? { event.request }
 
-    /// Creates the payload.
     public init(_ event: RedactedEvent) { self.event = event }
 }
 
@@ -80,7 +77,6 @@ public struct PreInit: Sendable {
     /// The values the instance is built from.
     public var values: any Sendable
 
-    /// Creates the payload.
     public init(values: any Sendable) { self.values = values }
 }
 
@@ -89,7 +85,6 @@ public struct PostInit: Sendable {
     /// The new instance.
     public var instance: any Sendable
 
-    /// Creates the payload.
     public init(instance: any Sendable) { self.instance = instance }
 }
 
@@ -104,7 +99,6 @@ public struct PreSave: Sendable {
     /// The fields being updated; `nil` for all of them.
     public var updateFields: Set<String>?
 
-    /// Creates the payload.
     public init(instance: any Sendable, raw: Bool = false, using: String, updateFields: Set<String>? = nil) {
         self.instance = instance
         self.raw = raw
@@ -126,7 +120,6 @@ public struct PostSave: Sendable {
     /// The fields updated; `nil` for all of them.
     public var updateFields: Set<String>?
 
-    /// Creates the payload.
     public init(
         instance: any Sendable, created: Bool, raw: Bool = false, using: String,
         updateFields: Set<String>? = nil
@@ -148,7 +141,6 @@ public struct ModelDeletion: Sendable {
     /// What started the deletion, such as `"retention"`.
     public var origin: String
 
-    /// Creates the payload.
     public init(instance: any Sendable, using: String, origin: String) {
         self.instance = instance
         self.using = using
@@ -191,7 +183,6 @@ public struct Migration: Sendable, Hashable {
     /// The migrations about to be applied (pre) or just applied (post), in order.
     public var plan: [String]
 
-    /// Creates the payload.
     public init(using: String, plan: [String]) {
         self.using = using
         self.plan = plan
@@ -248,7 +239,6 @@ public struct RequestStarted: Sendable, Hashable {
     /// The request.
     public var request: RequestContext
 
-    /// Creates the payload.
     public init(request: RequestContext) { self.request = request }
 }
 
@@ -259,7 +249,6 @@ public struct RequestFinished: Sendable, Hashable {
     /// Whether the final answer was `"ok": true`.
     public var ok: Bool
 
-    /// Creates the payload.
     public init(request: RequestContext, ok: Bool) {
         self.request = request
         self.ok = ok
@@ -273,7 +262,6 @@ public struct GotRequestException: Sendable {
     /// Why it was rejected or failed.
     public var error: any Error
 
-    /// Creates the payload.
     public init(request: RequestContext?, error: any Error) {
         self.request = request
         self.error = error
@@ -294,7 +282,6 @@ public struct SettingChanged: Sendable, Hashable {
     /// `true` when the value is applied, `false` when a previous value is restored.
     public var enter: Bool
 
-    /// Creates the payload.
     public init(setting: String, value: String?, enter: Bool) {
         self.setting = setting
         self.value = value
@@ -324,7 +311,6 @@ public struct ConnectionCreated: Sendable {
     /// The connection itself.
     public var connection: any DatabaseConnection
 
-    /// Creates the payload.
     public init(vendor: String = "sqlite", path: String, isWriter: Bool, connection: any DatabaseConnection) {
         self.vendor = vendor
         self.path = path

@@ -1,8 +1,9 @@
 import Foundation
 import Glibc
+import SpawnSupport
 import Testing
 
-extension DaemonTests {
+extension SpawnedTests {
     /// Hostile and broken input: each case gets a clear error (or a closed connection for what cannot
     /// be framed), and afterwards the daemon still serves a well-behaved client on another connection.
     @Suite struct BadInputTests {

@@ -1,4 +1,5 @@
 import AuthSignalCore
+import SpawnSupport
 import Testing
 
 /// Hostile and broken request lines, in process (``DaemonHarness``): each gets a clear error in

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOEmbedded
+import SpawnSupport
 import Synchronization
 import TestSupport
 import Testing

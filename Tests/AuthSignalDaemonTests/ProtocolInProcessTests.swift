@@ -1,5 +1,6 @@
 import AuthSignalCore
 import Foundation
+import SpawnSupport
 import Testing
 
 @testable import AuthSignalDaemon

@@ -1,9 +1,10 @@
 import Foundation
 import Glibc
+import SpawnSupport
 import TestSupport
 import Testing
 
-extension DaemonTests {
+extension SpawnedTests {
     /// Every op and error code against the real daemon on a real socket and database.
     @Suite struct ProtocolTests {
         @Test func errorCodes() throws {

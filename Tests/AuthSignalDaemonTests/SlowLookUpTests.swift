@@ -5,6 +5,7 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
+import SpawnSupport
 import Synchronization
 import TestSupport
 import Testing

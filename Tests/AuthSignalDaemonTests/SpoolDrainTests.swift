@@ -4,6 +4,7 @@ import AuthSignalCore
 import Foundation
 import Glibc
 import Logging
+import SpawnSupport
 import Synchronization
 import TestSupport
 import Testing

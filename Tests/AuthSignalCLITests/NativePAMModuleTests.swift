@@ -1,6 +1,7 @@
 import AuthSignalCore
 import Foundation
 import Glibc
+import SpawnSupport
 import Synchronization
 import TestSupport
 import Testing
@@ -22,7 +23,7 @@ func nativeModule() throws -> String {
     }
 }
 
-extension DaemonTests {
+extension SpawnedTests {
     /// `pam_authsignal.so` through real PAM (pamtester): the same events as the pam_exec hook, and
     /// recorded where the hook was not — under the limits and signals of the user who starts a
     /// setuid PAM application (issue 24, item 7).

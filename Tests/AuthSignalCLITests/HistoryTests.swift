@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SpawnSupport
 import TestSupport
 import Testing
 
@@ -60,7 +61,7 @@ private func anchoredDaemon(count: Int, anchorEvery: Int, prefix: String) throws
     return daemon
 }
 
-extension DaemonTests {
+extension SpawnedTests {
     @Suite struct HistoryTests {
         @Test func offlineDatabaseQueryAndVerifyAgainstJournalAnchors() throws {
             let tag = runTag()

@@ -1,6 +1,7 @@
 import AuthSignalCore
 import Foundation
 import Glibc
+import SpawnSupport
 import TestSupport
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
 
-extension DaemonTests {
+extension SpawnedTests {
     /// The tools admins already run, for real: Debian's fail2ban and Prometheus tools against a
     /// real daemon writing to a real journald (docs/fail2ban.md, docs/metrics.md).
     @Suite struct ToolIntegrationTests {
@@ -112,7 +113,7 @@ extension DaemonTests {
     }
 }
 
-extension DaemonTests.ToolIntegrationTests {
+extension SpawnedTests.ToolIntegrationTests {
     /// `stats --format prometheus --output` writes a file that promtool accepts, whose counts
     /// are the daemon's, and that Debian's node_exporter serves through its textfile collector;
     /// a daemon that does not answer leaves `authsignal_up 0`.
@@ -173,7 +174,7 @@ extension DaemonTests.ToolIntegrationTests {
     }
 }
 
-extension DaemonTests.ToolIntegrationTests {
+extension SpawnedTests.ToolIntegrationTests {
     /// Debian's crowdsec replays this run's failures from the journal through the shipped parser
     /// and scenarios: a brute force from one address, one password tried on five accounts from one
     /// address, and one password on five accounts from five addresses each raise their alerts, and

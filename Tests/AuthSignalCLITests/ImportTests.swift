@@ -1,9 +1,10 @@
 import AuthSignalCore
 import Foundation
+import SpawnSupport
 import TestSupport
 import Testing
 
-extension DaemonTests {
+extension SpawnedTests {
     /// `authsignal import` of real utmp files made by util-linux's `utmpdump -r`: sessions and
     /// failures with their original times, reboots, malformed records reported and skipped, and
     /// a second import storing nothing.

@@ -1,9 +1,10 @@
 import Foundation
 import Glibc
+import SpawnSupport
 import TestSupport
 import Testing
 
-extension DaemonTests {
+extension SpawnedTests {
     /// The README's two-minute tour, each command as printed, against the daemon `scripts/start`
     /// configures (`scripts/dev-config`): the README cannot drift from the product.
     @Suite struct ReadmeTourTests {

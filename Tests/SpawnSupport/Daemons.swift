@@ -1,35 +1,36 @@
 import AuthSignalCore
-import Foundation
+public import Foundation
 import Glibc
 import Synchronization
-import TestSupport
-import Testing
+public import TestSupport
+public import Testing
 
 /// Daemons shared by a suite, killed when the test process exits.
 let sharedDaemons = Mutex<[Int32]>([])
 
-/// Every suite of this target runs inside this one, one test at a time: the tests block their
-/// thread on real sockets and processes, and in parallel they would take every thread of the
-/// cooperative pool (two on a two-core machine) from the other test targets.
-@Suite(.serialized) enum DaemonTests {}
+/// Every test that spawns the daemon or the CLI runs inside this suite, one at a time, whichever
+/// test target it is in (the daemon's, the CLI's): these tests block their thread on real sockets
+/// and processes, and in parallel they would take every thread of the cooperative pool (two on a
+/// two-core machine) from the in-process tests.
+@Suite(.serialized) public enum SpawnedTests {}
 
 /// The binaries built next to the tests.
-let buildDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-let daemonPath = buildDirectory + "/authsignald"
+public let buildDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+public let daemonPath = buildDirectory + "/authsignald"
 
 /// A real authsignald process with its own configuration, socket, database and key.
-final class DaemonUnderTest: @unchecked Sendable {
-    let directory: TemporaryDirectory
-    let socketPath: String
-    let databasePath: String
-    let keyPath: String
-    let configPath: String
-    let logPath: String
-    let spoolPath: String
-    private(set) var process: Process?
+public final class DaemonUnderTest: @unchecked Sendable {
+    public let directory: TemporaryDirectory
+    public let socketPath: String
+    public let databasePath: String
+    public let keyPath: String
+    public let configPath: String
+    public let logPath: String
+    public let spoolPath: String
+    public private(set) var process: Process?
     /// When the daemon was last started: with ``pid`` it tells this daemon's journal entries from
     /// those of an earlier process that had the same id (ids wrap after `pid_max`, 32768 here).
-    private(set) var startedAt = Date.distantPast
+    public private(set) var startedAt = Date.distantPast
     /// A command prefix to run the daemon under (`unshare`, `systemd-socket-activate`, …).
     private let wrapper: [String]
 
@@ -37,7 +38,7 @@ final class DaemonUnderTest: @unchecked Sendable {
     /// directory, then `extra`) and starts the daemon.
     /// - Parameter killAtExit: for a daemon shared by a whole suite (never deinitialized): kill
     ///   it when the test process exits.
-    init(extra: String = "", wrapper: [String] = [], start: Bool = true, killAtExit: Bool = false) throws {
+    public init(extra: String = "", wrapper: [String] = [], start: Bool = true, killAtExit: Bool = false) throws {
         directory = try TemporaryDirectory()
         socketPath = directory.path + "/authsignald.sock"
         databasePath = directory.path + "/audit.db"
@@ -55,7 +56,7 @@ final class DaemonUnderTest: @unchecked Sendable {
     }
 
     /// Replaces the configuration file.
-    func writeConfig(extra: String) throws {
+    public func writeConfig(extra: String) throws {
         let text = """
             [Socket]
             Path=\(socketPath)
@@ -77,7 +78,7 @@ final class DaemonUnderTest: @unchecked Sendable {
     }
 
     /// Starts the daemon and waits until it answers `ping`.
-    func start() throws {
+    public func start() throws {
         let process = Process()
         // The shell appends output to the log and execs the command: no descriptor of the test
         // process is handed over (Foundation would close a FileHandle's descriptor twice).
@@ -107,14 +108,14 @@ final class DaemonUnderTest: @unchecked Sendable {
     }
 
     /// The process id of the daemon itself (not of a wrapper).
-    var pid: Int32 { process?.processIdentifier ?? 0 }
+    public var pid: Int32 { process?.processIdentifier ?? 0 }
 
     /// Sends `signal` to the daemon.
-    func signal(_ signal: Int32) { if let process { kill(process.processIdentifier, signal) } }
+    public func signal(_ signal: Int32) { if let process { kill(process.processIdentifier, signal) } }
 
     /// Waits for the daemon to exit and returns its status.
     @discardableResult
-    func waitForExit(timeout: TimeInterval = 60) -> Int32? {
+    public func waitForExit(timeout: TimeInterval = 60) -> Int32? {
         guard let process else { return nil }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning, Date() < deadline { usleep(10_000) }
@@ -123,13 +124,13 @@ final class DaemonUnderTest: @unchecked Sendable {
 
     /// SIGTERM, then waits; returns the exit status.
     @discardableResult
-    func stop() -> Int32? {
+    public func stop() -> Int32? {
         signal(SIGTERM)
         return waitForExit()
     }
 
     /// Everything the daemon wrote to stdout and stderr.
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     deinit {
         if let process, process.isRunning {
@@ -139,18 +140,18 @@ final class DaemonUnderTest: @unchecked Sendable {
     }
 }
 
-struct DaemonTestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct DaemonTestError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A blocking protocol client on a real Unix socket, with a receive timeout. Sendable so that an
 /// async test can hand it to `onThread`; it is used by one thread at a time.
-final class Client: @unchecked Sendable {
-    let fd: Int32
+public final class Client: @unchecked Sendable {
+    public let fd: Int32
     private var pending: [UInt8] = []
 
-    init(_ path: String, timeoutSeconds: Int = 30) throws {
+    public init(_ path: String, timeoutSeconds: Int = 30) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw DaemonTestError("socket: \(errno)") }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -167,7 +168,7 @@ final class Client: @unchecked Sendable {
     deinit { close(fd) }
 
     /// Writes all of `bytes`.
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes {
@@ -178,13 +179,13 @@ final class Client: @unchecked Sendable {
         }
     }
 
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
+    public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
     /// Closes the sending side (the daemon sees end of input).
-    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     /// The next line without its newline; `nil` at end of stream.
-    func readLine() throws -> String? {
+    public func readLine() throws -> String? {
         while true {
             if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: pending[..<newline], as: UTF8.self)
@@ -200,7 +201,7 @@ final class Client: @unchecked Sendable {
     }
 
     /// Reads the lines answering one request: record lines, then the final line with "ok".
-    func answer() throws -> [String] {
+    public func answer() throws -> [String] {
         var lines: [String] = []
         while let line = try readLine() {
             lines.append(line)
@@ -210,19 +211,19 @@ final class Client: @unchecked Sendable {
     }
 
     /// Sends one request line and returns its answer.
-    func request(_ json: String) throws -> [String] {
+    public func request(_ json: String) throws -> [String] {
         try send(json + "\n")
         return try answer()
     }
 
     /// Sends one request and returns its final line as an object.
-    func final(_ json: String) throws -> [String: Any] {
+    public func final(_ json: String) throws -> [String: Any] {
         try object(try request(json).last!)
     }
 }
 
 /// Parses one JSON object line.
-func object(_ line: String) throws -> [String: Any] {
+public func object(_ line: String) throws -> [String: Any] {
     guard let value = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
         throw DaemonTestError("not an object: \(line)")
     }
@@ -230,12 +231,12 @@ func object(_ line: String) throws -> [String: Any] {
 }
 
 /// The error code of an answer line, if it is an error.
-func errorCode(_ line: String) -> String? {
+public func errorCode(_ line: String) -> String? {
     ((try? object(line))?["error"] as? [String: Any])?["code"] as? String
 }
 
 /// An emit request line.
-func emitLine(
+public func emitLine(
     _ signal: String = "user_logged_in", sender: String = "sshd", user: String? = "alice", id: String? = nil,
     request: String? = nil, credentials: String? = nil
 ) -> String {
@@ -248,10 +249,10 @@ func emitLine(
 }
 
 /// Whether the tests run as root (account switching, namespaces).
-var isRoot: Bool { geteuid() == 0 }
+public var isRoot: Bool { geteuid() == 0 }
 
 /// Checks that a fresh, well-behaved client is still served.
-func expectServes(_ daemon: DaemonUnderTest, sourceLocation: SourceLocation = #_sourceLocation) throws {
+public func expectServes(_ daemon: DaemonUnderTest, sourceLocation: SourceLocation = #_sourceLocation) throws {
     let client = try Client(daemon.socketPath)
     let answer = try client.final(emitLine(user: "probe"))
     #expect(answer["ok"] as? Bool == true, "daemon no longer serves: \(answer)", sourceLocation: sourceLocation)
