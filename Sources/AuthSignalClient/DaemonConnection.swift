@@ -21,16 +21,17 @@ package final class SocketTransport: DaemonTransport {
     /// Connects to the socket at `path`; with a `deadline`, this and every later call fail with
     /// ``ClientError/timedOut(_:)`` once it has passed, whatever the daemon does.
     package init(path: String, deadline: ContinuousClock.Instant? = nil) throws(ClientError) {
-        self.deadline = deadline
+        // The descriptor becomes `fd` only once connected: a class whose stored properties are
+        // all set runs its deinit when its init throws, which would close it a second time.
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
-        fd = socket(AF_UNIX, deadline == nil ? type : type | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { throw .cannotConnect(path, String(cString: strerror(errno))) }
+        let descriptor = socket(AF_UNIX, deadline == nil ? type : type | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard descriptor >= 0 else { throw .cannotConnect(path, String(cString: strerror(errno))) }
         while true {
-            guard let result = withUnixAddress(path, { connect(fd, $0, $1) }) else {
-                close(fd)
+            guard let result = withUnixAddress(path, { connect(descriptor, $0, $1) }) else {
+                close(descriptor)
                 throw .cannotConnect(path, "path too long")
             }
-            if result == 0 { return }
+            if result == 0 { break }
             let code = errno
             // A Unix socket whose backlog is full refuses a non-blocking connect with EAGAIN
             // (nothing to wait on): try again until the deadline.
@@ -38,10 +39,12 @@ package final class SocketTransport: DaemonTransport {
                 usleep(2000)
                 continue
             }
-            close(fd)
+            close(descriptor)
             if code == EAGAIN, deadline != nil { throw .timedOut("connecting (the daemon accepts nothing)") }
             throw .cannotConnect(path, String(cString: strerror(code)))
         }
+        fd = descriptor
+        self.deadline = deadline
     }
 
     deinit { close(fd) }

@@ -152,17 +152,21 @@ public final class Client: @unchecked Sendable {
     private var pending: [UInt8] = []
 
     public init(_ path: String, timeoutSeconds: Int = 30) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw DaemonTestError("socket: \(errno)") }
+        // The descriptor becomes `fd` only once connected: a class whose stored properties are
+        // all set runs its deinit when its init throws, and a second close(2) of a number another
+        // thread has since reused (a database, another test's socket) breaks that thread.
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw DaemonTestError("socket: \(errno)") }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let result = withUnixAddress(path) { connect(fd, $0, $1) }
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let result = withUnixAddress(path) { connect(descriptor, $0, $1) }
         guard result == 0 else {
             let code = errno
-            close(fd)
+            close(descriptor)
             throw DaemonTestError("connect \(path): \(String(cString: strerror(code)))")
         }
+        fd = descriptor
     }
 
     deinit { close(fd) }
