@@ -4,7 +4,7 @@ import Testing
 @testable import AuthSignalDaemon
 
 /// `[Access]` and the keyed-hash rate limit as values: no socket, no daemon.
-@Suite("Access policy and look-up limits")
+@Suite("Access policy, look-up and refusal-log limits")
 struct AccessUnitTests {
     static func peer(_ uid: UInt32, groups: Set<UInt32> = []) -> PeerIdentity {
         PeerIdentity(credentials: PeerCredentials(uid: uid, gid: groups.first ?? uid, pid: 1), groups: groups)
@@ -69,5 +69,32 @@ struct AccessUnitTests {
         // Once the first look-up is a minute old, one more is allowed, and only one.
         #expect(lookUps.admit(uid: 1000, now: start + .seconds(60)) == nil)
         #expect(lookUps.admit(uid: 1000, now: start + .seconds(60)) != nil)
+    }
+
+    /// Refusals a client causes are logged within a budget per uid and summarised, so that audit
+    /// entries keep the journal's budget.
+    @Test func refusalLogLimitsEachUidAndSummarises() {
+        let log = RefusalLog(burst: 2, window: .seconds(10))
+        let start = ContinuousClock.now
+        var decisions: [RefusalLog.Decision] = []
+        for offset in 0..<5 {
+            decisions.append(log.record(uid: 1000, code: .forbidden, now: start + .milliseconds(offset)).0)
+        }
+        #expect(decisions == [.log, .log, .suppress, .suppress, .suppress])
+        // Another uid has its own budget.
+        #expect(log.record(uid: 1001, code: .invalidJSON, now: start).0 == .log)
+        #expect(log.flush(now: start + .seconds(5)).isEmpty)
+        // The next window starts with the summary of the last.
+        let (decision, summary) = log.record(uid: 1000, code: .invalidJSON, now: start + .seconds(11))
+        #expect(decision == .log)
+        #expect(summary == RefusalLog.Summary(uid: 1000, suppressed: [.forbidden: 3]))
+        #expect(
+            summary?.message == "3 more refused requests from uid 1000 were not logged one by one (forbidden 3)")
+        _ = log.record(uid: 1000, code: .invalidJSON, now: start + .seconds(11))
+        _ = log.record(uid: 1000, code: .tooLarge, now: start + .seconds(11))
+        // A burst that stopped is summarised by the periodic flush.
+        #expect(
+            log.flush(now: start + .seconds(30)) == [RefusalLog.Summary(uid: 1000, suppressed: [.tooLarge: 1])])
+        #expect(log.flush(now: start + .seconds(60)).isEmpty)
     }
 }

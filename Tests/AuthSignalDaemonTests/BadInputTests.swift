@@ -10,44 +10,6 @@ extension SpawnedTests {
         /// One shared daemon: a bad frame must not affect anyone else, including later tests.
         static let daemon = Result { try DaemonUnderTest(killAtExit: true) }
 
-        @Test func tenMebibyteLineIsTooLargeAndClosesOnlyThatConnection() throws {
-            let daemon = try Self.daemon.get()
-            let bystander = try Client(daemon.socketPath)
-            let client = try Client(daemon.socketPath)
-            let line =
-                Array(#"{"op":"emit","signal":"user_logged_in","sender":"sshd","user":""#.utf8)
-                + [UInt8](repeating: UInt8(ascii: "a"), count: 10 << 20) + Array("\"}\n".utf8)
-            // The daemon answers and closes long before the whole line is sent; the send may fail.
-            try? client.send(line)
-            #expect(errorCode(try #require(try client.readLine())) == "too_large")
-            #expect(try client.readLine() == nil)
-            #expect(try bystander.final(#"{"op":"ping"}"#)["ok"] as? Bool == true)
-            try expectServes(daemon)
-        }
-
-        @Test func lineWithoutNewlineThenEndOfInput() throws {
-            let daemon = try Self.daemon.get()
-            let client = try Client(daemon.socketPath)
-            try client.send(emitLine(user: "truncated"))
-            client.shutdownWrite()
-            #expect(errorCode(try #require(try client.readLine())) == "invalid_request")
-            #expect(try client.readLine() == nil)
-            // The unterminated event was not stored.
-            let query = try Client(daemon.socketPath).request(#"{"op":"query","user":"truncated"}"#)
-            #expect(query.count == 1)
-            try expectServes(daemon)
-        }
-
-        @Test func completeRequestsBeforeEndOfInputAreAnswered() throws {
-            let daemon = try Self.daemon.get()
-            let client = try Client(daemon.socketPath)
-            try client.send(emitLine(user: "half") + "\n" + #"{"op":"ping"}"# + "\n")
-            client.shutdownWrite()
-            #expect(try client.readLine()?.contains(#""ok":true"#) == true)
-            #expect(try client.readLine()?.contains(#""protocol":1"#) == true)
-            #expect(try client.readLine() == nil)
-        }
-
         @Test func thousandConnectionsAtOnce() throws {
             let daemon = try Self.daemon.get()
             var limit = rlimit()

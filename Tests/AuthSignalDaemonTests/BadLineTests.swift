@@ -106,4 +106,43 @@ struct BadLineTests {
         let other = try await harness.exchange([Answer.emit("after-\(input.name.count)")])
         #expect(try Answer.seqs(other).count == 1)
     }
+
+    @Test func aTenMebibyteLineIsTooLargeAndClosesOnlyThatConnection() async throws {
+        let harness = try DaemonHarness()
+        let bystander = try await harness.connect()
+        let connection = try await harness.connect()
+        let line =
+            Array(#"{"op":"emit","signal":"user_logged_in","sender":"sshd","user":""#.utf8)
+            + [UInt8](repeating: UInt8(ascii: "a"), count: 10 << 20) + Array("\"}\n".utf8)
+        try await connection.send(bytes: line)
+        #expect(try Answer.errorCode(try #require(try await connection.lines(1).first)) == "too_large")
+        #expect(await connection.closes())
+        #expect(try await bystander.final(#"{"op":"ping"}"#)["ok"] as? Bool == true)
+        #expect(try await harness.records().isEmpty)
+        try await harness.close()
+    }
+
+    @Test func aLineWithoutNewlineThenEndOfInputIsRefusedAndNotStored() async throws {
+        let harness = try DaemonHarness()
+        let connection = try await harness.connect()
+        try await connection.send(Answer.emit("truncated"))
+        connection.endInput()
+        #expect(try Answer.errorCode(try #require(try await connection.lines(1).first)) == "invalid_request")
+        #expect(await connection.closes())
+        #expect(try await harness.records().isEmpty)
+        try await harness.close()
+    }
+
+    @Test func completeRequestsBeforeEndOfInputAreAnswered() async throws {
+        let harness = try DaemonHarness()
+        let connection = try await harness.connect()
+        try await connection.send(Answer.emit("half") + "\n" + #"{"op":"ping"}"# + "\n")
+        connection.endInput()
+        let answers = try await connection.lines(2)
+        #expect(answers.count == 2)
+        #expect(try Answer.seqs(answers.prefix(1)) == [1])
+        #expect(answers.last?.contains(#""protocol":1"#) == true)
+        #expect(await connection.closes())
+        try await harness.close()
+    }
 }

@@ -1,9 +1,11 @@
 import AuditStore
 import AuthSignalCore
 import Foundation
+import Glibc
 import Logging
 import NIOCore
 import NIOEmbedded
+import NIOPosix
 import SpawnSupport
 import Synchronization
 import TestSupport
@@ -55,6 +57,35 @@ final class DaemonHarness: Sendable {
         }
         try await channel.connect(to: SocketAddress(unixDomainSocketPath: "/harness")).get()
         return Connection(channel: channel, reads: counter)
+    }
+
+    /// The harness's processor behind a real Unix socket anyone may connect to (its directory
+    /// opened to all), served by ``SocketServer`` on one event loop, so that every connection
+    /// shares it; `identify` says who a peer is.
+    func listen(
+        identify: @escaping @Sendable (PeerCredentials) -> PeerIdentity = PeerIdentity.init(credentials:)
+    ) async throws -> Listener {
+        chmod(directory.path, 0o755)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = SocketServer(
+            group: group, processor: processor, logger: Logger(label: "harness"), identify: identify)
+        let path = directory.path + "/authsignald.sock"
+        try await server.start(.path(path, mode: 0o666, group: ""))
+        return Listener(server: server, group: group, path: path)
+    }
+
+    /// A socket ``listen(identify:)`` serves.
+    struct Listener {
+        let server: SocketServer
+        let group: MultiThreadedEventLoopGroup
+        /// The socket's path.
+        let path: String
+
+        /// Closes every connection and the event loop.
+        func stop() async throws {
+            await server.drain(timeout: .seconds(1))
+            try await group.shutdownGracefully()
+        }
     }
 
     /// Sends `requests` (one line each) on a new connection from `uid` and returns the first
@@ -117,6 +148,21 @@ final class DaemonHarness: Sendable {
         /// Writes `bytes` as if the client sent them.
         func send(bytes: [UInt8]) async throws {
             try await channel.writeInbound(ByteBuffer(bytes: bytes))
+        }
+
+        /// Ends the client's side, as a shutdown(2) of its writing half does.
+        func endInput() {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
+
+        /// Whether the handler has closed the connection, within 10 s.
+        func closes() async -> Bool {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while channel.isActive, ContinuousClock.now < deadline {
+                await channel.testingEventLoop.run()
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+            return !channel.isActive
         }
 
         /// The next `count` lines the handler writes (fewer if 10 s pass first).

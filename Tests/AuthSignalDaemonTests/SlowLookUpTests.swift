@@ -24,21 +24,6 @@ struct SlowLookUpTests {
     static let slowUID: UInt32 = 65534
     static let fastUID: UInt32 = 65533
 
-    /// Listens on a socket anyone may connect to, in `harness`'s directory, with one event loop;
-    /// `identify` says who a peer is.
-    static func listen(
-        _ harness: DaemonHarness,
-        identify: @escaping @Sendable (PeerCredentials) -> PeerIdentity = { PeerIdentity(credentials: $0, groups: []) }
-    ) async throws -> (SocketServer, MultiThreadedEventLoopGroup, String) {
-        chmod(harness.directory.path, 0o755)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = SocketServer(
-            group: group, processor: harness.processor, logger: Logger(label: "slow-look-up"), identify: identify)
-        let path = harness.directory.path + "/authsignald.sock"
-        try await server.start(.path(path, mode: 0o666, group: ""))
-        return (server, group, path)
-    }
-
     /// Pings the daemon at `path` from a process of `uid`; returns its answer line.
     static func ping(_ path: String, as uid: UInt32) async throws -> String {
         let script = """
@@ -57,24 +42,23 @@ struct SlowLookUpTests {
     @Test func aPeerWhoseGroupsTakeSecondsHoldsUpNoOtherConnection() async throws {
         let harness = try DaemonHarness()
         let asked = Mutex<[UInt32]>([])
-        let (server, group, path) = try await Self.listen(harness) { credentials in
+        let listener = try await harness.listen { credentials in
             asked.withLock { $0.append(credentials.uid) }
             if credentials.uid == Self.slowUID { Thread.sleep(forTimeInterval: Self.slowLookUp) }
             return PeerIdentity(credentials: credentials, groups: [credentials.gid])
         }
-        async let slow = Self.ping(path, as: Self.slowUID)
+        async let slow = Self.ping(listener.path, as: Self.slowUID)
         try await waitFor("the slow look-up") { asked.withLock { $0.contains(Self.slowUID) } }
         let began = ContinuousClock.now
-        #expect(try await Self.ping(path, as: Self.fastUID).contains(#""daemon":"authsignald""#))
+        #expect(try await Self.ping(listener.path, as: Self.fastUID).contains(#""daemon":"authsignald""#))
         #expect(ContinuousClock.now - began < .seconds(1.5))
         // The slow peer is served once it is known.
         #expect(try await slow.contains(#""daemon":"authsignald""#))
         // Root may do everything: its groups are never asked, so it never waits on NSS.
-        let root = try await onThread { try Client(path).final(Self.ping)["daemon"] as? String }
+        let root = try await onThread { try Client(listener.path).final(Self.ping)["daemon"] as? String }
         #expect(root == "authsignald")
         #expect(asked.withLock { $0 } == [Self.slowUID, Self.fastUID])
-        await server.drain(timeout: .seconds(1))
-        try await group.shutdownGracefully()
+        try await listener.stop()
         try await harness.close()
     }
 
@@ -88,13 +72,13 @@ struct SlowLookUpTests {
             return false
         }
         let harness = try DaemonHarness(accounts: accounts)
-        let (server, group, path) = try await Self.listen(harness)
-        let emitting = try Client(path)
+        let listener = try await harness.listen { PeerIdentity(credentials: $0, groups: []) }
+        let emitting = try Client(listener.path)
         try emitting.send(
             Answer.emit("slow-name", signal: "user_login_failed") + "\n" + Answer.emit("alice") + "\n")
         try await waitFor("the slow look-up") { lookingUp.load(ordering: .relaxed) }
         let began = ContinuousClock.now
-        let answer = try await onThread { try Client(path).final(Self.ping)["daemon"] as? String }
+        let answer = try await onThread { try Client(listener.path).final(Self.ping)["daemon"] as? String }
         #expect(answer == "authsignald")
         #expect(ContinuousClock.now - began < .seconds(1))
         // Both acknowledged, in the order sent, and stored in that order: the login that needed
@@ -104,8 +88,7 @@ struct SlowLookUpTests {
         let records = try await harness.records()
         #expect(records.map(\.signal) == [.userLoginFailed, .userLoggedIn])
         #expect(records.last?.user == "alice")
-        await server.drain(timeout: .seconds(1))
-        try await group.shutdownGracefully()
+        try await listener.stop()
         try await harness.close()
     }
 }

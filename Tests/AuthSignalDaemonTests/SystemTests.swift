@@ -80,48 +80,6 @@ extension SpawnedTests {
             #expect(offline.out == own.out)
         }
 
-        @Test func oneUserCannotTakeEveryConnectionButRootStillConnects() throws {
-            _ = try requireTestAccount()
-            let daemon = try DaemonUnderTest(extra: "[Socket]\nMaxConnectionsPerUser=3\n")
-            // As the test account: hold three connections (each answers a ping), then try a fourth.
-            // The daemon refuses it by answering and closing without reading, which can come
-            // before the ping goes out: the refusal is read all the same, as the CLI does.
-            let script = """
-                import socket, sys
-                held = []
-                for attempt in range(4):
-                    s = socket.socket(socket.AF_UNIX)
-                    s.connect(sys.argv[1])
-                    try:
-                        s.sendall(b'{"op":"ping"}\\n')
-                    except BrokenPipeError:
-                        pass
-                    print(s.makefile().readline().strip(), flush=True)
-                    held.append(s)
-                """
-            func holdAsAccount() throws -> [String] {
-                let run = try runCommand(
-                    "/usr/bin/setpriv",
-                    [
-                        "--reuid=\(testAccount)", "--regid=\(testAccount)", "--init-groups", "--", "/usr/bin/python3",
-                        "-c", script, daemon.socketPath,
-                    ])
-                return run.output.split(separator: "\n").map(String.init)
-            }
-            let lines = try holdAsAccount()
-            #expect(lines.count == 4, "\(lines)")
-            #expect(lines.prefix(3).allSatisfy { $0.contains(#""ok":true"#) }, "\(lines)")
-            #expect(errorCode(lines.last ?? "") == "unavailable")
-            #expect(lines.last?.contains("MaxConnectionsPerUser=3") == true)
-            // Root is not limited.
-            let roots = try (0..<5).map { _ in try Client(daemon.socketPath) }
-            for client in roots { #expect(try client.final(#"{"op":"ping"}"#)["ok"] as? Bool == true) }
-            // The account's connections were counted down when they closed: it may connect again.
-            try waitFor("the account's connections to be released") {
-                try holdAsAccount().prefix(3).allSatisfy { $0.contains(#""ok":true"#) }
-            }
-        }
-
         @Test func unprivilegedAccountIsRefusedOrAllowedPerConfigAndReload() throws {
             let uid = try requireTestAccount()
             let daemon = try DaemonUnderTest(extra: "[Access]\nEmitUsers=\nEmitGroups=\nReadUsers=\nReadGroups=\n")
