@@ -13,7 +13,6 @@ import Synchronization
 final class SocketServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let processor: RequestProcessor
-    private let counters: DaemonCounters
     private let logger: Logger
     private let listener = Mutex<(any Channel)?>(nil)
     private let connections = Mutex<[UInt64: any Channel]>([:])
@@ -30,7 +29,6 @@ final class SocketServer: Sendable {
         self.group = group
         self.identify = identify
         self.processor = processor
-        counters = processor.counters
         self.logger = logger
     }
 
@@ -79,10 +77,10 @@ final class SocketServer: Sendable {
     private func initialize(_ channel: any Channel) -> EventLoopFuture<Void> {
         let connectionID = nextConnection.add(1, ordering: .relaxed).oldValue
         let config = processor.runtime.config
-        let open = counters.connectionOpened()
+        let open = processor.counters.connectionOpened()
         connections.withLock { $0[connectionID] = channel }
         channel.closeFuture.whenComplete { [self] _ in
-            counters.connectionClosed()
+            processor.counters.connectionClosed()
             _ = connections.withLock { $0.removeValue(forKey: connectionID) }
         }
         guard let provider = channel as? any SocketOptionProvider else {

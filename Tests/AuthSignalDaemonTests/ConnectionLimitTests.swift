@@ -13,14 +13,6 @@ struct ConnectionLimitTests {
     /// A user's processes, as the kernel shows them to the daemon.
     static let user: UInt32 = 65534
 
-    /// Runs `script` (python) as `user` against `path`; returns the lines it printed.
-    static func asUser(_ script: String, _ path: String) async throws -> [String] {
-        try await run(
-            "/usr/bin/setpriv",
-            ["--reuid=\(user)", "--regid=\(user)", "--clear-groups", "--", "/usr/bin/python3", "-c", script, path]
-        ).output.split(separator: "\n").map(String.init)
-    }
-
     /// Opens four connections as the user, pings on each, prints each first answer line, and
     /// closes them all at exit. A refused connection is answered and closed before its ping may
     /// go out: the refusal is read all the same.
@@ -41,7 +33,7 @@ struct ConnectionLimitTests {
     @Test func oneUserCannotTakeEveryConnectionButRootStillConnects() async throws {
         let harness = try DaemonHarness { $0.maxConnectionsPerUser = 3 }
         let listener = try await harness.listen()
-        let lines = try await Self.asUser(Self.fourConnections, listener.path)
+        let lines = try await listener.python(Self.fourConnections, as: Self.user)
         #expect(lines.count == 4, "\(lines)")
         #expect(lines.prefix(3).allSatisfy { $0.contains(#""ok":true"#) }, "\(lines)")
         #expect(errorCode(lines.last ?? "") == "unavailable")
@@ -54,7 +46,7 @@ struct ConnectionLimitTests {
         #expect(pings == Array(repeating: true, count: 5))
         // The user's connections were counted down when they closed: it may connect again.
         try await waitFor("the user's connections to be released") { harness.processor.counters.connections == 0 }
-        let again = try await Self.asUser(Self.fourConnections, listener.path)
+        let again = try await listener.python(Self.fourConnections, as: Self.user)
         #expect(again.prefix(3).allSatisfy { $0.contains(#""ok":true"#) }, "\(again)")
         try await listener.stop()
         try await harness.close()
@@ -73,7 +65,7 @@ struct ConnectionLimitTests {
             print("holding", flush=True)
             time.sleep(4)
             """
-        async let holder = Self.asUser(hold, listener.path)
+        async let holder = listener.python(hold, as: Self.user)
         try await waitFor("the user to hold every connection") { harness.processor.counters.connections >= 2 }
         let stored = try await onThread {
             try Client(listener.path).final(emitLine(user: "root-past-the-limit"))["ok"] as? Bool

@@ -81,6 +81,16 @@ final class DaemonHarness: Sendable {
         /// The socket's path.
         let path: String
 
+        /// Runs the python `script` with the socket's path as its argument, in a process of `uid`
+        /// with no groups (`setpriv`): a peer the kernel shows as that user. Returns the lines it
+        /// printed.
+        func python(_ script: String, as uid: UInt32) async throws -> [String] {
+            try await run(
+                "/usr/bin/setpriv",
+                ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--", "/usr/bin/python3", "-c", script, path]
+            ).output.split(separator: "\n").map(String.init)
+        }
+
         /// Closes every connection and the event loop.
         func stop() async throws {
             await server.drain(timeout: .seconds(1))

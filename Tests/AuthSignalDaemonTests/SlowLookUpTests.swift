@@ -24,8 +24,8 @@ struct SlowLookUpTests {
     static let slowUID: UInt32 = 65534
     static let fastUID: UInt32 = 65533
 
-    /// Pings the daemon at `path` from a process of `uid`; returns its answer line.
-    static func ping(_ path: String, as uid: UInt32) async throws -> String {
+    /// Pings the daemon behind `listener` from a process of `uid`; returns its answer.
+    static func ping(_ listener: DaemonHarness.Listener, as uid: UInt32) async throws -> String {
         let script = """
             import socket, sys
             s = socket.socket(socket.AF_UNIX)
@@ -33,10 +33,7 @@ struct SlowLookUpTests {
             s.sendall(b'{"op":"ping"}\\n')
             print(s.makefile().readline().strip())
             """
-        return try await run(
-            "/usr/bin/setpriv",
-            ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/python3", "-c", script, path]
-        ).output
+        return try await listener.python(script, as: uid).joined(separator: "\n")
     }
 
     @Test func aPeerWhoseGroupsTakeSecondsHoldsUpNoOtherConnection() async throws {
@@ -47,10 +44,10 @@ struct SlowLookUpTests {
             if credentials.uid == Self.slowUID { Thread.sleep(forTimeInterval: Self.slowLookUp) }
             return PeerIdentity(credentials: credentials, groups: [credentials.gid])
         }
-        async let slow = Self.ping(listener.path, as: Self.slowUID)
+        async let slow = Self.ping(listener, as: Self.slowUID)
         try await waitFor("the slow look-up") { asked.withLock { $0.contains(Self.slowUID) } }
         let began = ContinuousClock.now
-        #expect(try await Self.ping(listener.path, as: Self.fastUID).contains(#""daemon":"authsignald""#))
+        #expect(try await Self.ping(listener, as: Self.fastUID).contains(#""daemon":"authsignald""#))
         #expect(ContinuousClock.now - began < .seconds(1.5))
         // The slow peer is served once it is known.
         #expect(try await slow.contains(#""daemon":"authsignald""#))

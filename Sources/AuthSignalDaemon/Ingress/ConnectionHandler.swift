@@ -37,7 +37,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private let processor: RequestProcessor
-    private let counters: DaemonCounters
     private let peer: PeerIdentity
     private let connectionID: UInt64
     private let logger: Logger
@@ -53,7 +52,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     init(processor: RequestProcessor, peer: PeerIdentity, connectionID: UInt64, logger: Logger) {
         self.processor = processor
-        counters = processor.counters
         self.peer = peer
         self.connectionID = connectionID
         self.logger = logger
@@ -255,7 +253,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .success(let answer): line = ProtocolResponse.ok(answer.fields)
         case .failure(let error):
             line = ProtocolResponse.error(error)
-            counters.countRefusal(error.code)
+            processor.counters.countRefusal(error.code)
             if gotRequestException.hasListeners(sender: processor.sender) {
                 gotRequestException.sendRobust(
                     sender: processor.sender, GotRequestException(request: request.context, error: error))
