@@ -218,6 +218,7 @@ let package = Package(
             name: "AuthSignalDaemonTests",
             dependencies: [
                 "TestSupport", "SpawnSupport", "AuthSignalClient", "AuthSignalCore", "AuthSignalDaemon", "AuditStore",
+                "Signals",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

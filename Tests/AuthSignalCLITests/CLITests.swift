@@ -77,6 +77,26 @@ extension SpawnedTests {
             #expect(down.err.contains("cannot connect"))
         }
 
+        /// A daemon at `MaxConnections` answers `unavailable` and closes; the CLI says why, whether
+        /// its request went out before the daemon closed or not (root is exempt, so another account).
+        @Test func pingSaysWhyTheDaemonRefusedTheConnection() throws {
+            guard isRoot else { return }
+            _ = try requireTestAccount()
+            let limited = try DaemonUnderTest(extra: "[Socket]\nMaxConnections=2\n")
+            // The daemon may not have seen the start-up probe's connection close yet: retry.
+            let held = try (0..<2).map { _ in try connectedClient(limited.socketPath) }
+            let third = try requestAs(testAccount, socket: limited.socketPath, [#"{"op":"ping"}"#])
+            #expect(third.count == 1 && errorCode(third[0]) == "unavailable", "\(third)")
+            let refused = try runCommand(
+                "/usr/bin/setpriv",
+                [
+                    "--reuid=\(testAccount)", "--regid=\(testAccount)", "--init-groups", "--", cliPath, "ping",
+                    "--socket", limited.socketPath,
+                ])
+            #expect(refused.status == 3 && refused.output.contains("(MaxConnections=2)"), "\(refused)")
+            withExtendedLifetime(held) {}
+        }
+
         @Test func timeOptionsTakeADashedValueAsASeparateArgument() throws {
             let daemon = try DaemonUnderTest()
             let socket = daemon.socketPath

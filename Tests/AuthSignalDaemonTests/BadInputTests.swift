@@ -10,24 +10,6 @@ extension SpawnedTests {
         /// One shared daemon: a bad frame must not affect anyone else, including later tests.
         static let daemon = Result { try DaemonUnderTest(killAtExit: true) }
 
-        @Test func thousandConnectionsAtOnce() throws {
-            let daemon = try Self.daemon.get()
-            var limit = rlimit()
-            getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-            if limit.rlim_cur < 2200 {
-                limit.rlim_cur = min(limit.rlim_max, 4096)
-                setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-            }
-            var clients: [Client] = []
-            for _ in 0..<1000 { clients.append(try Client(daemon.socketPath)) }
-            for client in clients { try client.send(#"{"op":"ping"}"# + "\n") }
-            var answered = 0
-            for client in clients where try client.readLine()?.contains(#""ok":true"#) == true { answered += 1 }
-            #expect(answered == 1000)
-            clients.removeAll()
-            try expectServes(daemon)
-        }
-
         @Test func clientThatNeverReadsItsAcksCannotGrowTheDaemon() throws {
             let daemon = try Self.daemon.get()
             let rssBefore = residentKiB(daemon.pid)

@@ -22,6 +22,9 @@ struct BadLineTests {
             cases.append(Case(name: name, bytes: Array((text + "\n").utf8), code: code))
         }
         add("invalid JSON", #"{"op":"ping""#, "invalid_json")
+        add("not JSON at all", "{nope", "invalid_json")
+        add("emit without its fields", #"{"op":"emit"}"#, "invalid_request")
+        add("ping with an unknown field", #"{"op":"ping","extra":1}"#, "invalid_request")
         cases.append(
             Case(
                 name: "invalid UTF-8",
@@ -119,6 +122,17 @@ struct BadLineTests {
         #expect(await connection.closes())
         #expect(try await bystander.final(#"{"op":"ping"}"#)["ok"] as? Bool == true)
         #expect(try await harness.records().isEmpty)
+        try await harness.close()
+    }
+
+    /// `MaxFrameBytes` is the daemon's, not a constant: a line over a smaller setting is refused.
+    @Test func aLineOverMaxFrameBytesIsTooLargeAndClosesTheConnection() async throws {
+        let harness = try DaemonHarness { $0.maxFrameBytes = 1024 }
+        let connection = try await harness.connect()
+        try await connection.send(String(repeating: "x", count: 2000) + "\n")
+        #expect(try Answer.errorCode(try #require(try await connection.lines(1).first)) == "too_large")
+        #expect(await connection.closes())
+        #expect(try await harness.exchange([#"{"op":"ping"}"#])[0].contains(#""ok":true"#))
         try await harness.close()
     }
 

@@ -1,5 +1,6 @@
 import AuthSignalCore
 import Foundation
+import Glibc
 import SpawnSupport
 import TestSupport
 import Testing
@@ -72,6 +73,28 @@ struct ConnectionLimitTests {
         }
         #expect(stored == true)
         #expect(try await holder == ["holding"])
+        try await listener.stop()
+        try await harness.close()
+    }
+
+    /// A thousand clients connected at once are each answered, and the daemon serves on.
+    @Test func thousandConnectionsAtOnce() async throws {
+        let harness = try DaemonHarness()
+        let listener = try await harness.listen()
+        let answered = try await onThread {
+            var limit = rlimit()
+            getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            if limit.rlim_cur < 2200 {
+                limit.rlim_cur = min(limit.rlim_max, 4096)
+                setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            }
+            let clients = try (0..<1000).map { _ in try Client(listener.path) }
+            for client in clients { try client.send(#"{"op":"ping"}"# + "\n") }
+            return try clients.count { try $0.readLine()?.contains(#""ok":true"#) == true }
+        }
+        #expect(answered == 1000)
+        let served = try await onThread { try Client(listener.path).final(emitLine(user: "probe"))["ok"] as? Bool }
+        #expect(served == true)
         try await listener.stop()
         try await harness.close()
     }

@@ -26,21 +26,37 @@ final class DaemonHarness: Sendable {
     let spoolPath: String
     /// The redaction key (and so the spool's key) of this harness.
     let key: RedactionKey
+    /// What the processor and the connections logged.
+    let log = LogLines()
+    /// The logger writing to ``log``.
+    var logger: Logger { Logger(label: "harness") { [log] _ in log } }
 
     /// A harness whose configuration is the defaults changed by `configure`, asking `accounts`
-    /// which names are accounts.
-    init(accounts: KnownAccounts = .system, _ configure: (inout DaemonConfig) -> Void = { _ in }) throws {
-        directory = try TemporaryDirectory()
-        store = try AuditStore(path: directory.path + "/audit.db")
+    /// which names are accounts. With `directory`, the audit log in it is opened again (a
+    /// restart); otherwise a new temporary directory holds a new one.
+    init(
+        directory: TemporaryDirectory? = nil, accounts: KnownAccounts = .system,
+        _ configure: (inout DaemonConfig) -> Void = { _ in }
+    ) throws {
+        self.directory = try directory ?? TemporaryDirectory()
+        store = try AuditStore(path: self.directory.path + "/audit.db")
         receivers = AuditReceivers(store: store, journal: nil)
         var config = DaemonConfig()
-        config.spoolDirectory = directory.path + "/spool"
+        config.spoolDirectory = self.directory.path + "/spool"
         configure(&config)
         spoolPath = config.spoolDirectory
         key = try RedactionKey(bytes: Array(repeating: 7, count: 32))
         processor = RequestProcessor(
             store: store, receivers: receivers, journal: nil, followers: FollowerHub(using: store.path),
-            runtime: Runtime(config: config, key: key, accounts: accounts), logger: Logger(label: "harness"))
+            runtime: Runtime(config: config, key: key, accounts: accounts),
+            logger: Logger(label: "harness") { [log] _ in log })
+    }
+
+    /// Puts the configuration changed by `configure` in effect, as a reload does.
+    func reconfigure(_ configure: (inout DaemonConfig) -> Void) {
+        var config = processor.runtime.config
+        configure(&config)
+        processor.runtime = Runtime(config: config, key: key, accounts: processor.runtime.accounts)
     }
 
     /// A connection from `uid` (with `gid` as its only group), with a handler before it that
@@ -48,12 +64,13 @@ final class DaemonHarness: Sendable {
     func connect(uid: UInt32 = 0, gid: UInt32? = nil) async throws -> Connection {
         let counter = ReadCounter()
         let processor = self.processor
+        let logger = self.logger
         let credentials = PeerCredentials(uid: uid, gid: gid ?? uid, pid: 4242)
         let peer = PeerIdentity(credentials: credentials, groups: [gid ?? uid])
         let channel = try await NIOAsyncTestingChannel { channel in
             try channel.pipeline.syncOperations.addHandler(counter)
             try channel.pipeline.syncOperations.addHandler(
-                ConnectionHandler(processor: processor, peer: peer, connectionID: 1, logger: Logger(label: "harness")))
+                ConnectionHandler(processor: processor, peer: peer, connectionID: 1, logger: logger))
         }
         try await channel.connect(to: SocketAddress(unixDomainSocketPath: "/harness")).get()
         return Connection(channel: channel, reads: counter)
@@ -67,8 +84,7 @@ final class DaemonHarness: Sendable {
     ) async throws -> Listener {
         chmod(directory.path, 0o755)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = SocketServer(
-            group: group, processor: processor, logger: Logger(label: "harness"), identify: identify)
+        let server = SocketServer(group: group, processor: processor, logger: logger, identify: identify)
         let path = directory.path + "/authsignald.sock"
         try await server.start(.path(path, mode: 0o666, group: ""))
         return Listener(server: server, group: group, path: path)
@@ -127,6 +143,28 @@ final class DaemonHarness: Sendable {
         try await store.close()
     }
 
+    /// The messages of a logger's lines, in order.
+    final class LogLines: LogHandler, @unchecked Sendable {
+        private let lines = Mutex<[String]>([])
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            lines.withLock { $0.append("\(event.message)") }
+        }
+
+        /// Every line so far, one per line.
+        var all: String { lines.withLock { $0.joined(separator: "\n") } }
+
+        /// How many lines so far contain `text`.
+        func count(_ text: String) -> Int { lines.withLock { $0.count { $0.contains(text) } } }
+    }
+
     /// Counts the `read()`s that reach the head of the pipeline.
     final class ReadCounter: ChannelOutboundHandler, Sendable {
         typealias OutboundIn = ByteBuffer
@@ -178,21 +216,22 @@ final class DaemonHarness: Sendable {
         /// The next `count` lines the handler writes (fewer if 10 s pass first).
         func lines(_ count: Int) async throws -> [String] {
             let deadline = ContinuousClock.now + .seconds(10)
-            while unread.filter({ $0 == "\n" }).count < count, ContinuousClock.now < deadline {
+            var complete = unread.count { $0 == "\n" }
+            while complete < count, ContinuousClock.now < deadline {
                 // The testing loop runs what was scheduled on it (the handler's flush) only when
                 // told to.
                 await channel.testingEventLoop.run()
                 if let buffer = try await channel.readOutbound(as: ByteBuffer.self) {
-                    unread += String(buffer: buffer)
+                    let text = String(buffer: buffer)
+                    complete += text.utf8.count { $0 == UInt8(ascii: "\n") }
+                    unread += text
                 } else {
                     try await Task.sleep(for: .milliseconds(2))
                 }
             }
-            var lines: [String] = []
-            while lines.count < count, let end = unread.firstIndex(of: "\n") {
-                lines.append(String(unread[..<end]))
-                unread = String(unread[unread.index(after: end)...])
-            }
+            let split = unread.split(separator: "\n", maxSplits: count, omittingEmptySubsequences: false)
+            let lines = split.prefix(min(count, complete)).map(String.init)
+            unread = lines.count < split.count ? split[lines.count...].joined(separator: "\n") : ""
             return lines
         }
 

@@ -51,24 +51,8 @@ extension SpawnedTests {
 }
 
 extension SpawnedTests {
-    /// Diagnostics a client causes are rate-limited per uid and summarised, so that audit
-    /// entries keep the journal's budget; every refusal is still counted (items 6 and 9).
-    @Suite struct DiagnosticsTests {
-        @Test func floodOfForbiddenRequestsIsSummarisedAndCounted() throws {
-            let uid = try requireTestAccount()
-            let daemon = try DaemonUnderTest(extra: "[Access]\nEmitUsers=\nEmitGroups=\n")
-            let count = 20_000
-            let lines = Array(repeating: emitLine(user: "flood"), count: count)
-            let answers = try requestAs(testAccount, socket: daemon.socketPath, lines)
-            #expect(answers.filter { errorCode($0) == "forbidden" }.count == count)
-            try waitFor("the summary") { daemon.log.contains("more refused requests from uid \(uid)") }
-            let logged = daemon.log.components(separatedBy: "request rejected: forbidden").count - 1
-            #expect(logged >= 1 && logged <= 5, "\(logged) refusals logged one by one")
-            #expect(daemon.log.contains("\(count - logged) more refused requests from uid \(uid)"))
-            let stats = try Client(daemon.socketPath).final(#"{"op":"stats"}"#)
-            #expect((stats["refused"] as? [String: Any])?["forbidden"] as? Int == count)
-        }
-
+    /// How the daemon process stops under a systemd watchdog.
+    @Suite struct WatchdogTests {
         /// With a systemd watchdog, an idle daemon still stops at once on SIGTERM (it slept half
         /// the watchdog interval before).
         @Test func idleDaemonWithWatchdogStopsWithinASecond() throws {

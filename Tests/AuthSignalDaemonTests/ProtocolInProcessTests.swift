@@ -72,6 +72,23 @@ struct ProtocolInProcessTests {
         #expect(verify["checked"] as? Int == 3)
     }
 
+    /// An emit retried with its `id` is stored once, across connections and a restart.
+    @Test func idempotentRetryAcrossConnectionsAndRestart() async throws {
+        let harness = try DaemonHarness()
+        let first = try await harness.connect().final(emitLine(id: "pam-4711"))
+        let again = try await harness.connect().final(emitLine(id: "pam-4711"))
+        #expect(first["seq"] as? Int == 1)
+        #expect(again["seq"] as? Int == 1)
+        #expect(again["duplicate"] as? Bool == true)
+        try await harness.close()
+        let restarted = try DaemonHarness(directory: harness.directory)
+        let afterRestart = try await restarted.connect().final(emitLine(id: "pam-4711"))
+        #expect(afterRestart["seq"] as? Int == 1)
+        #expect(afterRestart["duplicate"] as? Bool == true)
+        #expect(try await restarted.connect().final(emitLine(id: "pam-4712"))["seq"] as? Int == 2)
+        try await restarted.close()
+    }
+
     @Test func queryFiltersLimitTimeAndAfterSeq() async throws {
         let harness = try DaemonHarness { $0.hashUnknownUsers = false }
         let client = try await harness.connect()

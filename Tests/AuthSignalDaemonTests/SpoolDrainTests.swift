@@ -16,26 +16,8 @@ import Testing
 /// and what the drainer refuses is reported, moved aside and bounded, never fatal.
 @Suite("Spool, in process")
 struct SpoolDrainTests {
-    /// The lines a drainer logged.
-    final class LogLines: LogHandler, @unchecked Sendable {
-        private let lines = Mutex<[String]>([])
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            lines.withLock { $0.append("\(event.message)") }
-        }
-
-        var all: String { lines.withLock { $0.joined(separator: "\n") } }
-    }
-
     /// A drainer of `harness`'s spool that logs into `log`, its directory prepared.
-    static func drainer(_ harness: DaemonHarness, log: LogLines) throws -> SpoolDrainer {
+    static func drainer(_ harness: DaemonHarness, log: DaemonHarness.LogLines) throws -> SpoolDrainer {
         let drainer = SpoolDrainer(
             directory: harness.spoolPath, key: SpoolOpeningKey(redactionKey: harness.key),
             processor: harness.processor, logger: Logger(label: "spool-test") { _ in log })
@@ -52,7 +34,7 @@ struct SpoolDrainTests {
 
     @Test func untrustworthyFilesAreMovedAsideNeverFatal() async throws {
         let harness = try DaemonHarness()
-        let log = LogLines()
+        let log = DaemonHarness.LogLines()
         let drainer = try Self.drainer(harness, log: log)
         let spool = harness.spoolPath
         var info = stat()
@@ -105,7 +87,7 @@ struct SpoolDrainTests {
     /// were never removed, and `refused/` grew without bound.
     @Test func strayEntriesGoAndRefusedStaysBounded() async throws {
         let harness = try DaemonHarness()
-        let drainer = try Self.drainer(harness, log: LogLines())
+        let drainer = try Self.drainer(harness, log: DaemonHarness.LogLines())
         let spool = harness.spoolPath
         symlink("/etc/passwd", spool + "/.1.event")
         mkdir(spool + "/.2.event", 0o700)

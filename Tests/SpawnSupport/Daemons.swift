@@ -226,6 +226,17 @@ public final class Client: @unchecked Sendable {
     }
 }
 
+/// A client whose ping the daemon at `path` answered, retried for up to 2 s: a daemon at its
+/// connection limit may not have seen an earlier connection close yet.
+public func connectedClient(_ path: String) throws -> Client {
+    for _ in 0..<100 {
+        let client = try Client(path)
+        if (try? client.final(#"{"op":"ping"}"#))?["ok"] as? Bool == true { return client }
+        usleep(20_000)
+    }
+    throw DaemonTestError("the daemon never accepted a connection")
+}
+
 /// Parses one JSON object line.
 public func object(_ line: String) throws -> [String: Any] {
     guard let value = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {

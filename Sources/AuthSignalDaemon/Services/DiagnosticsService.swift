@@ -11,7 +11,14 @@ struct DiagnosticsService: Service {
     /// The sender of the signals logged: the daemon's ``RequestProcessor/sender``.
     let sender: Sender
     let logger: Logger
-    let refusals = RefusalLog()
+    let refusals: RefusalLog
+
+    /// Logs the request signals of `sender` to `logger`, refusals within the budget of `refusals`.
+    init(sender: Sender, logger: Logger, refusals: RefusalLog = RefusalLog()) {
+        self.sender = sender
+        self.logger = logger
+        self.refusals = refusals
+    }
 
     /// The registrations' dispatch UID (per sender: another daemon's are other registrations).
     private static let uid = "authsignald.log"
