@@ -75,13 +75,13 @@ package final class AuditStore: Sendable {
 
     /// Whose events make the sessions and accounts from now on (`[Access] TrustedUsers`, on
     /// reload): the records merged after this, and the reads of those not merged yet.
-    package func trust(_ senders: TrustedSenders) { writer.trusted = senders }
+    package func trust(_ senders: TrustedSenders) { writer.merger.trusted = senders }
 
     /// The head of the hash chain: the last record's seq and hash (for external anchoring).
     package func chainHead() -> ChainHead { writer.head.seq == 0 ? ChainHead.genesis : writer.head.chainHead }
 
-    /// How long the writer has had events (or an index merge) to commit without finishing a
-    /// transaction, or `nil` while it is idle. A healthy writer finishes one within milliseconds;
+    /// How long the writer has had events to commit without finishing a transaction (an index
+    /// merge in their way included), or `nil` while it has none. A healthy writer finishes one within milliseconds;
     /// the daemon's watchdog withholds its ping when this grows past half the watchdog interval.
     package var writerStall: Duration? { writer.stall }
 
@@ -111,13 +111,13 @@ package final class AuditStore: Sendable {
     /// Adds every committed record to the user and address indexes now, instead of waiting for
     /// the writer to be idle or for ``StoreOptions/indexMergeThreshold`` records to accumulate.
     package func indexPendingRecords() async {
-        await writer.mergePendingIndexes()
+        await writer.merger.mergeAll()
     }
 
     /// Stops accepting appends, waits for queued ones, indexes what is not yet, and closes.
     package func close() async throws {
         await writer.shutDown()
-        await writer.mergePendingIndexes()
+        await writer.merger.close()
         try pool.close()
     }
 

@@ -3,7 +3,6 @@ import Dispatch
 import Foundation
 import GRDB
 import GRDBSQLite
-import Signals
 import Synchronization
 
 /// The writer's view of the chain: the last record's seq, received time and hash.
@@ -38,26 +37,15 @@ final class GroupCommitWriter: Sendable {
         var spaceWaiters: [CheckedContinuation<Void, Never>] = []
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
         var head: WriterHead
-        /// Every record up to this seq is in the user and address indexes.
-        var indexedThrough: Int64
         var counters = Counters()
-        var indexMerges = 0
-        /// Whether an idle merge is scheduled, and when the writer last finished work.
-        var idleMergeScheduled = false
-        var lastActive = ContinuousClock.now
         /// When the writer last started on work or finished a transaction.
         var progressAt = ContinuousClock.now
-        /// Whose events the merge takes into the sessions and accounts.
-        var trusted: TrustedSenders
     }
 
     private let pool: DatabasePool
     private let path: String
     private let capacity: Int
     private let maximumBatch: Int
-    private let mergeThreshold: Int64
-    private let mergeStep: Int64
-    private let idleDelay: Duration
     private let commitDelay: Duration
     private let state: Mutex<State>
     /// Commits run on their own thread: SQLite blocks in fsync, which must not hold up the
@@ -68,30 +56,22 @@ final class GroupCommitWriter: Sendable {
     /// next transaction: resuming an appender wakes a thread (a futex call), and doing that for
     /// every record on the writer's thread had taken 40 % of its time under load.
     private let acknowledgements = DispatchQueue(label: "authsignal.store.acknowledgements")
+    /// Merges the committed records into the indexes, sessions and accounts, on `queue` between
+    /// commits.
+    let merger: IndexMergeScheduler
 
     init(pool: DatabasePool, path: String, head: WriterHead, indexedThrough: Int64, options: StoreOptions) {
         self.pool = pool
         self.path = path
         self.capacity = max(options.queueCapacity, 1)
         self.maximumBatch = max(options.maximumBatch, 1)
-        self.mergeThreshold = Int64(max(options.indexMergeThreshold, 1))
-        self.mergeStep = Int64(max(options.indexMergeStep, 1))
-        self.idleDelay = options.indexIdleDelay
         self.commitDelay = options.commitDelay
-        self.state = Mutex(State(head: head, indexedThrough: indexedThrough, trusted: options.trustedSenders))
-        // Records a previous run left unindexed (it stopped before its idle merge) are merged
-        // once this one has been idle a moment, so that readers do not apply them at every query.
-        scheduleIdleMerge()
+        self.state = Mutex(State(head: head))
+        merger = IndexMergeScheduler(
+            pool: pool, queue: queue, head: head.seq, indexedThrough: indexedThrough, options: options)
     }
 
     var head: WriterHead { state.withLock { $0.head } }
-
-    /// Whose events the merge takes into the sessions and accounts; readers apply the same to
-    /// the records not merged yet. Set anew on reload: it applies to the records merged after.
-    var trusted: TrustedSenders {
-        get { state.withLock { $0.trusted } }
-        set { state.withLock { $0.trusted = newValue } }
-    }
     /// What the writer has committed since it started, read at once so that its parts agree.
     struct Counters: Sendable {
         var committedTransactions = 0
@@ -102,7 +82,6 @@ final class GroupCommitWriter: Sendable {
     }
 
     var counters: Counters { state.withLock { $0.counters } }
-    var indexMerges: Int { state.withLock { $0.indexMerges } }
 
     /// How long the writer has had work without finishing a transaction; `nil` when idle.
     var stall: Duration? {
@@ -131,6 +110,9 @@ final class GroupCommitWriter: Sendable {
             if state.committing { return false }
             state.committing = true
             state.progressAt = .now
+            // Under the writer's lock, so that the merger never sees this after the idleness
+            // the last drain reports.
+            merger.writerIsBusy()
             return true
         }
         switch startCommitting {
@@ -162,16 +144,6 @@ final class GroupCommitWriter: Sendable {
         }
     }
 
-    /// Indexes every committed record now. Runs on the writer's queue, so never during a commit.
-    func mergePendingIndexes() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            queue.async {
-                while self.mergeIndexes() {}
-                continuation.resume()
-            }
-        }
-    }
-
     /// Refuses new appends and waits until every queued one is answered.
     func shutDown() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -185,12 +157,13 @@ final class GroupCommitWriter: Sendable {
         }
     }
 
-    /// Commits batches until the queue is empty; indexes in bulk when enough records wait.
+    /// Commits batches until the queue is empty; after each, the merger may merge a step.
     private func drain() {
         while true {
             let (batch, woken, idle) = state.withLock { state in
                 guard !state.pending.isEmpty else {
                     state.committing = false
+                    merger.writerIsIdle()
                     let idle = state.idleWaiters
                     state.idleWaiters = []
                     return ([Pending](), [CheckedContinuation<Void, Never>](), idle)
@@ -209,18 +182,17 @@ final class GroupCommitWriter: Sendable {
                 // After the answers already handed over: whoever waits for idleness also waits
                 // for every append to be answered.
                 acknowledgements.async { for continuation in idle { continuation.resume() } }
-                scheduleIdleMerge()
                 return
             }
             let results = commit(batch)
             acknowledgements.async {
                 for (pending, result) in zip(batch, results) { pending.ticket.complete(result) }
             }
-            let backlog = state.withLock { state in
+            let head = state.withLock { state in
                 state.progressAt = .now
-                return state.head.seq - state.indexedThrough
+                return state.head.seq
             }
-            if backlog >= mergeThreshold { mergeIndexes() }
+            merger.committed(through: head)
             gatherAfterLargeBatch(batch.count)
         }
     }
@@ -238,82 +210,13 @@ final class GroupCommitWriter: Sendable {
         }
     }
 
-    /// Indexes the remaining records once the writer has been idle for `idleDelay`.
-    private func scheduleIdleMerge(after delay: Duration? = nil) {
-        let schedule = state.withLock { state -> Bool in
-            if delay == nil { state.lastActive = ContinuousClock.now }
-            guard delay != nil || !state.idleMergeScheduled else { return false }
-            guard !state.closed, state.head.seq > state.indexedThrough else {
-                state.idleMergeScheduled = false
-                return false
-            }
-            state.idleMergeScheduled = true
-            return true
-        }
-        guard schedule else { return }
-        queue.asyncAfter(deadline: .now() + (delay ?? idleDelay).inSeconds) { [weak self] in self?.idleMergeIfIdle() }
-    }
-
-    private func idleMergeIfIdle() {
-        enum Decision { case merge, later(Duration), drop }
-        let decision = state.withLock { state -> Decision in
-            guard !state.closed, state.head.seq > state.indexedThrough else {
-                state.idleMergeScheduled = false
-                return .drop
-            }
-            let quiet = ContinuousClock.now - state.lastActive
-            guard !state.committing, state.pending.isEmpty, quiet >= idleDelay else {
-                return .later(max(idleDelay - quiet, .milliseconds(1)))
-            }
-            state.idleMergeScheduled = false
-            state.committing = true
-            state.progressAt = .now
-            return .merge
-        }
-        switch decision {
-        case .drop: return
-        case .later(let remaining): scheduleIdleMerge(after: remaining)
-        case .merge:
-            mergeIndexes()
-            // Appends that arrived meanwhile found the writer busy and are waiting for it.
-            drain()
-        }
-    }
-
-    /// Adds up to `mergeStep` committed records not yet indexed to the user and address indexes
-    /// and the sessions and accounts, in one transaction. On failure the records stay readable
-    /// by seq range and the next merge retries.
-    /// - Returns: whether records were merged and more wait.
-    @discardableResult
-    private func mergeIndexes() -> Bool {
-        let (through, head, trusted) = state.withLock { state in
-            (min(state.head.seq, state.indexedThrough + mergeStep), state.head.seq, state.trusted)
-        }
-        do {
-            try pool.writeWithoutTransaction { db in
-                try db.inTransaction(.immediate) {
-                    try Schema.mergeIndexes(db, through: through, trusted: trusted)
-                    return .commit
-                }
-            }
-            state.withLock { state in
-                state.indexedThrough = max(state.indexedThrough, through)
-                state.indexMerges += 1
-            }
-            return through < head
-        } catch {
-            // Nothing to undo: the mark moves only with a committed merge.
-            return false
-        }
-    }
-
     /// One transaction for the whole batch: every event is stored, or none is.
     private func commit(_ batch: [Pending]) -> [Result<Appended, StoreError>] {
         let start = state.withLock { $0.head }
         var head = start
         var outcomes: [Appended] = []
-        var saved: [(seq: Int64, received: Int64, event: RedactedEvent, prevHash: Data, hash: Data)] = []
-        let listening = ModelSignalListeners()
+        var saved: [SavedRecord] = []
+        let signals = RecordSignals(path: path)
         let began = ContinuousClock.now
         do {
             try pool.writeWithoutTransaction { db in
@@ -335,30 +238,19 @@ final class GroupCommitWriter: Sendable {
                                 continue
                             }
                         }
-                        if listening.preInit {
-                            preInit.sendRobust(sender: AuditStore.recordSender, PreInit(values: event))
-                        }
+                        signals.willCreate(event)
                         head.seq += 1
                         head.received = max(Microseconds.from(Date()), head.received)
-                        let hash = RecordHash.hash(
-                            seq: head.seq, received: head.received, pending.columns, prevHash: head.hash)
-                        if listening.postInit || listening.preSave {
-                            let record = AuditRecord(
-                                event: event, seq: head.seq, received: Microseconds.date(head.received),
-                                prevHash: head.hash, hash: hash)
-                            if listening.postInit {
-                                postInit.sendRobust(sender: AuditStore.recordSender, PostInit(instance: record))
-                            }
-                            if listening.preSave {
-                                preSave.sendRobust(
-                                    sender: AuditStore.recordSender, PreSave(instance: record, using: path))
-                            }
-                        }
+                        let record = SavedRecord(
+                            seq: head.seq, received: head.received, event: event, prevHash: head.hash,
+                            hash: RecordHash.hash(
+                                seq: head.seq, received: head.received, pending.columns, prevHash: head.hash))
+                        signals.willSave(record)
                         try RawInsert.run(
-                            insert, seq: head.seq, received: head.received, pending.columns, prevHash: head.hash,
-                            hash: hash)
-                        saved.append((head.seq, head.received, event, head.hash, hash))
-                        head.hash = hash
+                            insert, seq: record.seq, received: record.received, pending.columns,
+                            prevHash: record.prevHash, hash: record.hash)
+                        saved.append(record)
+                        head.hash = record.hash
                         if let key = event.id { keys[Array(key.utf8)] = head.seq }
                         outcomes.append(Appended(seq: head.seq, duplicate: false))
                     }
@@ -376,24 +268,16 @@ final class GroupCommitWriter: Sendable {
         let took = ContinuousClock.now - began
         // Counted outside the lock that appenders wait on.
         var stored: [AuthSignal: Int] = [:]
-        for entry in saved { stored[entry.event.signal, default: 0] += 1 }
+        for record in saved { stored[record.event.signal, default: 0] += 1 }
         state.withLock { state in
             state.head = head
             state.counters.committedTransactions += 1
             state.counters.commitLatency.record(took)
             state.counters.stored.merge(stored, uniquingKeysWith: +)
         }
-        // Asked only now, after the new head is published: a receiver that connects and then
-        // reads the chain head either sees these records in the head or hears them here.
-        if postSave.hasListeners(sender: AuditStore.recordSender) {
-            for entry in saved {
-                let record = AuditRecord(
-                    event: entry.event, seq: entry.seq, received: Microseconds.date(entry.received),
-                    prevHash: entry.prevHash, hash: entry.hash)
-                postSave.sendRobust(
-                    sender: AuditStore.recordSender, PostSave(instance: record, created: true, using: path))
-            }
-        }
+        // Only now, after the new head is published: a receiver that connects and then reads the
+        // chain head either sees these records in the head or hears them here.
+        signals.didCommit(saved)
         return outcomes.map { .success($0) }
     }
 }
@@ -409,15 +293,6 @@ enum RawInsert {
         RecordBinding.bind(seq: seq, received: received, columns, prevHash: prevHash, hash: hash, to: handle)
         try DirectStatement.step(handle)
     }
-}
-
-/// Which of `pre_init`, `post_init` and `pre_save` have listeners, checked once per batch: with
-/// nobody listening, building records for them costs nothing. (`post_save` is asked after the
-/// commit, see ``GroupCommitWriter``.)
-struct ModelSignalListeners {
-    let preInit = AuthSignalCore.preInit.hasListeners(sender: AuditStore.recordSender)
-    let postInit = AuthSignalCore.postInit.hasListeners(sender: AuditStore.recordSender)
-    let preSave = AuthSignalCore.preSave.hasListeners(sender: AuditStore.recordSender)
 }
 
 /// Turns SQLite errors into messages that name the cause and never data.

@@ -348,12 +348,12 @@ extension AuditStore {
         each: (WireSession) async throws -> Void
     ) async throws -> Int {
         try await ActivityReader.sessions(
-            pool, matching: filter, context: context, trusted: writer.trusted, each: each)
+            pool, matching: filter, context: context, trusted: writer.merger.trusted, each: each)
     }
 
     /// The accounts `filter` selects: last login, last failure, failures since (docs/sessions.md).
     package func accounts(matching filter: AccountFilter) async throws -> [WireAccount] {
-        try await ActivityReader.accounts(pool, matching: filter, trusted: writer.trusted)
+        try await ActivityReader.accounts(pool, matching: filter, trusted: writer.merger.trusted)
     }
 }
 

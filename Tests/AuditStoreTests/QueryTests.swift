@@ -143,7 +143,7 @@ struct QueryTests {
         }
         #expect(indexed == 300)
         #expect(users == 300 && addresses == 300)
-        #expect(store.writer.indexMerges >= 1 && store.writer.indexMerges < 300)
+        #expect(store.writer.merger.merges >= 1 && store.writer.merger.merges < 300)
         #expect(try await store.all(RecordFilter(user: "u3")).count == 43)
     }
 
@@ -162,12 +162,12 @@ struct QueryTests {
             Events.make(index % 2 == 0 ? .userLoggedIn : .userLoginFailed, user: "u\(index % 7)")
         }
         let before = try await store.pool.read { db in try Schema.indexedThrough(db) }
-        let mergesBefore = store.writer.indexMerges
+        let mergesBefore = store.writer.merger.merges
         // Commits merged at most a step each: some records still wait.
         #expect(before < 200)
         await store.indexPendingRecords()
         // At most 16 records per merge: at least this many merges to catch up.
-        #expect(store.writer.indexMerges - mergesBefore >= Int(200 - before + 15) / 16)
+        #expect(store.writer.merger.merges - mergesBefore >= Int(200 - before + 15) / 16)
         let (indexed, users, sessions) = try await store.pool.read { db in
             (
                 try Schema.indexedThrough(db),
