@@ -11,29 +11,41 @@ import Glibc
 /// A file journald shrinks while it is mapped here (systemd 252 truncates archived files; file
 /// systems without hole punching truncate vacuumed ones) reads as zeros instead of killing the
 /// process with SIGBUS (CJournalFaults), and the next step throws
-/// ``JournalError/fileShrank``: what was read after that point could not be trusted.
+/// ``JournalError/fileShrank``: what was read after that point could not be trusted. Only this
+/// reader's faults count: one that another reader takes, on this thread or another, leaves it be.
 package final class JournalReader {
     private var handle: OpaquePointer?
-    /// The faults absorbed in this process when this reader opened (the SIGBUS handler installed).
-    private let faultsAtOpen: UInt = {
-        _ = journal_faults_install()
-        return journal_faults_count()
-    }()
+    /// Whether a file shrank under one of this reader's calls into libsystemd.
+    private var shrank = false
+
+    /// Runs `body`, which calls into libsystemd with this reader's handle, and notes whether it
+    /// read past the end of a file that shrank: the fault is taken on the calling thread, during
+    /// the call.
+    @discardableResult
+    private func reading<Result>(_ body: () -> Result) -> Result {
+        let before = journal_faults_on_this_thread()
+        let result = body()
+        if journal_faults_on_this_thread() != before { shrank = true }
+        return result
+    }
 
     /// Opens the local system journal.
     package init() throws(JournalError) {
+        _ = journal_faults_install()
         let result = sd_journal_open(&handle, Int32(SD_JOURNAL_LOCAL_ONLY))
         guard result >= 0 else { throw .readFailed(-result) }
     }
 
     /// Opens the journal files in `directory`.
     package init(directory: String) throws(JournalError) {
+        _ = journal_faults_install()
         let result = sd_journal_open_directory(&handle, directory, 0)
         guard result >= 0 else { throw .readFailed(-result) }
     }
 
     /// Opens the journal files at `paths` (one sender's, for instance).
     package init(files paths: [String]) throws(JournalError) {
+        _ = journal_faults_install()
         var arguments = paths.map { strdup($0) }
         arguments.append(nil)
         defer { for argument in arguments { free(argument) } }
@@ -67,32 +79,35 @@ package final class JournalReader {
     }
 
     /// Positions before the oldest entry.
-    package func seekHead() { sd_journal_seek_head(handle) }
+    package func seekHead() { reading { sd_journal_seek_head(handle) } }
 
     /// Positions after the newest entry: ``previous()`` then returns the newest entry.
-    package func seekTail() { sd_journal_seek_tail(handle) }
+    package func seekTail() { reading { sd_journal_seek_tail(handle) } }
 
     /// Positions before the first entry written at or after `date`.
     package func seek(realtime date: Date) {
         let microseconds = max(0, date.timeIntervalSince1970 * 1_000_000)
-        sd_journal_seek_realtime_usec(handle, UInt64(microseconds))
+        reading { sd_journal_seek_realtime_usec(handle, UInt64(microseconds)) }
     }
 
     /// The next matching entry, or `nil` at the end.
     package func next() throws(JournalError) -> [String: [UInt8]]? {
-        try step(sd_journal_next(handle))
+        try step { sd_journal_next(handle) }
     }
 
     /// The previous matching entry, or `nil` at the start.
     package func previous() throws(JournalError) -> [String: [UInt8]]? {
-        try step(sd_journal_previous(handle))
+        try step { sd_journal_previous(handle) }
     }
 
-    /// The entry a step with result `result` reached. A file that shrank under the step throws
-    /// even when the step reports the end: the zeros it read may have looked like one.
-    private func step(_ result: Int32) throws(JournalError) -> [String: [UInt8]]? {
-        let fields = result > 0 ? currentFields() : nil
-        guard journal_faults_count() == faultsAtOpen else { throw .fileShrank }
+    /// The entry the step `move` reaches. A file that shrank under this reader throws, even when
+    /// the step reports the end: the zeros it read may have looked like one.
+    private func step(_ move: () -> Int32) throws(JournalError) -> [String: [UInt8]]? {
+        let (result, fields) = reading {
+            let result = move()
+            return (result, result > 0 ? currentFields() : nil)
+        }
+        guard !shrank else { throw .fileShrank }
         guard result >= 0 else { throw .readFailed(-result) }
         return fields
     }
@@ -100,7 +115,7 @@ package final class JournalReader {
     /// When the current entry was written (`__REALTIME_TIMESTAMP`).
     package var realtime: Date? {
         var microseconds: UInt64 = 0
-        guard sd_journal_get_realtime_usec(handle, &microseconds) >= 0 else { return nil }
+        guard reading({ sd_journal_get_realtime_usec(handle, &microseconds) }) >= 0 else { return nil }
         return Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
     }
 
@@ -108,7 +123,7 @@ package final class JournalReader {
     /// (``seek(cursor:)``), or `nil` before the first entry is read.
     package var cursor: String? {
         var cursor: UnsafeMutablePointer<CChar>?
-        guard sd_journal_get_cursor(handle, &cursor) >= 0, let cursor else { return nil }
+        guard reading({ sd_journal_get_cursor(handle, &cursor) }) >= 0, let cursor else { return nil }
         defer { free(cursor) }
         return String(cString: cursor)
     }
@@ -116,12 +131,12 @@ package final class JournalReader {
     /// Positions so that ``next()`` returns the entry at `cursor`, or the first one after where it
     /// was if it is gone (its file deleted).
     package func seek(cursor: String) throws(JournalError) {
-        let result = sd_journal_seek_cursor(handle, cursor)
+        let result = reading { sd_journal_seek_cursor(handle, cursor) }
         guard result >= 0 else { throw .readFailed(-result) }
     }
 
     /// Whether the current entry is the one at `cursor`.
-    package func isAt(cursor: String) -> Bool { sd_journal_test_cursor(handle, cursor) > 0 }
+    package func isAt(cursor: String) -> Bool { reading { sd_journal_test_cursor(handle, cursor) } > 0 }
 
     /// The sequence-number id of the file the current entry was read from (the cursor's `s=`):
     /// set when the file is made and kept across its rotations, so it names the writer's series
@@ -133,7 +148,7 @@ package final class JournalReader {
 
     /// Waits until the journal changes or `timeout` passes.
     package func wait(timeout: Duration) throws(JournalError) {
-        let result = sd_journal_wait(handle, UInt64(max(0, timeout.microseconds)))
+        let result = reading { sd_journal_wait(handle, UInt64(max(0, timeout.microseconds))) }
         guard result >= 0 else { throw .readFailed(-result) }
     }
 

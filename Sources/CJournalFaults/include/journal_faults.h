@@ -12,7 +12,8 @@
    Returns 0, or an errno value. */
 int journal_faults_install(void);
 
-/* How many faults the handler has absorbed since the process started. */
-unsigned long journal_faults_count(void);
+/* How many faults the handler has absorbed on the calling thread since it started: a fault is
+   taken by the thread whose access made it. */
+unsigned long journal_faults_on_this_thread(void);
 
 #endif
