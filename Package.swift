@@ -14,12 +14,13 @@ let strictSettings: [SwiftSetting] = [
 let package = Package(
     name: "authsignal",
     platforms: [.macOS(.v15)],
-    // What others may use: the signal dispatcher, the protocol (AuthSignalCore: the fuzz package
-    // and Swift clients speak it through this library), and the two programs. The other modules
-    // share their API within this package only (`package` access).
+    // What others may use: the signal dispatcher, the daemon's protocol (for Swift clients), the
+    // fuzz package's checks, and the two programs. The other modules share their API within this
+    // package only (`package` access).
     products: [
         .library(name: "Signals", targets: ["Signals"]),
-        .library(name: "AuthSignalCore", targets: ["AuthSignalCore"]),
+        .library(name: "AuthSignalProtocol", targets: ["AuthSignalProtocol"]),
+        .library(name: "AuthSignalFuzzChecks", targets: ["AuthSignalFuzzChecks"]),
         .executable(name: "authsignald", targets: ["authsignald"]),
         .executable(name: "authsignal", targets: ["authsignal"]),
     ],
@@ -30,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // `swift package generate-documentation --target AuthSignalProtocol` (scripts/test).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .target(
@@ -37,19 +40,28 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        // The daemon's protocol: requests, answers, records and their framing, for any Swift
+        // program that talks to authsignald (docs/protocol.md).
+        .target(name: "AuthSignalProtocol", swiftSettings: strictSettings),
         .target(
             name: "AuthSignalCore",
-            dependencies: ["Signals", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["AuthSignalProtocol", "Signals", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .target(
             name: "AuditStore",
             dependencies: [
-                "Signals", "AuthSignalCore",
+                "Signals", "AuthSignalCore", "AuthSignalProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // What the fuzz package (Fuzz/) checks on each input, reaching the package's parsers.
+        .target(
+            name: "AuthSignalFuzzChecks",
+            dependencies: ["AuthSignalCore", "AuthSignalProtocol"],
             swiftSettings: strictSettings
         ),
         .systemLibrary(
@@ -73,13 +85,13 @@ let package = Package(
         // The audit log's journal form: entries, anchors, and reading them back.
         .target(
             name: "AuditJournal",
-            dependencies: ["AuthSignalCore", "AuditStore", "Systemd"],
+            dependencies: ["AuthSignalCore", "AuthSignalProtocol", "AuditStore", "Systemd"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "AuthSignalDaemon",
             dependencies: [
-                "Signals", "AuthSignalCore", "AuditStore", "AuditJournal", "Systemd", "CSystemd",
+                "Signals", "AuthSignalCore", "AuthSignalProtocol", "AuditStore", "AuditJournal", "Systemd", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -92,7 +104,7 @@ let package = Package(
         .target(
             name: "DaemonCommand",
             dependencies: [
-                "AuthSignalDaemon", "AuthSignalCore", "Systemd",
+                "AuthSignalDaemon", "AuthSignalCore", "AuthSignalProtocol", "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -108,7 +120,7 @@ let package = Package(
         .target(
             name: "AuthSignalClient",
             dependencies: [
-                "AuthSignalCore", "AuditStore", "AuditJournal", "Systemd",
+                "AuthSignalCore", "AuthSignalProtocol", "AuditStore", "AuditJournal", "Systemd",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
@@ -116,14 +128,14 @@ let package = Package(
         .executableTarget(
             name: "authsignal",
             dependencies: [
-                "AuthSignalClient", "AuthSignalCore", "AuditJournal", "Systemd", "DaemonCommand",
+                "AuthSignalClient", "AuthSignalCore", "AuthSignalProtocol", "AuditJournal", "Systemd", "DaemonCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "authsignal-load",
-            dependencies: ["AuthSignalCore"],
+            dependencies: ["AuthSignalCore", "AuthSignalProtocol"],
             path: "Benchmarks/authsignal-load",
             swiftSettings: strictSettings
         ),
@@ -143,7 +155,7 @@ let package = Package(
         .executableTarget(
             name: "store-bench",
             dependencies: [
-                "AuditStore", "AuthSignalCore",
+                "AuditStore", "AuthSignalCore", "AuthSignalProtocol",
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             path: "Benchmarks/store-bench",
@@ -151,7 +163,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "journal-bench",
-            dependencies: ["Systemd", "AuthSignalCore", "AuditStore", "AuditJournal"],
+            dependencies: ["Systemd", "AuthSignalCore", "AuthSignalProtocol", "AuditStore", "AuditJournal"],
             path: "Benchmarks/journal-bench",
             exclude: ["floor.c"],
             swiftSettings: strictSettings
@@ -170,7 +182,7 @@ let package = Package(
         .testTarget(
             name: "AuditStoreTests",
             dependencies: [
-                "AuditStore", "AuthSignalCore", "Signals", "TestSupport",
+                "AuditStore", "AuthSignalCore", "AuthSignalProtocol", "Signals", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
@@ -179,7 +191,7 @@ let package = Package(
         .testTarget(
             name: "SystemdTests",
             dependencies: [
-                "Systemd", "AuthSignalCore", "TestSupport",
+                "Systemd", "AuthSignalCore", "AuthSignalProtocol", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -187,12 +199,14 @@ let package = Package(
         ),
         .testTarget(
             name: "AuthSignalClientTests",
-            dependencies: ["AuthSignalClient", "AuthSignalCore", "TestSupport"],
+            dependencies: ["AuthSignalClient", "AuthSignalCore", "AuthSignalProtocol", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "AuditJournalTests",
-            dependencies: ["AuditJournal", "AuditStore", "AuthSignalCore", "Systemd", "TestSupport"],
+            dependencies: [
+                "AuditJournal", "AuditStore", "AuthSignalCore", "AuthSignalProtocol", "Systemd", "TestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -217,7 +231,8 @@ let package = Package(
         .testTarget(
             name: "AuthSignalDaemonTests",
             dependencies: [
-                "TestSupport", "SpawnSupport", "AuthSignalClient", "AuthSignalCore", "AuthSignalDaemon", "AuditStore",
+                "TestSupport", "SpawnSupport", "AuthSignalClient", "AuthSignalCore", "AuthSignalProtocol",
+                "AuthSignalDaemon", "AuditStore",
                 "Signals",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -229,7 +244,8 @@ let package = Package(
         .testTarget(
             name: "AuthSignalCoreTests",
             dependencies: [
-                "AuthSignalCore", "Signals", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                "AuthSignalCore", "AuthSignalProtocol", "Signals", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),

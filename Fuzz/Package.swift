@@ -13,11 +13,14 @@ let package = Package(
         .systemLibrary(name: "CFuzzer"),
         .target(name: "FuzzDriver", dependencies: ["CFuzzer"]),
         .executableTarget(
-            name: "FuzzJSON", dependencies: ["FuzzDriver", .product(name: "AuthSignalCore", package: "authsignal")]),
+            name: "FuzzJSON",
+            dependencies: ["FuzzDriver", .product(name: "AuthSignalFuzzChecks", package: "authsignal")]),
         .executableTarget(
-            name: "FuzzProtocol", dependencies: ["FuzzDriver", .product(name: "AuthSignalCore", package: "authsignal")]),
+            name: "FuzzProtocol",
+            dependencies: ["FuzzDriver", .product(name: "AuthSignalFuzzChecks", package: "authsignal")]),
         .executableTarget(
-            name: "FuzzConfig", dependencies: ["FuzzDriver", .product(name: "AuthSignalCore", package: "authsignal")]),
+            name: "FuzzConfig",
+            dependencies: ["FuzzDriver", .product(name: "AuthSignalFuzzChecks", package: "authsignal")]),
     ],
     swiftLanguageModes: [.v6]
 )

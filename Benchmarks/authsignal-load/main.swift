@@ -8,6 +8,7 @@
 // client (pipelining) and measures each acknowledgement's latency from the moment its request was
 // written; with --rate the clients pace themselves to that total rate.
 import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 import Glibc
 import Synchronization

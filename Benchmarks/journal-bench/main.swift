@@ -6,6 +6,7 @@
 import AuditJournal
 import AuditStore
 import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 import Systemd
 

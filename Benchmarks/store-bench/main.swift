@@ -6,6 +6,7 @@
 // Prints a table, then one JSON object with every figure as its last line.
 import AuditStore
 import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 import GRDBSQLite
 

@@ -1,5 +1,6 @@
 package import AuditStore
-package import AuthSignalCore
+import AuthSignalCore
+package import AuthSignalProtocol
 package import Foundation
 import Glibc
 package import Systemd

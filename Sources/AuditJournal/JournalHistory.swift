@@ -1,4 +1,4 @@
-package import AuthSignalCore
+package import AuthSignalProtocol
 import Foundation
 import Systemd
 

@@ -1,4 +1,4 @@
-import AuthSignalCore
+import AuthSignalProtocol
 
 /// The records already read from collected journals, to show each once.
 ///

@@ -1,4 +1,5 @@
 package import AuthSignalCore
+package import AuthSignalProtocol
 package import Foundation
 
 /// One committed audit record: the system of record for one auth event.

@@ -1,4 +1,5 @@
 package import AuthSignalCore
+package import AuthSignalProtocol
 import Foundation
 import GRDB
 import Glibc

@@ -1,4 +1,5 @@
 package import AuthSignalCore
+import AuthSignalProtocol
 import Crypto
 package import Foundation
 import GRDB

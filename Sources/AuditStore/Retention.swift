@@ -1,4 +1,5 @@
 import AuthSignalCore
+import AuthSignalProtocol
 package import Foundation
 import GRDB
 import Signals

@@ -1,4 +1,4 @@
-package import AuthSignalCore
+package import AuthSignalProtocol
 package import Foundation
 import GRDB
 

@@ -1,4 +1,4 @@
-package import AuthSignalCore
+package import AuthSignalProtocol
 import Foundation
 
 // The audit log's values in the protocol's types (AuthSignalCore encodes those; this module knows

@@ -1,4 +1,4 @@
-package import AuthSignalCore
+package import AuthSignalProtocol
 import Foundation
 
 /// Prints sessions (`last`) or accounts (`lastlog`) in an ``OutputFormat``: a table in local time

@@ -1,5 +1,6 @@
 import AuditStore
-package import AuthSignalCore
+import AuthSignalCore
+package import AuthSignalProtocol
 
 /// An audit log file read directly, read-only, without the daemon (`--database`): a copy taken
 /// for an investigation, or the live file on a host whose daemon is down.

@@ -1,4 +1,5 @@
-package import AuthSignalCore
+import AuthSignalCore
+package import AuthSignalProtocol
 package import Foundation
 
 /// An aureport-style summary of audit records (`authsignal report`): counts per signal, failures

@@ -1,4 +1,5 @@
-package import AuthSignalCore
+import AuthSignalCore
+package import AuthSignalProtocol
 import Glibc
 
 /// How a connection's bytes travel: the daemon's Unix socket (``SocketTransport``), or, for a

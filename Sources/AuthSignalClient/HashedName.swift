@@ -1,4 +1,5 @@
 import AuthSignalCore
+import AuthSignalProtocol
 
 /// User names the daemon stored keyed-hashed (failed logins for names that are no account), as
 /// tables and reports show them: `#` and the hash's first eight hex digits, explained by a legend.

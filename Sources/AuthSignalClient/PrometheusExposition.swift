@@ -1,4 +1,4 @@
-public import AuthSignalCore
+public import AuthSignalProtocol
 
 /// The daemon's `stats` answer in the Prometheus text exposition format (version 0.0.4), as
 /// node_exporter's textfile collector and `promtool check metrics` read it. docs/metrics.md lists

@@ -1,4 +1,5 @@
 package import AuthSignalCore
+import AuthSignalProtocol
 package import Foundation
 import Glibc
 

@@ -1,4 +1,4 @@
-import AuthSignalCore
+import AuthSignalProtocol
 package import Foundation
 
 /// Times as admins type them (as `journalctl --since` and `ausearch --start` accept): RFC 3339,

@@ -1,6 +1,6 @@
 package import AuditJournal
 import AuditStore
-import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 import Systemd
 

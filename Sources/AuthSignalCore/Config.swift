@@ -1,107 +1,108 @@
+import AuthSignalProtocol
 import Foundation
 
 /// authsignald's configuration (`etc/authsignald.conf` documents every key).
 ///
 /// Read from a main file in systemd's INI style and its drop-ins (`<file>.d/*.conf`, in name
 /// order, later values winning). Relative paths are relative to the file that sets them.
-public struct DaemonConfig: Sendable, Hashable {
+package struct DaemonConfig: Sendable, Hashable {
     // [Socket]
     /// The socket path, when not socket-activated.
-    public var socketPath = WireProtocol.defaultSocketPath
+    package var socketPath = WireProtocol.defaultSocketPath
     /// The socket's permission bits.
-    public var socketMode: UInt32 = 0o660
+    package var socketMode: UInt32 = 0o660
     /// The socket's group; empty keeps the daemon's group.
-    public var socketGroup = "authsignal"
+    package var socketGroup = "authsignal"
     /// The longest request line, in bytes.
-    public var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
+    package var maxFrameBytes = WireProtocol.defaultMaxFrameBytes
     /// The most connections at once; more are answered `unavailable` and closed.
-    public var maxConnections = 1024
+    package var maxConnections = 1024
     /// The most connections one user other than root may hold at once, so that no local user can
     /// take every connection and keep PAM's events out.
-    public var maxConnectionsPerUser = 64
+    package var maxConnectionsPerUser = 64
     /// The most requests of one connection being processed or answered at once; the daemon
     /// reads no further from that connection until some are answered.
-    public var maxInFlight = 256
+    package var maxInFlight = 256
     /// Seconds a connection may stay idle (no request and nothing pending) before it is closed;
     /// 0 never closes.
-    public var idleTimeoutSeconds = 300
+    package var idleTimeoutSeconds = 300
 
     // [Access]
     /// Users (names or uids) who may emit.
-    public var emitUsers: [String] = []
+    package var emitUsers: [String] = []
     /// Groups (names or gids) whose members may emit.
-    public var emitGroups = ["authsignal"]
+    package var emitGroups = ["authsignal"]
     /// Users who may read (query, follow, stats, verify).
-    public var readUsers: [String] = []
+    package var readUsers: [String] = []
     /// Groups whose members may read.
-    public var readGroups = ["adm"]
+    package var readGroups = ["adm"]
     /// Users who may ask for keyed hashes (`hash`, and `--user` matching hashed names).
-    public var hashUsers: [String] = []
+    package var hashUsers: [String] = []
     /// Groups whose members may ask for keyed hashes.
-    public var hashGroups: [String] = []
+    package var hashGroups: [String] = []
     /// Users (besides root, always trusted) whose events count as trusted: what bans and alerts
     /// act on (docs/protocol.md, "Trusted senders").
-    public var trustedUsers: [String] = []
+    package var trustedUsers: [String] = []
 
     // [Store]
     /// The audit log.
-    public var storePath = "/var/lib/authsignald/audit.db"
+    package var storePath = "/var/lib/authsignald/audit.db"
     /// Records older than this many days are pruned; 0 keeps them.
-    public var maxAgeDays = 0
+    package var maxAgeDays = 0
     /// Only this many newest records are kept; 0 keeps all.
-    public var maxRecords = 0
+    package var maxRecords = 0
     /// The writer's SQLite page cache, in MiB.
-    public var cacheMiB = 8
+    package var cacheMiB = 8
 
     // [Redaction]
     /// How sensitive values are replaced.
-    public var redactionMode = Redactor.Mode.hmac
+    package var redactionMode = Redactor.Mode.hmac
     /// The key of keyed hashes.
-    public var keyFile = "/var/lib/authsignald/redaction.key"
+    package var keyFile = "/var/lib/authsignald/redaction.key"
     /// The sensitive key patterns; `nil` for the defaults.
-    public var patterns: [String]?
+    package var patterns: [String]?
     /// Whether a failed login's unknown username is stored keyed-hashed.
-    public var hashUnknownUsers = true
+    package var hashUnknownUsers = true
 
     // [Journal]
     /// Whether each record is also written to the journal.
-    public var journalEnabled = true
+    package var journalEnabled = true
     /// Entries waiting for the journal at most; beyond, the journal receiver catches up from the
     /// audit log instead (so this bounds memory, never what the journal gets).
-    public var journalQueueCapacity = 4096
+    package var journalQueueCapacity = 4096
     /// The chain head goes to the journal after this many records…
-    public var anchorEveryRecords = 1000
+    package var anchorEveryRecords = 1000
     /// …or after this many seconds with new records, whichever comes first.
-    public var anchorIntervalSeconds = 60
+    package var anchorIntervalSeconds = 60
     /// Seconds between reports of journal drops and failures (when there are any) and status.
-    public var reportIntervalSeconds = 60
+    package var reportIntervalSeconds = 60
 
     // [Spool]
     /// Where the PAM hook leaves events it could not deliver; the daemon drains it.
-    public var spoolDirectory = Spool.defaultDirectory
+    package var spoolDirectory = Spool.defaultDirectory
 
     /// The defaults.
-    public init() {}
+    package init() {}
 
     /// The default configuration file.
-    public static let defaultPath = "/etc/authsignald.conf"
+    package static let defaultPath = "/etc/authsignald.conf"
 
     /// Every key as `Section.Key` with its value in canonical form: what a reload compares.
-    public var settings: [String: String] {
+    package var settings: [String: String] {
         var result: [String: String] = [:]
         for key in ConfigKey.all { result[key.setting] = key.read(self) }
         return result
     }
 
     /// The keys whose change needs a restart: a reload reports them and keeps the old value.
-    public static let restartOnlySettings: Set<String> = [
+    package static let restartOnlySettings: Set<String> = [
         "Socket.Path", "Socket.Mode", "Socket.Group", "Store.Path", "Store.MaxAgeDays", "Store.MaxRecords",
         "Store.CacheMiB", "Redaction.KeyFile", "Spool.Directory",
     ]
 
     /// `self` (a reloaded configuration) with every key in ``restartOnlySettings`` set back to its
     /// value in `running`, and the keys whose new value was set aside that way.
-    public func keepingRestartOnlySettings(of running: DaemonConfig) -> (config: DaemonConfig, deferred: [String]) {
+    package func keepingRestartOnlySettings(of running: DaemonConfig) -> (config: DaemonConfig, deferred: [String]) {
         var result = self
         var deferred: [String] = []
         for key in ConfigKey.all where Self.restartOnlySettings.contains(key.setting) {
@@ -122,7 +123,7 @@ public struct DaemonConfig: Sendable, Hashable {
     /// - Parameter required: whether a missing main file is an error (it is not for the default
     ///   path: the defaults apply).
     /// - Throws: ``ConfigError`` listing every problem with its file and line.
-    public static func load(path: String, required: Bool) throws(ConfigError) -> DaemonConfig {
+    package static func load(path: String, required: Bool) throws(ConfigError) -> DaemonConfig {
         var config = DaemonConfig()
         var problems: [ConfigProblem] = []
         var files: [String] = []
@@ -151,7 +152,7 @@ public struct DaemonConfig: Sendable, Hashable {
     }
 
     /// Applies the assignments in `text` (the contents of `file`), collecting problems.
-    public mutating func apply(_ text: String, file: String, problems: inout [ConfigProblem]) {
+    package mutating func apply(_ text: String, file: String, problems: inout [ConfigProblem]) {
         let directory = (file as NSString).deletingLastPathComponent
         var section: String?
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -202,25 +203,25 @@ public struct DaemonConfig: Sendable, Hashable {
 }
 
 /// One problem in a configuration file.
-public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
+package struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
     /// The file.
-    public let file: String
+    package let file: String
     /// The line, from 1; 0 for the file as a whole.
-    public let line: Int
+    package let line: Int
     /// What is wrong.
-    public let message: String
+    package let message: String
 
     /// `file:line: message`.
-    public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
+    package var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
 }
 
 /// Configuration that cannot be used, with every problem found.
-public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The problems, in file order.
-    public let problems: [ConfigProblem]
+    package let problems: [ConfigProblem]
 
     /// One problem per line.
-    public var description: String { problems.map(\.description).joined(separator: "\n") }
+    package var description: String { problems.map(\.description).joined(separator: "\n") }
 }
 
 /// Why a value is not acceptable.
@@ -356,5 +357,5 @@ struct ConfigKey: Sendable {
 
 extension DaemonConfig {
     /// Every key as `Section.Key`, in documentation order.
-    public static var keyNames: [String] { ConfigKey.all.map(\.setting) }
+    package static var keyNames: [String] { ConfigKey.all.map(\.setting) }
 }

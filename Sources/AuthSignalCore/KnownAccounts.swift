@@ -21,17 +21,17 @@ import Synchronization
 /// half that each: when the newer fills it becomes the older and the oldest answers go, while a
 /// name asked again from the older generation moves back to the newer. A spray of random names
 /// therefore cannot push out the names that keep coming back (the site's real accounts).
-public final class KnownAccounts: Sendable {
+package final class KnownAccounts: Sendable {
     /// The system's accounts, as the daemon's redactor asks about them.
-    public static let system = KnownAccounts()
+    package static let system = KnownAccounts()
 
     /// How long an answer is trusted while `/etc/passwd` is unchanged.
-    public let lifetime: Duration
+    package let lifetime: Duration
     /// The most names remembered.
-    public let capacity: Int
+    package let capacity: Int
     /// Whether an uncached look-up may wait (on sssd, LDAP…): then callers that must not block
     /// ask ``cachedAnswer(_:)`` first and look up elsewhere.
-    public let lookUpMayBlock: Bool
+    package let lookUpMayBlock: Bool
     private let passwdPath: String
     private let lookUp: @Sendable (String) -> Bool
     private let state = Mutex(State())
@@ -89,7 +89,7 @@ public final class KnownAccounts: Sendable {
     ///   - lookUpMayBlock: whether `lookUp` may wait; by default, whether NSS's `passwd` sources
     ///     include one that is not local (``NameServiceSwitch``).
     ///   - lookUp: the uncached question; by default `getpwnam`.
-    public init(
+    package init(
         lifetime: Duration = .seconds(30), capacity: Int = 16384, passwdPath: String = "/etc/passwd",
         lookUpMayBlock: Bool = NameServiceSwitch.mayBlock("passwd"),
         lookUp: @escaping @Sendable (String) -> Bool = Redactor.systemHasAccount
@@ -102,7 +102,7 @@ public final class KnownAccounts: Sendable {
     }
 
     /// Whether `name` is an account, from the cache when the answer is still good.
-    public func contains(_ name: String) -> Bool {
+    package func contains(_ name: String) -> Bool {
         let now = ContinuousClock.now
         let passwd = FileIdentity(path: passwdPath)
         if let cached = cachedAnswer(name, now: now, passwd: passwd) { return cached }
@@ -120,7 +120,7 @@ public final class KnownAccounts: Sendable {
 
     /// Whether `name` is an account, when the cache still has a good answer; `nil` when only a
     /// look-up (which may block on NSS) could tell.
-    public func cachedAnswer(_ name: String) -> Bool? {
+    package func cachedAnswer(_ name: String) -> Bool? {
         cachedAnswer(name, now: .now, passwd: FileIdentity(path: passwdPath))
     }
 

@@ -3,13 +3,13 @@ import Foundation
 /// What `/etc/nsswitch.conf` says about where account look-ups go: only to sources on this host
 /// (`files`, `systemd`, …), which answer at once, or also to ones that may wait on the network or
 /// another daemon (`sss`, `ldap`, `winbind`, …), which can take seconds.
-public enum NameServiceSwitch {
+package enum NameServiceSwitch {
     /// Sources that answer from this host without waiting on anyone.
     static let localSources: Set<String> = ["files", "compat", "systemd", "db", "altfiles", "cache"]
 
     /// Whether a look-up in `database` (`passwd`, `group`) may wait on a source that is not local,
     /// as the configuration `text` names them; with no line for it, glibc's default (`files`).
-    public static func mayBlock(_ database: String, configuration text: String) -> Bool {
+    package static func mayBlock(_ database: String, configuration text: String) -> Bool {
         for line in text.split(separator: "\n") {
             let content = line.prefix { $0 != "#" }
             guard let colon = content.firstIndex(of: ":"),
@@ -25,7 +25,7 @@ public enum NameServiceSwitch {
 
     /// ``mayBlock(_:configuration:)`` for this host's `/etc/nsswitch.conf` (no file: glibc's
     /// defaults, all local).
-    public static func mayBlock(_ database: String) -> Bool {
+    package static func mayBlock(_ database: String) -> Bool {
         guard let text = try? String(contentsOfFile: "/etc/nsswitch.conf", encoding: .utf8) else { return false }
         return mayBlock(database, configuration: text)
     }

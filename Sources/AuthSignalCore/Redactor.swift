@@ -1,5 +1,6 @@
+package import AuthSignalProtocol
 import Crypto
-public import Foundation
+package import Foundation
 
 /// Replaces sensitive values in events before anything else sees them (docs/protocol.md, "Redaction").
 ///
@@ -8,9 +9,9 @@ public import Foundation
 /// their whole value replaced: by Django's 20 asterisks in ``Mode/mask`` mode, or by
 /// `hmac-sha256:<hex>` keyed by the ``RedactionKey`` in ``Mode/hmac`` mode, so that equal secrets
 /// stay correlatable without being stored.
-public struct Redactor: Sendable {
+package struct Redactor: Sendable {
     /// How a sensitive value is replaced.
-    public enum Mode: String, Sendable, CaseIterable {
+    package enum Mode: String, Sendable, CaseIterable {
         /// By `********************`.
         case mask
         /// By `hmac-sha256:<hex>` of the value.
@@ -18,26 +19,26 @@ public struct Redactor: Sendable {
     }
 
     /// Django's replacement for a sensitive value.
-    public static let mask = "********************"
+    package static let mask = "********************"
 
     /// Django's `api|token|key|secret|password|signature` plus the patterns auth events need.
-    public static let defaultPatterns = [
+    package static let defaultPatterns = [
         "api", "token", "key", "secret", "password", "signature",
         "pass", "auth", "cookie", "session", "credential", "private", "otp",
     ]
 
     /// Credential keys that name the account when an event's `user` is absent.
-    public static let usernameKeys = ["username", "user", "login", "email", "account"]
+    package static let usernameKeys = ["username", "user", "login", "email", "account"]
 
     /// The replacement mode.
-    public let mode: Mode
+    package let mode: Mode
     /// The lower-cased patterns.
-    public let patterns: [String]
+    package let patterns: [String]
     /// The patterns' UTF-8 bytes, for matching without Foundation's string search.
     private let patternBytes: [[UInt8]]
     /// Whether a failed login's username that is not a known account is stored keyed-hashed
     /// (it may be a password typed into the username prompt).
-    public let hashUnknownUsers: Bool
+    package let hashUnknownUsers: Bool
     private let key: RedactionKey
     private let isKnownAccount: @Sendable (String) -> Bool
 
@@ -48,7 +49,7 @@ public struct Redactor: Sendable {
     ///   - patterns: sensitive key patterns; the defaults when `nil`.
     ///   - hashUnknownUsers: hash a failed login's username that names no account.
     ///   - isKnownAccount: whether a name is an account; by default asks the system (`getpwnam`).
-    public init(
+    package init(
         mode: Mode, key: RedactionKey, patterns: [String]? = nil, hashUnknownUsers: Bool = true,
         isKnownAccount: @escaping @Sendable (String) -> Bool = Redactor.systemHasAccount
     ) {
@@ -61,19 +62,19 @@ public struct Redactor: Sendable {
     }
 
     /// Whether the system knows an account of that name.
-    public static func systemHasAccount(_ name: String) -> Bool {
+    package static func systemHasAccount(_ name: String) -> Bool {
         getpwnam(name) != nil
     }
 
     /// Whether `key` contains one of the default patterns (case-insensitive): what a client
     /// checks before letting a value through its command line.
-    public static func looksSensitive(_ key: String) -> Bool {
+    package static func looksSensitive(_ key: String) -> Bool {
         let lowered = key.lowercased()
         return defaultPatterns.contains { lowered.contains($0) }
     }
 
     /// Whether `key` names a sensitive value.
-    public func isSensitive(_ key: String) -> Bool {
+    package func isSensitive(_ key: String) -> Bool {
         var key = key
         // Keys are almost always ASCII: matched in place, folding case byte by byte, which is
         // what lowercasing does to ASCII. Every key of every event passes here.
@@ -102,12 +103,12 @@ public struct Redactor: Sendable {
     }
 
     /// What every keyed hash the redactor stores starts with.
-    public static let keyedHashPrefix = "hmac-sha256:"
+    package static let keyedHashPrefix = "hmac-sha256:"
 
     /// The keyed hash the redactor stores for `value` in an event root sent (the PAM hook's, and
     /// the spool's): `hmac-sha256:<hex>`. With `senderUID`, as it stores it in that sender's
     /// events.
-    public func keyedHash(_ value: String, senderUID: UInt32 = 0) -> String {
+    package func keyedHash(_ value: String, senderUID: UInt32 = 0) -> String {
         var key = SenderKey(uid: senderUID)
         return keyedHash(bytes: Data(value.utf8), key: &key)
     }
@@ -142,7 +143,7 @@ public struct Redactor: Sendable {
     /// name is keyed-hashed wherever the event carries it: in `user`, and in every string of
     /// `credentials` and `request`, at any depth, that equals it. This is the one place that
     /// decision is made; sinks never see the name.
-    public func redact(_ event: AuthEvent, peer: PeerCredentials) -> RedactedEvent {
+    package func redact(_ event: AuthEvent, peer: PeerCredentials) -> RedactedEvent {
         var unknownNames: [String: String] = [:]
         var key = SenderKey(uid: peer.uid)
         for name in accountNames(in: event) where unknownNames[name] == nil && !isKnownAccount(name) {
@@ -162,7 +163,7 @@ public struct Redactor: Sendable {
 
     /// The names ``redact(_:peer:)`` asks `isKnownAccount` about: with ``hashUnknownUsers``, a
     /// failed login's non-empty `user` and ``usernameKeys`` of `credentials`; none otherwise.
-    public func accountNames(in event: AuthEvent) -> [String] {
+    package func accountNames(in event: AuthEvent) -> [String] {
         guard hashUnknownUsers, event.signal == .userLoginFailed else { return [] }
         let named = Self.usernameKeys.compactMap { event.credentials?[$0]?.stringValue }
         return ([event.user ?? named.first].compactMap { $0 } + named).filter { !$0.isEmpty }
@@ -172,7 +173,7 @@ public struct Redactor: Sendable {
     /// ``WireProtocol/maximumNameBytes`` bytes, control and bidirectional formatting characters
     /// escaped as ``DisplaySafe`` does. A name that had to be changed ends in
     /// ``alteredNameMarker``, so it cannot pass for the name it resembles.
-    public static func displayableName(_ name: String) -> String {
+    package static func displayableName(_ name: String) -> String {
         let limit = WireProtocol.maximumNameBytes
         guard DisplaySafe.needsEscaping(name) || name.utf8.count > limit else { return name }
         let escaped = DisplaySafe.escaped(name)
@@ -186,7 +187,7 @@ public struct Redactor: Sendable {
     }
 
     /// Ends a name that ``displayableName(_:)`` escaped or truncated.
-    public static let alteredNameMarker = "…[altered]"
+    package static let alteredNameMarker = "…[altered]"
 
     private func redact(object: JSONObject, hashing names: [String: String], key: inout SenderKey) -> JSONObject {
         var result = JSONObject(minimumCapacity: object.count)
@@ -228,7 +229,7 @@ public struct Redactor: Sendable {
 }
 
 /// The secret key of keyed hashes: 32 random bytes kept in a file only its owner can read.
-public struct RedactionKey: Sendable {
+package struct RedactionKey: Sendable {
     private let bytes: Data
 
     /// The key for swift-crypto.
@@ -241,7 +242,7 @@ public struct RedactionKey: Sendable {
     }
 
     /// A key from raw bytes (at least 32).
-    public init(bytes: some Sequence<UInt8>) throws {
+    package init(bytes: some Sequence<UInt8>) throws {
         let data = Data(bytes)
         guard data.count >= 32 else { throw RedactionKeyError.tooShort(data.count) }
         self.bytes = data
@@ -250,7 +251,7 @@ public struct RedactionKey: Sendable {
     /// Reads the key at `path`, or creates it there (mode 0600, 32 random bytes) when absent.
     /// Refuses a key file that others may read, that is a symbolic link or not a regular file,
     /// or that another user owns (someone who planted it would know every keyed hash's key).
-    public static func loadOrCreate(at path: String) throws -> RedactionKey {
+    package static func loadOrCreate(at path: String) throws -> RedactionKey {
         do {
             return try load(at: path, owner: geteuid())
         } catch RedactionKeyError.io(_, ENOENT) {
@@ -260,7 +261,7 @@ public struct RedactionKey: Sendable {
 
     /// Reads the key at `path`; refuses one others may read, one that is not a regular file (a
     /// FIFO would block the read) and, with `owner`, one that user does not own.
-    public static func load(at path: String, owner: uid_t? = nil) throws -> RedactionKey {
+    package static func load(at path: String, owner: uid_t? = nil) throws -> RedactionKey {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw RedactionKeyError.io(path, errno) }
         defer { close(fd) }
@@ -293,7 +294,7 @@ public struct RedactionKey: Sendable {
 }
 
 /// Why a redaction key could not be used. Messages never contain key material.
-public enum RedactionKeyError: Error, Equatable, CustomStringConvertible {
+package enum RedactionKeyError: Error, Equatable, CustomStringConvertible {
     case tooShort(Int)
     case readableByOthers(String, mode_t)
     case notARegularFile(String)
@@ -301,7 +302,7 @@ public enum RedactionKeyError: Error, Equatable, CustomStringConvertible {
     case io(String, Int32)
 
     /// A message for people.
-    public var description: String {
+    package var description: String {
         switch self {
         case .tooShort(let count): "redaction key has \(count) bytes; at least 32 are needed"
         case .readableByOthers(let path, let mode):

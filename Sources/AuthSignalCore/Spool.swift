@@ -1,5 +1,6 @@
+import AuthSignalProtocol
 import Crypto
-public import Foundation
+package import Foundation
 
 /// The spool: where the PAM hook leaves an event it could not deliver in time, for the daemon to
 /// store when it can (docs/pam.md).
@@ -14,41 +15,41 @@ public import Foundation
 /// to the directory (mode 0700, owned by the daemon): a user can neither fill it, nor plant
 /// entries in it, nor create it first. The kernel records each file's owner, which the daemon
 /// takes as the sender, as it takes SO_PEERCRED on the socket.
-public enum Spool {
+package enum Spool {
     /// The default directory (`[Spool] Directory`).
-    public static let defaultDirectory = "/var/spool/authsignal"
+    package static let defaultDirectory = "/var/spool/authsignal"
     /// The directory's mode: its owner's (the daemon's) only; root writes through its privilege.
-    public static let directoryMode: mode_t = 0o700
+    package static let directoryMode: mode_t = 0o700
     /// The daemon's public key file in the directory.
-    public static let publicKeyName = "public.key"
+    package static let publicKeyName = "public.key"
     /// The subdirectory (the daemon's only) where files that cannot be trusted are moved.
-    public static let refusedName = "refused"
+    package static let refusedName = "refused"
     /// The ending of event files.
-    public static let suffix = ".event"
+    package static let suffix = ".event"
     /// The largest event file: a request line of the default `MaxFrameBytes` and the envelope.
-    public static let maximumFileBytes = WireProtocol.defaultMaxFrameBytes + 128
+    package static let maximumFileBytes = WireProtocol.defaultMaxFrameBytes + 128
     /// The daemon keeps at most this many refused entries in `refused/`, deleting the oldest…
-    public static let maximumRefused = 1_000
+    package static let maximumRefused = 1_000
     /// …and at most this many bytes of them.
-    public static let maximumRefusedBytes: Int64 = 64 << 20
+    package static let maximumRefusedBytes: Int64 = 64 << 20
     /// The hook spools no more than this many files…
-    public static let maximumFiles = 10_000
+    package static let maximumFiles = 10_000
     /// …and nothing when the file system has less free than this.
-    public static let minimumFreeBytes: UInt64 = 64 << 20
+    package static let minimumFreeBytes: UInt64 = 64 << 20
 
     static let magic = Array("authsignal-spool-1\n".utf8)
     static var ciphersuite: HPKE.Ciphersuite { .Curve25519_SHA256_ChachaPoly }
     static let info = Data("authsignal spool v1".utf8)
 
     /// The file name of an event first tried at `time` with idempotency id `id`.
-    public static func fileName(time: Date, id: String) -> String {
+    package static func fileName(time: Date, id: String) -> String {
         let micros = max(0, Int64((time.timeIntervalSince1970 * 1_000_000).rounded()))
         let digits = String(micros)
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + "-" + id + suffix
     }
 
     /// Whether `name` is an event file's name (the daemon refuses any other name it finds).
-    public static func isEventFileName(_ name: String) -> Bool {
+    package static func isEventFileName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard bytes.count > 21 + suffix.utf8.count, name.hasSuffix(suffix), bytes[20] == UInt8(ascii: "-") else {
             return false
@@ -62,16 +63,16 @@ public enum Spool {
     }
 
     /// Whether the directory entry `name` is a file the hook is writing (the daemon skips them).
-    public static func isTemporaryName(_ name: String) -> Bool { name.hasPrefix(".") }
+    package static func isTemporaryName(_ name: String) -> Bool { name.hasPrefix(".") }
 }
 
 /// What the hook needs to seal an event for the daemon: its public key.
-public struct SpoolSealingKey: Sendable {
+package struct SpoolSealingKey: Sendable {
     /// The raw 32 bytes (the key types of swift-crypto are not `Sendable`).
     private let rawKey: [UInt8]
 
     /// The key from its raw 32 bytes.
-    public init(rawRepresentation: [UInt8]) throws(SpoolError) {
+    package init(rawRepresentation: [UInt8]) throws(SpoolError) {
         guard (try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: rawRepresentation)) != nil else {
             throw .badKey
         }
@@ -79,7 +80,7 @@ public struct SpoolSealingKey: Sendable {
     }
 
     /// The sealed file contents for the request line `line`.
-    public func seal(_ line: [UInt8]) throws(SpoolError) -> [UInt8] {
+    package func seal(_ line: [UInt8]) throws(SpoolError) -> [UInt8] {
         do {
             let publicKey = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: rawKey)
             var sender = try HPKE.Sender(recipientKey: publicKey, ciphersuite: Spool.ciphersuite, info: Spool.info)
@@ -92,13 +93,13 @@ public struct SpoolSealingKey: Sendable {
 }
 
 /// The daemon's spool key, derived from its redaction key (so there is no second secret to keep).
-public struct SpoolOpeningKey: Sendable {
+package struct SpoolOpeningKey: Sendable {
     /// The raw 32 bytes of the private key (the key types of swift-crypto are not `Sendable`).
     /// Any 32 bytes are a valid X25519 private key: they are clamped when used.
     private let rawKey: [UInt8]
 
     /// The spool key belonging to `redactionKey`.
-    public init(redactionKey: RedactionKey) {
+    package init(redactionKey: RedactionKey) {
         rawKey = redactionKey.derivedKey(purpose: "authsignal spool key v1").withUnsafeBytes { Array($0) }
     }
 
@@ -110,10 +111,10 @@ public struct SpoolOpeningKey: Sendable {
     }
 
     /// The public half's raw 32 bytes, for `public.key`.
-    public var publicKeyBytes: [UInt8] { Array(privateKey.publicKey.rawRepresentation) }
+    package var publicKeyBytes: [UInt8] { Array(privateKey.publicKey.rawRepresentation) }
 
     /// The request line sealed in `file`.
-    public func open(_ file: [UInt8]) throws(SpoolError) -> [UInt8] {
+    package func open(_ file: [UInt8]) throws(SpoolError) -> [UInt8] {
         let keyLength = 32
         guard file.count > Spool.magic.count + keyLength, file.starts(with: Spool.magic) else { throw .malformed }
         let encapsulated = Data(file[Spool.magic.count..<(Spool.magic.count + keyLength)])
@@ -129,7 +130,7 @@ public struct SpoolOpeningKey: Sendable {
 }
 
 /// Why a spool file could not be written or read. Messages never contain the event.
-public enum SpoolError: Error, Equatable, CustomStringConvertible {
+package enum SpoolError: Error, Equatable, CustomStringConvertible {
     /// The public key is not 32 valid bytes.
     case badKey
     /// The file is not a sealed event for this daemon.
@@ -142,7 +143,7 @@ public enum SpoolError: Error, Equatable, CustomStringConvertible {
     case io(String, Int32)
 
     /// A message for people.
-    public var description: String {
+    package var description: String {
         switch self {
         case .badKey: "the spool's public key is not a valid X25519 key"
         case .malformed: "not an event sealed for this daemon"

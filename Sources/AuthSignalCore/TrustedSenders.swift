@@ -1,24 +1,10 @@
+package import AuthSignalProtocol
 import Glibc
 
-/// The senders whose events are believed (docs/protocol.md, "Trusted senders"): root, which the
-/// PAM hook and its spool run as, and `[Access] TrustedUsers`. Anyone allowed to emit can record
-/// an event; only a trusted sender's events get an address banned, move an account's last login,
-/// count as its failures, or begin and end its sessions.
-public struct TrustedSenders: Sendable, Hashable {
-    /// The trusted uids, root among them.
-    public let uids: Set<UInt32>
-
-    /// `uids` and root.
-    public init(uids: Set<UInt32>) {
-        self.uids = uids.union([0])
-    }
-
-    /// Root alone: the default, and what a reader assumes without the daemon's configuration.
-    public static let rootOnly = TrustedSenders(uids: [])
-
+extension TrustedSenders {
     /// The senders `config` trusts, its `TrustedUsers` resolved through the system's accounts;
     /// `unresolved` gets each name that matches no account.
-    public init(_ config: DaemonConfig, unresolved: (String) -> Void = { _ in }) {
+    package init(_ config: DaemonConfig, unresolved: (String) -> Void = { _ in }) {
         self.init(
             uids: Set(
                 config.trustedUsers.compactMap { name in
@@ -27,7 +13,4 @@ public struct TrustedSenders: Sendable, Hashable {
                     return nil
                 }))
     }
-
-    /// Whether the sender `uid` is trusted.
-    public func trusts(_ uid: UInt32) -> Bool { uids.contains(uid) }
 }

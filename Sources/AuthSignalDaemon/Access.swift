@@ -1,4 +1,5 @@
 package import AuthSignalCore
+package import AuthSignalProtocol
 import Glibc
 
 /// Who may do what (`[Access]`): root always; emitting to the emit lists, reading (query, follow,

@@ -1,5 +1,6 @@
 package import AuditStore
 package import AuthSignalCore
+import AuthSignalProtocol
 package import Signals
 
 /// One daemon's auth signals: `user_logged_in`, `user_logged_out` and `user_login_failed`, with

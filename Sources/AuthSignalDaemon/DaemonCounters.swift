@@ -1,4 +1,4 @@
-package import AuthSignalCore
+package import AuthSignalProtocol
 import Synchronization
 
 /// What the daemon has done since it started, counted where it happens and read by `stats` and

@@ -1,6 +1,7 @@
 import AuditJournal
 package import AuditStore
 package import AuthSignalCore
+package import AuthSignalProtocol
 import Foundation
 import Synchronization
 import Systemd

@@ -1,4 +1,4 @@
-package import AuthSignalCore
+package import AuthSignalProtocol
 import Synchronization
 
 /// Rate-limits the daemon's reports of refused requests per peer uid, so that a client sending

@@ -1,5 +1,6 @@
 package import AuditStore
 package import AuthSignalCore
+package import AuthSignalProtocol
 import Foundation
 package import Logging
 import Synchronization

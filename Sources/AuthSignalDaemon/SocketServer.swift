@@ -1,4 +1,5 @@
 import AuthSignalCore
+import AuthSignalProtocol
 import CSystemd
 import Glibc
 import Logging

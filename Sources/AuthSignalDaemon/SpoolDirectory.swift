@@ -1,4 +1,5 @@
 import AuthSignalCore
+import AuthSignalProtocol
 import Dispatch
 import Foundation
 import Glibc

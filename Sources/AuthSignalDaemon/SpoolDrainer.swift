@@ -1,5 +1,6 @@
 import AuditStore
 package import AuthSignalCore
+import AuthSignalProtocol
 import Dispatch
 import Glibc
 package import Logging

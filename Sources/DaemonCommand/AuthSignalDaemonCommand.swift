@@ -1,6 +1,7 @@
 package import ArgumentParser
 import AuthSignalCore
 import AuthSignalDaemon
+import AuthSignalProtocol
 import Foundation
 import Logging
 import ServiceLifecycle

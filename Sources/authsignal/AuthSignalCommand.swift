@@ -1,6 +1,6 @@
 import ArgumentParser
 import AuthSignalClient
-import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 
 /// `authsignal`: send auth events to authsignald, query and follow the audit log, verify it.

@@ -1,6 +1,6 @@
 import ArgumentParser
 import AuthSignalClient
-import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 
 /// The exit statuses of `authsignal` (docs/cli.md), and the one place errors are mapped to them.

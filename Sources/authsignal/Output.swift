@@ -1,6 +1,6 @@
 import ArgumentParser
 import AuthSignalClient
-import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 
 func printOut(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }

@@ -1,5 +1,5 @@
 import AuthSignalClient
-import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 import Glibc
 import SpawnSupport

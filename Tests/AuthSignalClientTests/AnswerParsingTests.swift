@@ -1,5 +1,5 @@
 import AuthSignalClient
-import AuthSignalCore
+import AuthSignalProtocol
 import Testing
 
 /// How the client reads the daemon's answers, over bytes in memory: every framing of the same

@@ -1,5 +1,6 @@
 import AuthSignalClient
 import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 import Glibc
 import Testing

@@ -1,4 +1,4 @@
-import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 import TestSupport
 import Testing

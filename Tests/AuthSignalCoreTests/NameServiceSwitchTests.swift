@@ -1,4 +1,5 @@
 import AuthSignalCore
+import AuthSignalProtocol
 import Testing
 
 /// Which NSS configurations make an account look-up one that may wait.

@@ -1,4 +1,5 @@
 import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 import Testing
 

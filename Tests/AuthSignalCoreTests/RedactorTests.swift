@@ -1,4 +1,5 @@
 import AuthSignalCore
+import AuthSignalProtocol
 import Crypto
 import Foundation
 import Testing

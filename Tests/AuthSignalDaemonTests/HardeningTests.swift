@@ -1,6 +1,6 @@
 import AuthSignalClient
-import AuthSignalCore
 import AuthSignalDaemon
+import AuthSignalProtocol
 import Foundation
 import Glibc
 import SpawnSupport

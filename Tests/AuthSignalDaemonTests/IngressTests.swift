@@ -1,5 +1,6 @@
 import AuditStore
 import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 import Logging
 import NIOCore

@@ -1,6 +1,7 @@
 import AuditStore
 import AuthSignalClient
 import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 import Glibc
 import Logging

@@ -1,4 +1,5 @@
 import AuthSignalCore
+import AuthSignalProtocol
 public import Foundation
 import Glibc
 import Synchronization

@@ -1,4 +1,5 @@
 import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 import Glibc
 import Logging
@@ -136,5 +137,27 @@ struct JournalTests {
             while try reader.next() != nil { read += 1 }
         }
         #expect(read < 20_000)
+    }
+
+    /// The fault is the reader's whose call took it: another reader opened before it reads on,
+    /// here on the same thread (a fault had made every open reader of the process throw, and so
+    /// failed concurrent tests that read journals).
+    @Test func anotherReadersShrunkFileLeavesThisReaderBe() throws {
+        let directory = try TemporaryDirectory()
+        let shrinking = directory.file("shrinking.journal")
+        let steady = directory.file("steady.journal")
+        try writeJournalFile(shrinking, numbers: 0..<20_000)
+        try writeJournalFile(steady, numbers: 0..<5_000)
+        let victim = try JournalReader(files: [shrinking])
+        let bystander = try JournalReader(files: [steady])
+        for _ in 0..<1_000 { #expect(try victim.next() != nil) }
+        #expect(try bystander.next() != nil)
+        #expect(truncate(shrinking, 1 << 20) == 0)
+        #expect(throws: JournalError.fileShrank) {
+            while try victim.next() != nil {}
+        }
+        var read = 1
+        while try bystander.next() != nil { read += 1 }
+        #expect(read == 5_000)
     }
 }

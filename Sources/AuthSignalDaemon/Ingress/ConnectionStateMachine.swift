@@ -1,4 +1,4 @@
-import AuthSignalCore
+import AuthSignalProtocol
 import NIOCore
 
 /// The rules of one client connection, apart from NIO and from what requests do: which line is

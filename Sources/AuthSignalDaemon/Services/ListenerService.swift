@@ -1,5 +1,6 @@
 import AuditStore
 import AuthSignalCore
+import AuthSignalProtocol
 import Logging
 import ServiceLifecycle
 import Systemd

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthSignalClient
 import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 
 extension AuthSignalCommand {

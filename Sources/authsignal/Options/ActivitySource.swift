@@ -1,6 +1,6 @@
 import ArgumentParser
 import AuthSignalClient
-import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 
 /// Where `last` and `lastlog` read: the daemon (default), or an audit log file read-only.

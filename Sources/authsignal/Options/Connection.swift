@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthSignalClient
 import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 
 /// Options every command that talks to the daemon takes.

@@ -1,6 +1,6 @@
 import ArgumentParser
 import AuthSignalClient
-import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 
 /// The record filters of `query` and `follow`.

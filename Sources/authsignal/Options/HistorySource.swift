@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditJournal
 import AuthSignalClient
-import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 
 /// Where `query`, `follow` and `report` read history: the daemon (default), an audit log file

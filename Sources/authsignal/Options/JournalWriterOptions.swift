@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditJournal
 import AuthSignalClient
-import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 import Systemd
 

@@ -10,6 +10,7 @@
 // Tests/AuditStoreTests/CrashTests.swift runs a few rounds; scripts/stress-store runs many.
 import AuditStore
 import AuthSignalCore
+import AuthSignalProtocol
 import Foundation
 
 func fail(_ message: String) -> Never {
