@@ -27,8 +27,8 @@ public enum AuthSignal: String, Sendable, Hashable, CaseIterable, Codable {
     }
 }
 
-/// An auth event as a client reported it: not yet redacted, so it may hold secrets. Only the
-/// ``Redactor`` turns it into something that may be stored or logged (``RedactedEvent``).
+/// An auth event as a client reports it: not yet redacted, so it may hold secrets. The daemon
+/// redacts it (`[Redaction]` in authsignald.conf) before anything is stored or logged.
 public struct AuthEvent: Sendable, Hashable {
     /// Which auth signal the event is.
     public var signal: AuthSignal

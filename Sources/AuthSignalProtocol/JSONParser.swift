@@ -18,8 +18,11 @@ public struct JSONParser {
     }
 
     /// Parses exactly one JSON value from `bytes` (surrounding whitespace allowed).
-    /// - Parameter allowsNUL: accept `\u0000` in strings (for trusted, stored JSON; a raw NUL
-    ///   byte is never valid JSON).
+    /// - Parameters:
+    ///   - bytes: the UTF-8 text.
+    ///   - maximumDepth: the deepest nesting of arrays and objects accepted.
+    ///   - allowsNUL: accept `\u0000` in strings (for trusted, stored JSON; a raw NUL byte is
+    ///     never valid JSON).
     public static func parse(
         _ bytes: some Collection<UInt8>, maximumDepth: Int = defaultMaximumDepth, allowsNUL: Bool = false
     ) throws(JSONParseError) -> JSONValue {
