@@ -26,56 +26,94 @@ enum AccountBook {
     }
 }
 
+/// One account as the `account_activity` table keeps it (times in µs); its columns are declared
+/// once, in ``layout``.
+struct AccountRow: TableRow {
+    var user = ""
+    var loginSeq: Int64?
+    var loginAt: Int64?
+    var loginFrom: String?
+    var loginService: String?
+    var failureSeq: Int64?
+    var failureAt: Int64?
+    var failureFrom: String?
+    var failureService: String?
+    var failuresSinceLogin: Int64 = 0
+    var failures: Int64 = 0
+
+    /// The `account_activity` table's columns, in table order.
+    static let layout = TableLayout<AccountRow>(
+        table: "account_activity",
+        columns: [
+            TableColumn("user", .text(\.user)),
+            TableColumn("login_seq", .optionalInteger(\.loginSeq)),
+            TableColumn("login_at", .optionalInteger(\.loginAt)),
+            TableColumn("login_from", .optionalText(\.loginFrom)),
+            TableColumn("login_service", .optionalText(\.loginService)),
+            TableColumn("failure_seq", .optionalInteger(\.failureSeq)),
+            TableColumn("failure_at", .optionalInteger(\.failureAt)),
+            TableColumn("failure_from", .optionalText(\.failureFrom)),
+            TableColumn("failure_service", .optionalText(\.failureService)),
+            TableColumn("failures_since_login", .integer(\.failuresSinceLogin)),
+            TableColumn("failures", .integer(\.failures)),
+        ])
+
+    init() {}
+
+    /// The row that keeps `account`.
+    init(_ account: WireAccount) {
+        user = account.user
+        (loginSeq, loginAt, loginFrom, loginService) = Self.columns(account.lastLogin)
+        (failureSeq, failureAt, failureFrom, failureService) = Self.columns(account.lastFailure)
+        failuresSinceLogin = account.failuresSinceLogin
+        failures = account.failures
+    }
+
+    private static func columns(_ event: WireAccount.Event?) -> (Int64?, Int64?, String?, String?) {
+        (event?.seq, event.map { Microseconds.from($0.time) }, event?.from, event?.service)
+    }
+
+    /// The account it keeps.
+    var account: WireAccount {
+        func event(_ seq: Int64?, _ at: Int64?, _ from: String?, _ service: String?) -> WireAccount.Event? {
+            guard let seq, let at else { return nil }
+            return WireAccount.Event(seq: seq, time: Microseconds.date(at), from: from, service: service)
+        }
+        return WireAccount(
+            user: user, lastLogin: event(loginSeq, loginAt, loginFrom, loginService),
+            lastFailure: event(failureSeq, failureAt, failureFrom, failureService),
+            failuresSinceLogin: failuresSinceLogin, failures: failures)
+    }
+}
+
 /// The `account_activity` table.
 struct StoredAccounts {
     let db: Database
 
     init(_ db: Database) { self.db = db }
 
-    static let columns = """
-        user, login_seq, login_at, login_from, login_service, failure_seq, failure_at, failure_from,
-        failure_service, failures_since_login, failures
-        """
-
-    static func account(_ row: StatementRow) -> WireAccount {
-        func event(_ first: Int) -> WireAccount.Event? {
-            guard let seq = row.integer(at: first), let at = row.integer(at: first + 1) else { return nil }
-            return WireAccount.Event(
-                seq: seq, time: Microseconds.date(at), from: row.text(at: first + 2), service: row.text(at: first + 3))
-        }
-        return WireAccount(
-            user: row.text(at: 0) ?? "", lastLogin: event(1), lastFailure: event(5),
-            failuresSinceLogin: row.integer(at: 9) ?? 0, failures: row.integer(at: 10) ?? 0)
-    }
-
-    private static let accountSQL = "SELECT \(columns) FROM account_activity WHERE user = ?"
+    private static let accountSQL = "SELECT \(AccountRow.layout.selectList()) FROM account_activity WHERE user = ?"
 
     func account(_ user: String) throws -> WireAccount? {
         var account: WireAccount?
-        try DirectStatement(db, Self.accountSQL).each(.text(user)) { account = Self.account($0) }
+        try DirectStatement(db, Self.accountSQL).each(.text(user)) { account = AccountRow.layout.row($0).account }
         return account
     }
 
-    private static let allSQL = "SELECT \(columns) FROM account_activity ORDER BY user"
+    private static let allSQL = "SELECT \(AccountRow.layout.selectList()) FROM account_activity ORDER BY user"
 
     /// Every account (or `user`'s), in name order.
     func all(user: String?) throws -> [WireAccount] {
         if let user { return try account(user).map { [$0] } ?? [] }
         var accounts: [WireAccount] = []
-        try DirectStatement(db, Self.allSQL).each { accounts.append(Self.account($0)) }
+        try DirectStatement(db, Self.allSQL).each { accounts.append(AccountRow.layout.row($0).account) }
         return accounts
     }
 
-    private static let storeSQL =
-        "INSERT OR REPLACE INTO account_activity (\(columns)) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    private static let storeSQL = AccountRow.layout.insertSQL(replacing: true)
 
     func store(_ account: WireAccount) throws {
-        let microseconds = { (event: WireAccount.Event?) in event.map { Microseconds.from($0.time) } }
-        try DirectStatement(db, Self.storeSQL).run(
-            .text(account.user), .integer(account.lastLogin?.seq), .integer(microseconds(account.lastLogin)),
-            .text(account.lastLogin?.from), .text(account.lastLogin?.service), .integer(account.lastFailure?.seq),
-            .integer(microseconds(account.lastFailure)), .text(account.lastFailure?.from),
-            .text(account.lastFailure?.service), .integer(account.failuresSinceLogin), .integer(account.failures))
+        try DirectStatement(db, Self.storeSQL).run(values: AccountRow.layout.values(of: AccountRow(account)))
     }
 }
 

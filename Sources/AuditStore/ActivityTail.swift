@@ -59,7 +59,7 @@ enum ActivityReader {
                 sessions += try await reader.read { db in
                     try StoredSessions(db).rows(
                         """
-                        SELECT \(SessionRow.columns(prefix: "s.")) FROM records_by_user k
+                        SELECT \(SessionRow.layout.selectList(prefix: "s.")) FROM records_by_user k
                         JOIN sessions s ON s.login_seq = k.seq WHERE k.user = ? AND k.seq <= ?
                         """, [user, tail.mark])
                 }.map(tail.revised)
@@ -76,7 +76,7 @@ enum ActivityReader {
                 earlier = try await reader.read { db in
                     try StoredSessions(db).rows(
                         """
-                        SELECT \(SessionRow.columns(prefix: "s."))
+                        SELECT \(SessionRow.layout.selectList(prefix: "s."))
                         FROM sessions_span x JOIN sessions s ON s.login_seq = x.login_seq
                         WHERE x.first <= ?1 AND x.last >= ?1 AND s.start <= ?2 AND s.login_seq <= ?3
                             AND coalesce(s.end, s.gone_by, 9223372036854775807) > ?2
@@ -125,7 +125,7 @@ enum ActivityReader {
         var conditions = ["start > ?", "start < ?", "login_seq <= ?"]
         if cursor != nil { conditions.append("(start, login_seq) \(ascending ? ">" : "<") (?, ?)") }
         return """
-            SELECT \(SessionRow.columns()) FROM sessions INDEXED BY sessions_start
+            SELECT \(SessionRow.selectList) FROM sessions INDEXED BY sessions_start
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY start \(direction), login_seq \(direction) LIMIT \(pageSize)
             """
     }

@@ -3,7 +3,7 @@ import GRDB
 import GRDBSQLite
 
 /// A value bound by ``DirectStatement``.
-enum DirectValue {
+enum DirectValue: Equatable {
     case integer(Int64?)
     case text(String?)
     case real(Double)
@@ -26,6 +26,11 @@ struct DirectStatement {
 
     /// Runs the statement once with `values` bound to its parameters in order.
     func run(_ values: DirectValue...) throws {
+        try run(values: values)
+    }
+
+    /// Runs the statement once with `values` bound to its parameters in order.
+    func run(values: [DirectValue]) throws {
         try Self.step(bound(values))
     }
 

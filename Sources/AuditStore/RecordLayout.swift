@@ -55,53 +55,28 @@ package struct RecordColumns: Sendable, Hashable {
     package func hash(after prevHash: Data) -> Data { RecordHash.hash(self, prevHash: prevHash) }
 }
 
-/// One column of the `records` table that the chain hashes: its name and the property that holds
-/// it, which also gives its kind (integer or text, nullable or not).
-package struct RecordColumn: Sendable {
-    package enum Property: Sendable {
-        case integer(any WritableKeyPath<RecordColumns, Int64> & Sendable)
-        case optionalInteger(any WritableKeyPath<RecordColumns, Int64?> & Sendable)
-        case text(any WritableKeyPath<RecordColumns, String> & Sendable)
-        case optionalText(any WritableKeyPath<RecordColumns, String?> & Sendable)
-    }
-
-    package let name: String
-    package let property: Property
-
-    /// Whether the column holds integers (otherwise text).
-    package var isInteger: Bool {
-        switch property {
-        case .integer, .optionalInteger: true
-        case .text, .optionalText: false
-        }
-    }
-
-    init(_ name: String, _ property: Property) {
-        self.name = name
-        self.property = property
-    }
-}
-
 /// The layout of the `records` table, declared once: the insert statement, every select list,
-/// binding, reading a row and the canonical encoding the chain hashes all follow ``hashed``.
+/// binding, reading a row and the canonical encoding the chain hashes all follow ``hashed``
+/// (columns of the same ``TableColumn`` kind as the derived tables' layouts; the chain's own
+/// two columns follow them).
 /// Adding a column means adding it there (and to ``RecordColumns``), plus a migration and a new
 /// encoding version in docs/storage.md.
 package enum RecordLayout {
     /// The hashed columns, in table order, which is also the canonical encoding's order.
-    package static let hashed: [RecordColumn] = [
-        RecordColumn("seq", .integer(\.seq)),
-        RecordColumn("received", .integer(\.received)),
-        RecordColumn("time", .optionalInteger(\.time)),
-        RecordColumn("signal", .text(\.signal)),
-        RecordColumn("sender", .text(\.sender)),
-        RecordColumn("user", .optionalText(\.user)),
-        RecordColumn("remote_addr", .optionalText(\.remoteAddr)),
-        RecordColumn("request", .optionalText(\.request)),
-        RecordColumn("credentials", .optionalText(\.credentials)),
-        RecordColumn("peer_uid", .integer(\.peerUID)),
-        RecordColumn("peer_gid", .integer(\.peerGID)),
-        RecordColumn("peer_pid", .integer(\.peerPID)),
-        RecordColumn("idem", .optionalText(\.idempotencyKey)),
+    package static let hashed: [TableColumn<RecordColumns>] = [
+        TableColumn("seq", .integer(\.seq)),
+        TableColumn("received", .integer(\.received)),
+        TableColumn("time", .optionalInteger(\.time)),
+        TableColumn("signal", .text(\.signal)),
+        TableColumn("sender", .text(\.sender)),
+        TableColumn("user", .optionalText(\.user)),
+        TableColumn("remote_addr", .optionalText(\.remoteAddr)),
+        TableColumn("request", .optionalText(\.request)),
+        TableColumn("credentials", .optionalText(\.credentials)),
+        TableColumn("peer_uid", .integer(\.peerUID)),
+        TableColumn("peer_gid", .integer(\.peerGID)),
+        TableColumn("peer_pid", .integer(\.peerPID)),
+        TableColumn("idem", .optionalText(\.idempotencyKey)),
     ]
 
     /// The chain's own columns follow the hashed ones: `prev_hash`, then `hash` (0-based).
@@ -133,6 +108,7 @@ package enum RecordLayout {
             case .optionalInteger(let key): columns[keyPath: key] = row[index] as Int64?
             case .text(let key): columns[keyPath: key] = row[index] as String
             case .optionalText(let key): columns[keyPath: key] = row[index] as String?
+            case .flag(let key): columns[keyPath: key] = (row[index] as Int64) != 0
             }
         }
         return (columns, row[prevHashIndex] as Data, row[hashIndex] as Data)
@@ -153,6 +129,7 @@ extension RecordColumns: RecordColumnSource {
         switch RecordLayout.hashed[index].property {
         case .integer(let key): self[keyPath: key]
         case .optionalInteger(let key): self[keyPath: key]
+        case .flag(let key): self[keyPath: key] ? 1 : 0
         case .text, .optionalText: nil
         }
     }
@@ -162,7 +139,7 @@ extension RecordColumns: RecordColumnSource {
             switch RecordLayout.hashed[index].property {
             case .text(let key): self[keyPath: key]
             case .optionalText(let key): self[keyPath: key]
-            case .integer, .optionalInteger: nil
+            case .integer, .optionalInteger, .flag: nil
             }
         guard var value else { return body(nil) }
         value.withUTF8 { body($0) }

@@ -2,57 +2,52 @@ import AuthSignalProtocol
 import Foundation
 import GRDB
 
-/// One login session as the `sessions` table keeps it.
-struct SessionRow: Sendable {
-    let loginSeq: Int64
+/// One login session as the `sessions` table keeps it; its columns are declared once, in
+/// ``layout``.
+struct SessionRow: Sendable, TableRow {
+    var loginSeq: Int64 = 0
     /// The key its logout must carry: `request.pairing`, or the fallback key.
-    let pairing: String
-    let keyed: Bool
+    var pairing = ""
+    var keyed = false
     /// The boot named by a pairing key (its part before the first `/`).
-    let boot: String?
-    let start: Int64
+    var boot: String?
+    var start: Int64 = 0
     var end: Int64?
     var logoutSeq: Int64?
     /// When a later boot was first seen, for a session with no logout from an earlier one.
     var goneBy: Int64?
-    let user: String?
-    let remoteAddr: String?
-    let service: String?
-    let tty: String?
-    let sender: String
+    var user: String?
+    var remoteAddr: String?
+    var service: String?
+    var tty: String?
+    var sender = ""
     /// The uid that sent the login: only it, or root, may end the session.
-    let peerUID: Int64
+    var peerUID: Int64 = 0
 
-    static let columnNames = [
-        "login_seq", "pairing", "keyed", "boot", "start", "end", "logout_seq", "gone_by", "user", "remote_addr",
-        "service", "tty", "sender", "peer_uid",
-    ]
-
-    /// The select list, in ``init(row:)``'s order, each column after `prefix` (a table alias).
-    static func columns(prefix: String = "") -> String {
-        columnNames.map { prefix + $0 }.joined(separator: ", ")
-    }
+    /// The `sessions` table's columns, in table order.
+    static let layout = TableLayout<SessionRow>(
+        table: "sessions",
+        columns: [
+            TableColumn("login_seq", .integer(\.loginSeq)),
+            TableColumn("pairing", .text(\.pairing)),
+            TableColumn("keyed", .flag(\.keyed)),
+            TableColumn("boot", .optionalText(\.boot)),
+            TableColumn("start", .integer(\.start)),
+            TableColumn("end", .optionalInteger(\.end)),
+            TableColumn("logout_seq", .optionalInteger(\.logoutSeq)),
+            TableColumn("gone_by", .optionalInteger(\.goneBy)),
+            TableColumn("user", .optionalText(\.user)),
+            TableColumn("remote_addr", .optionalText(\.remoteAddr)),
+            TableColumn("service", .optionalText(\.service)),
+            TableColumn("tty", .optionalText(\.tty)),
+            TableColumn("sender", .text(\.sender)),
+            TableColumn("peer_uid", .integer(\.peerUID)),
+        ])
 
     /// The select list without a table alias.
-    static let selectList = columns()
+    static let selectList = layout.selectList()
 
-    /// The session in a row selected with ``columns(prefix:)``.
-    init(_ row: StatementRow) {
-        loginSeq = row.integer(at: 0) ?? 0
-        pairing = row.text(at: 1) ?? ""
-        keyed = row.integer(at: 2) != 0
-        boot = row.text(at: 3)
-        start = row.integer(at: 4) ?? 0
-        end = row.integer(at: 5)
-        logoutSeq = row.integer(at: 6)
-        goneBy = row.integer(at: 7)
-        user = row.text(at: 8)
-        remoteAddr = row.text(at: 9)
-        service = row.text(at: 10)
-        tty = row.text(at: 11)
-        sender = row.text(at: 12) ?? ""
-        peerUID = row.integer(at: 13) ?? 0
-    }
+    init() {}
 
     /// The session a login with this pairing `identity` begins.
     init(login event: ActivityEvent, identity: (pairing: String, keyed: Bool, boot: String?)) {
@@ -173,11 +168,11 @@ struct StoredSessions {
         microseconds.map { Double($0) / 1_000_000 } ?? 1e38
     }
 
-    /// The sessions `sql` selects (with ``SessionRow/columns(prefix:)``), read straight from
+    /// The sessions `sql` selects (with ``SessionRow/layout``'s select list), read straight from
     /// SQLite's buffers.
     func rows(_ sql: String, _ arguments: StatementArguments) throws -> [SessionRow] {
         var sessions: [SessionRow] = []
-        try DirectStatement(db, sql).each(arguments: arguments) { sessions.append(SessionRow($0)) }
+        try DirectStatement(db, sql).each(arguments: arguments) { sessions.append(SessionRow.layout.row($0)) }
         return sessions
     }
 
@@ -189,17 +184,10 @@ struct StoredSessions {
         try rows(Self.unendedSQL, [pairing])
     }
 
-    private static let insertSQL = """
-        INSERT INTO sessions (\(SessionRow.selectList))
-        VALUES (\(Array(repeating: "?", count: SessionRow.columnNames.count).joined(separator: ",")))
-        """
+    private static let insertSQL = SessionRow.layout.insertSQL()
 
     func begin(_ session: SessionRow) throws {
-        try DirectStatement(db, Self.insertSQL).run(
-            .integer(session.loginSeq), .text(session.pairing), .integer(session.keyed ? 1 : 0), .text(session.boot),
-            .integer(session.start), .integer(session.end), .integer(session.logoutSeq), .integer(session.goneBy),
-            .text(session.user), .text(session.remoteAddr), .text(session.service), .text(session.tty),
-            .text(session.sender), .integer(session.peerUID))
+        try DirectStatement(db, Self.insertSQL).run(values: SessionRow.layout.values(of: session))
         try DirectStatement(db, "INSERT INTO sessions_span (login_seq, first, last) VALUES (?, ?, ?)").run(
             .integer(session.loginSeq), .real(Self.seconds(session.start)), .real(Self.seconds(session.storedBound)))
     }
