@@ -243,15 +243,12 @@ struct ConfigKey: Sendable {
 
     static let all: [ConfigKey] = [
         path("Socket", "Path", \.socketPath),
-        ConfigKey(
-            section: "Socket", name: "Mode",
-            write: { config, value, _ throws(ValueError) in
-                guard let mode = UInt32(value, radix: 8), mode <= 0o777 else {
-                    throw ValueError("expected octal permission bits such as 0660")
-                }
-                config.socketMode = mode
-            },
-            read: { "0" + String($0.socketMode, radix: 8) }),
+        key("Socket", "Mode", \.socketMode, show: { "0" + String($0, radix: 8) }) { value, _ throws(ValueError) in
+            guard let mode = UInt32(value, radix: 8), mode <= 0o777 else {
+                throw ValueError("expected octal permission bits such as 0660")
+            }
+            return mode
+        },
         text("Socket", "Group", \.socketGroup),
         integer("Socket", "MaxFrameBytes", \.maxFrameBytes, 256...(64 << 20)),
         integer("Socket", "MaxConnections", \.maxConnections, 1...1_000_000),
@@ -269,21 +266,16 @@ struct ConfigKey: Sendable {
         integer("Store", "MaxAgeDays", \.maxAgeDays, 0...1_000_000),
         integer("Store", "MaxRecords", \.maxRecords, 0...Int.max),
         integer("Store", "CacheMiB", \.cacheMiB, 1...65536),
-        ConfigKey(
-            section: "Redaction", name: "Mode",
-            write: { config, value, _ throws(ValueError) in
-                guard let mode = Redactor.Mode(rawValue: value) else { throw ValueError("expected hmac or mask") }
-                config.redactionMode = mode
-            },
-            read: { $0.redactionMode.rawValue }),
+        key("Redaction", "Mode", \.redactionMode, show: \.rawValue) { value, _ throws(ValueError) in
+            guard let mode = Redactor.Mode(rawValue: value) else { throw ValueError("expected hmac or mask") }
+            return mode
+        },
         path("Redaction", "KeyFile", \.keyFile),
-        ConfigKey(
-            section: "Redaction", name: "Patterns",
-            write: { config, value, _ in
-                let words = value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "|" }).map(String.init)
-                config.patterns = words.isEmpty ? nil : words.map { $0.lowercased() }
-            },
-            read: { ($0.patterns ?? Redactor.defaultPatterns).joined(separator: " ") }),
+        key("Redaction", "Patterns", \.patterns, show: { ($0 ?? Redactor.defaultPatterns).joined(separator: " ") }) {
+            value, _ in
+            let words = value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "|" }).map(String.init)
+            return words.isEmpty ? nil : words.map { $0.lowercased() }
+        },
         boolean("Redaction", "HashUnknownUsers", \.hashUnknownUsers),
         boolean("Journal", "Enabled", \.journalEnabled),
         integer("Journal", "QueueCapacity", \.journalQueueCapacity, 1...(1 << 24)),
@@ -293,65 +285,67 @@ struct ConfigKey: Sendable {
         path("Spool", "Directory", \.spoolDirectory),
     ]
 
-    private static func text(
-        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, String> & Sendable
-    ) -> ConfigKey {
-        ConfigKey(
-            section: section, name: name, write: { config, value, _ in config[keyPath: field] = value },
-            read: { $0[keyPath: field] })
-    }
-
-    private static func path(
-        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, String> & Sendable
+    /// The key `Section.Name`, stored in `field`: `parse` reads a value (given the directory of
+    /// the file it is in) or says why it cannot, `show` writes the value as the file would.
+    private static func key<Value>(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, Value> & Sendable,
+        show: @escaping @Sendable (Value) -> String,
+        parse: @escaping @Sendable (_ value: String, _ directory: String) throws(ValueError) -> Value
     ) -> ConfigKey {
         ConfigKey(
             section: section, name: name,
-            write: { config, value, directory throws(ValueError) in
-                guard !value.isEmpty else { throw ValueError("expected a path") }
-                config[keyPath: field] = value.hasPrefix("/") ? value : directory + "/" + value
+            write: { config, value, directory throws(ValueError) in config[keyPath: field] = try parse(value, directory)
             },
-            read: { $0[keyPath: field] })
+            read: { show($0[keyPath: field]) })
+    }
+
+    private static func text(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, String> & Sendable
+    ) -> ConfigKey {
+        key(section, name, field, show: { $0 }) { value, _ in value }
+    }
+
+    /// A path; a relative one is relative to the file's directory.
+    private static func path(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, String> & Sendable
+    ) -> ConfigKey {
+        key(section, name, field, show: { $0 }) { value, directory throws(ValueError) in
+            guard !value.isEmpty else { throw ValueError("expected a path") }
+            return value.hasPrefix("/") ? value : directory + "/" + value
+        }
     }
 
     private static func integer(
         _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, Int> & Sendable,
         _ range: ClosedRange<Int>
     ) -> ConfigKey {
-        ConfigKey(
-            section: section, name: name,
-            write: { config, value, _ throws(ValueError) in
-                guard let number = Int(value), range.contains(number) else {
-                    throw ValueError("expected an integer from \(range.lowerBound) to \(range.upperBound)")
-                }
-                config[keyPath: field] = number
-            },
-            read: { String($0[keyPath: field]) })
+        key(section, name, field, show: { String($0) }) { value, _ throws(ValueError) in
+            guard let number = Int(value), range.contains(number) else {
+                throw ValueError("expected an integer from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return number
+        }
     }
 
     private static func boolean(
         _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, Bool> & Sendable
     ) -> ConfigKey {
-        ConfigKey(
-            section: section, name: name,
-            write: { config, value, _ throws(ValueError) in
-                switch value.lowercased() {
-                case "yes", "true", "on", "1": config[keyPath: field] = true
-                case "no", "false", "off", "0": config[keyPath: field] = false
-                default: throw ValueError("expected yes or no")
-                }
-            },
-            read: { $0[keyPath: field] ? "yes" : "no" })
+        key(section, name, field, show: { $0 ? "yes" : "no" }) { value, _ throws(ValueError) in
+            switch value.lowercased() {
+            case "yes", "true", "on", "1": true
+            case "no", "false", "off", "0": false
+            default: throw ValueError("expected yes or no")
+            }
+        }
     }
 
+    /// Words separated by spaces or tabs.
     private static func list(
         _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, [String]> & Sendable
     ) -> ConfigKey {
-        ConfigKey(
-            section: section, name: name,
-            write: { config, value, _ in
-                config[keyPath: field] = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            },
-            read: { $0[keyPath: field].joined(separator: " ") })
+        key(section, name, field, show: { $0.joined(separator: " ") }) { value, _ in
+            value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        }
     }
 }
 
