@@ -140,25 +140,21 @@ package final class DaemonConnection {
     /// closes without reading, so the request may meet a closed socket; the refusal is still
     /// there to read, and says more than "Broken pipe".
     private func refusalLeftBehind() -> ClientError? {
-        guard let line = try? nextLine() else { return nil }
+        guard let line = try? nextRawLine(), case .error(let error)? = try? Self.read(line, as: WireRecord.self)
+        else { return nil }
+        return .daemon(error.code.rawValue, error.message)
+    }
+
+    /// `line` read as an answer line whose items are `Item`s.
+    /// - Throws: ``ClientError/badAnswer`` when it is none.
+    private static func read<Item: WireItem>(_ line: ArraySlice<UInt8>, as item: Item.Type) throws(ClientError)
+        -> AnswerLine<Item>
+    {
         do {
-            _ = try Self.finalFields(line)
-            return nil
+            return try AnswerLine<Item>(line)
         } catch {
-            return error
+            throw .badAnswer
         }
-    }
-
-    /// The next answer line, parsed; `nil` when the daemon closed the connection.
-    package func nextLine() throws(ClientError) -> JSONObject? {
-        guard let line = try nextRawLine() else { return nil }
-        return try Self.parse(line)
-    }
-
-    private static func parse(_ line: ArraySlice<UInt8>) throws(ClientError) -> JSONObject {
-        guard case .object(let object)? = try? JSONParser.parse(line, maximumDepth: 4096, allowsNUL: true)
-        else { throw .badAnswer }
-        return object
     }
 
     /// The next answer line as received, without its newline; `nil` when the daemon closed the
@@ -199,20 +195,16 @@ package final class DaemonConnection {
                 try each(object)
                 continue
             }
-            let fields = try Self.parse(line)
-            if case .object(let body)? = fields[WireRecord.lineKey] {
+            switch try Self.read(line, as: WireRecord.self) {
+            case .item(let record):
                 // A record line written some other way (another daemon version): read and
                 // written again.
                 var object: [UInt8] = []
-                do {
-                    try WireRecord(body).appendObject(to: &object)
-                } catch {
-                    throw ClientError.badAnswer
-                }
+                record.appendObject(to: &object)
                 try each(object[...])
-                continue
+            case .ok(let fields): return try Self.decode(CountAnswer.self, fields).count
+            case .error(let error): throw ClientError.daemon(error.code.rawValue, error.message)
             }
-            return try Self.decode(CountAnswer.self, Self.finalFields(fields)).count
         }
         throw ClientError.connectionLost("the daemon closed the connection")
     }
@@ -228,28 +220,14 @@ package final class DaemonConnection {
     /// fields of the final line.
     /// - Throws: ``ClientError/daemon(_:_:)`` when the final line is an error.
     package func answerFields<Item: WireItem>(_ item: Item.Type, each: (Item) throws -> Void) throws -> JSONObject {
-        while let line = try nextLine() {
-            if case .object(let body)? = line[Item.lineKey] {
-                do {
-                    try each(try Item(body))
-                } catch is ProtocolError {
-                    throw ClientError.badAnswer
-                }
-                continue
+        while let line = try nextRawLine() {
+            switch try Self.read(line, as: Item.self) {
+            case .item(let item): try each(item)
+            case .ok(let fields): return fields
+            case .error(let error): throw ClientError.daemon(error.code.rawValue, error.message)
             }
-            return try Self.finalFields(line)
         }
         throw ClientError.connectionLost("the daemon closed the connection")
-    }
-
-    /// The fields of an answer's final line, without `ok`.
-    /// - Throws: ``ClientError/daemon(_:_:)`` when the line is an error.
-    private static func finalFields(_ line: JSONObject) throws(ClientError) -> JSONObject {
-        guard line["ok"] == .bool(true) else {
-            let error = line["error"]
-            throw .daemon(error?["code"]?.stringValue ?? "internal", error?["message"]?.stringValue ?? "")
-        }
-        return line.filter { $0.key != "ok" }
     }
 
     /// A final line's fields read as `Answer`.
