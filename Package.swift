@@ -199,7 +199,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AuthSignalClientTests",
-            dependencies: ["AuthSignalClient", "AuthSignalCore", "AuthSignalProtocol", "TestSupport"],
+            dependencies: [
+                "AuthSignalClient", "AuthSignalCore", "AuthSignalProtocol", "AuditJournal", "AuditStore", "Systemd",
+                "TestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

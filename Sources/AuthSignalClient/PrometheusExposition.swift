@@ -1,4 +1,4 @@
-public import AuthSignalProtocol
+package import AuthSignalProtocol
 
 /// The daemon's `stats` answer in the Prometheus text exposition format (version 0.0.4), as
 /// node_exporter's textfile collector and `promtool check metrics` read it. docs/metrics.md lists
@@ -7,10 +7,10 @@ public import AuthSignalProtocol
 /// Written by hand rather than through a metrics registry: the counts are the daemon's, taken in
 /// another process, and a registry (swift-prometheus's among them) only records observations made
 /// in its own.
-public enum PrometheusExposition {
+package enum PrometheusExposition {
     /// Every metric of `answer`: from a daemon, `authsignal_up 1` and its counters too; from an
     /// audit log file read without one, the log's gauges only.
-    public static func render(_ answer: StatsAnswer) -> String {
+    package static func render(_ answer: StatsAnswer) -> String {
         var text = Text()
         if answer.service != nil { text.single("authsignal_up", .gauge, upHelp, 1) }
         let log = answer.log
@@ -102,7 +102,7 @@ public enum PrometheusExposition {
 
     /// What to write when the daemon did not answer: `authsignal_up 0`, so that an alert fires
     /// instead of the last good file being read forever.
-    public static func down() -> String {
+    package static func down() -> String {
         var text = Text()
         text.single("authsignal_up", .gauge, upHelp, 0)
         return text.output

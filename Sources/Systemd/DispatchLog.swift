@@ -14,10 +14,10 @@ import Glibc
 /// `LIBDISPATCH_LOG` is read once, on libdispatch's first message, so setting it before any work
 /// starts is enough. An admin who wants libdispatch's messages back (its assertion messages
 /// among them) starts the program with `LIBDISPATCH_LOG=syslog` or `=stderr`.
-public enum DispatchLog {
+package enum DispatchLog {
     /// Turns libdispatch's log off, unless `LIBDISPATCH_LOG` is already set. Call it first thing
     /// in `main`, before anything uses Dispatch or Swift concurrency.
-    public static func silenceUnlessConfigured() {
+    package static func silenceUnlessConfigured() {
         setenv("LIBDISPATCH_LOG", "NO", 0)
     }
 }

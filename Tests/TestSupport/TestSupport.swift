@@ -134,10 +134,27 @@ public func writeJournalFile(
     _ path: String, numbers: Range<Int>, boot: String = "0123456789abcdef0123456789abcdef",
     start: UInt64 = 1_700_000_000_000_000
 ) throws {
+    try writeJournalFile(
+        path,
+        entries: numbers.map { ["SEQ": "\($0)", "MESSAGE": "entry \($0) \(String(repeating: "x", count: 200))"] },
+        boot: boot, start: start, first: numbers.lowerBound)
+}
+
+/// Writes a journal file at `path` with systemd-journal-remote holding `entries` (text fields,
+/// trusted ones such as `_SYSTEMD_UNIT` included, as a collector receives them), all of boot
+/// `boot`: entry `n` (counting from `first`) is stamped `start + n` µs, so that files written with
+/// consecutive numbers follow each other in time.
+public func writeJournalFile(
+    _ path: String, entries: [[String: String]], boot: String = "0123456789abcdef0123456789abcdef",
+    start: UInt64 = 1_700_000_000_000_000, first: Int = 0
+) throws {
     var export = ""
-    for number in numbers {
+    for (offset, fields) in entries.enumerated() {
+        let number = first + offset
         export += "__REALTIME_TIMESTAMP=\(start + UInt64(number))\n__MONOTONIC_TIMESTAMP=\(1_000 + number)\n"
-        export += "_BOOT_ID=\(boot)\nSEQ=\(number)\nMESSAGE=entry \(number) \(String(repeating: "x", count: 200))\n\n"
+        export += "_BOOT_ID=\(boot)\n"
+        for (name, value) in fields.sorted(by: { $0.key < $1.key }) { export += "\(name)=\(value)\n" }
+        export += "\n"
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/lib/systemd/systemd-journal-remote")

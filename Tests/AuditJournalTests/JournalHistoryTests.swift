@@ -1,0 +1,98 @@
+import AuditStore
+import AuthSignalCore
+import AuthSignalProtocol
+import Foundation
+import Systemd
+import TestSupport
+import Testing
+
+@testable import AuditJournal
+
+/// Reading the audit log back from a collector's journal files, in process: files written by
+/// systemd-journal-remote as a collector receives them, one per sender.
+@Suite struct JournalHistoryTests {
+    static let redactor = Redactor(
+        mode: .hmac, key: try! RedactionKey(bytes: Array(repeating: 5, count: 32)), isKnownAccount: { _ in true })
+
+    /// The fields of the daemon's journal entry for a login of `user` as record `seq` of `host`,
+    /// received at `received` seconds, stamped as written by the daemon's unit.
+    static func entry(_ user: String, seq: Int64, host: String, received: TimeInterval) -> [String: String] {
+        let event = redactor.redact(
+            AuthEvent(
+                signal: .userLoggedIn, sender: "sshd", user: user, request: ["remote_addr": .string("192.0.2.1")]),
+            peer: PeerCredentials(uid: 0, gid: 0, pid: 9))
+        let record = AuditRecord(
+            event: event, seq: seq, received: Date(timeIntervalSince1970: received), prevHash: Data(count: 32),
+            hash: Data(repeating: UInt8(seq), count: 32))
+        var fields = ["_SYSTEMD_UNIT": TrustedJournalWriter.serviceUnit, "_HOSTNAME": host]
+        for field in AuditJournal.entry(for: record, trustedSender: true).fields {
+            fields[field.name.name] = String(decoding: field.value, as: UTF8.self)
+        }
+        return fields
+    }
+
+    /// A collector's directory with `entries` by sender.
+    static func collector(_ entries: [String: [[String: String]]]) throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory()
+        for (host, fields) in entries {
+            try writeJournalFile(directory.file("remote-\(host).journal"), entries: fields)
+        }
+        return directory
+    }
+
+    @Test func sendersAreMergedByTheTimeEachRecordWasReceived() throws {
+        let directory = try Self.collector([
+            "host1": [
+                Self.entry("alice", seq: 1, host: "host1", received: 100),
+                Self.entry("bob", seq: 2, host: "host1", received: 300),
+            ],
+            "host2": [Self.entry("carol", seq: 1, host: "host2", received: 200)],
+        ])
+        var records: [WireRecord] = []
+        let count = try JournalHistory(directory: directory.path).records(matching: RecordFilter()) {
+            records.append($0)
+        }
+        #expect(count == 3)
+        #expect(records.map(\.user) == ["alice", "carol", "bob"])
+        #expect(records.map(\.host) == ["host1", "host2", "host1"])
+        // One sender's alone, and a filter.
+        var host2: [WireRecord] = []
+        _ = try JournalHistory(directory: directory.path, host: "host2").records(matching: RecordFilter()) {
+            host2.append($0)
+        }
+        #expect(host2.map(\.user) == ["carol"])
+        var bob: [WireRecord] = []
+        _ = try JournalHistory(directory: directory.path).records(matching: RecordFilter(user: "bob")) {
+            bob.append($0)
+        }
+        #expect(bob.map(\.seq) == [2])
+        #expect(throws: JournalHistoryError.self) { try JournalHistory(directory: directory.path, host: "host9") }
+    }
+
+    @Test func entriesOfAnyOtherWriterAreNotRecords() throws {
+        var forged = Self.entry("mallory", seq: 1, host: "host1", received: 100)
+        forged["_SYSTEMD_UNIT"] = "user@1000.service"
+        let directory = try Self.collector([
+            "host1": [forged, Self.entry("alice", seq: 2, host: "host1", received: 200)]
+        ])
+        var records: [WireRecord] = []
+        _ = try JournalHistory(directory: directory.path).records(matching: RecordFilter()) { records.append($0) }
+        #expect(records.map(\.user) == ["alice"])
+    }
+
+    @Test func oneLogsAnchorsFromTwoHostsAreRefused() throws {
+        func anchor(_ host: String) -> [String: String] {
+            var fields = ["_SYSTEMD_UNIT": TrustedJournalWriter.serviceUnit, "_HOSTNAME": host]
+            for field in AuditJournal.anchorEntry(seq: 4, hash: Array(repeating: 1, count: 32), logID: "log-a").fields {
+                fields[field.name.name] = String(decoding: field.value, as: UTF8.self)
+            }
+            return fields
+        }
+        let directory = try Self.collector(["host1": [anchor("host1")], "host2": [anchor("host2")]])
+        #expect(throws: JournalHistoryError.anchorsFromSeveralHosts(logID: "log-a", ["host1", "host2"])) {
+            try JournalHistory(directory: directory.path).anchors(logID: "log-a")
+        }
+        let one = try JournalHistory(directory: directory.path, host: "host1").anchors(logID: "log-a")
+        #expect(one.map(\.seq) == [4] && one.first?.host == "host1")
+    }
+}
