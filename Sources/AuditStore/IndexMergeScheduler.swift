@@ -147,10 +147,11 @@ final class IndexMergeScheduler: Sendable {
     /// - Returns: whether records were merged and more wait.
     @discardableResult
     private func mergeStep() -> Bool {
-        let (through, head, trusted) = state.withLock { state in
-            (min(state.head, state.indexedThrough + step), state.head, state.trusted)
+        let next = state.withLock { state -> (through: Int64, head: Int64, trusted: TrustedSenders)? in
+            guard state.head > state.indexedThrough else { return nil }
+            return (min(state.head, state.indexedThrough + step), state.head, state.trusted)
         }
-        guard through > state.withLock({ $0.indexedThrough }) else { return false }
+        guard let (through, head, trusted) = next else { return false }
         do {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
