@@ -46,6 +46,14 @@ package enum AuditJournal {
             entry.append(.credentials, bytes: Array(CanonicalJSON.encode(credentials)))
         }
         entry.append(.hash, Hex.encode(record.hash))
+        if !record.verdicts.isEmpty {
+            // One field per code, for `journalctl AUTHSIGNAL_VERDICT=…` and ban tools' matches,
+            // and all of them with their reasons in one, for reading the record back.
+            for verdict in record.verdicts { entry.append(.verdict, verdict.code.rawValue) }
+            var verdicts: [UInt8] = []
+            Verdict.appendArray(record.verdicts, to: &verdicts)
+            entry.append(.verdicts, bytes: verdicts)
+        }
         return entry
     }
 
@@ -98,7 +106,10 @@ package enum AuditJournal {
             seq: seq, received: received, time: text(.time).flatMap(RFC3339.parse), signal: signal,
             sender: text(.sender) ?? "", user: text(.user), request: object(.request),
             credentials: object(.credentials), peer: peer,
-            hash: Data(text(.hash).flatMap(Hex.decode) ?? []), host: text(.hostname))
+            hash: Data(text(.hash).flatMap(Hex.decode) ?? []), host: text(.hostname),
+            verdicts: fields[JournalFieldName.verdicts.name].flatMap { bytes in
+                (try? JSONParser.parse(bytes)).flatMap { try? Verdict.array($0) }
+            } ?? [])
     }
 
     /// A chain anchor read back from the journal.
@@ -139,6 +150,14 @@ package enum AuditJournal {
             // (spraying) shows without the key or the password.
             let password = passwordTag(record).map { " pwhash=\($0)" } ?? ""
             return "rhost=\(address)\(password) login failed\(user.map { " for \($0)" } ?? "")\(via)"
+        }
+        if record.signal == .userLoggedIn, !record.verdicts.isEmpty, let address = record.remoteAddr,
+            isNumericAddress(address), trustedSender
+        {
+            // A judged login leads with its address and verdict codes, as a failure does, so that
+            // a ban tool can act on a verdict (etc/fail2ban: the success-after-failures jail).
+            let codes = record.verdicts.map(\.code.rawValue).joined(separator: ",")
+            return "rhost=\(address) verdicts=\(codes) \(user ?? "A user") logged in\(via)"
         }
         let origin = record.remoteAddr.map { " from \(DisplaySafe.escaped($0))" } ?? ""
         switch record.signal {
@@ -188,6 +207,10 @@ extension JournalFieldName {
     static let request = JournalFieldName(trusted: "AUTHSIGNAL_REQUEST")
     static let credentials = JournalFieldName(trusted: "AUTHSIGNAL_CREDENTIALS")
     static let hash = JournalFieldName(trusted: "AUTHSIGNAL_HASH")
+    /// A verdict's code, once per verdict (docs/verdicts.md).
+    static let verdict = JournalFieldName(trusted: "AUTHSIGNAL_VERDICT")
+    /// The verdicts with their reasons, as the JSON array of a record's `verdicts`.
+    static let verdicts = JournalFieldName(trusted: "AUTHSIGNAL_VERDICTS")
 }
 
 extension JournalReader {

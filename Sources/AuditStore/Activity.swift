@@ -1,3 +1,4 @@
+import AuthSignalCore
 import AuthSignalProtocol
 import Foundation
 import GRDB
@@ -19,6 +20,12 @@ struct ActivityEvent {
     let key: String?
     /// The sending process's uid (SO_PEERCRED, or a spooled file's owner).
     let peerUID: Int64
+    /// When the daemon stored it (µs).
+    let received: Int64
+
+    /// Whether `authsignal import` sent it (from wtmp or btmp): history that teaches the
+    /// verdicts but gets none of its own.
+    var imported: Bool { sender.hasPrefix("import-") }
 
     /// How far an event's own time may lie after the moment the daemon stored it: a clock a
     /// little ahead is taken as it is; beyond this the stored moment stands in for it.
@@ -37,7 +44,7 @@ struct ActivityEvent {
             sql: """
                 SELECT seq, signal,
                     CASE WHEN time > received + \(maximumLead) THEN received ELSE coalesce(time, received) END,
-                    sender, user, remote_addr, \(text("service")), \(text("tty")), \(text("pairing")), peer_uid
+                    sender, user, remote_addr, \(text("service")), \(text("tty")), \(text("pairing")), peer_uid, received
                 FROM records WHERE seq > ? AND seq <= ? ORDER BY seq
                 """, arguments: [from, through])
         var events: [ActivityEvent] = []
@@ -48,7 +55,7 @@ struct ActivityEvent {
             events.append(
                 ActivityEvent(
                     seq: row[0], signal: signal, at: row[2], sender: row[3], user: row[4], remoteAddr: row[5],
-                    service: row[6], tty: row[7], key: row[8], peerUID: peerUID))
+                    service: row[6], tty: row[7], key: row[8], peerUID: peerUID, received: row[10]))
         }
         return events
     }
@@ -146,5 +153,18 @@ enum ActivityBooks {
         ] {
             try db.execute(sql: statement, arguments: [first, last])
         }
+    }
+}
+
+extension ActivityEvent {
+    /// The event of a record the writer is storing as `seq` at `received`, as ``read(_:after:through:trusted:)``
+    /// would read it back.
+    init(_ event: RedactedEvent, seq: Int64, received: Int64) {
+        let text = { (key: String) -> String? in event.request?[key]?.stringValue }
+        let time = event.time.map(Microseconds.from) ?? received
+        self.init(
+            seq: seq, signal: event.signal, at: time > received + Self.maximumLead ? received : time,
+            sender: event.sender, user: event.user, remoteAddr: event.remoteAddr, service: text("service"),
+            tty: text("tty"), key: text("pairing"), peerUID: Int64(event.peer.uid), received: received)
     }
 }

@@ -30,15 +30,19 @@ package struct AuditRecord: Sendable, Hashable {
     package let prevHash: Data
     /// SHA-256 of `prevHash` followed by the record's canonical encoding (docs/storage.md).
     package let hash: Data
+    /// What the daemon judged it to be (docs/verdicts.md): derived, outside the hash.
+    package var verdicts: [Verdict] = []
 }
 
 extension AuditRecord {
     /// The record of `event` stored as `seq` (for code that builds records without a store).
-    package init(event: RedactedEvent, seq: Int64, received: Date, prevHash: Data, hash: Data) {
+    package init(
+        event: RedactedEvent, seq: Int64, received: Date, prevHash: Data, hash: Data, verdicts: [Verdict] = []
+    ) {
         self.init(
             seq: seq, received: received, time: event.time, signal: event.signal, sender: event.sender,
             user: event.user, remoteAddr: event.remoteAddr, request: event.request, credentials: event.credentials,
-            peer: event.peer, idempotencyKey: event.id, prevHash: prevHash, hash: hash)
+            peer: event.peer, idempotencyKey: event.id, prevHash: prevHash, hash: hash, verdicts: verdicts)
     }
 }
 

@@ -67,8 +67,17 @@ package final class AuditStore: Sendable {
                 (try Self.loadHead(db), try Schema.indexedThrough(db), try Schema.logID(db))
             }
             self.logID = logID
+            let pool = self.pool
+            let verdicts = try options.verdicts.map { settings in
+                try pool.read { db in
+                    try VerdictKeeper(
+                        settings: settings, trusted: options.trustedSenders, accountFacts: options.accountFacts,
+                        learningFrom: db, through: head.seq)
+                }
+            }
             writer = GroupCommitWriter(
-                pool: pool, path: path, head: head, indexedThrough: indexedThrough, options: options)
+                pool: pool, path: path, head: head, indexedThrough: indexedThrough, options: options,
+                verdicts: verdicts)
         } catch let error as DatabaseError {
             throw StoreError.open(StoreFailure.describe(error))
         }
@@ -76,7 +85,10 @@ package final class AuditStore: Sendable {
 
     /// Whose events make the sessions and accounts from now on (`[Access] TrustedUsers`, on
     /// reload): the records merged after this, and the reads of those not merged yet.
-    package func trust(_ senders: TrustedSenders) { writer.merger.trusted = senders }
+    package func trust(_ senders: TrustedSenders) {
+        writer.merger.trusted = senders
+        writer.verdicts?.trust(senders)
+    }
 
     /// The head of the hash chain: the last record's seq and hash (for external anchoring).
     package func chainHead() -> ChainHead { writer.head.seq == 0 ? ChainHead.genesis : writer.head.chainHead }
@@ -267,6 +279,10 @@ package struct StoreOptions: Sendable {
     package var maximumRecords: Int?
     /// Whose events make the sessions and accounts (`last`, `lastlog`): root's by default.
     package var trustedSenders = TrustedSenders.rootOnly
+    /// How logins are judged as they are stored (docs/verdicts.md); `nil` judges none.
+    package var verdicts: VerdictSettings?
+    /// Where `system-account-login` learns an account's uid and shell.
+    package var accountFacts: @Sendable (String) -> AccountFacts? = AccountFacts.system
     /// Told how a long migration is getting on (`records 200000 of 1000000`), every 100,000
     /// records: the daemon extends its start-up timeout with it.
     package var migrationProgress: (@Sendable (String) -> Void)?

@@ -60,8 +60,14 @@ final class GroupCommitWriter: Sendable {
     /// Merges the committed records into the indexes, sessions and accounts, on `queue` between
     /// commits.
     let merger: IndexMergeScheduler
+    /// Judges trusted logins as they are stored (`nil` when no verdict is judged).
+    let verdicts: VerdictKeeper?
 
-    init(pool: DatabasePool, path: String, head: WriterHead, indexedThrough: Int64, options: StoreOptions) {
+    init(
+        pool: DatabasePool, path: String, head: WriterHead, indexedThrough: Int64, options: StoreOptions,
+        verdicts: VerdictKeeper?
+    ) {
+        self.verdicts = verdicts
         self.pool = pool
         self.path = path
         self.capacity = max(options.queueCapacity, 1)
@@ -251,7 +257,7 @@ final class GroupCommitWriter: Sendable {
                         signals.willCreate(event)
                         head.seq += 1
                         head.received = max(Microseconds.from(Date()), head.received)
-                        let record = SavedRecord(
+                        var record = SavedRecord(
                             seq: head.seq, received: head.received, event: event, prevHash: head.hash,
                             hash: RecordHash.hash(
                                 seq: head.seq, received: head.received, pending.columns, prevHash: head.hash))
@@ -259,6 +265,9 @@ final class GroupCommitWriter: Sendable {
                         try RawInsert.run(
                             insert, seq: record.seq, received: record.received, pending.columns,
                             prevHash: record.prevHash, hash: record.hash)
+                        if let verdicts {
+                            record.verdicts = try verdicts.judge(event, seq: record.seq, received: record.received, db)
+                        }
                         saved.append(record)
                         head.hash = record.hash
                         if let key = event.id { keys[Array(key.utf8)] = head.seq }
@@ -268,6 +277,7 @@ final class GroupCommitWriter: Sendable {
                 }
             }
         } catch {
+            verdicts?.transactionFailed()
             let failure = StoreError.unavailable(StoreFailure.describe(error))
             // Whatever SQLite rolled back, continue from what the file really holds.
             if let reloaded = try? pool.read({ db in try AuditStore.loadHead(db) }) {

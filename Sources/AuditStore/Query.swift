@@ -168,6 +168,9 @@ struct RecordQuery: Sendable {
     /// The statements that read the next page, in order: each adds rows until `size` are found.
     func statements(_ db: Database, size: Int) throws -> [(sql: String, arguments: StatementArguments)] {
         guard let (lower, upper) = try bounds(db) else { return [] }
+        // A log of an older version, read without migrating, has no verdicts table.
+        let judged = try db.tableExists("verdicts")
+        let verdictColumn = { (prefix: String) in judged ? VerdictTable.column(prefix: prefix) : "NULL" }
         let direction = filter.order == .ascending ? "ASC" : "DESC"
         let keyed: (table: String, column: String, value: String)? =
             if let user = filter.user { ("records_by_user", "user", user) } else if let address = filter.remoteAddr {
@@ -186,14 +189,22 @@ struct RecordQuery: Sendable {
                     arguments.append(value)
                 }
             }
+            if let verdict = filter.verdict {
+                if judged {
+                    sql.append("\(prefix)seq IN (SELECT seq FROM verdicts WHERE code = ?)")
+                    arguments.append(verdict.rawValue)
+                } else {
+                    sql.append("0")
+                }
+            }
             return (sql.map { " AND " + $0 }.joined(), arguments)
         }
         guard let keyed else {
             let (extra, arguments) = conditions("", skip: nil)
             return [
                 (
-                    "SELECT \(RecordLayout.selectList()) FROM records WHERE seq > ? AND seq <= ?\(extra) "
-                        + "ORDER BY seq \(direction) LIMIT \(size)",
+                    "SELECT \(RecordLayout.selectList()), \(verdictColumn("records.")) FROM records "
+                        + "WHERE seq > ? AND seq <= ?\(extra) ORDER BY seq \(direction) LIMIT \(size)",
                     sqlArguments([lower, upper] + arguments)
                 )
             ]
@@ -204,7 +215,8 @@ struct RecordQuery: Sendable {
             let (extra, arguments) = conditions("r.", skip: keyed.column)
             statements.append(
                 (
-                    "SELECT \(RecordLayout.selectList(prefix: "r.")) FROM \(keyed.table) k JOIN records r ON r.seq = k.seq "
+                    "SELECT \(RecordLayout.selectList(prefix: "r.")), \(verdictColumn("r.")) "
+                        + "FROM \(keyed.table) k JOIN records r ON r.seq = k.seq "
                         + "WHERE k.\(keyed.column) = ? AND k.seq > ? AND k.seq <= ?\(extra) "
                         + "ORDER BY k.seq \(direction) LIMIT \(size)",
                     sqlArguments([keyed.value, lower, min(upper, indexedThrough)] + arguments)
@@ -213,8 +225,8 @@ struct RecordQuery: Sendable {
         if max(lower, indexedThrough) < upper {
             let (extra, arguments) = conditions("", skip: nil)
             let tail = (
-                sql: "SELECT \(RecordLayout.selectList()) FROM records WHERE seq > ? AND seq <= ?\(extra) "
-                    + "ORDER BY seq \(direction) LIMIT \(size)",
+                sql: "SELECT \(RecordLayout.selectList()), \(verdictColumn("records.")) FROM records "
+                    + "WHERE seq > ? AND seq <= ?\(extra) ORDER BY seq \(direction) LIMIT \(size)",
                 arguments: sqlArguments([max(lower, indexedThrough), upper] + arguments)
             )
             if filter.order == .ascending { statements.append(tail) } else { statements.insert(tail, at: 0) }
@@ -289,7 +301,8 @@ enum RecordLine {
                         uid: UInt32(truncatingIfNeeded: row.integer(at: peerUID) ?? 0),
                         gid: UInt32(truncatingIfNeeded: row.integer(at: peerGID) ?? 0),
                         pid: Int32(truncatingIfNeeded: row.integer(at: peerPID) ?? 0)),
-                    hash: row.blob(at: RecordLayout.hashIndex).assumingMemoryBound(to: UInt8.self), to: &output)
+                    hash: row.blob(at: RecordLayout.hashIndex).assumingMemoryBound(to: UInt8.self),
+                    verdicts: VerdictTable.verdicts(row), to: &output)
             }
         }
         if let failure { throw failure }
@@ -305,7 +318,11 @@ func sqlArguments(_ values: [any DatabaseValueConvertible]) -> StatementArgument
 enum RecordRow {
     static func record(from row: Row) throws -> AuditRecord {
         let (columns, prevHash, hash) = RecordLayout.columns(of: row)
-        return try AuditRecord(columns: columns, prevHash: prevHash, hash: hash)
+        var record = try AuditRecord(columns: columns, prevHash: prevHash, hash: hash)
+        if row.count > VerdictTable.columnIndex {
+            record.verdicts = VerdictTable.verdicts(json: row[VerdictTable.columnIndex] as String?)
+        }
+        return record
     }
 }
 

@@ -11,10 +11,14 @@ struct SavedRecord: Sendable {
     let event: RedactedEvent
     let prevHash: Data
     let hash: Data
+    /// What the writer's judge said of it.
+    var verdicts: [Verdict] = []
 
     /// The record as receivers see it.
     var record: AuditRecord {
-        AuditRecord(event: event, seq: seq, received: Microseconds.date(received), prevHash: prevHash, hash: hash)
+        AuditRecord(
+            event: event, seq: seq, received: Microseconds.date(received), prevHash: prevHash, hash: hash,
+            verdicts: verdicts)
     }
 }
 

@@ -88,6 +88,7 @@ extension AuditStore {
                 arguments: [first, end])
         }
         try ActivityBooks.prune(db, from: first, through: end)
+        try VerdictTable.prune(db, from: first, through: end)
         try db.execute(sql: "DELETE FROM records WHERE seq BETWEEN ? AND ?", arguments: [first, end])
         return (db.changesCount, records)  // the last statement: the records deleted
     }

@@ -89,6 +89,11 @@ enum Schema {
                 progress?("building sessions and accounts: record \(done) of \(through)")
             }
         }
+        migrator.registerMigration("v5-verdicts") { db in
+            // Verdicts are judged as records commit from then on; older records have none
+            // stored (`authsignal verdicts` replays them).
+            try db.execute(sql: VerdictTable.schema)
+        }
         return migrator
     }
 

@@ -11,7 +11,7 @@ extension AuditRecord {
     package var wire: WireRecord {
         WireRecord(
             seq: seq, received: received, time: time, signal: signal, sender: sender, user: user, request: request,
-            credentials: credentials, peer: peer, hash: hash)
+            credentials: credentials, peer: peer, hash: hash, verdicts: verdicts)
     }
 }
 

@@ -77,6 +77,10 @@ package struct DaemonConfig: Sendable, Hashable {
     /// Seconds between reports of journal drops and failures (when there are any) and status.
     package var reportIntervalSeconds = 60
 
+    // [Verdicts]
+    /// How logins are judged (docs/verdicts.md).
+    package var verdicts = VerdictSettings()
+
     // [Spool]
     /// Where the PAM hook leaves events it could not deliver; the daemon drains it.
     package var spoolDirectory = Spool.defaultDirectory
@@ -95,10 +99,13 @@ package struct DaemonConfig: Sendable, Hashable {
     }
 
     /// The keys whose change needs a restart: a reload reports them and keeps the old value.
-    package static let restartOnlySettings: Set<String> = [
-        "Socket.Path", "Socket.Mode", "Socket.Group", "Store.Path", "Store.MaxAgeDays", "Store.MaxRecords",
-        "Store.CacheMiB", "Redaction.KeyFile", "Spool.Directory",
-    ]
+    /// The verdicts' settings are among them: the writer's judge learned the log's history with
+    /// the old ones.
+    package static let restartOnlySettings = Set(
+        [
+            "Socket.Path", "Socket.Mode", "Socket.Group", "Store.Path", "Store.MaxAgeDays", "Store.MaxRecords",
+            "Store.CacheMiB", "Redaction.KeyFile", "Spool.Directory",
+        ] + ConfigKey.all.filter { $0.section == "Verdicts" }.map(\.setting))
 
     /// `self` (a reloaded configuration) with every key in ``restartOnlySettings`` set back to its
     /// value in `running`, and the keys whose new value was set aside that way.
@@ -239,7 +246,7 @@ struct ConfigKey: Sendable {
 
     var setting: String { "\(section).\(name)" }
 
-    static let sections = ["Socket", "Access", "Store", "Redaction", "Journal", "Spool"]
+    static let sections = ["Socket", "Access", "Store", "Redaction", "Journal", "Verdicts", "Spool"]
 
     static let all: [ConfigKey] = [
         path("Socket", "Path", \.socketPath),
@@ -282,6 +289,40 @@ struct ConfigKey: Sendable {
         integer("Journal", "AnchorEveryRecords", \.anchorEveryRecords, 1...Int.max),
         integer("Journal", "AnchorIntervalSec", \.anchorIntervalSeconds, 1...86400),
         integer("Journal", "ReportIntervalSec", \.reportIntervalSeconds, 1...86400),
+        key("Verdicts", "Enabled", \.verdicts.enabled, show: { $0.map(\.rawValue).sorted().joined(separator: " ") }) {
+            value, _ throws(ValueError) in
+            var codes: Set<VerdictCode> = []
+            for word in value.split(whereSeparator: { $0 == " " || $0 == "\t" }) where word != "none" {
+                guard let code = VerdictCode(rawValue: String(word)) else {
+                    let known = VerdictCode.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw ValueError("unknown verdict \(word); expected none or some of \(known)")
+                }
+                codes.insert(code)
+            }
+            return codes
+        },
+        integer("Verdicts", "SourcePrefixIPv4", \.verdicts.ipv4Prefix, 8...32),
+        integer("Verdicts", "SourcePrefixIPv6", \.verdicts.ipv6Prefix, 16...128),
+        integer("Verdicts", "LearnLogins", \.verdicts.learnLogins, 0...1_000_000),
+        integer("Verdicts", "LearnDays", \.verdicts.learnDays, 0...36500),
+        integer("Verdicts", "FailureThreshold", \.verdicts.failureThreshold, 1...1000),
+        integer("Verdicts", "FailureWindowSec", \.verdicts.failureWindowSeconds, 1...(86400 * 30)),
+        integer("Verdicts", "SystemUIDMax", \.verdicts.systemUIDMax, 0...Int(UInt32.max)),
+        key("Verdicts", "Hours", \.verdicts.hours, show: { $0?.description ?? "" }) { value, _ throws(ValueError) in
+            guard !value.isEmpty else { return nil }
+            do throws(LoginHoursError) {
+                return try LoginHours(parsing: value)
+            } catch {
+                throw ValueError(error.message)
+            }
+        },
+        key("Verdicts", "TimeZone", \.verdicts.timeZone, show: { $0 ?? "" }) { value, _ throws(ValueError) in
+            guard !value.isEmpty else { return nil }
+            guard TimeZone(identifier: value) != nil else {
+                throw ValueError("unknown time zone \(value); expected a name such as Europe/Berlin")
+            }
+            return value
+        },
         path("Spool", "Directory", \.spoolDirectory),
     ]
 

@@ -55,6 +55,7 @@ package struct Daemon: Sendable {
         if config.maxRecords > 0 { options.maximumRecords = config.maxRecords }
         options.writerCacheKiB = config.cacheMiB * 1024
         options.trustedSenders = runtime.access.trusted
+        if !config.verdicts.enabled.isEmpty { options.verdicts = config.verdicts }
         // A migration that rebuilds derived tables of a large log takes a while: each step tells
         // systemd that start-up goes on (so its start timeout does not kill it) and why.
         options.migrationProgress = { status in

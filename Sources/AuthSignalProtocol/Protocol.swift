@@ -199,6 +199,13 @@ public enum ProtocolRequest: Sendable, Hashable {
         }
         query.sender = try fields.string(RequestField.sender)
         query.remoteAddr = try fields.string(RequestField.remoteAddr)
+        if let name = try fields.string(RequestField.verdict) {
+            guard let code = VerdictCode(rawValue: name) else {
+                let known = VerdictCode.allCases.map(\.rawValue).joined(separator: ", ")
+                throw .invalid("unknown verdict; expected one of \(known)")
+            }
+            query.verdict = code
+        }
         query.since = try fields.time(RequestField.since)
         query.until = try fields.time(RequestField.until)
         query.afterSeq = try fields.integer(RequestField.afterSeq, minimum: 0)
@@ -236,14 +243,15 @@ public enum RequestField: String, Sendable, CaseIterable, FieldName {
     case senderUID = "sender_uid"
     case present, open
     case failedOnly = "failed_only"
+    case verdict
 
     var fieldName: String { rawValue }
 
     /// The fields each op takes, `op` first.
     static let byOp: [String: [RequestField]] = [
         "emit": [.op, .signal, .sender, .user, .request, .credentials, .time, .id],
-        "query": [.op, .user, .signal, .sender, .remoteAddr, .since, .until, .afterSeq, .limit, .order],
-        "follow": [.op, .user, .signal, .sender, .remoteAddr, .since, .until, .afterSeq, .order],
+        "query": [.op, .user, .signal, .sender, .remoteAddr, .verdict, .since, .until, .afterSeq, .limit, .order],
+        "follow": [.op, .user, .signal, .sender, .remoteAddr, .verdict, .since, .until, .afterSeq, .order],
         "stats": [.op],
         "verify": [.op, .from, .to],
         "ping": [.op],

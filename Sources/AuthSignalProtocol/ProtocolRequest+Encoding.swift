@@ -19,6 +19,7 @@ extension ProtocolRequest {
             object[.signal] = filter.signal.map { .string($0.rawValue) }
             object[.sender] = filter.sender.map(JSONValue.string)
             object[.remoteAddr] = filter.remoteAddr.map(JSONValue.string)
+            object[.verdict] = filter.verdict.map { .string($0.rawValue) }
             object[.since] = filter.since.map { .string(RFC3339.format($0)) }
             object[.until] = filter.until.map { .string(RFC3339.format($0)) }
             object[.afterSeq] = filter.afterSeq.map(JSONValue.int)

@@ -16,6 +16,8 @@ public struct RecordFilter: Sendable, Hashable {
     public var sender: String?
     /// Only this `request.remote_addr`.
     public var remoteAddr: String?
+    /// Only records with this verdict (docs/verdicts.md).
+    public var verdict: VerdictCode?
     /// Only records received at or after this time.
     public var since: Date?
     /// Only records received before this time.
@@ -30,9 +32,10 @@ public struct RecordFilter: Sendable, Hashable {
     /// Creates a filter; with no arguments it matches every record.
     public init(
         user: String? = nil, signal: AuthSignal? = nil, sender: String? = nil, remoteAddr: String? = nil,
-        since: Date? = nil, until: Date? = nil, afterSeq: Int64? = nil, limit: Int? = nil,
-        order: Order = .ascending
+        verdict: VerdictCode? = nil, since: Date? = nil, until: Date? = nil, afterSeq: Int64? = nil,
+        limit: Int? = nil, order: Order = .ascending
     ) {
+        self.verdict = verdict
         self.user = user
         self.signal = signal
         self.sender = sender
@@ -59,6 +62,8 @@ public protocol FilterableRecord {
     var user: String? { get }
     /// `request.remote_addr`.
     var remoteAddr: String? { get }
+    /// What the daemon judged it to be.
+    var verdicts: [Verdict] { get }
 }
 
 extension WireRecord: FilterableRecord {}
@@ -72,6 +77,7 @@ extension RecordFilter {
         if let signal, record.signal != signal { return false }
         if let sender, record.sender != sender { return false }
         if let remoteAddr, record.remoteAddr != remoteAddr { return false }
+        if let verdict, !record.verdicts.contains(where: { $0.code == verdict }) { return false }
         if let since, record.received < since { return false }
         if let until, record.received >= until { return false }
         if let afterSeq, record.seq <= afterSeq { return false }

@@ -27,11 +27,15 @@ public struct WireRecord: Sendable, Hashable {
     public var hash: Data
     /// The host whose journal held it (`_HOSTNAME`); `nil` for records read from an audit log.
     public var host: String?
+    /// What the daemon judged a trusted sender's login to be (docs/verdicts.md); empty for other
+    /// records and for logins judged unremarkable. `verdicts` on the wire, absent when empty.
+    public var verdicts: [Verdict]
 
     /// A record with these fields.
     public init(
         seq: Int64, received: Date, time: Date?, signal: AuthSignal, sender: String, user: String?,
-        request: JSONObject?, credentials: JSONObject?, peer: PeerCredentials?, hash: Data, host: String? = nil
+        request: JSONObject?, credentials: JSONObject?, peer: PeerCredentials?, hash: Data, host: String? = nil,
+        verdicts: [Verdict] = []
     ) {
         self.seq = seq
         self.received = received
@@ -44,6 +48,7 @@ public struct WireRecord: Sendable, Hashable {
         self.peer = peer
         self.hash = hash
         self.host = host
+        self.verdicts = verdicts
     }
 
     /// `request.remote_addr`, when it is a string.
@@ -64,7 +69,7 @@ extension WireRecord {
         Self.appendObject(
             seq: seq, received: received, time: time, signal: signal, sender: sender, user: user,
             request: { Self.append(request, to: &$0) }, credentials: { Self.append(credentials, to: &$0) },
-            peer: peer, hash: hash, host: host, to: &output)
+            peer: peer, hash: hash, host: host, verdicts: verdicts, to: &output)
     }
 
     /// Appends `{"record":{…}}` and a newline for a record whose request and credentials are
@@ -74,13 +79,13 @@ extension WireRecord {
     public static func appendLine(
         seq: Int64, received: Date, time: Date?, signal: AuthSignal, sender: String, user: String?,
         requestJSON: UnsafeBufferPointer<UInt8>?, credentialsJSON: UnsafeBufferPointer<UInt8>?,
-        peer: PeerCredentials, hash: some Collection<UInt8>, to output: inout [UInt8]
+        peer: PeerCredentials, hash: some Collection<UInt8>, verdicts: [Verdict] = [], to output: inout [UInt8]
     ) {
         output.append(contentsOf: #"{"record":"#.utf8)
         appendObject(
             seq: seq, received: received, time: time, signal: signal, sender: sender, user: user,
             request: { appendText(requestJSON, to: &$0) }, credentials: { appendText(credentialsJSON, to: &$0) },
-            peer: peer, hash: hash, host: nil, to: &output)
+            peer: peer, hash: hash, host: nil, verdicts: verdicts, to: &output)
         output.append(contentsOf: "}\n".utf8)
     }
 
@@ -92,7 +97,7 @@ extension WireRecord {
     private static func appendObject(
         seq: Int64, received: Date, time: Date?, signal: AuthSignal, sender: String, user: String?,
         request: (inout [UInt8]) -> Void, credentials: (inout [UInt8]) -> Void, peer: PeerCredentials?,
-        hash: some Collection<UInt8>, host: String?, to output: inout [UInt8]
+        hash: some Collection<UInt8>, host: String?, verdicts: [Verdict], to output: inout [UInt8]
     ) {
         output.append(contentsOf: #"{"credentials":"#.utf8)
         credentials(&output)
@@ -138,6 +143,10 @@ extension WireRecord {
         } else {
             output.append(contentsOf: "null".utf8)
         }
+        if !verdicts.isEmpty {
+            output.append(contentsOf: #","verdicts":"#.utf8)
+            Verdict.appendArray(verdicts, to: &output)
+        }
         output.append(UInt8(ascii: "}"))
     }
 
@@ -171,7 +180,9 @@ extension WireRecord {
             received: try fields.required(try fields.time("received"), "received"), time: try fields.time("time"),
             signal: signal, sender: try fields.required(try fields.string("sender"), "sender"),
             user: try fields.string("user"), request: try fields.object("request"),
-            credentials: try fields.object("credentials"), peer: peer, hash: Data(hash), host: try fields.string("host")
+            credentials: try fields.object("credentials"), peer: peer, hash: Data(hash),
+            host: try fields.string("host"),
+            verdicts: try Verdict.array(object["verdicts"])
         )
     }
 }

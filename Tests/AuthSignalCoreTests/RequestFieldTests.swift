@@ -14,6 +14,7 @@ struct RequestFieldTests {
         query.user = "alice"
         query.sender = "sshd"
         query.remoteAddr = "192.0.2.7"
+        query.verdict = .successAfterFailures
         query.since = time
         query.until = time
         query.afterSeq = 4

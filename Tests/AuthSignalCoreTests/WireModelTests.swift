@@ -145,5 +145,32 @@ struct WireModelTests {
         #expect(RecordFilter(since: Self.time, until: Self.time.addingTimeInterval(1)).matches(record))
         #expect(!RecordFilter(until: Self.time).matches(record))
         #expect(!RecordFilter(user: "alice").matches(record))
+        #expect(!RecordFilter(verdict: .firstSeenSource).matches(record))
+        var judged = record
+        judged.verdicts = [Verdict(.firstSeenSource, "first login of \"bob\"\n from 203.0.113.9")]
+        #expect(RecordFilter(verdict: .firstSeenSource).matches(judged))
+        #expect(!RecordFilter(verdict: .outsideHours).matches(judged))
+    }
+
+    @Test func verdictsTravelWithTheRecordAndOnlyWhenThereAreSome() throws {
+        var record = Self.record
+        var line: [UInt8] = []
+        record.appendLine(to: &line)
+        #expect(!String(decoding: line, as: UTF8.self).contains("verdicts"))
+        record.verdicts = [
+            Verdict(.successAfterFailures, "login of bob after 5 failures"), Verdict(.firstSeenSource, "first \u{1}"),
+        ]
+        line = []
+        record.appendLine(to: &line)
+        guard case .object(let wrapper) = try JSONParser.parse(line.dropLast()),
+            case .object(let object)? = wrapper["record"]
+        else {
+            Issue.record("not a record line")
+            return
+        }
+        #expect(try WireRecord(object) == record)
+        #expect(throws: ProtocolError.self) {
+            try WireRecord(object.merging(["verdicts": .array([.object(["code": .string("odd")])])]) { $1 })
+        }
     }
 }

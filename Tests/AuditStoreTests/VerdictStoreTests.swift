@@ -1,0 +1,115 @@
+import AuthSignalCore
+import AuthSignalProtocol
+import Foundation
+import GRDB
+import TestSupport
+import Testing
+
+@testable import AuditStore
+
+/// Verdicts as the writer judges and stores them: only trusted senders' events count, the
+/// verdicts are kept beside the chain, found by `query --verdict`, learned again after a restart,
+/// and a replay of the stored history gives the same ones.
+@Suite("Verdicts: judged as records are stored")
+struct VerdictStoreTests {
+    static let stranger = PeerCredentials(uid: 1000, gid: 1000, pid: 77)
+
+    static func options() -> StoreOptions {
+        var settings = VerdictSettings()
+        settings.enabled = [.firstSeenSource, .successAfterFailures]
+        settings.learnLogins = 2
+        settings.failureThreshold = 3
+        var options = StoreOptions()
+        options.verdicts = settings
+        options.accountFacts = { _ in nil }
+        return options
+    }
+
+    static func event(
+        _ signal: AuthSignal, _ user: String, from address: String, peer: PeerCredentials = SessionTests.hook
+    ) -> RedactedEvent {
+        SessionTests.event(signal, user, at: 0, from: address, peer: peer, time: Date())
+    }
+
+    @Test("trusted failures then a success: stored, queried by code, in the record's JSON")
+    func storedAndQueried() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.file("audit.db"), options: Self.options())
+        for _ in 0..<3 { try await store.append(Self.event(.userLoginFailed, "alice", from: "203.0.113.9")) }
+        let login = try await store.append(Self.event(.userLoggedIn, "alice", from: "203.0.113.9"))
+        let other = try await store.append(Self.event(.userLoggedIn, "bob", from: "198.51.100.4"))
+
+        let records = try await store.all()
+        #expect(records.first { $0.seq == login.seq }?.verdicts.map(\.code) == [.successAfterFailures])
+        #expect(records.first { $0.seq == other.seq }?.verdicts == [])
+        #expect(try await store.all(RecordFilter(verdict: .successAfterFailures)).map(\.seq) == [login.seq])
+        #expect(try await store.all(RecordFilter(user: "alice", verdict: .firstSeenSource)).isEmpty)
+
+        var lines: [UInt8] = []
+        _ = try await store.recordLines(matching: RecordFilter(verdict: .successAfterFailures)) { lines += $0 }
+        let line = String(decoding: lines, as: UTF8.self)
+        #expect(line.contains(#""verdicts":[{"code":"success-after-failures","reason":"login of alice"#))
+        // The wire form reads back what it wrote.
+        let object = try JSONParser.parse(lines.dropLast())
+        guard case .object(let wrapper) = object, case .object(let record)? = wrapper["record"] else {
+            Issue.record("not a record line: \(line)")
+            return
+        }
+        #expect(try WireRecord(record).verdicts.map(\.code) == [.successAfterFailures])
+        try await store.close()
+    }
+
+    @Test("an untrusted sender's events neither teach nor trigger a verdict")
+    func untrustedSendersDoNotCount() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.file("audit.db"), options: Self.options())
+        // A local emitter tries to make alice's next login look like a brute force…
+        for _ in 0..<5 {
+            try await store.append(Self.event(.userLoginFailed, "alice", from: "203.0.113.9", peer: Self.stranger))
+        }
+        // …and to teach a source, so that a login from it goes unremarked, or to flag one.
+        for _ in 0..<3 {
+            try await store.append(Self.event(.userLoggedIn, "bob", from: "192.0.2.66", peer: Self.stranger))
+        }
+        let forged = try await store.append(Self.event(.userLoggedIn, "root", from: "203.0.113.9", peer: Self.stranger))
+        let alice = try await store.append(Self.event(.userLoggedIn, "alice", from: "203.0.113.9"))
+        for _ in 0..<2 { try await store.append(Self.event(.userLoggedIn, "bob", from: "198.51.100.4")) }
+        let bob = try await store.append(Self.event(.userLoggedIn, "bob", from: "192.0.2.66"))
+        let judged = try await store.all(RecordFilter(afterSeq: 0)).filter { !$0.verdicts.isEmpty }
+        #expect(judged.map(\.seq) == [bob.seq])
+        #expect(judged.first?.verdicts.map(\.code) == [.firstSeenSource])
+        #expect(![alice.seq, forged.seq].contains(judged.first?.seq ?? 0))
+        try await store.close()
+    }
+
+    @Test("after a restart the judge knows the history; a replay gives the stored verdicts")
+    func restartAndReplay() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("audit.db")
+        var store = try AuditStore(path: path, options: Self.options())
+        let addresses = ["198.51.100.4", "198.51.100.4", "203.0.113.9", "192.0.2.1", "203.0.113.10"]
+        for (index, address) in addresses.enumerated() {
+            try await store.append(Self.event(.userLoginFailed, "alice", from: "192.0.2.200"))
+            try await store.append(
+                Self.event(index.isMultiple(of: 2) ? .userLoginFailed : .userLoggedIn, "alice", from: address))
+            try await store.append(Self.event(.userLoggedIn, "alice", from: address))
+        }
+        try await store.close()
+        store = try AuditStore(path: path, options: Self.options())
+        // 203.0.113.0/24 was learned before the restart; 100.64.0.0/24 is new.
+        let known = try await store.append(Self.event(.userLoggedIn, "alice", from: "203.0.113.50"))
+        let new = try await store.append(Self.event(.userLoggedIn, "alice", from: "100.64.0.1"))
+        let stored = try await store.all()
+        #expect(stored.first { $0.seq == known.seq }?.verdicts == [])
+        #expect(stored.first { $0.seq == new.seq }?.verdicts.map(\.code) == [.firstSeenSource])
+        #expect(stored.contains { $0.verdicts.contains { $0.code == .successAfterFailures } })
+
+        let replay = try await store.replayVerdicts(settings: Self.options().verdicts!, trusted: .rootOnly) { _ in nil }
+        let replayed = Dictionary(uniqueKeysWithValues: replay.map { ($0.seq, $0.verdicts) })
+        let live = Dictionary(
+            uniqueKeysWithValues: stored.filter { !$0.verdicts.isEmpty }.map { ($0.seq, $0.verdicts) })
+        #expect(!live.isEmpty)
+        #expect(replayed == live)
+        try await store.close()
+    }
+}
