@@ -1,6 +1,6 @@
-import AuditStore
-import AuthSignalCore
-import AuthSignalProtocol
+package import AuditStore
+package import AuthSignalCore
+package import AuthSignalProtocol
 import Foundation
 package import Logging
 import NIOCore
@@ -50,12 +50,7 @@ package struct Daemon: Sendable {
         // journal alike.
         let runtime = Runtime(config: config, key: key)
         for problem in runtime.access.unresolved { logger.warning("access list: \(problem)") }
-        var options = StoreOptions()
-        if config.maxAgeDays > 0 { options.maximumAge = .seconds(config.maxAgeDays * 86400) }
-        if config.maxRecords > 0 { options.maximumRecords = config.maxRecords }
-        options.writerCacheKiB = config.cacheMiB * 1024
-        options.trustedSenders = runtime.access.trusted
-        if !config.verdicts.enabled.isEmpty { options.verdicts = config.verdicts }
+        var options = StoreOptions(config, trusted: runtime.access.trusted)
         // A migration that rebuilds derived tables of a large log takes a while: each step tells
         // systemd that start-up goes on (so its start timeout does not kill it) and why.
         options.migrationProgress = { status in
@@ -119,5 +114,18 @@ package struct Daemon: Sendable {
             return .activated(fd: socket.fd)
         }
         return .path(config.socketPath, mode: config.socketMode, group: config.socketGroup)
+    }
+}
+
+extension StoreOptions {
+    /// The audit log's options as `config` sets them, with `trusted` resolved from
+    /// `[Access] TrustedUsers`.
+    package init(_ config: DaemonConfig, trusted: TrustedSenders) {
+        self.init()
+        if config.maxAgeDays > 0 { maximumAge = .seconds(config.maxAgeDays * 86400) }
+        if config.maxRecords > 0 { maximumRecords = config.maxRecords }
+        writerCacheKiB = config.cacheMiB * 1024
+        trustedSenders = trusted
+        if !config.verdicts.enabled.isEmpty { verdicts = config.verdicts }
     }
 }

@@ -15,6 +15,43 @@ struct AuditJournalTests {
         AuditRecord(event: event, seq: seq, received: Date(), prevHash: Data(count: 32), hash: hash)
     }
 
+    @Test func aJudgedLoginCarriesItsVerdictsForBanToolsAndReadersBack() async throws {
+        try requireJournald()
+        let redactor = Redactor(
+            mode: .hmac, key: try RedactionKey(bytes: Array(repeating: 1, count: 32)), isKnownAccount: { _ in true })
+        let event = redactor.redact(
+            AuthEvent(
+                signal: .userLoggedIn, sender: "sshd", user: "alice",
+                request: ["remote_addr": .string("198.51.100.66")], credentials: nil),
+            peer: PeerCredentials(uid: 0, gid: 0, pid: 4242))
+        let verdicts = [
+            Verdict(.firstSeenSource, "first login of alice from 198.51.100.66 (198.51.100.0/24)"),
+            Verdict(.successAfterFailures, "login of alice after failed logins within 600 s: 3 failures"),
+        ]
+        var record = Self.record(event, seq: 7)
+        record.verdicts = verdicts
+        let id = UUID().uuidString
+        var entry = AuditJournal.entry(for: record, trustedSender: true)
+        entry.append(try JournalFieldName("AUTHSIGNAL_TEST_ID"), id)
+        try JournalWriter().send(entry)
+
+        let json = try #require(try await journalEntry(tagged: id))
+        #expect(
+            json["MESSAGE"] as? String
+                == "rhost=198.51.100.66 verdicts=first-seen-source,success-after-failures alice logged in via sshd")
+        // journalctl shows a repeated field as an array (in no set order): `AUTHSIGNAL_VERDICT=CODE`
+        // matches either.
+        #expect(
+            Set(json["AUTHSIGNAL_VERDICT"] as? [String] ?? []) == ["first-seen-source", "success-after-failures"])
+        let fields = Dictionary(entry.fields.map { ($0.name.name, $0.value) }) { $1 }
+        let readBack = AuditJournal.record(
+            fromEntry: fields, written: nil, writer: TrustedJournalWriter(unit: nil, uid: nil))
+        #expect(readBack?.verdicts == verdicts)
+        // An untrusted sender's login never leads with an address, verdicts or not.
+        #expect(
+            AuditJournal.sentence(for: record, trustedSender: false) == "alice logged in from 198.51.100.66 via sshd")
+    }
+
     @Test func auditEntriesCarryTheirMessageIDsAndFields() async throws {
         try requireJournald()
         let redactor = Redactor(

@@ -33,24 +33,29 @@ final class DaemonHarness: Sendable {
     var logger: Logger { Logger(label: "harness") { [log] _ in log } }
 
     /// A harness whose configuration is the defaults changed by `configure`, asking `accounts`
-    /// which names are accounts. With `directory`, the audit log in it is opened again (a
-    /// restart); otherwise a new temporary directory holds a new one.
+    /// which names are accounts and `accountFacts` for their uids and shells (`nil`: the system's).
+    /// With `directory`,
+    /// the audit log in it is opened again (a restart); otherwise a new temporary directory holds
+    /// a new one.
     init(
         directory: TemporaryDirectory? = nil, accounts: KnownAccounts = .system,
+        accountFacts: [String: AccountFacts]? = nil,
         _ configure: (inout DaemonConfig) -> Void = { _ in }
     ) throws {
         self.directory = try directory ?? TemporaryDirectory()
-        store = try AuditStore(path: self.directory.path + "/audit.db")
-        receivers = AuditReceivers(store: store, journal: nil)
         var config = DaemonConfig()
         config.spoolDirectory = self.directory.path + "/spool"
         configure(&config)
-        spoolPath = config.spoolDirectory
         key = try RedactionKey(bytes: Array(repeating: 7, count: 32))
+        let runtime = Runtime(config: config, key: key, accounts: accounts)
+        var options = StoreOptions(config, trusted: runtime.access.trusted)
+        if let accountFacts { options.accountFacts = { accountFacts[$0] } }
+        store = try AuditStore(path: self.directory.path + "/audit.db", options: options)
+        receivers = AuditReceivers(store: store, journal: nil)
+        spoolPath = config.spoolDirectory
         processor = RequestProcessor(
             store: store, receivers: receivers, journal: nil, followers: FollowerHub(using: store.path),
-            runtime: Runtime(config: config, key: key, accounts: accounts),
-            logger: Logger(label: "harness") { [log] _ in log })
+            runtime: runtime, logger: Logger(label: "harness") { [log] _ in log })
     }
 
     /// Puts the configuration changed by `configure` in effect, as a reload does.
