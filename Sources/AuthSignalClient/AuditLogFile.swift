@@ -1,6 +1,7 @@
 import AuditStore
-import AuthSignalCore
+package import AuthSignalCore
 package import AuthSignalProtocol
+package import Foundation
 
 /// An audit log file read directly, read-only, without the daemon (`--database`): a copy taken
 /// for an investigation, or the live file on a host whose daemon is down.
@@ -54,5 +55,20 @@ extension AuditLogFile {
         let log = try ReadOnlyAuditLog(path: path, trusted: trustedSenders)
         defer { try? log.close() }
         return try await log.accounts(matching: filter)
+    }
+}
+
+extension AuditLogFile {
+    /// The records of the database file at `path` that a replay with the `[Verdicts]` and
+    /// `[Access] TrustedUsers` of `config` judges, received in `[since, until)`, each with its
+    /// replayed verdicts; returns how many.
+    package static func verdicts(
+        database path: String, config: DaemonConfig, since: Date?, until: Date?, each: (WireRecord) throws -> Void
+    ) async throws -> Int {
+        let log = try ReadOnlyAuditLog(path: path, trusted: TrustedSenders(config))
+        defer { try? log.close() }
+        let judged = try await log.judgedRecords(settings: config.verdicts, since: since, until: until)
+        for record in judged { try each(record.wire) }
+        return judged.count
     }
 }

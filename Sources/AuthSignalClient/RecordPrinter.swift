@@ -21,6 +21,10 @@ package final class RecordPrinter {
     private let write: (String) -> Void
     private var rows: [[String]] = []
     private var signals: [AuthSignal] = []
+    /// Whether a table shows each verdict's reason under its row, or its code only.
+    package var explainsVerdicts = true
+    /// The verdict lines under each collected row.
+    private var verdicts: [[String]] = []
     /// Whether a table row showed an abbreviated keyed hash (the legend is then printed).
     private var showedHash = false
     private var count = 0
@@ -44,8 +48,8 @@ package final class RecordPrinter {
         switch format {
         case .csv:
             write(
-                "seq,received,time,signal,sender,user,remote_addr,peer_uid,peer_gid,peer_pid,request,credentials,hash"
-                    + (hosts ? ",host\n" : "\n"))
+                "seq,received,time,signal,sender,user,remote_addr,peer_uid,peer_gid,peer_pid,request,credentials,hash,"
+                    + "verdicts" + (hosts ? ",host\n" : "\n"))
         case .json: if streaming { break } else { write("[") }
         default: break
         }
@@ -78,9 +82,11 @@ package final class RecordPrinter {
             }
             if streaming {
                 write(paint(Self.line(row, widths: fixedWidths), signal: record.signal) + "\n")
+                for line in Self.verdictLines(record, reasons: explainsVerdicts) { write(line + "\n") }
             } else {
                 rows.append(row)
                 signals.append(record.signal)
+                verdicts.append(Self.verdictLines(record, reasons: explainsVerdicts))
             }
         }
     }
@@ -111,7 +117,10 @@ package final class RecordPrinter {
             guard !rows.isEmpty else { return }
             let lines = Self.aligned(header: header, rows: rows)
             write(lines[0] + "\n")
-            for (line, signal) in zip(lines.dropFirst(), signals) { write(paint(line, signal: signal) + "\n") }
+            for (index, line) in lines.dropFirst().enumerated() {
+                write(paint(line, signal: signals[index]) + "\n")
+                for verdict in verdicts[index] { write(verdict + "\n") }
+            }
             if showedHash { write(HashedName.legend + "\n") }
         default: break
         }
@@ -150,6 +159,11 @@ package final class RecordPrinter {
         ]
     }
 
+    /// The lines under a judged record's row, one per verdict: `  ! CODE: reason`, or `  ! CODE`.
+    static func verdictLines(_ record: WireRecord, reasons: Bool) -> [String] {
+        record.verdicts.map { "  ! \($0.code.rawValue)" + (reasons ? ": \(DisplaySafe.escaped($0.reason))" : "") }
+    }
+
     static func csvRow(_ record: WireRecord, forTerminal: Bool = false) -> String {
         let fields: [String] = [
             String(record.seq), RFC3339.format(record.received), record.time.map(RFC3339.format) ?? "",
@@ -157,6 +171,7 @@ package final class RecordPrinter {
             record.peer.map { String($0.uid) } ?? "", record.peer.map { String($0.gid) } ?? "",
             record.peer.map { String($0.pid) } ?? "", json(record.request),
             json(record.credentials), Hex.encode(record.hash),
+            record.verdicts.map(\.code.rawValue).joined(separator: " "),
         ]
         return fields.map { csvField($0, forTerminal: forTerminal) }.joined(separator: ",")
     }

@@ -65,7 +65,8 @@ package enum AccessClass: Sendable {
     case anyone
     /// `emit`: EmitUsers, EmitGroups.
     case emit
-    /// `query`, `follow`, `stats`, `verify`, `sessions`, `accounts`: ReadUsers, ReadGroups.
+    /// `query`, `follow`, `stats`, `verify`, `sessions`, `accounts`, `verdicts`: ReadUsers,
+    /// ReadGroups.
     case read
     /// `hash`: HashUsers, HashGroups.
     case hash
@@ -75,7 +76,7 @@ package enum AccessClass: Sendable {
         switch request {
         case .ping: self = .anyone
         case .emit: self = .emit
-        case .query, .follow, .stats, .verify, .sessions, .accounts: self = .read
+        case .query, .follow, .stats, .verify, .sessions, .accounts, .verdicts: self = .read
         case .hash: self = .hash
         }
     }

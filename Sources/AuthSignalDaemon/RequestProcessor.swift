@@ -162,6 +162,8 @@ package final class RequestProcessor: Sendable {
             return .read { output in await self.streamSessions(filter, output: output) }
         case .accounts(let filter):
             return .read { output in await self.streamAccounts(filter, output: output) }
+        case .verdicts(let since, let until):
+            return .read { output in await self.streamVerdicts(since: since, until: until, output: output) }
         case .ping:
             return .read { _ in
                 .success(
@@ -210,6 +212,24 @@ package final class RequestProcessor: Sendable {
             let accounts = try await self.store.accounts(matching: filter)
             for account in accounts { try await write(account.line) }
             return accounts.count
+        }
+    }
+
+    /// Replays the log through the verdict rules with the running settings and streams the
+    /// records they judge, each with its replayed verdicts.
+    private func streamVerdicts(since: Date?, until: Date?, output: some RecordOutput) async -> Result<
+        any ProtocolAnswer, ProtocolError
+    > {
+        let runtime = self.runtime
+        return await streamLines(output) { write in
+            let judged = try await self.store.judgedRecords(
+                settings: runtime.config.verdicts, trusted: runtime.access.trusted, since: since, until: until)
+            for record in judged {
+                var line: [UInt8] = []
+                record.wire.appendLine(to: &line)
+                try await write(line)
+            }
+            return judged.count
         }
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Protocol v1 (docs/protocol.md): one JSON object per line, answered by zero or
 /// more `{"record":…}` lines and one final line carrying `"ok"`.
@@ -72,6 +72,10 @@ public enum ProtocolRequest: Sendable, Hashable {
     case sessions(SessionFilter)
     /// Each account's last login, last failure and failures since, then the count.
     case accounts(AccountFilter)
+    /// The stored history replayed through the verdict rules with the daemon's settings: each
+    /// record received in `[since, until)` that they judge, with its replayed verdicts, then the
+    /// count (docs/verdicts.md). Stores nothing.
+    case verdicts(since: Date?, until: Date?)
 
     /// The op's wire name.
     public var op: String {
@@ -85,11 +89,14 @@ public enum ProtocolRequest: Sendable, Hashable {
         case .hash: "hash"
         case .sessions: "sessions"
         case .accounts: "accounts"
+        case .verdicts: "verdicts"
         }
     }
 
     /// Every op of protocol v1.
-    public static let ops = ["emit", "query", "follow", "stats", "verify", "ping", "hash", "sessions", "accounts"]
+    public static let ops = [
+        "emit", "query", "follow", "stats", "verify", "ping", "hash", "sessions", "accounts", "verdicts",
+    ]
 
     /// Decodes one frame (without its newline).
     /// - Throws: ``ProtocolError`` with `invalid_json` or `invalid_request`.
@@ -133,6 +140,8 @@ public enum ProtocolRequest: Sendable, Hashable {
                 AccountFilter(
                     user: try fields.string(RequestField.user),
                     failedOnly: try fields.bool(RequestField.failedOnly) ?? false))
+        case "verdicts":
+            request = .verdicts(since: try fields.time(RequestField.since), until: try fields.time(RequestField.until))
         default:
             throw .invalid("unknown op; expected one of \(ops.joined(separator: ", "))")
         }
@@ -258,6 +267,7 @@ public enum RequestField: String, Sendable, CaseIterable, FieldName {
         "hash": [.op, .value, .senderUID],
         "sessions": [.op, .user, .since, .until, .present, .open, .limit, .order],
         "accounts": [.op, .user, .failedOnly],
+        "verdicts": [.op, .since, .until],
     ]
 
     /// The fields `op` takes.

@@ -25,6 +25,9 @@ extension ProtocolRequest {
             object[.afterSeq] = filter.afterSeq.map(JSONValue.int)
             object[.limit] = filter.limit.map { .int(Int64($0)) }
             if filter.order == .descending { object[.order] = .string(filter.order.rawValue) }
+        case .verdicts(let since, let until):
+            object[.since] = since.map { .string(RFC3339.format($0)) }
+            object[.until] = until.map { .string(RFC3339.format($0)) }
         case .verify(let from, let to):
             object[.from] = from.map(JSONValue.int)
             object[.to] = to.map(JSONValue.int)

@@ -104,7 +104,7 @@ struct VerdictStoreTests {
         #expect(stored.first { $0.seq == new.seq }?.verdicts.map(\.code) == [.firstSeenSource])
         #expect(stored.contains { $0.verdicts.contains { $0.code == .successAfterFailures } })
 
-        let replay = try await store.replayVerdicts(settings: Self.options().verdicts!, trusted: .rootOnly) { _ in nil }
+        let replay = try await store.judgedRecords(settings: Self.options().verdicts!, trusted: .rootOnly) { _ in nil }
         let replayed = Dictionary(uniqueKeysWithValues: replay.map { ($0.seq, $0.verdicts) })
         let live = Dictionary(
             uniqueKeysWithValues: stored.filter { !$0.verdicts.isEmpty }.map { ($0.seq, $0.verdicts) })

@@ -36,7 +36,7 @@ struct RequestFieldTests {
         return [
             .emit(event), .query(query), .follow(follow), .stats, .verify(from: 1, to: 2), .ping,
             .hash(value: "v", senderUID: 7), .sessions(sessions),
-            .accounts(AccountFilter(user: "alice", failedOnly: true)),
+            .accounts(AccountFilter(user: "alice", failedOnly: true)), .verdicts(since: time, until: time),
         ]
     }()
 

@@ -1,5 +1,6 @@
 package import AuthSignalCore
 package import AuthSignalProtocol
+package import Foundation
 import GRDB
 import Synchronization
 
@@ -77,20 +78,52 @@ extension VerdictJudge {
 
 extension AuditStore {
     /// Replays the stored history through the rules with `settings` (`authsignal verdicts`):
-    /// every record of a trusted sender is learned, in seq order, and the verdicts on those
-    /// after `afterSeq` are returned, by seq. Reads one snapshot of the log; stores nothing.
-    package func replayVerdicts(
-        settings: VerdictSettings, trusted: TrustedSenders, afterSeq: Int64 = 0,
+    /// every record of a trusted sender is learned, in seq order, and those received in
+    /// `[since, until)` that the rules judge are returned, in seq order, each with the verdicts
+    /// of the replay (not those stored). Reads one snapshot of the log; stores nothing.
+    package func judgedRecords(
+        settings: VerdictSettings, trusted: TrustedSenders, since: Date? = nil, until: Date? = nil,
         accountFacts: @escaping @Sendable (String) -> AccountFacts? = AccountFacts.system
-    ) async throws -> [(seq: Int64, verdicts: [Verdict])] {
-        try await pool.read { db in
+    ) async throws -> [AuditRecord] {
+        try await Self.judgedRecords(
+            pool, settings: settings, trusted: trusted, since: since, until: until, accountFacts: accountFacts)
+    }
+
+    static func judgedRecords(
+        _ pool: DatabasePool, settings: VerdictSettings, trusted: TrustedSenders, since: Date?, until: Date?,
+        accountFacts: @escaping @Sendable (String) -> AccountFacts?
+    ) async throws -> [AuditRecord] {
+        let lower = since.map(Microseconds.from) ?? .min
+        let upper = until.map(Microseconds.from) ?? .max
+        return try await pool.read { db in
             let head = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM records") ?? 0
             var judge = VerdictJudge(settings: settings, accountFacts: accountFacts)
-            var found: [(seq: Int64, verdicts: [Verdict])] = []
+            var judged: [(seq: Int64, verdicts: [Verdict])] = []
             try judge.replay(db, through: head, trusted: trusted) { event, verdicts in
-                if event.seq > afterSeq, !verdicts.isEmpty { found.append((event.seq, verdicts)) }
+                if !verdicts.isEmpty, event.received >= lower, event.received < upper {
+                    judged.append((event.seq, verdicts))
+                }
             }
-            return found
+            let statement = try db.cachedStatement(
+                sql: "SELECT \(RecordLayout.selectList()) FROM records WHERE seq = ?")
+            return try judged.compactMap { seq, verdicts in
+                guard let row = try Row.fetchOne(statement, arguments: [seq]) else { return nil }
+                var record = try RecordRow.record(from: row)
+                record.verdicts = verdicts
+                return record
+            }
         }
+    }
+}
+
+extension ReadOnlyAuditLog {
+    /// The records that a replay of the file's history with `settings` judges (see
+    /// ``AuditStore/judgedRecords(settings:trusted:since:until:accountFacts:)``), judging the
+    /// events of this log's ``trusted`` senders.
+    package func judgedRecords(settings: VerdictSettings, since: Date? = nil, until: Date? = nil) async throws
+        -> [AuditRecord]
+    {
+        try await AuditStore.judgedRecords(
+            pool, settings: settings, trusted: trusted, since: since, until: until, accountFacts: AccountFacts.system)
     }
 }

@@ -25,19 +25,6 @@ enum VerdictTable {
         }
     }
 
-    /// The verdicts stored on the records from `first` through `last`, by seq.
-    static func read(_ db: Database, from first: Int64, through last: Int64) throws -> [Int64: [Verdict]] {
-        var result: [Int64: [Verdict]] = [:]
-        let rows = try Row.fetchCursor(
-            db, sql: "SELECT seq, code, reason FROM verdicts WHERE seq BETWEEN ? AND ? ORDER BY seq, code",
-            arguments: [first, last])
-        while let row = try rows.next() {
-            guard let code = VerdictCode(rawValue: row[1]) else { continue }
-            result[row[0], default: []].append(Verdict(code, row[2]))
-        }
-        return result
-    }
-
     /// A select-list column after ``RecordLayout/selectList(prefix:)``: the record's verdicts as a
     /// JSON array, NULL when it has none (the usual case, which costs one index probe). `prefix`
     /// names the records table (`records.`, or its alias): unqualified, `seq` would be the
@@ -59,11 +46,15 @@ enum VerdictTable {
         return verdicts
     }
 
-    /// The verdicts in the JSON array `json` (a damaged value reads as none: verdicts are
-    /// derived, and never hold up a record).
+    /// The verdicts in the JSON array `json`, in the order the judge gives them (that of
+    /// ``VerdictCode``); a damaged value reads as none: verdicts are derived, and never hold up a
+    /// record.
     static func verdicts(json: String?) -> [Verdict] {
         guard let json, let value = try? JSONParser.parse(Array(json.utf8)) else { return [] }
-        return (try? Verdict.array(value)) ?? []
+        let order = VerdictCode.allCases
+        return ((try? Verdict.array(value)) ?? []).sorted {
+            order.firstIndex(of: $0.code)! < order.firstIndex(of: $1.code)!
+        }
     }
 
     /// Forgets the verdicts on pruned records.

@@ -9,6 +9,8 @@ struct Filters: ParsableArguments {
     @Option(help: "Only this signal: login, logout, failed (or the wire names).") var signal: String?
     @Option(help: "Only this sender (sshd, login, ...).") var sender: String?
     @Option(name: .customLong("remote-addr"), help: "Only this remote address.") var remoteAddr: String?
+    @Option(help: "Only logins with this verdict: \(VerdictCode.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var verdict: String?
     // A time may start with a dash (-1h): taken whatever it looks like, so `--since -1h` works.
     @Option(
         parsing: .unconditional,
@@ -25,6 +27,13 @@ struct Filters: ParsableArguments {
                 throw ValidationError("--signal must be login, logout or failed")
             }
             filter.signal = parsed
+        }
+        if let verdict {
+            guard let code = VerdictCode(rawValue: verdict) else {
+                throw ValidationError(
+                    "--verdict must be one of \(VerdictCode.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            filter.verdict = code
         }
         filter.since = try Self.time(since, option: "since", now: now)
         filter.until = try Self.time(until, option: "until", now: now)
