@@ -103,10 +103,61 @@ extension SpawnedTests {
                 "\(untrustedToo.output)")
         }
 
-        /// The `journalmatch` of the shipped filter.
-        static func shippedFail2banJournalmatch() throws -> String {
+        /// The opt-in filter for logins judged success-after-failures matches such a login from a
+        /// trusted sender by its address, and nothing an emitter outside the trusted senders sends
+        /// nor any other login (docs/verdicts.md).
+        @Test func fail2banMatchesALoginJudgedSuccessAfterFailures() throws {
+            try requireJournald(andTools: "/usr/bin/fail2ban-regex")
+            _ = try requireTestAccount()
+            let daemon = try DaemonUnderTest(
+                extra: "[Access]\nEmitUsers=\(testAccount)\n[Verdicts]\nFailureThreshold=3\nLearnLogins=1\n")
+            let sender = "f2b-\(UUID().uuidString.prefix(8))"
+            let filter = "authsignal-success-after-failures.conf"
+            let journalmatch = try Self.shippedFail2banJournalmatch(filter)
+                .replacingOccurrences(of: "_SYSTEMD_UNIT=authsignald.service", with: "AUTHSIGNAL_SENDER=\(sender)")
+            #expect(journalmatch.contains("AUTHSIGNAL_VERDICT=success-after-failures"), "\(journalmatch)")
+            func send(_ signal: String, _ user: String, from address: String, untrusted: Bool = false) throws {
+                let arguments = ["send", signal, "--user", user, "--sender", sender, "--remote-addr", address]
+                let status =
+                    untrusted
+                    ? try runCommand(
+                        "/usr/bin/setpriv",
+                        ["--reuid=\(testAccount)", "--regid=\(testAccount)", "--init-groups", "--", cliPath]
+                            + arguments + ["--socket", daemon.socketPath]
+                    ).status
+                    : try cli(arguments, socket: daemon.socketPath).status
+                #expect(status == 0, "\(arguments)")
+            }
+            // An emitter outside the trusted senders sends a whole brute force and its success.
+            for _ in 0..<3 { try send("login-failed", "root", from: "192.0.2.250", untrusted: true) }
+            try send("login", "root", from: "192.0.2.250", untrusted: true)
+            // Root logs in from its usual place, then a brute force succeeds from a new one.
+            try send("login", "root", from: "198.51.100.4")
+            for _ in 0..<3 { try send("login-failed", "root", from: "203.0.113.88") }
+            try send("login", "root", from: "203.0.113.88")
+            try send("login", "root", from: "198.51.100.4")
+            let directory = try TemporaryDirectory()
+            try FileManager.default.copyItem(
+                atPath: "/etc/fail2ban/filter.d/common.conf", toPath: directory.file("common.conf"))
+            try FileManager.default.copyItem(
+                atPath: repositoryRoot + "/etc/fail2ban/filter.d/" + filter, toPath: directory.file(filter))
+            var output = ""
+            try waitFor("the judged login to reach the journal") {
+                output = try runCommand(
+                    "/usr/bin/fail2ban-regex",
+                    ["--print-all-matched", "--journalmatch", journalmatch, "systemd-journal", directory.file(filter)]
+                ).output
+                return output.contains("1 matched")
+            }
+            #expect(output.contains("Lines: 1 lines, 0 ignored, 1 matched, 0 missed"), "\(output)")
+            #expect(output.contains("rhost=203.0.113.88 verdicts=first-seen-source,success-after-failures"))
+            #expect(!output.contains("192.0.2.250"))
+        }
+
+        /// The `journalmatch` of a shipped filter.
+        static func shippedFail2banJournalmatch(_ name: String = "authsignal.conf") throws -> String {
             let filter = try String(
-                contentsOfFile: repositoryRoot + "/etc/fail2ban/filter.d/authsignal.conf", encoding: .utf8)
+                contentsOfFile: repositoryRoot + "/etc/fail2ban/filter.d/" + name, encoding: .utf8)
             let line = try #require(filter.split(separator: "\n").first { $0.hasPrefix("journalmatch = ") })
             return String(line.dropFirst("journalmatch = ".count))
         }
@@ -453,9 +504,11 @@ final class Fail2banServer {
         actionban = printf '%%s\\n' <ip> >> \(root)/banned
         actionunban =
         """.write(toFile: "\(root)/action.d/record.conf", atomically: true, encoding: .utf8)
-        // The shipped jail, enabled, with this run's journalmatch and the recording action.
-        let shipped = try String(
-            contentsOfFile: repositoryRoot + "/etc/fail2ban/jail.d/authsignal.conf", encoding: .utf8)
+        // The shipped jail, enabled, with this run's journalmatch and the recording action (its
+        // first section: the jails after it are opt-in ones of their own).
+        let jails = try String(contentsOfFile: repositoryRoot + "/etc/fail2ban/jail.d/authsignal.conf", encoding: .utf8)
+        let second = try #require(jails.range(of: "\n[authsignal-")).lowerBound
+        let shipped = String(jails[..<second]) + "\n"
         try
             (shipped.replacingOccurrences(of: "enabled = false", with: "enabled = true")
             .replacingOccurrences(
