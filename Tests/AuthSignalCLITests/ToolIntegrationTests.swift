@@ -292,10 +292,50 @@ extension SpawnedTests.ToolIntegrationTests {
         #expect(!alerts.contains { $0.source.hasPrefix("192.0.2.250") || $0.source.contains("2001:db8") }, "\(alerts)")
     }
 
-    /// The `journalctl_filter` entries of the shipped acquisition file.
-    static func shippedCrowdSecFilters() throws -> [String] {
+    /// A login judged success-after-failures, read through the opt-in acquisition, parser and
+    /// scenario, bans its address; the same brute force and success from an emitter outside the
+    /// trusted senders, and a login judged otherwise, ban nothing.
+    @Test func crowdsecBansALoginJudgedSuccessAfterFailures() throws {
+        try requireJournald(andTools: "/usr/bin/crowdsec", "/usr/bin/cscli")
+        _ = try requireTestAccount()
+        let daemon = try DaemonUnderTest(
+            extra: "[Access]\nEmitUsers=\(testAccount)\n[Verdicts]\nFailureThreshold=3\nLearnLogins=1\n")
+        let sender = "cs-\(UUID().uuidString.prefix(8))"
+        func send(_ signal: String, from address: String, untrusted: Bool = false) throws {
+            let arguments = ["send", signal, "--user", "root", "--sender", sender, "--remote-addr", address]
+            let status =
+                untrusted
+                ? try runCommand(
+                    "/usr/bin/setpriv",
+                    ["--reuid=\(testAccount)", "--regid=\(testAccount)", "--init-groups", "--", cliPath] + arguments
+                        + ["--socket", daemon.socketPath]
+                ).status
+                : try cli(arguments, socket: daemon.socketPath).status
+            #expect(status == 0, "\(arguments)")
+        }
+        for _ in 0..<3 { try send("login-failed", from: "192.0.2.250", untrusted: true) }
+        try send("login", from: "192.0.2.250", untrusted: true)
+        try send("login", from: "198.51.100.4")
+        try send("login", from: "192.0.2.77")  // first-seen-source only
+        for _ in 0..<3 { try send("login-failed", from: "203.0.113.88") }
+        try send("login", from: "203.0.113.88")
+
+        let crowdsec = try CrowdSecReplay()
+        defer { crowdsec.stop() }
+        let filters = try Self.shippedCrowdSecFilters("authsignal-verdicts.yaml").map {
+            $0 == "_SYSTEMD_UNIT=authsignald.service" ? "AUTHSIGNAL_SENDER=\(sender)" : $0
+        }
+        #expect(filters.contains("AUTHSIGNAL_VERDICT=success-after-failures"), "\(filters)")
+        let alerts = try crowdsec.replay(
+            dsn: "journalctl://" + filters.map { "filters=\($0)" }.joined(separator: "&"), expecting: 1)
+        #expect(alerts.map(\.scenario) == ["authsignal/authsignal-success-after-failures"], "\(alerts)")
+        #expect(alerts.flatMap(\.decisions) == ["203.0.113.88"], "\(alerts)")
+    }
+
+    /// The `journalctl_filter` entries of a shipped acquisition file.
+    static func shippedCrowdSecFilters(_ name: String = "authsignal.yaml") throws -> [String] {
         let file = try String(
-            contentsOfFile: repositoryRoot + "/etc/crowdsec/acquis.d/authsignal.yaml", encoding: .utf8)
+            contentsOfFile: repositoryRoot + "/etc/crowdsec/acquis.d/" + name, encoding: .utf8)
         return file.split(separator: "\n").compactMap { line in
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             guard trimmed.hasPrefix("- \"") && trimmed.hasSuffix("\"") else { return nil }
@@ -327,8 +367,10 @@ final class CrowdSecReplay {
         #expect(try runCommand("/bin/cp", ["-a", "/etc/crowdsec/.", root]).status == 0)
         let shipped = repositoryRoot + "/etc/crowdsec"
         for item in [
-            "acquis.d/authsignal.yaml", "parsers/s01-parse/authsignal-logs.yaml", "scenarios/authsignal-bf.yaml",
+            "acquis.d/authsignal.yaml", "acquis.d/authsignal-verdicts.yaml", "parsers/s01-parse/authsignal-logs.yaml",
+            "parsers/s01-parse/authsignal-verdicts.yaml", "scenarios/authsignal-bf.yaml",
             "scenarios/authsignal-spray.yaml", "scenarios/authsignal-spray-distributed.yaml",
+            "scenarios/authsignal-success-after-failures.yaml",
         ] {
             try? FileManager.default.removeItem(atPath: "\(root)/\(item)")
             try FileManager.default.createDirectory(
