@@ -92,13 +92,14 @@ struct VerdictJudge {
         if settings.judges(.concurrentSources), let source, let user = event.user {
             let others = sessions.open(of: user).filter { $0.source != nil && $0.source != source }
             if let newest = others.max(by: { $0.seq < $1.seq }) {
-                let count = others.count == 1 ? "a session" : "\(others.count) sessions"
-                verdicts.append(
-                    Verdict(
-                        .concurrentSources,
-                        "login of \(user) from \(event.remoteAddr ?? source.text) while \(count) from other sources "
-                            + "\(others.count == 1 ? "is" : "are") open, the latest from \(newest.address ?? "?") "
-                            + "since \(RFC3339.format(microseconds: newest.start)) (seq \(newest.seq))"))
+                let address = event.remoteAddr ?? source.text
+                let since = "since \(RFC3339.format(microseconds: newest.start)) (seq \(newest.seq))"
+                let open =
+                    others.count == 1
+                    ? "a session from \(newest.address ?? "?") is open \(since)"
+                    : "\(others.count) sessions from other sources are open, the latest from "
+                        + "\(newest.address ?? "?") \(since)"
+                verdicts.append(Verdict(.concurrentSources, "login of \(user) from \(address) while \(open)"))
             }
         }
         if settings.judges(.outsideHours), let hours = settings.hours {
