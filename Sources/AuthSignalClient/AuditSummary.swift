@@ -37,6 +37,14 @@ package struct AuditSummary {
     package private(set) var perHost: [String: Int] = [:]
     /// Records per histogram bucket start.
     package private(set) var buckets: [Date: Int] = [:]
+    /// Judged logins per verdict.
+    package private(set) var perVerdict: [VerdictCode: Int] = [:]
+    /// How many logins had at least one verdict.
+    package private(set) var judgedCount = 0
+    /// The latest judged logins, oldest first (at most ``judgedShown``).
+    package private(set) var judged: [WireRecord] = []
+    /// How many judged logins the report lists.
+    package static let judgedShown = 10
     private var failureTimes: [String: [Date]] = [:]
     private var secretAccounts: [String: Set<String>] = [:]
     /// The histogram's bucket width.
@@ -64,6 +72,14 @@ package struct AuditSummary {
         let received = record.received
         let start = Date(timeIntervalSince1970: (received.timeIntervalSince1970 / bucket).rounded(.down) * bucket)
         buckets[start, default: 0] += 1
+        if !record.verdicts.isEmpty {
+            for verdict in record.verdicts { perVerdict[verdict.code, default: 0] += 1 }
+            judgedCount += 1
+            judged.append(record)
+            if judged.count > 4 * Self.judgedShown {
+                judged = Array(judged.sorted { $0.seq < $1.seq }.suffix(Self.judgedShown))
+            }
+        }
         guard record.signal == .userLoginFailed else { return }
         let user = record.user ?? "(unknown)"
         failuresPerUser[user, default: 0] += 1
@@ -158,6 +174,23 @@ package struct AuditSummary {
         if !sprays.isEmpty {
             text += "\nOne password tried against \(sprayAccounts)+ accounts (spraying?):\n"
             for hint in sprays { text += "  \(hint.secretHash): \(hint.accounts) accounts\n" }
+        }
+        if !perVerdict.isEmpty {
+            let logins = perVerdict.values.reduce(0, +)
+            text += "\nVerdicts (\(logins) on \(judgedCount) logins; docs/verdicts.md):\n"
+            for code in VerdictCode.allCases {
+                if let count = perVerdict[code] { text += Self.row(count, code.rawValue) }
+            }
+            let latest = judged.sorted { $0.seq < $1.seq }.suffix(Self.judgedShown)
+            text += "Latest judged logins:\n"
+            for record in latest {
+                let user = DisplaySafe.escaped(record.user.map(HashedName.abbreviated) ?? "-")
+                let from = record.remoteAddr.map { " from \(DisplaySafe.escaped($0))" } ?? ""
+                text += "  \(RFC3339.format(record.received))  seq \(record.seq)  \(user)\(from)\n"
+                for verdict in record.verdicts {
+                    text += "    \(verdict.code.rawValue): \(DisplaySafe.escaped(verdict.reason))\n"
+                }
+            }
         }
         let shownUsers = Self.top(failuresPerUser, top).map(\.0) + bursts.map(\.user)
         if shownUsers.contains(where: HashedName.isHashed) { text += "\n" + HashedName.legend + "\n" }

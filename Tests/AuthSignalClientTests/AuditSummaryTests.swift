@@ -43,6 +43,27 @@ struct AuditSummaryTests {
         #expect(!quiet.contains("brute force") && !quiet.contains("spraying"))
     }
 
+    @Test func judgedLoginsAreCountedPerVerdictAndTheLatestListedWithTheirReasons() {
+        var summary = AuditSummary()
+        for index in 0..<14 {
+            var login = Self.failure(Int64(100 + index), user: "alice", from: "203.0.113.\(index)", minute: index)
+            login.signal = .userLoggedIn
+            login.credentials = nil
+            login.verdicts = [Verdict(.firstSeenSource, "first login of alice from 203.0.113.\(index)")]
+            if index == 13 { login.verdicts.append(Verdict(.successAfterFailures, "after 5 failures\u{1B}[2J")) }
+            summary.add(login)
+        }
+        summary.add(Self.failure(200, user: "root", from: "198.51.100.66", minute: 20))
+        let text = summary.render(top: 2, threshold: 5, window: 600, sprayAccounts: 3)
+        #expect(
+            text.contains(
+                "\nVerdicts (15 on 14 logins; docs/verdicts.md):\n       14  first-seen-source\n"
+                    + "        1  success-after-failures\nLatest judged logins:\n"))
+        #expect(!text.contains("seq 103 ") && text.contains("seq 104  alice from 203.0.113.4\n"))
+        #expect(text.contains("    success-after-failures: after 5 failures\\x1b[2J\n"))
+        #expect(!AuditSummary().render(top: 2, threshold: 5, window: 600, sprayAccounts: 3).contains("Verdicts"))
+    }
+
     @Test func hostileNamesAreEscapedForTheTerminal() {
         var summary = AuditSummary()
         summary.add(Self.failure(1, user: "eve\u{1B}[2J", from: "192.0.2.1\n", minute: 0))
