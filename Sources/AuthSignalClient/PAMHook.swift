@@ -106,41 +106,67 @@ package struct PAMHook {
             .joined(separator: "/")
     }
 
-    /// The login notice for `user` (`pam --notice`, replacing showfailed): their last login and
-    /// the failed attempts since, as the daemon answers by `deadline`; nothing at all when it
-    /// cannot answer in time, so the notice never holds a login up.
-    package func notice(user: String, deadline: ContinuousClock.Instant) -> [String] {
-        var accounts: [WireAccount] = []
+    /// The login notice for `user` logging in from `remoteAddr` (`pam --notice`, replacing
+    /// showfailed), as the daemon answers by `deadline`: the last login, the failed attempts
+    /// since and their sources, a source new to the account, and the counts over `periodDays`;
+    /// nothing at all when it cannot answer in time, so the notice never holds a login up.
+    package func notice(
+        user: String, remoteAddr: String?, periodDays: Int64 = 30, deadline: ContinuousClock.Instant
+    ) -> [String] {
         do {
-            _ = try DaemonConnection(path: socketPath, deadline: deadline).request(
-                .accounts(AccountFilter(user: user)), as: CountAnswer.self
-            ) { accounts.append($0) }
+            let notice = try DaemonConnection(path: socketPath, deadline: deadline).request(
+                .notice(user: user, remoteAddr: remoteAddr, periodDays: periodDays), as: LoginNotice.self)
+            return Self.lines(notice)
         } catch {
             return []
         }
-        guard let account = accounts.first else { return [] }
-        return Self.notice(account)
     }
 
-    /// "Last login: TIME from HOST via SERVICE" and, when there were any, "N failed login attempts
-    /// since the last login (last from HOST at TIME)."; values escaped for the terminal.
-    package static func notice(_ account: WireAccount) -> [String] {
+    /// The notice's lines, values escaped for the terminal:
+    /// - `Last login: TIME from HOST via SERVICE`;
+    /// - `N failed login attempts since the last login (last from HOST at TIME).`, and their
+    ///   sources, `By source: 5 from 203.0.113.0/24, 1 from 192.0.2.0/24.`;
+    /// - `This is the first login to this account from 203.0.113.0/24.`;
+    /// - `In the last 30 days: 12 logins, 3 failed login attempts.`
+    package static func lines(_ notice: LoginNotice) -> [String] {
         var lines: [String] = []
-        if let login = account.lastLogin {
-            lines.append(
-                "Last login: \(noticeTime(login.time))"
-                    + (login.from.map { " from " + DisplaySafe.escaped($0) } ?? "")
-                    + (login.service.map { " via " + DisplaySafe.escaped($0) } ?? ""))
-        }
-        if account.failuresSinceLogin > 0 {
-            let count = account.failuresSinceLogin
-            let last = account.lastFailure.map { failure in
-                " (last" + (failure.from.map { " from " + DisplaySafe.escaped($0) } ?? "") + " at "
-                    + noticeTime(failure.time) + ")"
+        if let account = notice.account {
+            if let login = account.lastLogin {
+                lines.append(
+                    "Last login: \(noticeTime(login.time))"
+                        + (login.from.map { " from " + DisplaySafe.escaped($0) } ?? "")
+                        + (login.service.map { " via " + DisplaySafe.escaped($0) } ?? ""))
             }
+            if account.failuresSinceLogin > 0 {
+                let count = account.failuresSinceLogin
+                let last = account.lastFailure.map { failure in
+                    " (last" + (failure.from.map { " from " + DisplaySafe.escaped($0) } ?? "") + " at "
+                        + noticeTime(failure.time) + ")"
+                }
+                lines.append(
+                    "\(count) failed login attempt\(count == 1 ? "" : "s") since the "
+                        + (account.lastLogin == nil ? "log began" : "last login") + (last ?? "") + ".")
+            }
+        }
+        if !notice.failuresBySource.isEmpty {
+            var parts = notice.failuresBySource.map { "\($0.count) from \(DisplaySafe.escaped($0.source))" }
+            let others = notice.failureSources - Int64(notice.failuresBySource.count)
+            let shown = notice.failuresBySource.reduce(0) { $0 + $1.count }
+            let total = max(notice.account?.failuresSinceLogin ?? shown, shown)
+            if others > 0 {
+                parts.append("\(total - shown) from \(others) other source\(others == 1 ? "" : "s")")
+            }
+            lines.append("By source: " + parts.joined(separator: ", ") + ".")
+        }
+        if notice.firstFromSource, let source = notice.source {
+            lines.append("This is the first login to this account from \(DisplaySafe.escaped(source)).")
+        }
+        if notice.loginsInPeriod > 0 || notice.failuresInPeriod > 0 {
+            let logins = notice.loginsInPeriod
+            let failures = notice.failuresInPeriod
             lines.append(
-                "\(count) failed login attempt\(count == 1 ? "" : "s") since the "
-                    + (account.lastLogin == nil ? "log began" : "last login") + (last ?? "") + ".")
+                "In the last \(notice.periodDays) days: \(logins) login\(logins == 1 ? "" : "s"), "
+                    + "\(failures) failed login attempt\(failures == 1 ? "" : "s").")
         }
         return lines
     }

@@ -65,8 +65,8 @@ package enum AccessClass: Sendable {
     case anyone
     /// `emit`: EmitUsers, EmitGroups.
     case emit
-    /// `query`, `follow`, `stats`, `verify`, `sessions`, `accounts`, `verdicts`: ReadUsers,
-    /// ReadGroups.
+    /// `query`, `follow`, `stats`, `verify`, `sessions`, `accounts`, `verdicts`, `notice`:
+    /// ReadUsers, ReadGroups.
     case read
     /// `hash`: HashUsers, HashGroups.
     case hash
@@ -76,7 +76,7 @@ package enum AccessClass: Sendable {
         switch request {
         case .ping: self = .anyone
         case .emit: self = .emit
-        case .query, .follow, .stats, .verify, .sessions, .accounts, .verdicts: self = .read
+        case .query, .follow, .stats, .verify, .sessions, .accounts, .verdicts, .notice: self = .read
         case .hash: self = .hash
         }
     }

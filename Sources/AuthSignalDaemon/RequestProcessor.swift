@@ -164,6 +164,17 @@ package final class RequestProcessor: Sendable {
             return .read { output in await self.streamAccounts(filter, output: output) }
         case .verdicts(let since, let until):
             return .read { output in await self.streamVerdicts(since: since, until: until, output: output) }
+        case .notice(let user, let remoteAddr, let periodDays):
+            return .read { _ in
+                do {
+                    return .success(
+                        try await self.store.notice(
+                            user: user, remoteAddr: remoteAddr, periodDays: periodDays,
+                            settings: self.runtime.config.verdicts))
+                } catch {
+                    return .failure(ProtocolError(.unavailable, "the audit log cannot be read now: \(error)"))
+                }
+            }
         case .ping:
             return .read { _ in
                 .success(

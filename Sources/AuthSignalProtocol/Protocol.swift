@@ -76,6 +76,9 @@ public enum ProtocolRequest: Sendable, Hashable {
     /// record received in `[since, until)` that they judge, with its replayed verdicts, then the
     /// count (docs/verdicts.md). Stores nothing.
     case verdicts(since: Date?, until: Date?)
+    /// What the login notice shows `user`, logging in from `remoteAddr`, with counts over the last
+    /// `periodDays` days (``LoginNotice``).
+    case notice(user: String, remoteAddr: String?, periodDays: Int64)
 
     /// The op's wire name.
     public var op: String {
@@ -90,12 +93,13 @@ public enum ProtocolRequest: Sendable, Hashable {
         case .sessions: "sessions"
         case .accounts: "accounts"
         case .verdicts: "verdicts"
+        case .notice: "notice"
         }
     }
 
     /// Every op of protocol v1.
     public static let ops = [
-        "emit", "query", "follow", "stats", "verify", "ping", "hash", "sessions", "accounts", "verdicts",
+        "emit", "query", "follow", "stats", "verify", "ping", "hash", "sessions", "accounts", "verdicts", "notice",
     ]
 
     /// Decodes one frame (without its newline).
@@ -142,6 +146,11 @@ public enum ProtocolRequest: Sendable, Hashable {
                     failedOnly: try fields.bool(RequestField.failedOnly) ?? false))
         case "verdicts":
             request = .verdicts(since: try fields.time(RequestField.since), until: try fields.time(RequestField.until))
+        case "notice":
+            guard let user = try fields.string(RequestField.user) else { throw .invalid("missing field \"user\"") }
+            let days = try fields.integer(RequestField.periodDays, minimum: 1) ?? 30
+            guard days <= 3660 else { throw .invalid("\"period_days\" must be at most 3660") }
+            request = .notice(user: user, remoteAddr: try fields.string(RequestField.remoteAddr), periodDays: days)
         default:
             throw .invalid("unknown op; expected one of \(ops.joined(separator: ", "))")
         }
@@ -253,6 +262,7 @@ public enum RequestField: String, Sendable, CaseIterable, FieldName {
     case present, open
     case failedOnly = "failed_only"
     case verdict
+    case periodDays = "period_days"
 
     var fieldName: String { rawValue }
 
@@ -268,6 +278,7 @@ public enum RequestField: String, Sendable, CaseIterable, FieldName {
         "sessions": [.op, .user, .since, .until, .present, .open, .limit, .order],
         "accounts": [.op, .user, .failedOnly],
         "verdicts": [.op, .since, .until],
+        "notice": [.op, .user, .remoteAddr, .periodDays],
     ]
 
     /// The fields `op` takes.

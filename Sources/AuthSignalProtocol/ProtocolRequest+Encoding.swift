@@ -25,6 +25,10 @@ extension ProtocolRequest {
             object[.afterSeq] = filter.afterSeq.map(JSONValue.int)
             object[.limit] = filter.limit.map { .int(Int64($0)) }
             if filter.order == .descending { object[.order] = .string(filter.order.rawValue) }
+        case .notice(let user, let remoteAddr, let periodDays):
+            object[.user] = .string(user)
+            object[.remoteAddr] = remoteAddr.map(JSONValue.string)
+            object[.periodDays] = .int(periodDays)
         case .verdicts(let since, let until):
             object[.since] = since.map { .string(RFC3339.format($0)) }
             object[.until] = until.map { .string(RFC3339.format($0)) }

@@ -112,4 +112,40 @@ struct VerdictStoreTests {
         #expect(replayed == live)
         try await store.close()
     }
+
+    @Test("the login notice: failures since the last login by source, a new source, the period's counts")
+    func loginNotice() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.file("audit.db"), options: Self.options())
+        let settings = Self.options().verdicts!
+        func notice(from address: String) async throws -> LoginNotice {
+            try await store.notice(user: "alice", remoteAddr: address, periodDays: 30, settings: settings)
+        }
+        #expect(try await notice(from: "198.51.100.4").account == nil)
+        for _ in 0..<2 { try await store.append(Self.event(.userLoggedIn, "alice", from: "198.51.100.4")) }
+        for address in ["203.0.113.9", "203.0.113.10", "192.0.2.1", "100.64.0.1", "203.0.113.11"] {
+            try await store.append(Self.event(.userLoginFailed, "alice", from: address))
+        }
+        // Failures an emitter outside the trusted senders reports count nowhere.
+        for _ in 0..<4 {
+            try await store.append(Self.event(.userLoginFailed, "alice", from: "192.0.2.250", peer: Self.stranger))
+        }
+        let known = try await notice(from: "198.51.100.77")
+        #expect(known.account?.failuresSinceLogin == 5)
+        #expect(
+            known.failuresBySource == [
+                .init(source: "203.0.113.0/24", count: 3), .init(source: "100.64.0.0/24", count: 1),
+                .init(source: "192.0.2.0/24", count: 1),
+            ])
+        #expect(known.failureSources == 3 && known.source == "198.51.100.0/24" && !known.firstFromSource)
+        #expect(known.loginsInPeriod == 2 && known.failuresInPeriod == 5)
+        #expect(try await notice(from: "203.0.113.9").firstFromSource)
+        // The counts read the indexed part and the tail alike.
+        await store.indexPendingRecords()
+        let merged = try await notice(from: "203.0.113.9")
+        #expect(
+            merged.loginsInPeriod == 2 && merged.failuresInPeriod == 5
+                && merged.failuresBySource == known.failuresBySource)
+        try await store.close()
+    }
 }

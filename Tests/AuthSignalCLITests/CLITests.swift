@@ -277,7 +277,7 @@ extension SpawnedTests.PAMTests {
     /// notice shows both to the user logging in, through real PAM; a stopped daemon neither
     /// blocks nor fails the login, and the notice is then skipped.
     @Test func lastLastlogAndTheLoginNoticeThroughRealPAM() throws {
-        let daemon = try DaemonUnderTest()
+        let daemon = try DaemonUnderTest(extra: "[Verdicts]\nLearnLogins=1\n")
         let hook = "\(cliPath) pam --socket \(daemon.socketPath)"
         let pam = try PAMService(hook: hook, sessionHook: hook + " --notice")
         defer { pam.remove() }
@@ -295,6 +295,10 @@ extension SpawnedTests.PAMTests {
         #expect(
             second.output.contains("1 failed login attempt since the last login (last from 203.0.113.7 at "),
             "\(second.output)")
+        // The failures by source, and the period's counts (NIST AC-9 (2)); not a new source.
+        #expect(second.output.contains("\nBy source: 1 from 203.0.113.0/24.\n"), "\(second.output)")
+        #expect(second.output.contains("\nIn the last 30 days: 1 login, 3 failed login attempts.\n"))
+        #expect(!second.output.contains("first login to this account"), "\(second.output)")
 
         let last = try cli(["last", "--user", PAMService.account, "--format", "jsonl"], socket: daemon.socketPath)
         let sessions = try last.out.split(separator: "\n").map { try object(String($0)) }
@@ -316,6 +320,17 @@ extension SpawnedTests.PAMTests {
         #expect(account["failures_since_login"] as? Int == 0)
         #expect(account["failures"] as? Int == earlierFailures + 3)
         #expect((account["last_login"] as? [String: Any])?["from"] as? String == "203.0.113.7")
+
+        // From a network the account never logged in from: the notice says so, and the login's
+        // record carries the verdict.
+        let elsewhere = try pam.run(
+            PAMService.password, ["authenticate", "open_session", "close_session"], rhost: "198.51.100.23")
+        #expect(
+            elsewhere.output.contains("\nThis is the first login to this account from 198.51.100.0/24.\n"),
+            "\(elsewhere.output)")
+        let judged = try cli(
+            ["query", "--verdict", "first-seen-source", "--format", "jsonl"], socket: daemon.socketPath)
+        #expect(judged.out.split(separator: "\n").count == 1 && judged.out.contains("198.51.100.23"), "\(judged)")
 
         #expect(daemon.stop() == 0)
         let stopped = try pam.run(PAMService.password, ["authenticate", "open_session"])

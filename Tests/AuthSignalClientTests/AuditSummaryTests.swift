@@ -98,3 +98,36 @@ struct AuditSummaryTests {
         #expect(everyone.render(top: 5, threshold: 5, window: 600, sprayAccounts: 1).contains("192.0.2.250"))
     }
 }
+
+@Suite("The login notice's lines")
+struct LoginNoticeLinesTests {
+    @Test func failuresBySourceANewSourceAndThePeriod() throws {
+        let time = try #require(RFC3339.parse("2026-11-30T11:07:09Z"))
+        let account = WireAccount(
+            user: "alice", lastLogin: .init(seq: 3, time: time, from: "192.0.2.7", service: "sshd"),
+            lastFailure: .init(seq: 9, time: time, from: "203.0.113.7\u{1B}[2J", service: "sshd"),
+            failuresSinceLogin: 9, failures: 12)
+        let notice = LoginNotice(
+            account: account,
+            failuresBySource: [
+                .init(source: "203.0.113.0/24", count: 5), .init(source: "198.51.100.0/24", count: 2),
+                .init(source: "192.0.2.0/24", count: 1),
+            ], failureSources: 5, source: "100.64.0.0/24", firstFromSource: true, periodDays: 30,
+            loginsInPeriod: 1, failuresInPeriod: 12)
+        let lines = PAMHook.lines(notice)
+        #expect(lines.count == 5)
+        #expect(lines[1].hasPrefix("9 failed login attempts since the last login (last from 203.0.113.7\\x1b[2J at "))
+        #expect(
+            lines[2]
+                == "By source: 5 from 203.0.113.0/24, 2 from 198.51.100.0/24, 1 from 192.0.2.0/24, 1 from 2 other sources."
+        )
+        #expect(lines[3] == "This is the first login to this account from 100.64.0.0/24.")
+        #expect(lines[4] == "In the last 30 days: 1 login, 12 failed login attempts.")
+        // Nothing known: no lines at all.
+        let empty = LoginNotice(
+            account: nil, failuresBySource: [], failureSources: 0, source: nil, firstFromSource: false, periodDays: 30,
+            loginsInPeriod: 0, failuresInPeriod: 0)
+        #expect(PAMHook.lines(empty).isEmpty)
+        #expect(try LoginNotice(fields: notice.fields) == notice)
+    }
+}

@@ -37,6 +37,7 @@ struct RequestFieldTests {
             .emit(event), .query(query), .follow(follow), .stats, .verify(from: 1, to: 2), .ping,
             .hash(value: "v", senderUID: 7), .sessions(sessions),
             .accounts(AccountFilter(user: "alice", failedOnly: true)), .verdicts(since: time, until: time),
+            .notice(user: "alice", remoteAddr: "192.0.2.7", periodDays: 7),
         ]
     }()
 

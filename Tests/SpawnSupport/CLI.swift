@@ -88,17 +88,19 @@ public struct PAMService {
     /// Removes the service file.
     public func remove() { unlink("/etc/pam.d/\(service)") }
 
-    /// pamtester's arguments for `operations` as `user` from 203.0.113.7 on pts/9.
-    public func arguments(_ operations: [String], user: String = Self.account) -> [String] {
-        ["-I", "rhost=203.0.113.7", "-I", "tty=pts/9", service, user] + operations
+    /// pamtester's arguments for `operations` as `user` from `rhost` on pts/9.
+    public func arguments(_ operations: [String], user: String = Self.account, rhost: String = "203.0.113.7")
+        -> [String]
+    {
+        ["-I", "rhost=\(rhost)", "-I", "tty=pts/9", service, user] + operations
     }
 
-    /// Runs pamtester with `password` for `operations` from 203.0.113.7 on pts/9; its status and
-    /// how long it took. A pamtester still running after `limit` is killed (status -1).
-    public func run(_ password: String, _ operations: [String], limit: Duration = .seconds(20)) throws -> (
-        status: Int32, elapsed: Duration, output: String
-    ) {
-        try run(["/usr/bin/pamtester"] + arguments(operations), password: password, limit: limit)
+    /// Runs pamtester with `password` for `operations` from `rhost` on pts/9; its status and how
+    /// long it took. A pamtester still running after `limit` is killed (status -1).
+    public func run(
+        _ password: String, _ operations: [String], rhost: String = "203.0.113.7", limit: Duration = .seconds(20)
+    ) throws -> (status: Int32, elapsed: Duration, output: String) {
+        try run(["/usr/bin/pamtester"] + arguments(operations, rhost: rhost), password: password, limit: limit)
     }
 
     /// Runs `command` (pamtester, or what starts it) with `password` on its stdin; its status,

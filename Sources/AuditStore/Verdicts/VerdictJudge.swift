@@ -115,6 +115,17 @@ struct VerdictJudge {
         return verdicts
     }
 
+    /// Whether a login of `user` from `address` at `time` (µs) would be `first-seen-source`, by
+    /// what the judge knows now.
+    func isFirstSeen(user: String, address: String, at time: Int64) -> Bool {
+        guard settings.judges(.firstSeenSource) else { return false }
+        let login = ActivityEvent(
+            seq: 0, signal: .userLoggedIn, at: time, sender: "", user: user, remoteAddr: address, service: nil,
+            tty: nil, key: nil, peerUID: 0, received: time)
+        let source = LoginSource(address: address, ipv4Prefix: settings.ipv4Prefix, ipv6Prefix: settings.ipv6Prefix)
+        return firstSeen(login, user, source) != nil
+    }
+
     private func firstSeen(_ event: ActivityEvent, _ user: String, _ source: LoginSource) -> String? {
         let account = learned[user] ?? LearnedAccount()
         guard !account.sources.contains(source.digest) else { return nil }

@@ -54,6 +54,12 @@ final class VerdictKeeper: Sendable {
         return verdicts
     }
 
+    /// Whether a login of `user` from `address` at `time` would be judged `first-seen-source` now
+    /// (for the login notice, asked before the login is stored).
+    func isFirstSeen(user: String, address: String, at time: Int64) -> Bool {
+        state.withLock { $0.judge.isFirstSeen(user: user, address: address, at: time) }
+    }
+
     /// Marks what the judge learned since the last commit as never stored.
     func transactionFailed() { state.withLock { $0.stale = true } }
 }

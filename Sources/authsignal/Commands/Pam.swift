@@ -29,11 +29,14 @@ extension AuthSignalCommand {
         var spool: String?
         @Flag(
             help: ArgumentHelp(
-                "At open_session, first print the last login and the failed attempts since (pam_exec's stdout option).",
+                "At open_session, first print the last login, the failed attempts since by source, a new source, and the period's counts (pam_exec's stdout option).",
                 discussion: "Prints nothing if the daemon does not answer within --notice-timeout."))
         var notice = false
         @Option(name: .customLong("notice-timeout"), help: "How long the notice may take; then it is skipped.")
         var noticeTimeout = HookTimeout(duration: .milliseconds(300))
+        @Option(
+            name: .customLong("notice-days"), help: "The period the notice counts logins and failures over, in days.")
+        var noticeDays = 30
         @Flag(
             name: .customLong("no-event"),
             help: "With --notice: print the notice only, and leave the event to pam_authsignal.so.")
@@ -41,6 +44,7 @@ extension AuthSignalCommand {
 
         func validate() throws {
             if noEvent, !notice { throw ValidationError("--no-event prints the notice only: give --notice too") }
+            if !(1...3660).contains(noticeDays) { throw ValidationError("--notice-days must be from 1 to 3660") }
         }
 
         func run() throws {
@@ -57,7 +61,9 @@ extension AuthSignalCommand {
                 timeout: timeout.duration)
             // Before this login is stored, so that "last login" is the one before it.
             if notice, event.signal == .userLoggedIn, let user = event.user {
-                let lines = hook.notice(user: user, deadline: ContinuousClock.now + noticeTimeout.duration)
+                let lines = hook.notice(
+                    user: user, remoteAddr: event.request?["remote_addr"]?.stringValue, periodDays: Int64(noticeDays),
+                    deadline: ContinuousClock.now + noticeTimeout.duration)
                 if !lines.isEmpty { printOut(lines.joined(separator: "\n") + "\n") }
             }
             if noEvent { return }
