@@ -67,13 +67,8 @@ package final class AuditStore: Sendable {
                 (try Self.loadHead(db), try Schema.indexedThrough(db), try Schema.logID(db))
             }
             self.logID = logID
-            let pool = self.pool
-            let verdicts = try options.verdicts.map { settings in
-                try pool.read { db in
-                    try VerdictKeeper(
-                        settings: settings, trusted: options.trustedSenders, accountFacts: options.accountFacts,
-                        learningFrom: db, through: head.seq)
-                }
+            let verdicts = options.verdicts.map { settings in
+                VerdictKeeper(settings: settings, trusted: options.trustedSenders, accountFacts: options.accountFacts)
             }
             writer = GroupCommitWriter(
                 pool: pool, path: path, head: head, indexedThrough: indexedThrough, options: options,

@@ -76,6 +76,9 @@ final class GroupCommitWriter: Sendable {
         self.state = Mutex(State(head: head))
         merger = IndexMergeScheduler(
             pool: pool, queue: queue, head: head.seq, indexedThrough: indexedThrough, options: options)
+        // The judge learns the history first thing on the writer's queue; should that fail, the
+        // first commit teaches it instead.
+        if let verdicts { queue.async { try? verdicts.learn(pool) } }
     }
 
     var head: WriterHead { state.withLock { $0.head } }

@@ -7,31 +7,49 @@ import Synchronization
 /// The writer's judge: judges each trusted sender's event as the writer stores it, inside the
 /// record's transaction, and stores the verdicts with it.
 ///
-/// It learns the log's history when the store opens (a replay of every stored record, as
-/// `authsignal verdicts` does). A transaction that fails leaves the judge having learned events
-/// that were never stored: it then learns the history anew before it judges again.
+/// It learns the log's history by replaying every stored record, as `authsignal verdicts` does,
+/// on the writer's queue: the store opens at once, and the first commit waits behind the replay
+/// (about a second on a million records; docs/verdicts.md). A transaction that fails leaves the
+/// judge having learned events that were never stored: it then learns the history anew before it
+/// judges again.
 final class VerdictKeeper: Sendable {
     private struct State: ~Copyable {
         var judge: VerdictJudge
         var trusted: TrustedSenders
-        /// Whether the judge may have learned events a failed transaction did not store.
-        var stale = false
+        /// Whether the judge has yet to learn the stored history, or may have learned events a
+        /// failed transaction did not store.
+        var stale = true
     }
 
     private let settings: VerdictSettings
     private let accountFacts: @Sendable (String) -> AccountFacts?
     private let state: Mutex<State>
 
-    /// A judge that has learned the records of `db` up to `head`.
+    /// A judge that has learned nothing yet: ``learn(_:)`` or the first ``judge(_:seq:received:_:)``
+    /// teaches it the history.
     init(
         settings: VerdictSettings, trusted: TrustedSenders,
-        accountFacts: @escaping @Sendable (String) -> AccountFacts?, learningFrom db: Database, through head: Int64
-    ) throws {
+        accountFacts: @escaping @Sendable (String) -> AccountFacts?
+    ) {
         self.settings = settings
         self.accountFacts = accountFacts
+        state = Mutex(State(judge: VerdictJudge(settings: settings, accountFacts: accountFacts), trusted: trusted))
+    }
+
+    /// Learns every record `reader` holds, unless the judge is up to date. Runs on the writer's
+    /// queue, so no commit comes between the read and the judge taking what it learned.
+    func learn(_ reader: any DatabaseReader) throws {
+        guard state.withLock({ $0.stale }) else { return }
+        let trusted = state.withLock { $0.trusted }
         var judge = VerdictJudge(settings: settings, accountFacts: accountFacts)
-        try judge.replay(db, through: head, trusted: trusted) { _, _ in }
-        state = Mutex(State(judge: judge, trusted: trusted))
+        try reader.read { db in
+            let head = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM records") ?? 0
+            try judge.replay(db, through: head, trusted: trusted) { _, _ in }
+        }
+        state.withLock { state in
+            state.judge = judge
+            state.stale = false
+        }
     }
 
     /// Whose events are judged from now on.
@@ -57,7 +75,7 @@ final class VerdictKeeper: Sendable {
     /// Whether a login of `user` from `address` at `time` would be judged `first-seen-source` now
     /// (for the login notice, asked before the login is stored).
     func isFirstSeen(user: String, address: String, at time: Int64) -> Bool {
-        state.withLock { $0.judge.isFirstSeen(user: user, address: address, at: time) }
+        state.withLock { !$0.stale && $0.judge.isFirstSeen(user: user, address: address, at: time) }
     }
 
     /// Marks what the judge learned since the last commit as never stored.
