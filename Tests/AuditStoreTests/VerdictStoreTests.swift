@@ -148,4 +148,27 @@ struct VerdictStoreTests {
                 && merged.failuresBySource == known.failuresBySource)
         try await store.close()
     }
+
+    @Test("names that are no account stay hashed in reasons, and their failures still count")
+    func hashedNamesKeepTheirVerdicts() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AuditStore(path: directory.file("audit.db"), options: Self.options())
+        let redactor = Redactor(
+            mode: .hmac, key: try RedactionKey(bytes: Array(repeating: 3, count: 32)),
+            isKnownAccount: { $0 == "carol" })
+        func event(_ signal: AuthSignal, _ user: String) -> RedactedEvent {
+            redactor.redact(
+                AuthEvent(
+                    signal: signal, sender: "sshd", user: user, request: ["remote_addr": .string("203.0.113.9")],
+                    credentials: signal == .userLoginFailed ? ["password": .string("guess")] : nil),
+                peer: SessionTests.hook)
+        }
+        // A spray over names that are no account here: stored keyed-hashed.
+        for name in ["oracle", "admin", "postgres"] { try await store.append(event(.userLoginFailed, name)) }
+        let login = try await store.append(event(.userLoggedIn, "carol"))
+        let reason = try #require(try await store.all().first { $0.seq == login.seq }?.verdicts.first?.reason)
+        #expect(reason.contains("3 failures from 203.0.113.0/24, the last against hmac-sha256:"), "\(reason)")
+        for name in ["oracle", "admin", "postgres"] { #expect(!reason.contains(name)) }
+        try await store.close()
+    }
 }

@@ -277,7 +277,7 @@ extension SpawnedTests.PAMTests {
     /// notice shows both to the user logging in, through real PAM; a stopped daemon neither
     /// blocks nor fails the login, and the notice is then skipped.
     @Test func lastLastlogAndTheLoginNoticeThroughRealPAM() throws {
-        let daemon = try DaemonUnderTest(extra: "[Verdicts]\nLearnLogins=1\n")
+        let daemon = try DaemonUnderTest(extra: "[Verdicts]\nLearnLogins=1\nFailureThreshold=2\n")
         let hook = "\(cliPath) pam --socket \(daemon.socketPath)"
         let pam = try PAMService(hook: hook, sessionHook: hook + " --notice")
         defer { pam.remove() }
@@ -331,6 +331,11 @@ extension SpawnedTests.PAMTests {
         let judged = try cli(
             ["query", "--verdict", "first-seen-source", "--format", "jsonl"], socket: daemon.socketPath)
         #expect(judged.out.split(separator: "\n").count == 1 && judged.out.contains("198.51.100.23"), "\(judged)")
+        // The first login followed two failures, the threshold; the second only one.
+        let afterFailures = try cli(
+            ["query", "--verdict", "success-after-failures", "--format", "jsonl"], socket: daemon.socketPath)
+        let flagged = try afterFailures.out.split(separator: "\n").map { try object(String($0)) }
+        #expect(flagged.count == 1 && flagged.first?["user"] as? String == PAMService.account, "\(afterFailures)")
 
         #expect(daemon.stop() == 0)
         let stopped = try pam.run(PAMService.password, ["authenticate", "open_session"])
