@@ -67,12 +67,8 @@ package final class AuditStore: Sendable {
                 (try Self.loadHead(db), try Schema.indexedThrough(db), try Schema.logID(db))
             }
             self.logID = logID
-            let verdicts = options.verdicts.map { settings in
-                VerdictKeeper(settings: settings, trusted: options.trustedSenders, accountFacts: options.accountFacts)
-            }
             writer = GroupCommitWriter(
-                pool: pool, path: path, head: head, indexedThrough: indexedThrough, options: options,
-                verdicts: verdicts)
+                pool: pool, path: path, head: head, indexedThrough: indexedThrough, options: options)
         } catch let error as DatabaseError {
             throw StoreError.open(StoreFailure.describe(error))
         }
@@ -121,6 +117,10 @@ package final class AuditStore: Sendable {
     package func indexPendingRecords() async {
         await writer.merger.mergeAll()
     }
+
+    /// Returns once the verdicts' judge has learned the stored history, so that the records stored
+    /// from now on are judged as they commit (at once when no verdict is judged; docs/verdicts.md).
+    package func verdictsLearned() async { await writer.verdicts?.ready() }
 
     /// Stops accepting appends, waits for queued ones, indexes what is not yet, and closes.
     package func close() async throws {

@@ -63,11 +63,13 @@ final class GroupCommitWriter: Sendable {
     /// Judges trusted logins as they are stored (`nil` when no verdict is judged).
     let verdicts: VerdictKeeper?
 
-    init(
-        pool: DatabasePool, path: String, head: WriterHead, indexedThrough: Int64, options: StoreOptions,
-        verdicts: VerdictKeeper?
-    ) {
-        self.verdicts = verdicts
+    init(pool: DatabasePool, path: String, head: WriterHead, indexedThrough: Int64, options: StoreOptions) {
+        let queue = self.queue
+        verdicts = options.verdicts.map { settings in
+            VerdictKeeper(
+                settings: settings, trusted: options.trustedSenders, accountFacts: options.accountFacts, pool: pool,
+                writerQueue: queue)
+        }
         self.pool = pool
         self.path = path
         self.capacity = max(options.queueCapacity, 1)
@@ -76,9 +78,7 @@ final class GroupCommitWriter: Sendable {
         self.state = Mutex(State(head: head))
         merger = IndexMergeScheduler(
             pool: pool, queue: queue, head: head.seq, indexedThrough: indexedThrough, options: options)
-        // The judge learns the history first thing on the writer's queue; should that fail, the
-        // first commit teaches it instead.
-        if let verdicts { queue.async { try? verdicts.learn(pool) } }
+        verdicts?.startLearning(through: head.seq)
     }
 
     var head: WriterHead { state.withLock { $0.head } }
@@ -280,12 +280,11 @@ final class GroupCommitWriter: Sendable {
                 }
             }
         } catch {
-            verdicts?.transactionFailed()
             let failure = StoreError.unavailable(StoreFailure.describe(error))
             // Whatever SQLite rolled back, continue from what the file really holds.
-            if let reloaded = try? pool.read({ db in try AuditStore.loadHead(db) }) {
-                state.withLock { $0.head = reloaded }
-            }
+            let reloaded = try? pool.read({ db in try AuditStore.loadHead(db) })
+            if let reloaded { state.withLock { $0.head = reloaded } }
+            verdicts?.transactionFailed(head: reloaded?.seq ?? start.seq)
             return Array(repeating: .failure(failure), count: batch.count)
         }
         let took = ContinuousClock.now - began

@@ -35,6 +35,7 @@ struct VerdictStoreTests {
     func storedAndQueried() async throws {
         let directory = try TemporaryDirectory()
         let store = try AuditStore(path: directory.file("audit.db"), options: Self.options())
+        await store.verdictsLearned()
         for _ in 0..<3 { try await store.append(Self.event(.userLoginFailed, "alice", from: "203.0.113.9")) }
         let login = try await store.append(Self.event(.userLoggedIn, "alice", from: "203.0.113.9"))
         let other = try await store.append(Self.event(.userLoggedIn, "bob", from: "198.51.100.4"))
@@ -63,6 +64,7 @@ struct VerdictStoreTests {
     func untrustedSendersDoNotCount() async throws {
         let directory = try TemporaryDirectory()
         let store = try AuditStore(path: directory.file("audit.db"), options: Self.options())
+        await store.verdictsLearned()
         // A local emitter tries to make alice's next login look like a brute force…
         for _ in 0..<5 {
             try await store.append(Self.event(.userLoginFailed, "alice", from: "203.0.113.9", peer: Self.stranger))
@@ -87,6 +89,7 @@ struct VerdictStoreTests {
         let directory = try TemporaryDirectory()
         let path = directory.file("audit.db")
         var store = try AuditStore(path: path, options: Self.options())
+        await store.verdictsLearned()
         let addresses = ["198.51.100.4", "198.51.100.4", "203.0.113.9", "192.0.2.1", "203.0.113.10"]
         for (index, address) in addresses.enumerated() {
             try await store.append(Self.event(.userLoginFailed, "alice", from: "192.0.2.200"))
@@ -96,6 +99,7 @@ struct VerdictStoreTests {
         }
         try await store.close()
         store = try AuditStore(path: path, options: Self.options())
+        await store.verdictsLearned()
         // 203.0.113.0/24 was learned before the restart; 100.64.0.0/24 is new.
         let known = try await store.append(Self.event(.userLoggedIn, "alice", from: "203.0.113.50"))
         let new = try await store.append(Self.event(.userLoggedIn, "alice", from: "100.64.0.1"))
@@ -117,6 +121,7 @@ struct VerdictStoreTests {
     func loginNotice() async throws {
         let directory = try TemporaryDirectory()
         let store = try AuditStore(path: directory.file("audit.db"), options: Self.options())
+        await store.verdictsLearned()
         let settings = Self.options().verdicts!
         func notice(from address: String) async throws -> LoginNotice {
             try await store.notice(user: "alice", remoteAddr: address, periodDays: 30, settings: settings)
@@ -153,6 +158,7 @@ struct VerdictStoreTests {
     func hashedNamesKeepTheirVerdicts() async throws {
         let directory = try TemporaryDirectory()
         let store = try AuditStore(path: directory.file("audit.db"), options: Self.options())
+        await store.verdictsLearned()
         let redactor = Redactor(
             mode: .hmac, key: try RedactionKey(bytes: Array(repeating: 3, count: 32)),
             isKnownAccount: { $0 == "carol" })
@@ -169,6 +175,28 @@ struct VerdictStoreTests {
         let reason = try #require(try await store.all().first { $0.seq == login.seq }?.verdicts.first?.reason)
         #expect(reason.contains("3 failures from 203.0.113.0/24, the last against hmac-sha256:"), "\(reason)")
         for name in ["oracle", "admin", "postgres"] { #expect(!reason.contains(name)) }
+        try await store.close()
+    }
+
+    @Test("records stored while the judge still learns are judged once it has learned")
+    func judgedAfterLearning() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("audit.db")
+        var store = try AuditStore(path: path, options: Self.options())
+        await store.verdictsLearned()
+        try await store.fill(6000) { index in
+            Self.event(
+                index.isMultiple(of: 3) ? .userLoginFailed : .userLoggedIn, "user\(index % 50)", from: "198.51.100.4")
+        }
+        try await store.close()
+        // Reopened, the judge learns 6,000 records on its own thread; these are stored meanwhile.
+        store = try AuditStore(path: path, options: Self.options())
+        let new = try await store.append(Self.event(.userLoggedIn, "user7", from: "203.0.113.5"))
+        let other = try await store.append(Self.event(.userLoggedIn, "user8", from: "198.51.100.9"))
+        await store.verdictsLearned()
+        let stored = try await store.all(RecordFilter(afterSeq: 6000))
+        #expect(stored.first { $0.seq == new.seq }?.verdicts.map(\.code) == [.firstSeenSource])
+        #expect(stored.first { $0.seq == other.seq }?.verdicts == [])
         try await store.close()
     }
 }

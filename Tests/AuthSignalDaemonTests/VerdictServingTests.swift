@@ -29,6 +29,7 @@ struct VerdictServingTests {
 
     @Test func onlyTrustedSendersMakeVerdictsAndEveryReaderSeesThem() async throws {
         let harness = try Self.harness()
+        await harness.store.verdictsLearned()
         let following = harness.processor.followers.subscribe(RecordFilter(signal: .userLoggedIn))
         // The emitter forges a brute force against alice, then a success of its own.
         let forged = (0..<5).map { _ in Self.emit("user_login_failed", "alice", from: "203.0.113.9") }

@@ -13,7 +13,7 @@ import Foundation
 struct VerdictJudge {
     let settings: VerdictSettings
     private var accounts: AccountFactsCache
-    /// The oldest record's stored time: the log's age is measured from it.
+    /// When the oldest event it was shown was stored: the log's age is measured from it.
     private var logStart: Int64?
     private var learned: [String: LearnedAccount] = [:]
     private var failuresAgainst: [String: FailureTrail] = [:]
@@ -36,7 +36,13 @@ struct VerdictJudge {
 
     /// Learns from `event` and returns the verdicts on it (only a successful login from a sender
     /// that is not an import gets any).
-    mutating func judge(_ event: ActivityEvent) -> [Verdict] {
+    mutating func judge(_ event: ActivityEvent) -> [Verdict] { observe(event, judging: true) }
+
+    /// Learns from `event` without judging it: what learning a stored history needs, without the
+    /// reasons' text or the account look-ups.
+    mutating func learn(_ event: ActivityEvent) { _ = observe(event, judging: false) }
+
+    private mutating func observe(_ event: ActivityEvent, judging: Bool) -> [Verdict] {
         if logStart == nil { logStart = event.received }
         latest = max(latest, event.at)
         judgedSinceTidy += 1
@@ -60,7 +66,7 @@ struct VerdictJudge {
         case .userLoggedIn:
             sessions.see(event)
             var verdicts: [Verdict] = []
-            if !event.imported {
+            if judging && !event.imported {
                 verdicts = judgeLogin(event, source: source)
             }
             learn(event, source: source)

@@ -7,48 +7,117 @@ import Synchronization
 /// The writer's judge: judges each trusted sender's event as the writer stores it, inside the
 /// record's transaction, and stores the verdicts with it.
 ///
-/// It learns the log's history by replaying every stored record, as `authsignal verdicts` does,
-/// on the writer's queue: the store opens at once, and the first commit waits behind the replay
-/// (about a second on a million records; docs/verdicts.md). A transaction that fails leaves the
-/// judge having learned events that were never stored: it then learns the history anew before it
-/// judges again.
+/// It learns the log's history by replaying every stored record (as `authsignal verdicts` does)
+/// on a thread of its own, so that neither the daemon's start nor any commit waits for it: about
+/// 9 s for a million records (docs/verdicts.md). Records stored meanwhile are judged when it has
+/// learned, in the next transaction (their verdicts are stored then; their journal entries and
+/// follows went out without). A transaction that fails leaves the judge having learned events
+/// that were never stored: it then learns the history anew, the same way.
 final class VerdictKeeper: Sendable {
+    /// A judge that has learned the history up to a seq, waiting for the writer to adopt it.
+    private struct Learned {
+        var judge: VerdictJudge
+        var through: Int64
+        var generation: Int
+    }
+
     private struct State: ~Copyable {
         var judge: VerdictJudge
         var trusted: TrustedSenders
-        /// Whether the judge has yet to learn the stored history, or may have learned events a
-        /// failed transaction did not store.
-        var stale = true
+        /// Whether ``judge`` has learned every stored record; while not, events are left to the
+        /// catch-up.
+        var ready = false
+        /// Counts the learning runs begun: a run's result is adopted only if no later one began.
+        var generation = 0
+        var learned: Learned?
+        /// Who waits for the judge to be ready.
+        var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let settings: VerdictSettings
     private let accountFacts: @Sendable (String) -> AccountFacts?
+    private let pool: DatabasePool
+    /// The writer's queue, where a judge that has learned is adopted between commits.
+    private let writerQueue: DispatchQueue
     private let state: Mutex<State>
 
-    /// A judge that has learned nothing yet: ``learn(_:)`` or the first ``judge(_:seq:received:_:)``
-    /// teaches it the history.
+    /// A judge that has learned nothing yet; ``startLearning()`` teaches it the history in `pool`.
     init(
         settings: VerdictSettings, trusted: TrustedSenders,
-        accountFacts: @escaping @Sendable (String) -> AccountFacts?
+        accountFacts: @escaping @Sendable (String) -> AccountFacts?, pool: DatabasePool, writerQueue: DispatchQueue
     ) {
         self.settings = settings
         self.accountFacts = accountFacts
+        self.pool = pool
+        self.writerQueue = writerQueue
         state = Mutex(State(judge: VerdictJudge(settings: settings, accountFacts: accountFacts), trusted: trusted))
     }
 
-    /// Learns every record `reader` holds, unless the judge is up to date. Runs on the writer's
-    /// queue, so no commit comes between the read and the judge taking what it learned.
-    func learn(_ reader: any DatabaseReader) throws {
-        guard state.withLock({ $0.stale }) else { return }
-        let trusted = state.withLock { $0.trusted }
-        var judge = VerdictJudge(settings: settings, accountFacts: accountFacts)
-        try reader.read { db in
-            let head = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM records") ?? 0
-            try judge.replay(db, through: head, trusted: trusted) { _, _ in }
+    /// Learns the stored history up to seq `through` (the writer's head, before it commits
+    /// anything more) on a thread of its own, then has the writer adopt the result: every record
+    /// after `through` is judged, as it commits or by the catch-up.
+    func startLearning(through: Int64) {
+        let (generation, trusted) = state.withLock { state in
+            state.ready = false
+            state.learned = nil
+            state.generation += 1
+            return (state.generation, state.trusted)
         }
-        state.withLock { state in
-            state.judge = judge
-            state.stale = false
+        let (settings, accountFacts, pool) = (self.settings, self.accountFacts, self.pool)
+        DispatchQueue.global().async {
+            var judge = VerdictJudge(settings: settings, accountFacts: accountFacts)
+            do {
+                try pool.read { db in try judge.learn(db, through: through, trusted: trusted) }
+            } catch {
+                // The log cannot be read now: the next failed transaction tries again.
+                return
+            }
+            self.state.withLock { state in
+                if state.generation == generation {
+                    state.learned = Learned(judge: judge, through: through, generation: generation)
+                }
+            }
+            // Adopted at once if the writer is idle, else by its next transaction.
+            self.writerQueue.async {
+                try? self.pool.writeWithoutTransaction { db in
+                    try db.inTransaction(.immediate) {
+                        try self.adoptLearned(db)
+                        return .commit
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adopts a judge that has learned, first judging (and storing the verdicts of) the records
+    /// stored since the point it learned to, in `db`'s open transaction on the writer's queue.
+    private func adoptLearned(_ db: Database) throws {
+        guard var learned = state.withLock({ $0.learned }) else { return }
+        let trusted = state.withLock { $0.trusted }
+        let head = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM records") ?? 0
+        try learned.judge.replay(db, after: learned.through, through: head, trusted: trusted) { event, verdicts in
+            if !verdicts.isEmpty { try VerdictTable.insert(verdicts, seq: event.seq, db) }
+        }
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard state.generation == learned.generation else { return [] }
+            state.judge = learned.judge
+            state.learned = nil
+            state.ready = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once the judge has learned the stored history and judges as records are stored.
+    func ready() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.ready { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
         }
     }
 
@@ -56,16 +125,11 @@ final class VerdictKeeper: Sendable {
     func trust(_ senders: TrustedSenders) { state.withLock { $0.trusted = senders } }
 
     /// Judges the event being stored as `seq` at `received` and stores its verdicts, in `db`'s
-    /// open transaction.
+    /// open transaction (adopting first a judge that has learned, if one waits).
     func judge(_ event: RedactedEvent, seq: Int64, received: Int64, _ db: Database) throws -> [Verdict] {
-        let verdicts = try state.withLock { state throws -> [Verdict] in
-            guard state.trusted.trusts(event.peer.uid) else { return [] }
-            if state.stale {
-                var judge = VerdictJudge(settings: settings, accountFacts: accountFacts)
-                try judge.replay(db, through: seq - 1, trusted: state.trusted) { _, _ in }
-                state.judge = judge
-                state.stale = false
-            }
+        if state.withLock({ $0.learned != nil }) { try adoptLearned(db) }
+        let verdicts = state.withLock { state -> [Verdict] in
+            guard state.ready, state.trusted.trusts(event.peer.uid) else { return [] }
             return state.judge.judge(ActivityEvent(event, seq: seq, received: received))
         }
         if !verdicts.isEmpty { try VerdictTable.insert(verdicts, seq: seq, db) }
@@ -75,14 +139,26 @@ final class VerdictKeeper: Sendable {
     /// Whether a login of `user` from `address` at `time` would be judged `first-seen-source` now
     /// (for the login notice, asked before the login is stored).
     func isFirstSeen(user: String, address: String, at time: Int64) -> Bool {
-        state.withLock { !$0.stale && $0.judge.isFirstSeen(user: user, address: address, at: time) }
+        state.withLock { $0.ready && $0.judge.isFirstSeen(user: user, address: address, at: time) }
     }
 
-    /// Marks what the judge learned since the last commit as never stored.
-    func transactionFailed() { state.withLock { $0.stale = true } }
+    /// Forgets what the judge learned since the last commit, which the failed transaction did not
+    /// store, by learning the history anew up to `head`, what the file holds.
+    func transactionFailed(head: Int64) { startLearning(through: head) }
 }
 
 extension VerdictJudge {
+    /// Teaches the judge the trusted senders' records of `db` up to `through`, in seq order, 10,000
+    /// at a time (what is read of them is held in memory only for a step).
+    mutating func learn(_ db: Database, through: Int64, trusted: TrustedSenders) throws {
+        var start: Int64 = 0
+        while start < through {
+            let end = min(through, start + 10_000)
+            for event in try ActivityEvent.read(db, after: start, through: end, trusted: trusted) { learn(event) }
+            start = end
+        }
+    }
+
     /// Shows the judge the trusted senders' records of `db` up to `through`, in seq order, and
     /// hands each with its verdicts to `visit`, a step of records at a time.
     mutating func replay(
