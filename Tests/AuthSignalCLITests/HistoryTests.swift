@@ -200,7 +200,7 @@ extension SpawnedTests {
             let csv = try cli(
                 ["query", "--format", "csv", "--user", "w2-\(tag)-3"] + directory, socket: "/nonexistent")
             let csvRows = csv.out.split(separator: "\n")
-            #expect(csvRows.count == 2 && csvRows[0].hasSuffix(",hash,host") && csvRows[1].hasSuffix(",web2"))
+            #expect(csvRows.count == 2 && csvRows[0].hasSuffix(",hash,verdicts,host") && csvRows[1].hasSuffix(",web2"))
 
             let newest = try cli(["query", "--reverse", "--limit", "2", "--format", "jsonl"] + directory, socket: "/x")
             let newestUsers = try newest.out.split(separator: "\n").map { try object(String($0))["user"] as? String }
