@@ -69,7 +69,7 @@ struct VerdictJudge {
             if judging && !event.imported {
                 verdicts = judgeLogin(event, source: source)
             }
-            learn(event, source: source)
+            remember(login: event, source: source)
             return verdicts
         }
     }
@@ -167,7 +167,9 @@ struct VerdictJudge {
             + parts.joined(separator: "; ")
     }
 
-    private mutating func learn(_ event: ActivityEvent, source: LoginSource?) {
+    /// What a login teaches: it ends the failures before it, begins a session, and adds its
+    /// source to the account's.
+    private mutating func remember(login event: ActivityEvent, source: LoginSource?) {
         // A success ends the failures it followed: the next success is judged on new ones.
         if let user = event.user { failuresAgainst[user] = nil }
         if let source { failuresFrom[source.text] = nil }
