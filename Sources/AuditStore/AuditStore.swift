@@ -276,8 +276,8 @@ package struct StoreOptions: Sendable {
     package var trustedSenders = TrustedSenders.rootOnly
     /// How logins are judged as they are stored (docs/verdicts.md); `nil` judges none.
     package var verdicts: VerdictSettings?
-    /// Where `system-account-login` learns an account's uid and shell.
-    package var accountFacts: @Sendable (String) -> AccountFacts? = AccountFacts.system
+    /// Where `system-account-login` learns an account's uid and shell: `/etc/passwd`.
+    package var accountFacts: @Sendable (String) -> AccountFacts? = LocalAccounts.system.facts(of:)
     /// Told how a long migration is getting on (`records 200000 of 1000000`), every 100,000
     /// records: the daemon extends its start-up timeout with it.
     package var migrationProgress: (@Sendable (String) -> Void)?

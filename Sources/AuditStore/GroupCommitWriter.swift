@@ -297,6 +297,7 @@ final class GroupCommitWriter: Sendable {
             state.counters.commitLatency.record(took)
             state.counters.stored.merge(stored, uniquingKeysWith: +)
         }
+        verdicts?.transactionCommitted()
         // Only now, after the new head is published: a receiver that connects and then reads the
         // chain head either sees these records in the head or hears them here.
         signals.didCommit(saved)

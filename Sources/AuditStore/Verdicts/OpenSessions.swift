@@ -1,8 +1,10 @@
 import AuthSignalProtocol
 
-/// The sessions still open, as `concurrent-sources` needs them: paired by the rule of
-/// ``SessionBook`` (a logout ends the latest open login with its key, when it comes from the
-/// login's sender or root; the first event of a boot closes the keyed sessions of other boots).
+/// The sessions still open, as `concurrent-sources` needs them: only keyed ones (the PAM hook's
+/// `BOOT/PID/SERVICE/TTY`), paired by the rule of ``SessionBook`` (a logout ends the latest open
+/// login with its key, when it comes from the login's sender or root; the first event of a boot
+/// closes the sessions of other boots). A session without a key is left out: its logout may never
+/// be told from another's, and one that never ends would make every later login concurrent.
 struct OpenSessions {
     struct Session {
         let seq: Int64
@@ -37,6 +39,7 @@ struct OpenSessions {
 
     mutating func begin(_ event: ActivityEvent, source: LoginSource?) {
         let identity = SessionBook.identity(of: event)
+        guard identity.keyed else { return }
         let session = Session(
             seq: event.seq, user: event.user, address: event.remoteAddr, source: source, peerUID: event.peerUID,
             boot: identity.boot, start: event.at, pairing: identity.pairing)
@@ -47,7 +50,7 @@ struct OpenSessions {
 
     mutating func end(_ event: ActivityEvent) {
         let identity = SessionBook.identity(of: event)
-        guard let seq = byPairing[identity.pairing]?.last, let session = bySeq[seq],
+        guard identity.keyed, let seq = byPairing[identity.pairing]?.last, let session = bySeq[seq],
             event.peerUID == 0 || event.peerUID == session.peerUID
         else { return }
         remove(session)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// What `system-account-login` needs to know of an account: its uid and login shell.
 package struct AccountFacts: Sendable, Hashable {
@@ -15,35 +16,67 @@ package struct AccountFacts: Sendable, Hashable {
         let name = shell.split(separator: "/").last.map(String.init) ?? shell
         return name == "nologin" || name == "false"
     }
-
-    /// The account database's answer for `name` (`getpwnam_r`), or `nil` when it has none.
-    @Sendable package static func system(_ name: String) -> AccountFacts? {
-        var entry = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        guard getpwnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-        return AccountFacts(uid: entry.pw_uid, shell: entry.pw_shell.map { String(cString: $0) } ?? "")
-    }
 }
 
-/// Account facts remembered for a while: the judge asks for every judged login, and an uncached
-/// look-up parses `/etc/passwd` (or asks sssd). Answers are kept for ``lifetime`` and at most
-/// ``capacity`` of them (all are forgotten when it fills: the names asked are those of trusted
-/// logins, so real accounts).
-struct AccountFactsCache {
-    let lookUp: @Sendable (String) -> AccountFacts?
-    let lifetime: Duration = .seconds(60)
-    let capacity = 16384
-    private var answers: [String: (facts: AccountFacts?, at: ContinuousClock.Instant)] = [:]
+/// The accounts of a passwd file (`/etc/passwd`), read again when the file changes: where the
+/// writer's judge learns an account's uid and shell. System accounts are local by nature, and
+/// reading the file keeps the name service (sssd, LDAP, systemd's user database, any of which may
+/// wait) off the writer's thread; an account only those know is never a system account here.
+package final class LocalAccounts: Sendable {
+    /// This host's accounts.
+    package static let system = LocalAccounts(path: "/etc/passwd")
 
-    init(lookUp: @escaping @Sendable (String) -> AccountFacts?) { self.lookUp = lookUp }
+    private struct Snapshot {
+        var accounts: [String: AccountFacts] = [:]
+        var identity: [Int] = []
+        var checked = ContinuousClock.now - .seconds(10)
+    }
 
-    mutating func facts(of name: String) -> AccountFacts? {
-        let now = ContinuousClock.now
-        if let cached = answers[name], now - cached.at < lifetime { return cached.facts }
-        if answers.count >= capacity { answers.removeAll(keepingCapacity: true) }
-        let facts = lookUp(name)
-        answers[name] = (facts, now)
-        return facts
+    private let path: String
+    private let snapshot = Mutex(Snapshot())
+
+    /// The accounts of the passwd file at `path`.
+    package init(path: String) { self.path = path }
+
+    /// The uid and shell of `name`, or `nil` when the file has no such account. The file is
+    /// looked at again (one `stat`) at most once a second, and read again when it changed.
+    package func facts(of name: String) -> AccountFacts? {
+        snapshot.withLock { snapshot in
+            let now = ContinuousClock.now
+            if now - snapshot.checked >= .seconds(1) {
+                snapshot.checked = now
+                let identity = Self.identity(of: path)
+                if identity != snapshot.identity {
+                    snapshot.identity = identity
+                    snapshot.accounts = Self.read(path)
+                }
+            }
+            return snapshot.accounts[name]
+        }
+    }
+
+    /// What changes when the file is replaced or rewritten: device, inode, size, modification.
+    private static func identity(of path: String) -> [Int] {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return [] }
+        return [
+            Int(info.st_dev), Int(info.st_ino), Int(info.st_size), Int(info.st_mtim.tv_sec),
+            Int(info.st_mtim.tv_nsec),
+        ]
+    }
+
+    /// `name:password:uid:gid:gecos:home:shell` lines; others (NIS `+`/`-` entries, damaged
+    /// lines) are skipped.
+    static func read(_ path: String) -> [String: AccountFacts] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
+        var accounts: [String: AccountFacts] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            guard fields.count == 7, let first = fields[0].first, first != "+", first != "-",
+                let uid = UInt32(fields[2])
+            else { continue }
+            accounts[String(fields[0])] = AccountFacts(uid: uid, shell: String(fields[6]))
+        }
+        return accounts
     }
 }

@@ -12,7 +12,7 @@ import Foundation
 /// ``maximumSessions``).
 struct VerdictJudge {
     let settings: VerdictSettings
-    private var accounts: AccountFactsCache
+    private let accountFacts: @Sendable (String) -> AccountFacts?
     /// When the oldest event it was shown was stored: the log's age is measured from it.
     private var logStart: Int64?
     private var learned: [String: LearnedAccount] = [:]
@@ -31,7 +31,7 @@ struct VerdictJudge {
 
     init(settings: VerdictSettings, accountFacts: @escaping @Sendable (String) -> AccountFacts?) {
         self.settings = settings
-        accounts = AccountFactsCache(lookUp: accountFacts)
+        self.accountFacts = accountFacts
     }
 
     /// Learns from `event` and returns the verdicts on it (only a successful login from a sender
@@ -84,7 +84,7 @@ struct VerdictJudge {
         if settings.judges(.successAfterFailures), let reason = afterFailures(event, user, from, source) {
             verdicts.append(Verdict(.successAfterFailures, reason))
         }
-        if settings.judges(.systemAccountLogin), let name = event.user, let facts = accounts.facts(of: name) {
+        if settings.judges(.systemAccountLogin), let name = event.user, let facts = accountFacts(name) {
             if facts.uid >= 1, facts.uid <= settings.systemUIDMax {
                 verdicts.append(
                     Verdict(

@@ -30,7 +30,10 @@ final class VerdictKeeper: Sendable {
         /// Counts the learning runs begun: a run's result is adopted only if no later one began.
         var generation = 0
         var learned: Learned?
-        /// Who waits for the judge to be ready.
+        /// Whether the transaction that adopted the judge (and stored the catch-up's verdicts) has
+        /// committed.
+        var adoptionCommitted = false
+        /// Who waits for that.
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -79,41 +82,58 @@ final class VerdictKeeper: Sendable {
             }
             // Adopted at once if the writer is idle, else by its next transaction.
             self.writerQueue.async {
-                try? self.pool.writeWithoutTransaction { db in
-                    try db.inTransaction(.immediate) {
-                        try self.adoptLearned(db)
-                        return .commit
+                do {
+                    try self.pool.writeWithoutTransaction { db in
+                        try db.inTransaction(.immediate) {
+                            try self.adoptLearned(db)
+                            return .commit
+                        }
                     }
+                    self.transactionCommitted()
+                } catch {
+                    // Adopted by the next transaction of the writer instead.
                 }
             }
         }
     }
 
     /// Adopts a judge that has learned, first judging (and storing the verdicts of) the records
-    /// stored since the point it learned to, in `db`'s open transaction on the writer's queue.
-    private func adoptLearned(_ db: Database) throws {
+    /// stored since the point it learned to, up to `through` (the last one stored, when `nil`), in
+    /// `db`'s open transaction on the writer's queue.
+    private func adoptLearned(_ db: Database, through: Int64? = nil) throws {
         guard var learned = state.withLock({ $0.learned }) else { return }
         let trusted = state.withLock { $0.trusted }
-        let head = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM records") ?? 0
+        let head = try through ?? Int64.fetchOne(db, sql: "SELECT max(seq) FROM records") ?? 0
         try learned.judge.replay(db, after: learned.through, through: head, trusted: trusted) { event, verdicts in
             if !verdicts.isEmpty { try VerdictTable.insert(verdicts, seq: event.seq, db) }
         }
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            guard state.generation == learned.generation else { return [] }
+        state.withLock { state in
+            guard state.generation == learned.generation else { return }
             state.judge = learned.judge
             state.learned = nil
             state.ready = true
+            state.adoptionCommitted = false
+        }
+    }
+
+    /// Tells the keeper that the writer's transaction committed: once the one that adopted the
+    /// judge has, whoever waits in ``ready()`` goes on.
+    func transactionCommitted() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard state.ready, !state.adoptionCommitted else { return [] }
+            state.adoptionCommitted = true
             defer { state.waiters = [] }
             return state.waiters
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns once the judge has learned the stored history and judges as records are stored.
+    /// Returns once the judge has learned the stored history, and the catch-up's verdicts are
+    /// committed: the records stored from then on are judged as they commit.
     func ready() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = state.withLock { state -> Bool in
-                if state.ready { return true }
+                if state.ready && state.adoptionCommitted { return true }
                 state.waiters.append(continuation)
                 return false
             }
@@ -127,7 +147,8 @@ final class VerdictKeeper: Sendable {
     /// Judges the event being stored as `seq` at `received` and stores its verdicts, in `db`'s
     /// open transaction (adopting first a judge that has learned, if one waits).
     func judge(_ event: RedactedEvent, seq: Int64, received: Int64, _ db: Database) throws -> [Verdict] {
-        if state.withLock({ $0.learned != nil }) { try adoptLearned(db) }
+        // The event is inserted already: the catch-up stops before it.
+        if state.withLock({ $0.learned != nil }) { try adoptLearned(db, through: seq - 1) }
         let verdicts = state.withLock { state -> [Verdict] in
             guard state.ready, state.trusted.trusts(event.peer.uid) else { return [] }
             return state.judge.judge(ActivityEvent(event, seq: seq, received: received))
@@ -183,7 +204,7 @@ extension AuditStore {
     /// of the replay (not those stored). Reads one snapshot of the log; stores nothing.
     package func judgedRecords(
         settings: VerdictSettings, trusted: TrustedSenders, since: Date? = nil, until: Date? = nil,
-        accountFacts: @escaping @Sendable (String) -> AccountFacts? = AccountFacts.system
+        accountFacts: @escaping @Sendable (String) -> AccountFacts? = LocalAccounts.system.facts(of:)
     ) async throws -> [AuditRecord] {
         try await Self.judgedRecords(
             pool, settings: settings, trusted: trusted, since: since, until: until, accountFacts: accountFacts)
@@ -224,6 +245,7 @@ extension ReadOnlyAuditLog {
         -> [AuditRecord]
     {
         try await AuditStore.judgedRecords(
-            pool, settings: settings, trusted: trusted, since: since, until: until, accountFacts: AccountFacts.system)
+            pool, settings: settings, trusted: trusted, since: since, until: until,
+            accountFacts: LocalAccounts.system.facts(of:))
     }
 }
