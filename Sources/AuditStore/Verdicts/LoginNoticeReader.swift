@@ -79,11 +79,13 @@ enum NoticeCounts {
                 WHERE k.user = ? AND k.seq >= ? AND k.seq <= ? AND r.peer_uid IN (\(uids)) GROUP BY r.signal
                 """, [user, first, indexed]
             ),
+            // The tail by seq range: left to itself, SQLite would scan the whole signal index to
+            // group by signal.
             (
                 """
-                SELECT signal, count(*) FROM records
-                WHERE seq > ? AND seq >= ? AND user = ? AND peer_uid IN (\(uids)) GROUP BY signal
-                """, [indexed, first, user]
+                SELECT signal, count(*) FROM records NOT INDEXED
+                WHERE seq > ? AND user = ? AND peer_uid IN (\(uids)) GROUP BY signal
+                """, [max(indexed, first == .max ? .max : first - 1), user]
             ),
         ] {
             for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {

@@ -7,6 +7,9 @@ import Foundation
 struct LoginSource: Hashable {
     /// The source as printed in reasons.
     let text: String
+    /// A 64-bit FNV-1a digest of ``text``: what the judge remembers of a learned source, so that
+    /// an account's sources cost eight bytes each however long their text.
+    let digest: UInt64
 
     init(address: String, ipv4Prefix: Int, ipv6Prefix: Int) {
         var v6 = in6_addr()
@@ -23,6 +26,7 @@ struct LoginSource: Hashable {
         } else {
             text = address
         }
+        digest = Self.fnv1a(text)
     }
 
     /// The network of `prefix` bits around the address `bytes` (4 or 16 of them), as text.
@@ -40,14 +44,35 @@ struct LoginSource: Hashable {
         return prefix >= bits ? address ?? "" : "\(address ?? "")/\(prefix)"
     }
 
-    /// A 64-bit FNV-1a digest: what the judge remembers of a learned source, so that an account's
-    /// sources cost eight bytes each however long their text.
-    var digest: UInt64 {
+    private static func fnv1a(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x100_0000_01b3
         }
         return hash
+    }
+}
+
+/// The sources of recent addresses, remembered: most events come from addresses seen a moment
+/// before, and looking one up costs less than parsing and printing it again. At most ``capacity``
+/// are kept; all are forgotten when it fills.
+struct LoginSources {
+    let ipv4Prefix: Int
+    let ipv6Prefix: Int
+    static let capacity = 4096
+    private var known: [String: LoginSource] = [:]
+
+    init(ipv4Prefix: Int, ipv6Prefix: Int) {
+        self.ipv4Prefix = ipv4Prefix
+        self.ipv6Prefix = ipv6Prefix
+    }
+
+    mutating func source(of address: String) -> LoginSource {
+        if let source = known[address] { return source }
+        if known.count >= Self.capacity { known.removeAll(keepingCapacity: true) }
+        let source = LoginSource(address: address, ipv4Prefix: ipv4Prefix, ipv6Prefix: ipv6Prefix)
+        known[address] = source
+        return source
     }
 }

@@ -31,15 +31,18 @@ struct OpenSessions {
     /// Notes the boot a login or logout names: the first event of a boot closes the keyed
     /// sessions of other boots begun by then. Called before the event is judged.
     mutating func see(_ event: ActivityEvent) {
-        guard let boot = SessionBook.identity(of: event).boot, boots.insert(boot).inserted else { return }
+        // Only a key names a boot; an unkeyed event's fallback key is not worth building here.
+        guard event.key?.isEmpty == false, let boot = SessionBook.identity(of: event).boot,
+            boots.insert(boot).inserted
+        else { return }
         for session in bySeq.values where session.boot != nil && session.boot != boot && session.start <= event.at {
             remove(session)
         }
     }
 
     mutating func begin(_ event: ActivityEvent, source: LoginSource?) {
+        guard event.key?.isEmpty == false else { return }
         let identity = SessionBook.identity(of: event)
-        guard identity.keyed else { return }
         let session = Session(
             seq: event.seq, user: event.user, address: event.remoteAddr, source: source, peerUID: event.peerUID,
             boot: identity.boot, start: event.at, pairing: identity.pairing)
@@ -49,8 +52,9 @@ struct OpenSessions {
     }
 
     mutating func end(_ event: ActivityEvent) {
+        guard event.key?.isEmpty == false else { return }
         let identity = SessionBook.identity(of: event)
-        guard identity.keyed, let seq = byPairing[identity.pairing]?.last, let session = bySeq[seq],
+        guard let seq = byPairing[identity.pairing]?.last, let session = bySeq[seq],
             event.peerUID == 0 || event.peerUID == session.peerUID
         else { return }
         remove(session)

@@ -19,6 +19,7 @@ struct VerdictJudge {
     private var failuresAgainst: [String: FailureTrail] = [:]
     private var failuresFrom: [String: FailureTrail] = [:]
     private var sessions = OpenSessions()
+    private var sources: LoginSources
     /// The largest event time seen, for expiring old failures.
     private var latest: Int64 = .min
     private var judgedSinceTidy = 0
@@ -32,6 +33,7 @@ struct VerdictJudge {
     init(settings: VerdictSettings, accountFacts: @escaping @Sendable (String) -> AccountFacts?) {
         self.settings = settings
         self.accountFacts = accountFacts
+        sources = LoginSources(ipv4Prefix: settings.ipv4Prefix, ipv6Prefix: settings.ipv6Prefix)
     }
 
     /// Learns from `event` and returns the verdicts on it (only a successful login from a sender
@@ -47,9 +49,9 @@ struct VerdictJudge {
         latest = max(latest, event.at)
         judgedSinceTidy += 1
         if judgedSinceTidy >= 4096 { tidy() }
-        let source = event.remoteAddr.map {
-            LoginSource(address: $0, ipv4Prefix: settings.ipv4Prefix, ipv6Prefix: settings.ipv6Prefix)
-        }
+        // A logout needs no source.
+        var source: LoginSource?
+        if event.signal != .userLoggedOut, let address = event.remoteAddr { source = sources.source(of: address) }
         switch event.signal {
         case .userLoginFailed:
             if let user = event.user {
