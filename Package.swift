@@ -31,6 +31,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The alert sinks' programs (exec, sendmail, apprise): time-outs, process groups.
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         // `swift package generate-documentation --target AuthSignalProtocol` (scripts/test).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -100,6 +103,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The alert service: rules over committed records, the outbox, the sinks (docs/alerts.md).
+        .target(
+            name: "AuthSignalAlerts",
+            dependencies: [
+                "AuthSignalCore", "AuthSignalProtocol", "AuditStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The daemon's command line and start-up, shared by both programs below.
         .target(
             name: "DaemonCommand",
@@ -129,6 +145,7 @@ let package = Package(
             name: "authsignal",
             dependencies: [
                 "AuthSignalClient", "AuthSignalCore", "AuthSignalProtocol", "AuditJournal", "Systemd", "DaemonCommand",
+                "AuthSignalAlerts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -209,6 +226,15 @@ let package = Package(
             name: "AuditJournalTests",
             dependencies: [
                 "AuditJournal", "AuditStore", "AuthSignalCore", "AuthSignalProtocol", "Systemd", "TestSupport",
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The alert service against real SQLite files and real sink programs.
+        .testTarget(
+            name: "AuthSignalAlertsTests",
+            dependencies: [
+                "AuthSignalAlerts", "AuditStore", "AuthSignalCore", "AuthSignalProtocol", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

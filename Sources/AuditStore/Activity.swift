@@ -25,7 +25,7 @@ struct ActivityEvent {
 
     /// Whether `authsignal import` sent it (from wtmp or btmp): history that teaches the
     /// verdicts but gets none of its own.
-    var imported: Bool { sender.hasPrefix("import-") }
+    var imported: Bool { sender.hasPrefix(AuditRecord.importedSenderPrefix) }
 
     /// How far an event's own time may lie after the moment the daemon stored it: a clock a
     /// little ahead is taken as it is; beyond this the stored moment stands in for it.

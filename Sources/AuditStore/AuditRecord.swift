@@ -35,6 +35,13 @@ package struct AuditRecord: Sendable, Hashable {
 }
 
 extension AuditRecord {
+    /// Whether the record is history imported from wtmp or btmp (`authsignal import`, whose
+    /// senders are `import-wtmp` and `import-btmp`), not an event reported as it happened.
+    package var isImported: Bool { sender.hasPrefix(Self.importedSenderPrefix) }
+
+    /// What the sender of every imported record starts with.
+    package static let importedSenderPrefix = "import-"
+
     /// The record of `event` stored as `seq` (for code that builds records without a store).
     package init(
         event: RedactedEvent, seq: Int64, received: Date, prevHash: Data, hash: Data, verdicts: [Verdict] = []

@@ -63,6 +63,11 @@ package final class AuditStore: Sendable {
             }
             try Self.migrate(pool, path: path, trusted: options.trustedSenders, progress: options.migrationProgress)
             try Self.checkCompanionFiles(of: path)
+            if options.verdicts == nil {
+                // No judge will catch up with records an earlier run left unjudged: readers
+                // waiting for their verdicts (the alert service) must not wait for ever.
+                try pool.write { db in try PendingVerdicts.clear(db) }
+            }
             let (head, indexedThrough, logID) = try pool.read { db in
                 (try Self.loadHead(db), try Schema.indexedThrough(db), try Schema.logID(db))
             }
@@ -131,7 +136,10 @@ package final class AuditStore: Sendable {
 
     // MARK: Opening
 
-    private static func prepareFile(at path: String) throws(StoreError) {
+    /// Creates the database file at `path` mode 0600 (SQLite gives its `-wal` and `-shm` files
+    /// the same), or takes group and other permissions from an existing one; refuses a symbolic
+    /// link or anything but a regular file. Also for the alert service's outbox.
+    package static func prepareFile(at path: String) throws(StoreError) {
         var info = stat()
         if lstat(path, &info) == 0 {
             if info.st_mode & S_IFMT == S_IFLNK { throw .symlink(path) }
@@ -149,7 +157,7 @@ package final class AuditStore: Sendable {
     /// Refuses a `-wal` or `-shm` that is a symbolic link or not a regular file, and takes
     /// group and other permissions from one left with looser modes (by a copy, an older version,
     /// or another tool): the WAL holds recent records before they reach the database file.
-    private static func checkCompanionFiles(of path: String) throws(StoreError) {
+    package static func checkCompanionFiles(of path: String) throws(StoreError) {
         for suffix in ["-wal", "-shm"] {
             var info = stat()
             guard lstat(path + suffix, &info) == 0 else { continue }

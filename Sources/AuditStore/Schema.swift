@@ -94,6 +94,9 @@ enum Schema {
             // stored (`authsignal verdicts` replays them).
             try db.execute(sql: VerdictTable.schema)
         }
+        migrator.registerMigration("v6-verdicts-pending") { db in
+            try db.execute(sql: PendingVerdicts.schema)
+        }
         return migrator
     }
 

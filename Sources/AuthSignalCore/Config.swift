@@ -81,6 +81,10 @@ package struct DaemonConfig: Sendable, Hashable {
     /// How logins are judged (docs/verdicts.md).
     package var verdicts = VerdictSettings()
 
+    // [Alerts], [Alert NAME], [Sink NAME]
+    /// Who is told what (docs/alerts.md).
+    package var alerts = AlertSettings()
+
     // [Spool]
     /// Where the PAM hook leaves events it could not deliver; the daemon drains it.
     package var spoolDirectory = Spool.defaultDirectory
@@ -95,7 +99,16 @@ package struct DaemonConfig: Sendable, Hashable {
     package var settings: [String: String] {
         var result: [String: String] = [:]
         for key in ConfigKey.all { result[key.setting] = key.read(self) }
+        for rule in alerts.rules { result.merge(rule.settings) { $1 } }
+        for sink in alerts.sinks { result.merge(sink.settings) { $1 } }
         return result
+    }
+
+    /// The names in ``settings``, in documentation order: the daemon's keys, then each rule's and
+    /// each sink's (`Alert NAME.Key`, `Sink NAME.Key`) in the order the files define them.
+    package var settingNames: [String] {
+        Self.keyNames + alerts.rules.flatMap { rule in AlertKeys.rule.map { "Alert \(rule.name).\($0.name)" } }
+            + alerts.sinks.flatMap { sink in AlertKeys.sink.map { "Sink \(sink.name).\($0.name)" } }
     }
 
     /// The keys whose change needs a restart: a reload reports them and keeps the old value.
@@ -154,6 +167,7 @@ package struct DaemonConfig: Sendable, Hashable {
             }
             config.apply(text, file: file, problems: &problems)
         }
+        problems += config.alerts.problems()
         guard problems.isEmpty else { throw ConfigError(problems: problems) }
         return config
     }
@@ -161,7 +175,7 @@ package struct DaemonConfig: Sendable, Hashable {
     /// Applies the assignments in `text` (the contents of `file`), collecting problems.
     package mutating func apply(_ text: String, file: String, problems: inout [ConfigProblem]) {
         let directory = (file as NSString).deletingLastPathComponent
-        var section: String?
+        var target: ConfigTarget?
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let lineNumber = number + 1
             func problem(_ message: String) {
@@ -177,36 +191,89 @@ package struct DaemonConfig: Sendable, Hashable {
                     problem("malformed section header")
                     continue
                 }
-                let name = String(line.dropFirst().dropLast())
-                guard ConfigKey.sections.contains(name) else {
-                    problem("unknown section [\(name)]; expected one of \(ConfigKey.sections.joined(separator: ", "))")
-                    section = nil
-                    continue
+                target = section(String(line.dropFirst().dropLast()), at: SectionOrigin(file: file, line: lineNumber))
+                if target == nil {
+                    problem(
+                        "unknown section \(line); expected one of \(ConfigKey.sections.joined(separator: ", ")), "
+                            + "Alert NAME or Sink NAME (NAME of letters, digits, . _ -)")
                 }
-                section = name
                 continue
             }
             guard let equals = line.firstIndex(of: "=") else {
                 problem("expected Key=Value")
                 continue
             }
-            guard let section else {
+            guard let target else {
                 problem("assignment outside a known section")
                 continue
             }
             let name = line[..<equals].trimmingCharacters(in: .whitespaces)
             let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            guard let key = ConfigKey.all.first(where: { $0.section == section && $0.name == name }) else {
-                problem("unknown key \(name) in [\(section)]")
-                continue
-            }
-            do {
-                try key.write(&self, value, directory)
+            do throws(ValueError) {
+                switch target {
+                case .daemon(let section):
+                    try Self.assign(name, value, in: section, keys: ConfigKey.all, to: &self, directory: directory)
+                case .rule(let index):
+                    try Self.assign(
+                        name, value, in: "Alert \(alerts.rules[index].name)", keys: AlertKeys.rule,
+                        to: &alerts.rules[index], directory: directory)
+                case .sink(let index):
+                    try Self.assign(
+                        name, value, in: "Sink \(alerts.sinks[index].name)", keys: AlertKeys.sink,
+                        to: &alerts.sinks[index], directory: directory)
+                }
             } catch {
-                problem("\(section).\(name): \(error.reason)")
+                problem(error.reason)
             }
         }
     }
+
+    /// Where the assignments after the header `[header]` go; a named section defined before
+    /// (in this file or an earlier one) is amended. `nil` for a header that names nothing known.
+    private mutating func section(_ header: String, at origin: SectionOrigin) -> ConfigTarget? {
+        if ConfigKey.sections.contains(header) { return .daemon(header) }
+        let words = header.split(separator: " ", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard words.count == 2, AlertKeys.isValidName(words[1]) else { return nil }
+        let name = words[1]
+        switch words[0] {
+        case "Alert":
+            if let index = alerts.rules.firstIndex(where: { $0.name == name }) { return .rule(index) }
+            alerts.rules.append(AlertRule(name: name, origin: origin))
+            return .rule(alerts.rules.count - 1)
+        case "Sink":
+            if let index = alerts.sinks.firstIndex(where: { $0.name == name }) { return .sink(index) }
+            alerts.sinks.append(AlertSink(name: name, origin: origin))
+            return .sink(alerts.sinks.count - 1)
+        default:
+            return nil
+        }
+    }
+
+    /// Sets `name` (of `section`, whose keys are `keys`) in `settings` to `value`.
+    /// - Throws: why not, naming the key.
+    private static func assign<Root>(
+        _ name: String, _ value: String, in section: String, keys: [SettingKey<Root>], to settings: inout Root,
+        directory: String
+    ) throws(ValueError) {
+        let keySection = section.split(separator: " ").first.map(String.init) ?? section
+        guard let key = keys.first(where: { $0.section == keySection && $0.name == name }) else {
+            let known = keys.filter { $0.section == keySection }.map(\.name).joined(separator: ", ")
+            throw ValueError("unknown key \(name) in [\(section)]; expected one of \(known)")
+        }
+        do {
+            try key.write(&settings, value, directory)
+        } catch {
+            throw ValueError("\(section).\(name): \(error.reason)")
+        }
+    }
+}
+
+/// Where a file's assignments go: a section of the daemon's, or a named alert rule or sink (by
+/// its index in ``AlertSettings``).
+private enum ConfigTarget {
+    case daemon(String)
+    case rule(Int)
+    case sink(Int)
 }
 
 /// One problem in a configuration file.
@@ -237,59 +304,63 @@ struct ValueError: Error {
     init(_ reason: String) { self.reason = reason }
 }
 
-/// A configuration key: where it lives, how it is parsed and shown.
-struct ConfigKey: Sendable {
+/// A configuration key of the settings `Root` (the daemon's, or one `[Alert NAME]` or
+/// `[Sink NAME]` section's): where it lives, how it is parsed and shown.
+struct SettingKey<Root>: Sendable {
     let section: String
     let name: String
-    let write: @Sendable (inout DaemonConfig, String, _ directory: String) throws(ValueError) -> Void
-    let read: @Sendable (DaemonConfig) -> String
+    let write: @Sendable (inout Root, String, _ directory: String) throws(ValueError) -> Void
+    let read: @Sendable (Root) -> String
 
     var setting: String { "\(section).\(name)" }
+}
 
-    static let sections = ["Socket", "Access", "Store", "Redaction", "Journal", "Verdicts", "Spool"]
+/// The daemon's keys, in the order etc/authsignald.conf documents them.
+enum ConfigKey {
+    static let sections = ["Socket", "Access", "Store", "Redaction", "Journal", "Verdicts", "Alerts", "Spool"]
 
-    static let all: [ConfigKey] = [
-        path("Socket", "Path", \.socketPath),
-        key("Socket", "Mode", \.socketMode, show: { "0" + String($0, radix: 8) }) { value, _ throws(ValueError) in
+    static let all: [SettingKey<DaemonConfig>] = [
+        .path("Socket", "Path", \.socketPath),
+        .key("Socket", "Mode", \.socketMode, show: { "0" + String($0, radix: 8) }) { value, _ throws(ValueError) in
             guard let mode = UInt32(value, radix: 8), mode <= 0o777 else {
                 throw ValueError("expected octal permission bits such as 0660")
             }
             return mode
         },
-        text("Socket", "Group", \.socketGroup),
-        integer("Socket", "MaxFrameBytes", \.maxFrameBytes, 256...(64 << 20)),
-        integer("Socket", "MaxConnections", \.maxConnections, 1...1_000_000),
-        integer("Socket", "MaxConnectionsPerUser", \.maxConnectionsPerUser, 1...1_000_000),
-        integer("Socket", "MaxInFlight", \.maxInFlight, 1...1_000_000),
-        integer("Socket", "IdleTimeoutSec", \.idleTimeoutSeconds, 0...(86400 * 365)),
-        list("Access", "EmitUsers", \.emitUsers),
-        list("Access", "EmitGroups", \.emitGroups),
-        list("Access", "ReadUsers", \.readUsers),
-        list("Access", "ReadGroups", \.readGroups),
-        list("Access", "HashUsers", \.hashUsers),
-        list("Access", "HashGroups", \.hashGroups),
-        list("Access", "TrustedUsers", \.trustedUsers),
-        path("Store", "Path", \.storePath),
-        integer("Store", "MaxAgeDays", \.maxAgeDays, 0...1_000_000),
-        integer("Store", "MaxRecords", \.maxRecords, 0...Int.max),
-        integer("Store", "CacheMiB", \.cacheMiB, 1...65536),
-        key("Redaction", "Mode", \.redactionMode, show: \.rawValue) { value, _ throws(ValueError) in
+        .text("Socket", "Group", \.socketGroup),
+        .integer("Socket", "MaxFrameBytes", \.maxFrameBytes, 256...(64 << 20)),
+        .integer("Socket", "MaxConnections", \.maxConnections, 1...1_000_000),
+        .integer("Socket", "MaxConnectionsPerUser", \.maxConnectionsPerUser, 1...1_000_000),
+        .integer("Socket", "MaxInFlight", \.maxInFlight, 1...1_000_000),
+        .integer("Socket", "IdleTimeoutSec", \.idleTimeoutSeconds, 0...(86400 * 365)),
+        .list("Access", "EmitUsers", \.emitUsers),
+        .list("Access", "EmitGroups", \.emitGroups),
+        .list("Access", "ReadUsers", \.readUsers),
+        .list("Access", "ReadGroups", \.readGroups),
+        .list("Access", "HashUsers", \.hashUsers),
+        .list("Access", "HashGroups", \.hashGroups),
+        .list("Access", "TrustedUsers", \.trustedUsers),
+        .path("Store", "Path", \.storePath),
+        .integer("Store", "MaxAgeDays", \.maxAgeDays, 0...1_000_000),
+        .integer("Store", "MaxRecords", \.maxRecords, 0...Int.max),
+        .integer("Store", "CacheMiB", \.cacheMiB, 1...65536),
+        .key("Redaction", "Mode", \.redactionMode, show: \.rawValue) { value, _ throws(ValueError) in
             guard let mode = Redactor.Mode(rawValue: value) else { throw ValueError("expected hmac or mask") }
             return mode
         },
-        path("Redaction", "KeyFile", \.keyFile),
-        key("Redaction", "Patterns", \.patterns, show: { ($0 ?? Redactor.defaultPatterns).joined(separator: " ") }) {
+        .path("Redaction", "KeyFile", \.keyFile),
+        .key("Redaction", "Patterns", \.patterns, show: { ($0 ?? Redactor.defaultPatterns).joined(separator: " ") }) {
             value, _ in
             let words = value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "|" }).map(String.init)
             return words.isEmpty ? nil : words.map { $0.lowercased() }
         },
-        boolean("Redaction", "HashUnknownUsers", \.hashUnknownUsers),
-        boolean("Journal", "Enabled", \.journalEnabled),
-        integer("Journal", "QueueCapacity", \.journalQueueCapacity, 1...(1 << 24)),
-        integer("Journal", "AnchorEveryRecords", \.anchorEveryRecords, 1...Int.max),
-        integer("Journal", "AnchorIntervalSec", \.anchorIntervalSeconds, 1...86400),
-        integer("Journal", "ReportIntervalSec", \.reportIntervalSeconds, 1...86400),
-        key("Verdicts", "Enabled", \.verdicts.enabled, show: { $0.map(\.rawValue).sorted().joined(separator: " ") }) {
+        .boolean("Redaction", "HashUnknownUsers", \.hashUnknownUsers),
+        .boolean("Journal", "Enabled", \.journalEnabled),
+        .integer("Journal", "QueueCapacity", \.journalQueueCapacity, 1...(1 << 24)),
+        .integer("Journal", "AnchorEveryRecords", \.anchorEveryRecords, 1...Int.max),
+        .integer("Journal", "AnchorIntervalSec", \.anchorIntervalSeconds, 1...86400),
+        .integer("Journal", "ReportIntervalSec", \.reportIntervalSeconds, 1...86400),
+        .key("Verdicts", "Enabled", \.verdicts.enabled, show: { $0.map(\.rawValue).sorted().joined(separator: " ") }) {
             value, _ throws(ValueError) in
             var codes: Set<VerdictCode> = []
             for word in value.split(whereSeparator: { $0 == " " || $0 == "\t" }) where word != "none" {
@@ -301,14 +372,14 @@ struct ConfigKey: Sendable {
             }
             return codes
         },
-        integer("Verdicts", "SourcePrefixIPv4", \.verdicts.ipv4Prefix, 8...32),
-        integer("Verdicts", "SourcePrefixIPv6", \.verdicts.ipv6Prefix, 16...128),
-        integer("Verdicts", "LearnLogins", \.verdicts.learnLogins, 0...1_000_000),
-        integer("Verdicts", "LearnDays", \.verdicts.learnDays, 0...36500),
-        integer("Verdicts", "FailureThreshold", \.verdicts.failureThreshold, 1...1000),
-        integer("Verdicts", "FailureWindowSec", \.verdicts.failureWindowSeconds, 1...(86400 * 30)),
-        integer("Verdicts", "SystemUIDMax", \.verdicts.systemUIDMax, 0...Int(UInt32.max)),
-        key("Verdicts", "Hours", \.verdicts.hours, show: { $0?.description ?? "" }) { value, _ throws(ValueError) in
+        .integer("Verdicts", "SourcePrefixIPv4", \.verdicts.ipv4Prefix, 8...32),
+        .integer("Verdicts", "SourcePrefixIPv6", \.verdicts.ipv6Prefix, 16...128),
+        .integer("Verdicts", "LearnLogins", \.verdicts.learnLogins, 0...1_000_000),
+        .integer("Verdicts", "LearnDays", \.verdicts.learnDays, 0...36500),
+        .integer("Verdicts", "FailureThreshold", \.verdicts.failureThreshold, 1...1000),
+        .integer("Verdicts", "FailureWindowSec", \.verdicts.failureWindowSeconds, 1...(86400 * 30)),
+        .integer("Verdicts", "SystemUIDMax", \.verdicts.systemUIDMax, 0...Int(UInt32.max)),
+        .key("Verdicts", "Hours", \.verdicts.hours, show: { $0?.description ?? "" }) { value, _ throws(ValueError) in
             guard !value.isEmpty else { return nil }
             do throws(LoginHoursError) {
                 return try LoginHours(parsing: value)
@@ -316,50 +387,55 @@ struct ConfigKey: Sendable {
                 throw ValueError(error.message)
             }
         },
-        key("Verdicts", "TimeZone", \.verdicts.timeZone, show: { $0 ?? "" }) { value, _ throws(ValueError) in
+        .key("Verdicts", "TimeZone", \.verdicts.timeZone, show: { $0 ?? "" }) { value, _ throws(ValueError) in
             guard !value.isEmpty else { return nil }
             guard TimeZone(identifier: value) != nil else {
                 throw ValueError("unknown time zone \(value); expected a name such as Europe/Berlin")
             }
             return value
         },
-        path("Spool", "Directory", \.spoolDirectory),
+        .path("Alerts", "Database", \.alerts.databasePath),
+        .integer("Alerts", "DiskUsagePercent", \.alerts.diskUsagePercent, 1...100),
+        .path("Spool", "Directory", \.spoolDirectory),
     ]
 
+}
+
+extension SettingKey {
     /// The key `Section.Name`, stored in `field`: `parse` reads a value (given the directory of
     /// the file it is in) or says why it cannot, `show` writes the value as the file would.
-    private static func key<Value>(
-        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, Value> & Sendable,
+    static func key<Value>(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<Root, Value> & Sendable,
         show: @escaping @Sendable (Value) -> String,
         parse: @escaping @Sendable (_ value: String, _ directory: String) throws(ValueError) -> Value
-    ) -> ConfigKey {
-        ConfigKey(
+    ) -> SettingKey {
+        SettingKey(
             section: section, name: name,
             write: { config, value, directory throws(ValueError) in config[keyPath: field] = try parse(value, directory)
             },
             read: { show($0[keyPath: field]) })
     }
 
-    private static func text(
-        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, String> & Sendable
-    ) -> ConfigKey {
+    static func text(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<Root, String> & Sendable
+    ) -> SettingKey {
         key(section, name, field, show: { $0 }) { value, _ in value }
     }
 
     /// A path; a relative one is relative to the file's directory.
-    private static func path(
-        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, String> & Sendable
-    ) -> ConfigKey {
+    static func path(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<Root, String> & Sendable
+    ) -> SettingKey {
         key(section, name, field, show: { $0 }) { value, directory throws(ValueError) in
             guard !value.isEmpty else { throw ValueError("expected a path") }
             return value.hasPrefix("/") ? value : directory + "/" + value
         }
     }
 
-    private static func integer(
-        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, Int> & Sendable,
+    static func integer(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<Root, Int> & Sendable,
         _ range: ClosedRange<Int>
-    ) -> ConfigKey {
+    ) -> SettingKey {
         key(section, name, field, show: { String($0) }) { value, _ throws(ValueError) in
             guard let number = Int(value), range.contains(number) else {
                 throw ValueError("expected an integer from \(range.lowerBound) to \(range.upperBound)")
@@ -368,9 +444,9 @@ struct ConfigKey: Sendable {
         }
     }
 
-    private static func boolean(
-        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, Bool> & Sendable
-    ) -> ConfigKey {
+    static func boolean(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<Root, Bool> & Sendable
+    ) -> SettingKey {
         key(section, name, field, show: { $0 ? "yes" : "no" }) { value, _ throws(ValueError) in
             switch value.lowercased() {
             case "yes", "true", "on", "1": true
@@ -381,9 +457,9 @@ struct ConfigKey: Sendable {
     }
 
     /// Words separated by spaces or tabs.
-    private static func list(
-        _ section: String, _ name: String, _ field: any WritableKeyPath<DaemonConfig, [String]> & Sendable
-    ) -> ConfigKey {
+    static func list(
+        _ section: String, _ name: String, _ field: any WritableKeyPath<Root, [String]> & Sendable
+    ) -> SettingKey {
         key(section, name, field, show: { $0.joined(separator: " ") }) { value, _ in
             value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         }

@@ -3,7 +3,7 @@ import AuthSignalCore
 import AuthSignalDaemon
 import AuthSignalProtocol
 import Foundation
-import Logging
+package import Logging
 import ServiceLifecycle
 import Systemd
 import UnixSignals
@@ -43,7 +43,7 @@ package struct AuthSignalDaemonCommand: AsyncParsableCommand {
             do {
                 let loaded = try DaemonConfig.load(path: path, required: config != nil)
                 let settings = loaded.settings
-                for key in DaemonConfig.keyNames { print("\(key)=\(settings[key] ?? "")") }
+                for key in loaded.settingNames { print("\(key)=\(settings[key] ?? "")") }
             } catch {
                 FileHandle.standardError.write(Data("authsignald: \(error)\n".utf8))
                 throw ExitCode(78)  // EX_CONFIG
@@ -85,8 +85,11 @@ package struct AuthSignalDaemonCommand: AsyncParsableCommand {
 
     /// Under systemd (stderr connected to the journal) log structured entries to the journal only;
     /// in a terminal, log to stderr and also to the journal when one runs.
-    static func handler(label: String, level: Logger.Level) -> any LogHandler {
-        var journal = JournalLogHandler(identifier: "authsignald")
+    /// (Also the alert service's, with its own `identifier`.)
+    package static func handler(label: String, level: Logger.Level, identifier: String = "authsignald")
+        -> any LogHandler
+    {
+        var journal = JournalLogHandler(identifier: identifier)
         journal.logLevel = level
         if ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil { return journal }
         var stderr = StreamLogHandler.standardError(label: label)

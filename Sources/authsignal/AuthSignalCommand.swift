@@ -15,6 +15,6 @@ struct AuthSignalCommand: AsyncParsableCommand {
             """,
         subcommands: [
             Send.self, Query.self, Follow.self, Report.self, Last.self, Lastlog.self, Import.self, Verify.self,
-            Stats.self, Ping.self, Hash.self, Pam.self, Verdicts.self,
+            Stats.self, Ping.self, Hash.self, Pam.self, Verdicts.self, Alerts.self,
         ])
 }

@@ -197,6 +197,41 @@ struct VerdictStoreTests {
         let stored = try await store.all(RecordFilter(afterSeq: 6000))
         #expect(stored.first { $0.seq == new.seq }?.verdicts.map(\.code) == [.firstSeenSource])
         #expect(stored.first { $0.seq == other.seq }?.verdicts == [])
+        // Every record has its verdicts now: a reader waiting for them reads up to the head.
+        let reader = try ReadOnlyAuditLog(path: path)
+        #expect(try await reader.settledHead() == other.seq)
+        try reader.close()
+        try await store.close()
+    }
+
+    @Test("records a stopped daemon left without verdicts are judged at the next start; readers wait")
+    func judgedAfterARestart() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("audit.db")
+        var store = try AuditStore(path: path, options: Self.options())
+        await store.verdictsLearned()
+        for _ in 0..<2 { try await store.append(Self.event(.userLoggedIn, "alice", from: "198.51.100.4")) }
+        try await store.close()
+        // What a daemon stopped while its judge learned leaves: a record stored without its
+        // verdicts, and the note that records after seq 2 wait for them.
+        var unjudged = StoreOptions()
+        unjudged.accountFacts = { _ in nil }
+        store = try AuditStore(path: path, options: unjudged)
+        let login = try await store.append(Self.event(.userLoggedIn, "alice", from: "203.0.113.5"))
+        try await store.close()
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in try PendingVerdicts.mark(after: 2, db) }
+        try queue.close()
+        let reader = try ReadOnlyAuditLog(path: path)
+        #expect(try await reader.settledHead() == 2)
+
+        store = try AuditStore(path: path, options: Self.options())
+        await store.verdictsLearned()
+        let stored = try await store.all(RecordFilter(afterSeq: 2))
+        #expect(stored.map(\.seq) == [login.seq])
+        #expect(stored.first?.verdicts.map(\.code) == [.firstSeenSource])
+        #expect(try await reader.settledHead() == login.seq)
+        try reader.close()
         try await store.close()
     }
 }

@@ -29,6 +29,9 @@ final class VerdictKeeper: Sendable {
         var ready = false
         /// Counts the learning runs begun: a run's result is adopted only if no later one began.
         var generation = 0
+        /// Whether the open transaction (or a committed one since learning began) has noted
+        /// that records lack verdicts (``PendingVerdicts``).
+        var pendingNoted = false
         var learned: Learned?
         /// Whether the transaction that adopted the judge (and stored the catch-up's verdicts) has
         /// committed.
@@ -63,21 +66,28 @@ final class VerdictKeeper: Sendable {
         let (generation, trusted) = state.withLock { state in
             state.ready = false
             state.learned = nil
+            state.pendingNoted = false
             state.generation += 1
             return (state.generation, state.trusted)
         }
         let (settings, accountFacts, pool) = (self.settings, self.accountFacts, self.pool)
         DispatchQueue.global().async {
             var judge = VerdictJudge(settings: settings, accountFacts: accountFacts)
+            var learnedThrough = through
             do {
-                try pool.read { db in try judge.learn(db, through: through, trusted: trusted) }
+                try pool.read { db in
+                    // Records a daemon stopped before its catch-up never had verdicts: they are
+                    // judged by this one's catch-up rather than learned.
+                    learnedThrough = min(through, try PendingVerdicts.after(db) ?? through)
+                    try judge.learn(db, through: learnedThrough, trusted: trusted)
+                }
             } catch {
                 // The log cannot be read now: the next failed transaction tries again.
                 return
             }
             self.state.withLock { state in
                 if state.generation == generation {
-                    state.learned = Learned(judge: judge, through: through, generation: generation)
+                    state.learned = Learned(judge: judge, through: learnedThrough, generation: generation)
                 }
             }
             // Adopted at once if the writer is idle, else by its next transaction.
@@ -107,6 +117,7 @@ final class VerdictKeeper: Sendable {
         try learned.judge.replay(db, after: learned.through, through: head, trusted: trusted) { event, verdicts in
             if !verdicts.isEmpty { try VerdictTable.insert(verdicts, seq: event.seq, db) }
         }
+        try PendingVerdicts.clear(db)
         state.withLock { state in
             guard state.generation == learned.generation else { return }
             state.judge = learned.judge
@@ -149,10 +160,16 @@ final class VerdictKeeper: Sendable {
     func judge(_ event: RedactedEvent, seq: Int64, received: Int64, _ db: Database) throws -> [Verdict] {
         // The event is inserted already: the catch-up stops before it.
         if state.withLock({ $0.learned != nil }) { try adoptLearned(db, through: seq - 1) }
-        let verdicts = state.withLock { state -> [Verdict] in
-            guard state.ready, state.trusted.trusts(event.peer.uid) else { return [] }
-            return state.judge.judge(ActivityEvent(event, seq: seq, received: received))
+        let (verdicts, noteNeeded) = state.withLock { state -> ([Verdict], Bool) in
+            guard state.ready else {
+                defer { state.pendingNoted = true }
+                return ([], !state.pendingNoted)
+            }
+            guard state.trusted.trusts(event.peer.uid) else { return ([], false) }
+            return (state.judge.judge(ActivityEvent(event, seq: seq, received: received)), false)
         }
+        // Left to the catch-up: readers must know to wait for it.
+        if noteNeeded { try PendingVerdicts.mark(after: seq - 1, db) }
         if !verdicts.isEmpty { try VerdictTable.insert(verdicts, seq: seq, db) }
         return verdicts
     }

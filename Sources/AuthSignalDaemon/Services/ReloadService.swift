@@ -46,7 +46,8 @@ struct ReloadService: Service {
         for problem in runtime.access.unresolved { logger.warning("access list: \(problem)") }
         let appliedSettings = applied.settings
         var changed: [String] = []
-        for setting in DaemonConfig.keyNames where oldSettings[setting] != appliedSettings[setting] {
+        let names = applied.settingNames + old.settingNames.filter { appliedSettings[$0] == nil }
+        for setting in names where oldSettings[setting] != appliedSettings[setting] {
             changed.append(setting)
             await settingChanged.sendRobust(
                 sender: processor.sender, SettingChanged(setting: setting, value: appliedSettings[setting], enter: true)

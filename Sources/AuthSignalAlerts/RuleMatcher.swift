@@ -1,0 +1,84 @@
+package import AuditStore
+package import AuthSignalCore
+package import AuthSignalProtocol
+import Foundation
+import Glibc
+
+/// Decides which rules a record fires. Every condition a rule sets must hold (they AND
+/// together), each list matching any of its values; an ignore list vetoes.
+package struct RuleMatcher: Sendable {
+    package let rules: [AlertRule]
+    package let trusted: TrustedSenders
+    /// The groups (names and gids, as text) an account is in; asked only for rules with
+    /// `Groups=`.
+    package let groupsOf: @Sendable (String) -> Set<String>
+
+    package init(
+        rules: [AlertRule], trusted: TrustedSenders,
+        groupsOf: @escaping @Sendable (String) -> Set<String> = AccountGroups.of
+    ) {
+        self.rules = rules.filter { $0.health.isEmpty }
+        self.trusted = trusted
+        self.groupsOf = groupsOf
+    }
+
+    /// The rules `record` fires, in configuration order.
+    package func rules(firedBy record: AuditRecord) -> [AlertRule] {
+        // History brought in by `authsignal import` happened long ago: nobody is to be told now.
+        if record.isImported { return [] }
+        var groups: Set<String>?
+        return rules.filter { rule in
+            fires(rule, record) {
+                if groups == nil { groups = record.user.map(groupsOf) ?? [] }
+                return groups!
+            }
+        }
+    }
+
+    private func fires(_ rule: AlertRule, _ record: AuditRecord, groups: () -> Set<String>) -> Bool {
+        if rule.senders == .trusted && !trusted.trusts(record.peer.uid) { return false }
+        if !rule.signals.isEmpty && !rule.signals.contains(record.signal) { return false }
+        if !rule.verdicts.isEmpty && !record.verdicts.contains(where: { rule.verdicts.contains($0.code) }) {
+            return false
+        }
+        let user = record.user
+        if !rule.users.isEmpty && !rule.users.contains(where: { $0 == user }) { return false }
+        if let user, rule.ignoreUsers.contains(user) { return false }
+        if !rule.services.isEmpty {
+            guard let service = record.request?["service"]?.stringValue, rule.services.contains(service) else {
+                return false
+            }
+        }
+        let source = record.remoteAddr
+        if !rule.sources.isEmpty {
+            guard let source, rule.sources.contains(where: { $0.contains(source) }) else { return false }
+        }
+        if let source, rule.ignoreSources.contains(where: { $0.contains(source) }) { return false }
+        if !rule.groups.isEmpty && groups().isDisjoint(with: rule.groups) { return false }
+        return true
+    }
+}
+
+/// An account's groups through the system's name services (`getgrouplist`), as names and gids.
+package enum AccountGroups {
+    /// The groups of `user`: its primary group and its supplementary ones, each by name and by
+    /// gid; none for an account the system does not know.
+    package static func of(_ user: String) -> Set<String> {
+        var buffer = [CChar](repeating: 0, count: 16384)
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        guard getpwnam_r(user, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return [] }
+        var count: Int32 = 64
+        var gids = [gid_t](repeating: 0, count: Int(count))
+        if getgrouplist(user, entry.pw_gid, &gids, &count) < 0 {
+            gids = [gid_t](repeating: 0, count: Int(count))
+            _ = getgrouplist(user, entry.pw_gid, &gids, &count)
+        }
+        var names: Set<String> = []
+        for gid in gids.prefix(Int(max(count, 0))) {
+            names.insert(String(gid))
+            if let group = getgrgid(gid) { names.insert(String(cString: group.pointee.gr_name)) }
+        }
+        return names
+    }
+}

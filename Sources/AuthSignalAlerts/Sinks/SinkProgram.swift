@@ -1,0 +1,87 @@
+import Foundation
+import Subprocess
+import SystemPackage
+
+/// Runs a sink's program (the `exec` command, sendmail, apprise) with the message on its
+/// standard input, and reads its answer. It runs in a process group of its own, so that at its
+/// time-out the program and whatever it started are stopped: SIGTERM, then SIGKILL two seconds
+/// later.
+enum SinkProgram {
+    /// The most output kept of a program: more fails the delivery, as a program that talks that
+    /// much is not answering a delivery.
+    static let outputLimit = 65536
+
+    /// Runs `command` (an absolute path and its arguments, no shell) with `input`, at most
+    /// `timeout`. Returns its output (standard output and error together), trimmed.
+    /// - Throws: ``DeliveryFailure`` when it cannot start, exits non-zero, is killed or times out.
+    static func run(
+        _ command: [String], input: [UInt8], timeout: Duration
+    ) async throws(DeliveryFailure) -> String {
+        guard let path = command.first else { throw DeliveryFailure("no program to run") }
+        ignoreBrokenPipes
+        var platform = PlatformOptions()
+        platform.processGroupID = 0
+        platform.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(2))]
+        let options = platform
+        let arguments = Arguments(Array(command.dropFirst()))
+        let outcome: Outcome
+        do {
+            outcome = try await withThrowingTaskGroup(of: Outcome.self) { group in
+                group.addTask {
+                    let result = try await Subprocess.run(
+                        .path(FilePath(path)), arguments: arguments, platformOptions: options, input: .array(input),
+                        output: .string(limit: outputLimit), error: .combinedWithOutput)
+                    return .finished(result.terminationStatus, result.standardOutput)
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return .timedOut
+                }
+                let first = try await group.next() ?? .timedOut
+                group.cancelAll()
+                return first
+            }
+        } catch {
+            throw DeliveryFailure("\(path) could not run: \(error)")
+        }
+        switch outcome {
+        case .timedOut:
+            throw DeliveryFailure("\(path) did not finish within \(timeout.formatted(.units(allowed: [.seconds])))")
+        case .finished(let status, let output):
+            let answer = Self.trimmed(output)
+            guard status.isSuccess else {
+                let how: String
+                switch status {
+                case .exited(let code): how = "exited with status \(code)"
+                case .signaled(let signal): how = "was killed by signal \(signal)"
+                }
+                throw DeliveryFailure("\(path) \(how)" + (answer.isEmpty ? "" : ": \(answer)"))
+            }
+            return answer
+        }
+    }
+
+    /// A program that exits without reading all of its input (or is stopped) must not take the
+    /// service with it: SIGPIPE is ignored, once, for the whole process, and the write fails
+    /// instead.
+    private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
+
+    private enum Outcome: Sendable {
+        case finished(TerminationStatus, String)
+        case timedOut
+    }
+
+    /// The last 500 characters of `output`, on one line, without surrounding space.
+    static func trimmed(_ output: String) -> String {
+        let line = output.split(whereSeparator: \.isNewline).joined(separator: " | ")
+            .trimmingCharacters(in: .whitespaces)
+        return String(line.suffix(500))
+    }
+}
+
+/// Why a delivery failed, for the outbox and `authsignal alerts` (never a secret: what a sink
+/// says is trimmed, and credentials are passed as files, never on a command line).
+package struct DeliveryFailure: Error, Sendable, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,314 @@
+import AuditStore
+import AuthSignalCore
+import AuthSignalProtocol
+import Foundation
+import Logging
+import TestSupport
+import Testing
+
+@testable import AuthSignalAlerts
+
+/// The alert service against a real audit log, a real outbox and real sink programs (shell
+/// scripts that keep what they receive): what fires, how often, what survives a stop mid-delivery,
+/// and what happens when a sink fails or hangs.
+@Suite("Alerts: the service end to end", .serialized)
+struct AlertServiceTests {
+    /// An audit log, an outbox and a sink program that stores each message it gets in a file of
+    /// its own under `deliveries/`.
+    final class Fixture: Sendable {
+        let directory: TemporaryDirectory
+        let store: AuditStore
+        let deliveries: String
+        let keeper: String
+
+        static let hook = PeerCredentials(uid: 0, gid: 0, pid: 4242)
+        static let stranger = PeerCredentials(uid: 1000, gid: 1000, pid: 77)
+
+        init(verdicts: VerdictSettings? = nil) throws {
+            directory = try TemporaryDirectory()
+            deliveries = directory.file("deliveries")
+            try FileManager.default.createDirectory(atPath: deliveries, withIntermediateDirectories: true)
+            var options = StoreOptions()
+            options.verdicts = verdicts
+            options.accountFacts = { _ in nil }
+            store = try AuditStore(path: directory.file("audit.db"), options: options)
+            keeper = try Self.script(
+                in: directory, "keep",
+                "f=$(mktemp \(deliveries)/message.XXXXXX) && cat > \"$f\" && echo \"kept ${f##*/}\"")
+        }
+
+        /// A sink program running `body` under /bin/sh.
+        static func script(in directory: TemporaryDirectory, _ name: String, _ body: String) throws -> String {
+            let path = directory.file(name)
+            try "#!/bin/sh\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o755)
+            return path
+        }
+
+        func script(_ name: String, _ body: String) throws -> String { try Self.script(in: directory, name, body) }
+
+        /// Settings with `rules` and an exec sink `keep` (plus `sinks`).
+        func settings(_ rules: [AlertRule], sinks: [AlertSink] = []) -> AlertService.Settings {
+            var alerts = AlertSettings()
+            alerts.databasePath = directory.file("alerts.db")
+            var keep = AlertSink(name: "keep", origin: SectionOrigin(file: "test", line: 1))
+            keep.command = [keeper]
+            alerts.sinks = [keep] + sinks
+            alerts.rules = rules
+            return AlertService.Settings(
+                alerts: alerts, storePath: directory.file("audit.db"), trusted: TrustedSenders(uids: [0]))
+        }
+
+        /// The messages delivered so far, oldest first.
+        func messages() throws -> [[String: Any]] {
+            let names = try FileManager.default.contentsOfDirectory(atPath: deliveries).sorted()
+            let paths = names.map { deliveries + "/" + $0 }.sorted {
+                let first =
+                    (try? FileManager.default.attributesOfItem(atPath: $0)[.modificationDate] as? Date) ?? .distantPast
+                let second =
+                    (try? FileManager.default.attributesOfItem(atPath: $1)[.modificationDate] as? Date) ?? .distantPast
+                return first < second
+            }
+            return try paths.map { path in
+                let data = try Data(contentsOf: URL(fileURLWithPath: path))
+                return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+            }
+        }
+
+        /// Waits (up to 20 s) until `count` messages were delivered; returns them.
+        func waitForMessages(_ count: Int) async throws -> [[String: Any]] {
+            for _ in 0..<400 {
+                let messages = try messages()
+                if messages.count >= count { return messages }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return try messages()
+        }
+
+        func outbox() throws -> Outbox { try Outbox(path: directory.file("alerts.db"), readOnly: true) }
+
+        static func event(
+            _ signal: AuthSignal, _ user: String, from address: String? = "203.0.113.7", service: String = "sshd",
+            peer: PeerCredentials = hook
+        ) -> RedactedEvent {
+            var request: JSONObject = ["service": .string(service), "tty": .string("ssh")]
+            if let address { request["remote_addr"] = .string(address) }
+            let redactor = Redactor(
+                mode: .hmac, key: try! RedactionKey(bytes: Array(repeating: 7, count: 32)),
+                isKnownAccount: { _ in true })
+            return redactor.redact(
+                AuthEvent(
+                    signal: signal, sender: service, user: user, request: request,
+                    credentials: signal == .userLoginFailed ? ["password": .string("hunter2")] : nil, time: nil,
+                    id: nil),
+                peer: peer)
+        }
+    }
+
+    static func rule(_ name: String, _ configure: (inout AlertRule) -> Void) -> AlertRule {
+        var rule = AlertRule(name: name, origin: SectionOrigin(file: "test", line: 1))
+        rule.sinks = ["keep"]
+        rule.groupWaitSeconds = 0
+        rule.repeatIntervalSeconds = 0
+        configure(&rule)
+        return rule
+    }
+
+    /// Runs a service until `body` returns, then stops it as SIGTERM would.
+    static func running(
+        _ settings: AlertService.Settings, _ body: (AlertService) async throws -> Void
+    ) async throws {
+        let service = try AlertService(settings: settings, logger: Logger(label: "test"), tick: .milliseconds(20))
+        let task = Task { await service.run() }
+        defer { task.cancel() }
+        // The first round only notes where the log stands: alerts start with what follows.
+        try await Task.sleep(for: .milliseconds(150))
+        try await body(service)
+        task.cancel()
+        await task.value
+    }
+
+    @Test("a rule fires once per record and sink; the message explains it; a restart sends nothing again")
+    func firesOnce() async throws {
+        let fixture = try Fixture()
+        let rules = [
+            Self.rule("root-login") {
+                $0.signals = [.userLoggedIn]; $0.users = ["root"]
+            }
+        ]
+        try await fixture.store.append(Fixture.event(.userLoggedIn, "root", from: "198.51.100.4"))
+        try await Self.running(fixture.settings(rules)) { _ in
+            try await fixture.store.append(Fixture.event(.userLoggedIn, "alice"))
+            try await fixture.store.append(Fixture.event(.userLoginFailed, "root"))
+            // A forgery from an emitter that is not trusted fires nothing.
+            try await fixture.store.append(Fixture.event(.userLoggedIn, "root", peer: Fixture.stranger))
+            try await fixture.store.append(Fixture.event(.userLoggedIn, "root"))
+            let messages = try await fixture.waitForMessages(1)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try fixture.messages().count == 1)
+            let message = try #require(messages.first)
+            #expect(message["kind"] as? String == "alert" && message["rule"] as? String == "root-login")
+            #expect(message["count"] as? Int == 1 && message["sink"] as? String == "keep")
+            let alert = try #require((message["alerts"] as? [[String: Any]])?.first)
+            #expect(alert["user"] as? String == "root" && alert["signal"] as? String == "login")
+            #expect(alert["source"] as? String == "203.0.113.7" && alert["service"] as? String == "sshd")
+            #expect(alert["seq"] as? Int == 5 && alert["trusted"] as? Bool == true)
+            // The previous trusted login, not the forged one in between.
+            let previous = try #require(alert["previous_login"] as? [String: Any])
+            #expect(previous["source"] as? String == "198.51.100.4")
+            let subject = try #require(message["subject"] as? String)
+            #expect(subject.contains("root logged in from 203.0.113.7 via sshd") && subject.hasSuffix("(root-login)"))
+            let text = try #require(message["text"] as? String)
+            #expect(text.contains("Previous login: ") && text.contains("from 198.51.100.4"))
+        }
+        // Started again, the service finds everything sent and reads on from where it was.
+        try await Self.running(fixture.settings(rules)) { _ in try await Task.sleep(for: .milliseconds(300)) }
+        #expect(try fixture.messages().count == 1)
+        let listed = try fixture.outbox().recent(limit: 10)
+        #expect(listed.map(\.state) == ["sent"] && listed.first?.attempts == 0)
+    }
+
+    @Test("a flood of 10,000 failures from 1,000 sources makes one digest per window")
+    func floodDigested() async throws {
+        let fixture = try Fixture()
+        let rules = [
+            Self.rule("failures") {
+                $0.signals = [.userLoginFailed]
+                $0.groupWaitSeconds = 2
+                $0.repeatIntervalSeconds = 3600
+            }
+        ]
+        try await Self.running(fixture.settings(rules)) { _ in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<10_000 {
+                    group.addTask {
+                        let address = "198.51.\(index % 1000 / 250).\(index % 250)"
+                        try await fixture.store.append(
+                            Fixture.event(.userLoginFailed, "user\(index % 7)", from: address))
+                    }
+                    if index % 64 == 63 { try await group.next() }
+                }
+                try await group.waitForAll()
+            }
+            let messages = try await fixture.waitForMessages(1)
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try fixture.messages().count == 1)
+            let digest = try #require(messages.first)
+            #expect(digest["kind"] as? String == "digest" && digest["count"] as? Int == 10_000)
+            #expect((digest["alerts"] as? [Any])?.count == AlertMessage.detailLimit)
+            #expect(digest["omitted"] as? Int == 10_000 - AlertMessage.detailLimit)
+            #expect((digest["counts"] as? [String: Int]) == ["failed": 10_000])
+            let sources = try #require(digest["top_sources"] as? [[String: Any]])
+            #expect(sources.count == 5 && sources.allSatisfy { $0["count"] as? Int == 10 })
+            #expect((digest["text"] as? String)?.contains("Rule failures fired 10000 times") == true)
+        }
+    }
+
+    @Test("a sink that fails is retried with back-off, given up after MaxAttempts, and that is alerted")
+    func deadLettersAlerted() async throws {
+        let fixture = try Fixture()
+        var broken = AlertSink(name: "broken", origin: SectionOrigin(file: "test", line: 1))
+        broken.command = [try fixture.script("refuse", "echo 'relay refused: 554 no' >&2; exit 75")]
+        broken.maxAttempts = 2
+        broken.retrySeconds = 1
+        let rules = [
+            Self.rule("root-login") {
+                $0.signals = [.userLoggedIn]
+                $0.sinks = ["broken"]
+            },
+            Self.rule("audit-health") { $0.health = [.undeliverableAlerts] },
+        ]
+        try await Self.running(fixture.settings(rules, sinks: [broken])) { _ in
+            try await fixture.store.append(Fixture.event(.userLoggedIn, "root"))
+            let messages = try await fixture.waitForMessages(1)
+            let health = try #require(messages.first)
+            let alert = try #require((health["alerts"] as? [[String: Any]])?.first)
+            #expect(alert["kind"] as? String == "health" && alert["condition"] as? String == "undeliverable-alerts")
+            let detail = try #require(alert["detail"] as? String)
+            #expect(detail.contains("rule root-login could not be delivered to sink broken after 2 attempts"))
+            #expect(detail.contains("exited with status 75: relay refused: 554 no"))
+        }
+        let dead = try fixture.outbox().recent(limit: 10, state: "dead")
+        #expect(dead.count == 1 && dead.first?.attempts == 2 && dead.first?.rule == "root-login")
+    }
+
+    @Test("a hung sink is stopped at its time-out; a service stopped mid-delivery sends it again after")
+    func hungAndInterrupted() async throws {
+        let fixture = try Fixture()
+        let started = fixture.directory.file("started")
+        var hanging = AlertSink(name: "hang", origin: SectionOrigin(file: "test", line: 1))
+        hanging.command = [try fixture.script("hang", "echo $$ >> \(started); sleep 30 & wait")]
+        hanging.timeoutSeconds = 1
+        hanging.retrySeconds = 3600
+        let rules = [
+            Self.rule("root-login") {
+                $0.signals = [.userLoggedIn]; $0.sinks = ["hang"]
+            }
+        ]
+        // Timed out: counted as a failed attempt, the program and its child stopped.
+        try await Self.running(fixture.settings(rules, sinks: [hanging])) { _ in
+            try await fixture.store.append(Fixture.event(.userLoggedIn, "root"))
+            for _ in 0..<100 where try fixture.outbox().recent(limit: 1).first?.attempts != 1 {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        let timedOut = try #require(try fixture.outbox().recent(limit: 1).first)
+        #expect(timedOut.state == "pending" && timedOut.attempts == 1)
+        #expect(timedOut.lastError?.contains("did not finish within 1 sec") == true)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try runCommand("/usr/bin/pgrep", ["-f", "sleep 30"]).status != 0, "the sink's child was stopped")
+
+        // Stopped while the sink runs (another rule, so no back-off holds it): the alert stays
+        // pending, and goes out at the next start through the sink as it is configured then.
+        hanging.timeoutSeconds = 60
+        let second = [
+            Self.rule("root-login-2") {
+                $0.signals = [.userLoggedIn]; $0.sinks = ["hang"]
+            }
+        ]
+        try await Self.running(fixture.settings(rules + second, sinks: [hanging])) { _ in
+            try await fixture.store.append(Fixture.event(.userLoggedIn, "root", from: "198.51.100.9"))
+            for _ in 0..<100
+            where (try? String(contentsOfFile: started, encoding: .utf8))?.split(separator: "\n").count ?? 0 < 2 {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        #expect(try String(contentsOfFile: started, encoding: .utf8).split(separator: "\n").count == 2)
+        // Both rules fired on the second login; root-login's group still waits out its back-off.
+        #expect(
+            try fixture.outbox().recent(limit: 10, state: "pending").map(\.rule) == [
+                "root-login-2", "root-login", "root-login",
+            ])
+        var fixed = hanging
+        fixed.command = [fixture.keeper]
+        try await Self.running(fixture.settings(rules + second, sinks: [fixed])) { _ in
+            let delivered = try await fixture.waitForMessages(1)
+            #expect(delivered.count == 1 && delivered.first?["rule"] as? String == "root-login-2")
+            let alert = try #require((delivered.first?["alerts"] as? [[String: Any]])?.first)
+            #expect(alert["source"] as? String == "198.51.100.9")
+        }
+        // root-login's wait out the back-off of its group (an hour).
+        #expect(try fixture.outbox().recent(limit: 10, state: "pending").map(\.rule) == ["root-login", "root-login"])
+    }
+
+    @Test("verdicts: a success after failures fires its rule with the reason, once the judge has it")
+    func verdictRule() async throws {
+        var verdicts = VerdictSettings()
+        verdicts.enabled = [.successAfterFailures]
+        verdicts.failureThreshold = 3
+        let fixture = try Fixture(verdicts: verdicts)
+        await fixture.store.verdictsLearned()
+        let rules = [Self.rule("brute-then-in") { $0.verdicts = [.successAfterFailures] }]
+        try await Self.running(fixture.settings(rules)) { _ in
+            for _ in 0..<3 { try await fixture.store.append(Fixture.event(.userLoginFailed, "alice")) }
+            try await fixture.store.append(Fixture.event(.userLoggedIn, "alice"))
+            let messages = try await fixture.waitForMessages(1)
+            let alert = try #require((messages.first?["alerts"] as? [[String: Any]])?.first)
+            let verdict = try #require((alert["verdicts"] as? [[String: Any]])?.first)
+            #expect(verdict["code"] as? String == "success-after-failures")
+            let reason = try #require(verdict["reason"] as? String)
+            #expect(reason.contains("after failed logins within 600 s: 3 failures against alice"), "\(reason)")
+            #expect((messages.first?["text"] as? String)?.contains("Verdict success-after-failures: ") == true)
+        }
+    }
+}
