@@ -188,7 +188,9 @@ import Testing
             #expect(lines.count == 6, "\(lines)")
             #expect(lines.contains { $0 == "\(main.path):8: assignment outside a known section" })
             #expect(lines.contains { $0.hasPrefix("\(main.path):2: Socket.Mode") })
-            #expect(lines.contains { $0.hasPrefix("\(main.path):3: unknown key Colour in [Socket]; expected one of Path,") })
+            #expect(
+                lines.contains { $0.hasPrefix("\(main.path):3: unknown key Colour in [Socket]; expected one of Path,") }
+            )
             #expect(lines.contains { $0.hasPrefix("\(main.path):6: Store.MaxAgeDays") })
             #expect(lines.contains { $0.hasPrefix("\(main.path):7: unknown section [Nope]") })
             #expect(lines.contains { $0.hasPrefix(directory.path + "/a.conf.d/10-journal.conf:2: Journal.Enabled") })
