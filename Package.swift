@@ -107,7 +107,7 @@ let package = Package(
         .target(
             name: "AuthSignalAlerts",
             dependencies: [
-                "AuthSignalCore", "AuthSignalProtocol", "AuditStore",
+                "AuthSignalCore", "AuthSignalProtocol", "AuditStore", "AuthSignalClient", "Systemd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,5 @@
 import AuditStore
+import AuthSignalClient
 package import AuthSignalCore
 package import AuthSignalProtocol
 import Foundation
@@ -23,16 +24,24 @@ package final class AlertService: Service, Sendable {
         package var storePath: String
         /// Whose events are trusted (`[Access] TrustedUsers`, resolved).
         package var trusted: TrustedSenders
+        /// The daemon's socket, for its counters.
+        package var socketPath: String
 
-        package init(alerts: AlertSettings, storePath: String, trusted: TrustedSenders) {
+        package init(
+            alerts: AlertSettings, storePath: String, trusted: TrustedSenders,
+            socketPath: String = WireProtocol.defaultSocketPath
+        ) {
             self.alerts = alerts
             self.storePath = storePath
             self.trusted = trusted
+            self.socketPath = socketPath
         }
 
         /// The settings of `config`.
         package init(_ config: DaemonConfig) {
-            self.init(alerts: config.alerts, storePath: config.storePath, trusted: TrustedSenders(config))
+            self.init(
+                alerts: config.alerts, storePath: config.storePath, trusted: TrustedSenders(config),
+                socketPath: config.socketPath)
         }
     }
 
@@ -47,8 +56,8 @@ package final class AlertService: Service, Sendable {
         /// The deliveries under way, by group and by sink.
         var busyGroups: Set<GroupKey> = []
         var busySinks: [String: Int] = [:]
-        /// Conditions raised and not cleared since.
-        var raised: Set<HealthCondition> = []
+        /// What the looks at the audit path have raised.
+        var health = HealthWatch()
         var lastHealthCheck = ContinuousClock.now - .seconds(3600)
         var lastPrune = ContinuousClock.now - .seconds(86400)
         /// Whether a missing audit log was reported (once, until it appears).
@@ -59,22 +68,27 @@ package final class AlertService: Service, Sendable {
     static let batch = 1000
     /// Alerts sent or given up are kept this long, for `authsignal alerts`.
     static let keep = Duration.seconds(90 * 86400)
-    /// How often disk usage is looked at.
-    static let healthInterval = Duration.seconds(30)
 
     private let outbox: Outbox
+    private let hookReports = HookReports()
     private let host: String
     private let logger: Logger
     /// How long the service rests between looks at the audit log and the outbox.
     private let tick: Duration
+    /// How often it looks at the audit path's health.
+    private let healthInterval: Duration
     private let state: Mutex<State>
 
     /// A service acting on `settings`, with the outbox it names open.
-    package init(settings: Settings, logger: Logger, tick: Duration = .milliseconds(250)) throws {
+    package init(
+        settings: Settings, logger: Logger, tick: Duration = .milliseconds(250),
+        healthInterval: Duration = .seconds(30)
+    ) throws {
         outbox = try Outbox(path: settings.alerts.databasePath)
         host = ProcessInfo.processInfo.hostName
         self.logger = logger
         self.tick = tick
+        self.healthInterval = healthInterval
         state = Mutex(State(settings: settings))
     }
 
@@ -109,7 +123,7 @@ package final class AlertService: Service, Sendable {
         } catch {
             logger.error("alerts: cannot read the audit log: \(error)")
         }
-        checkHealth()
+        await checkHealth()
         do {
             return try dueDeliveries()
         } catch {
@@ -194,34 +208,27 @@ package final class AlertService: Service, Sendable {
 
     // MARK: Health
 
-    /// Raises `disk-usage` when the audit log's file system passes the threshold (once, until it
-    /// falls back below), and prunes the outbox once a day.
-    private func checkHealth() {
-        let (due, settings) = state.withLock { state -> (Bool, Settings) in
-            guard ContinuousClock.now - state.lastHealthCheck >= Self.healthInterval else {
-                return (false, state.settings)
+    /// Looks at the audit path every `healthInterval` and raises what ``HealthWatch`` finds;
+    /// prunes the outbox once a day.
+    private func checkHealth() async {
+        let (due, settings, look) = state.withLock { state -> (Bool, Settings, Int64) in
+            guard ContinuousClock.now - state.lastHealthCheck >= healthInterval else {
+                return (false, state.settings, 0)
             }
             state.lastHealthCheck = .now
-            return (true, state.settings)
+            return (true, state.settings, Self.now())
         }
         guard due else { return }
-        let directory = (settings.storePath as NSString).deletingLastPathComponent
-        if let usage = DiskUsage(path: directory) {
-            let threshold = settings.alerts.diskUsagePercent
-            let over = usage.percent >= threshold
-            let newlyRaised = state.withLock { state -> Bool in
-                if over { return state.raised.insert(.diskUsage).inserted }
-                state.raised.remove(.diskUsage)
-                return false
-            }
-            if newlyRaised {
-                raise(
-                    .diskUsage, key: String(Self.now()),
-                    detail:
-                        "The file system of the audit log (\(directory)) is \(usage.percent) % full, at or above "
-                        + "the \(threshold) % threshold; \(usage.availableMiB) MiB are left.")
-            }
+        var observation = HealthObservation()
+        if let usage = DiskUsage(path: (settings.storePath as NSString).deletingLastPathComponent) {
+            observation.diskPercent = usage.percent
+            observation.diskAvailableMiB = usage.availableMiB
         }
+        observation.stats = await Self.daemonStats(socket: settings.socketPath)
+        observation.verify = VerifyStatus.read(from: VerifyStatus.path(forStore: settings.storePath))
+        observation.hookReports = hookReports.new()
+        let alerts = state.withLock { $0.health.alerts(observation, settings: settings.alerts, look: look) }
+        for alert in alerts { raise(alert.condition, key: alert.key, detail: alert.detail) }
         let prune = state.withLock { state -> Bool in
             guard ContinuousClock.now - state.lastPrune >= .seconds(86400) else { return false }
             state.lastPrune = .now
@@ -232,6 +239,18 @@ package final class AlertService: Service, Sendable {
                 try outbox.prune(before: Self.now() - Int64(Self.keep.components.seconds) * 1_000_000)
             } catch {
                 logger.error("alerts: cannot prune the outbox: \(error)")
+            }
+        }
+    }
+
+    /// The daemon's counters, asked on a thread of its own (the client blocks, at most 2 s);
+    /// `nil` when the daemon does not answer.
+    private static func daemonStats(socket: String) async -> StatsAnswer.Service? {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let answer = try? DaemonConnection(path: socket, deadline: .now + .seconds(2))
+                    .request(.stats, as: StatsAnswer.self)
+                continuation.resume(returning: answer?.service)
             }
         }
     }

@@ -139,6 +139,17 @@ package enum HealthCondition: String, Sendable, Hashable, CaseIterable {
     case diskUsage = "disk-usage"
     /// An alert could not be delivered after its sink's every attempt.
     case undeliverableAlerts = "undeliverable-alerts"
+    /// The scheduled `authsignal verify` (authsignal-verify.timer) found the log tampered with,
+    /// or could not check it.
+    case verifyFailed = "verify-failed"
+    /// journald refused chain anchors: the journal no longer vouches for the newest records.
+    case anchorFailures = "anchor-failures"
+    /// The PAM hook's spool grows and the daemon does not store it.
+    case spoolGrowing = "spool-growing"
+    /// The PAM hook could not deliver events in time and spooled them.
+    case hookSpooled = "hook-spooled"
+    /// The PAM hook lost events: neither delivered nor spooled.
+    case hookLost = "hook-lost"
 }
 
 /// One `[Sink NAME]` section: a way to reach a person.

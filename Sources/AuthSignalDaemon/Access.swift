@@ -3,7 +3,8 @@ package import AuthSignalProtocol
 import Glibc
 
 /// Who may do what (`[Access]`): root always; emitting to the emit lists, reading (query, follow,
-/// stats, verify) to the read lists, keyed-hash look-ups to the hash lists. A list names users or groups by name or number.
+/// stats, verify) to the read lists and to the daemon's own user (the alert service runs as it,
+/// and may read the database file anyway), keyed-hash look-ups to the hash lists. A list names users or groups by name or number.
 package struct AccessPolicy: Sendable, Hashable {
     /// The uids allowed to emit.
     package let emitUIDs: Set<UInt32>
@@ -21,9 +22,12 @@ package struct AccessPolicy: Sendable, Hashable {
     package let trusted: TrustedSenders
     /// Names in the lists that match no account or group (reported at start and reload).
     package let unresolved: [String]
+    /// The daemon's own user, who may read.
+    package let ownUID: UInt32
 
-    /// Resolves the `[Access]` lists of `config` against the system's accounts and groups.
-    package init(_ config: DaemonConfig) {
+    /// Resolves the `[Access]` lists of `config` against the system's accounts and groups;
+    /// `ownUID` is the daemon's user.
+    package init(_ config: DaemonConfig, ownUID: UInt32 = geteuid()) {
         var unresolved: [String] = []
         /// Numbers as they are, names through `lookup`; unknown names are reported.
         func resolve(_ names: [String], _ key: String, _ kind: String, _ lookup: (String) -> UInt32?) -> Set<UInt32> {
@@ -44,6 +48,7 @@ package struct AccessPolicy: Sendable, Hashable {
         hashGIDs = groups(config.hashGroups, "Access.HashGroups")
         trusted = TrustedSenders(config) { unresolved.append("Access.TrustedUsers: no user \($0)") }
         self.unresolved = unresolved
+        self.ownUID = ownUID
     }
 
     /// Whether `peer` may perform `request`.
@@ -53,7 +58,7 @@ package struct AccessPolicy: Sendable, Hashable {
         switch AccessClass(request) {
         case .anyone: return true
         case .emit: return emitUIDs.contains(uid) || !emitGIDs.isDisjoint(with: peer.groups)
-        case .read: return readUIDs.contains(uid) || !readGIDs.isDisjoint(with: peer.groups)
+        case .read: return uid == ownUID || readUIDs.contains(uid) || !readGIDs.isDisjoint(with: peer.groups)
         case .hash: return hashUIDs.contains(uid) || !hashGIDs.isDisjoint(with: peer.groups)
         }
     }

@@ -118,7 +118,9 @@ struct AlertServiceTests {
     static func running(
         _ settings: AlertService.Settings, _ body: (AlertService) async throws -> Void
     ) async throws {
-        let service = try AlertService(settings: settings, logger: Logger(label: "test"), tick: .milliseconds(20))
+        let service = try AlertService(
+            settings: settings, logger: Logger(label: "test"), tick: .milliseconds(20),
+            healthInterval: .milliseconds(200))
         let task = Task { await service.run() }
         defer { task.cancel() }
         // The first round only notes where the log stands: alerts start with what follows.
@@ -309,6 +311,41 @@ struct AlertServiceTests {
             let reason = try #require(verdict["reason"] as? String)
             #expect(reason.contains("after failed logins within 600 s: 3 failures against alice"), "\(reason)")
             #expect((messages.first?["text"] as? String)?.contains("Verdict success-after-failures: ") == true)
+        }
+    }
+
+    @Test("health: a failed scheduled verify and root's report of a lost event are alerted; a user's is not")
+    func healthAlerts() async throws {
+        let fixture = try Fixture()
+        let rules = [Self.rule("audit-health") { $0.health = [.verifyFailed, .hookLost] }]
+        try VerifyStatus(time: "2026-12-07T03:00:00Z", result: .tampered, detail: "TAMPERED: first bad record 12")
+            .write(to: VerifyStatus.path(forStore: fixture.directory.file("audit.db")))
+        let report =
+            "MESSAGE=authsignal pam: user_logged_in from su-closed lost: e2e\nSYSLOG_IDENTIFIER=authsignal-pam\nAUTHSIGNAL_HOOK_RESULT=lost\n"
+        let forged = fixture.directory.file("forged")
+        try report.replacingOccurrences(of: "e2e", with: "forged").write(
+            toFile: forged, atomically: true, encoding: .utf8)
+        let genuine = fixture.directory.file("genuine")
+        try report.write(toFile: genuine, atomically: true, encoding: .utf8)
+        try await Self.running(fixture.settings(rules)) { _ in
+            let user = try runCommand(
+                "/usr/bin/setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/logger", "--journald=\(forged)"])
+            let root = try runCommand("/usr/bin/logger", ["--journald=\(genuine)"])
+            #expect(user.status == 0 && root.status == 0, "\(user.output) \(root.output)")
+            let messages = try await fixture.waitForMessages(2)
+            try await Task.sleep(for: .milliseconds(600))
+            let alerts = try fixture.messages().flatMap { $0["alerts"] as? [[String: Any]] ?? [] }
+            let details = alerts.compactMap { $0["detail"] as? String }.sorted()
+            #expect(messages.count == 2 && details.count == 2, "\(details)")
+            #expect(
+                details.first
+                    == "The PAM hook lost 1 event(s): neither stored nor spooled. The last: authsignal pam: user_logged_in from su-closed lost: e2e"
+            )
+            #expect(
+                details.last
+                    == "The scheduled verify of the audit log at 2026-12-07T03:00:00Z found it tampered: TAMPERED: first bad record 12"
+            )
         }
     }
 }

@@ -42,6 +42,15 @@ struct AccessUnitTests {
         #expect(AccessClass(.stats).activity == "read the audit log")
     }
 
+    @Test("the daemon's own user (the alert service's) may read, and nothing more")
+    func ownUserReads() {
+        let policy = AccessPolicy(DaemonConfig(), ownUID: 998)
+        #expect(policy.permits(.stats, peer: Self.peer(998)))
+        #expect(!policy.permits(Self.emit, peer: Self.peer(998)))
+        #expect(!policy.permits(.hash(value: "x", senderUID: nil), peer: Self.peer(998)))
+        #expect(!policy.permits(.stats, peer: Self.peer(997)))
+    }
+
     @Test func namesResolveThroughTheSystemAndUnknownOnesAreReported() {
         var config = DaemonConfig()
         config.emitUsers = ["root", "no-such-user-here"]

@@ -23,19 +23,21 @@ struct UnitFileTests {
         #expect(result.output.isEmpty, "\(result.output)")
     }
 
-    @Test func systemdAnalyzeVerifyAcceptsTheMetricsTimerAndService() async throws {
+    @Test(
+        "systemd-analyze verify accepts the timers, their services and the alert service",
+        arguments: [
+            ["authsignal-metrics.timer", "authsignal-metrics.service"],
+            ["authsignal-verify.timer", "authsignal-verify.service"], ["authsignal-alerts.service"],
+        ])
+    func systemdAnalyzeVerifyAcceptsTheOtherUnits(units: [String]) async throws {
         let directory = try TemporaryDirectory()
-        let service = try String(
-            contentsOfFile: Self.systemdDirectory + "/authsignal-metrics.service", encoding: .utf8
-        )
-        .replacingOccurrences(of: "ExecStart=/usr/local/bin/authsignal ", with: "ExecStart=\(probePath) ")
-        try service.write(toFile: directory.path + "/authsignal-metrics.service", atomically: true, encoding: .utf8)
-        try FileManager.default.copyItem(
-            atPath: Self.systemdDirectory + "/authsignal-metrics.timer",
-            toPath: directory.path + "/authsignal-metrics.timer")
-        let result = try await run(
-            "/usr/bin/systemd-analyze",
-            ["verify", directory.path + "/authsignal-metrics.timer", directory.path + "/authsignal-metrics.service"])
+        for unit in units {
+            // The program is not installed here: point ExecStart= at a binary that exists.
+            let text = try String(contentsOfFile: Self.systemdDirectory + "/" + unit, encoding: .utf8)
+                .replacingOccurrences(of: "ExecStart=/usr/local/bin/authsignal ", with: "ExecStart=\(probePath) ")
+            try text.write(toFile: directory.path + "/" + unit, atomically: true, encoding: .utf8)
+        }
+        let result = try await run("/usr/bin/systemd-analyze", ["verify"] + units.map { directory.path + "/" + $0 })
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.isEmpty, "\(result.output)")
     }

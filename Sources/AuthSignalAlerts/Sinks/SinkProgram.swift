@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Subprocess
 import SystemPackage
 
@@ -19,6 +20,7 @@ enum SinkProgram {
     ) async throws(DeliveryFailure) -> String {
         guard let path = command.first else { throw DeliveryFailure("no program to run") }
         ignoreBrokenPipes
+        let stdin = try memoryFile(input)
         var platform = PlatformOptions()
         platform.processGroupID = 0
         platform.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(2))]
@@ -29,7 +31,8 @@ enum SinkProgram {
             outcome = try await withThrowingTaskGroup(of: Outcome.self) { group in
                 group.addTask {
                     let result = try await Subprocess.run(
-                        .path(FilePath(path)), arguments: arguments, platformOptions: options, input: .array(input),
+                        .path(FilePath(path)), arguments: arguments, platformOptions: options,
+                        input: .fileDescriptor(FileDescriptor(rawValue: stdin), closeAfterSpawningProcess: true),
                         output: .string(limit: outputLimit), error: .combinedWithOutput)
                     return .finished(result.terminationStatus, result.standardOutput)
                 }
@@ -59,6 +62,35 @@ enum SinkProgram {
             }
             return answer
         }
+    }
+
+    /// `input` in a temporary file that no name reaches (unlinked at once; the unit's
+    /// `PrivateTmp=` keeps its directory the service's own), read from its start: the program's
+    /// standard input. Not a pipe written as the program runs: a program that exits without reading it all
+    /// then ends a write with EPIPE, which swift-subprocess 1.0.2 answers by stopping the whole
+    /// process on a descriptor it did not close.
+    private static func memoryFile(_ input: [UInt8]) throws(DeliveryFailure) -> CInt {
+        var template = Array((FileManager.default.temporaryDirectory.path + "/authsignal-alert.XXXXXX").utf8CString)
+        let descriptor = mkstemp(&template)
+        guard descriptor >= 0 else {
+            throw DeliveryFailure("cannot hold the message: \(String(cString: strerror(errno)))")
+        }
+        unlink(template)
+        // Not inherited by programs that other deliveries start meanwhile.
+        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        var offset = 0
+        while offset < input.count {
+            let written = input[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                let reason = String(cString: strerror(errno))
+                close(descriptor)
+                throw DeliveryFailure("cannot hold the message: \(reason)")
+            }
+            offset += written
+        }
+        lseek(descriptor, 0, SEEK_SET)
+        return descriptor
     }
 
     /// A program that exits without reading all of its input (or is stopped) must not take the

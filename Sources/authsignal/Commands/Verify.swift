@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuditJournal
 import AuthSignalClient
+import AuthSignalCore
 import AuthSignalProtocol
 import Foundation
 
@@ -11,7 +12,9 @@ extension AuthSignalCommand {
             discussion: """
                 Through the daemon by default, or offline with --database (read-only). Anchors come from this \
                 host's journal, or from --journal-directory; only anchors of the same log (its log id) count. \
-                Exit status 5 when the log was tampered with.
+                Exit status 5 when the log was tampered with. With --status-file the outcome is also kept \
+                there (authsignal-verify.timer keeps it beside the audit log, where the alert service's \
+                Health=verify-failed rules read it; docs/alerts.md).
                 """)
 
         @OptionGroup var connection: Connection
@@ -21,8 +24,32 @@ extension AuthSignalCommand {
         @Flag(name: .customLong("no-journal"), help: "Do not compare with journal anchors.") var noJournal = false
         @Option(help: "First seq to check.") var from: Int64?
         @Option(help: "Last seq to check.") var to: Int64?
+        @Option(help: "Also write the outcome to this file, as JSON (for the alert service).")
+        var statusFile: String?
 
         func run() async throws {
+            do {
+                try keep(.intact, try await check())
+            } catch let exit as ExitCode where exit == ExitStatus.tampered.exit {
+                throw exit
+            } catch let exit as ExitCode {
+                try keep(.unavailable, "the check could not be made (exit status \(exit.rawValue)); see the journal")
+                throw exit
+            }
+        }
+
+        /// Writes the outcome to --status-file, if given.
+        private func keep(_ result: VerifyStatus.Result, _ detail: String) throws {
+            guard let statusFile else { return }
+            do {
+                try VerifyStatus(time: RFC3339.format(Date()), result: result, detail: detail).write(to: statusFile)
+            } catch {
+                throw failReading(error)
+            }
+        }
+
+        /// Verifies and prints the outcome; returns its first line when the chain is intact.
+        private func check() async throws -> String {
             let journal = try openJournal()
             let progress = Progress()
             progress.note("verifying the hash chain…")
@@ -42,10 +69,13 @@ extension AuthSignalCommand {
                 throw failReading(error)
             }
             if let problem = result.problem {
-                printOut("TAMPERED: first bad record \(problem.seq): \(problem.description)\n")
+                let said = "TAMPERED: first bad record \(problem.seq): \(problem.description)"
+                printOut(said + "\n")
+                try keep(.tampered, said)
                 throw ExitStatus.tampered.exit
             }
-            printOut("chain intact: \(result.checked) records verified\n")
+            let intact = "chain intact: \(result.checked) records verified"
+            printOut(intact + "\n")
             if let latest = result.latestAnchor {
                 let origin = result.anchorHost.map { " from host \($0)" } ?? ""
                 printOut(
@@ -54,6 +84,7 @@ extension AuthSignalCommand {
             } else if !noJournal {
                 printOut("journal anchors: none found for this log (the chain was checked on its own)\n")
             }
+            return intact
         }
 
         /// The journal to take anchors from; `nil` with --no-journal, or where no journal can be
