@@ -163,20 +163,13 @@ package final class AlertService: Service, Sendable {
         let (rules, trusted) = state.withLock { ($0.settings.alerts.rules, $0.settings.trusted) }
         let matcher = RuleMatcher(rules: rules, trusted: trusted)
         var alerts: [Outbox.NewAlert] = []
-        for record in records {
-            let fired = matcher.rules(firedBy: record)
-            guard !fired.isEmpty else { continue }
-            var previous: AuditRecord?
-            if record.signal == .userLoggedIn, let user = record.user {
-                previous = try await log.previousLogin(of: user, before: record.seq)
-            }
-            let event = AlertEvent(record: record, trusted: trusted.trusts(record.peer.uid), previous: previous)
-            for rule in fired {
+        for firing in try await matcher.firings(records, in: log) {
+            for rule in firing.rules {
                 for sink in rule.sinks {
                     alerts.append(
                         Outbox.NewAlert(
-                            rule: rule.name, sink: sink, key: "record:\(logID):\(record.seq)", event: event,
-                            seq: record.seq))
+                            rule: rule.name, sink: sink, key: "record:\(logID):\(firing.record.seq)",
+                            event: firing.event, seq: firing.record.seq))
                 }
             }
         }

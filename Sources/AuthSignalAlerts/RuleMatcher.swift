@@ -35,6 +35,30 @@ package struct RuleMatcher: Sendable {
         }
     }
 
+    /// A record that fired rules, and its alert.
+    package struct Firing: Sendable {
+        package var record: AuditRecord
+        package var rules: [AlertRule]
+        package var event: AlertEvent
+    }
+
+    /// The records of `records` (read from `log`) that fire rules, each with its alert: a login's
+    /// carries the account's previous trusted login, read from `log`.
+    package func firings(_ records: [AuditRecord], in log: ReadOnlyAuditLog) async throws -> [Firing] {
+        var firings: [Firing] = []
+        for record in records {
+            let fired = rules(firedBy: record)
+            guard !fired.isEmpty else { continue }
+            var previous: AuditRecord?
+            if record.signal == .userLoggedIn, let user = record.user {
+                previous = try await log.previousLogin(of: user, before: record.seq)
+            }
+            let event = AlertEvent(record: record, trusted: trusted.trusts(record.peer.uid), previous: previous)
+            firings.append(Firing(record: record, rules: fired, event: event))
+        }
+        return firings
+    }
+
     private func fires(_ rule: AlertRule, _ record: AuditRecord, groups: () -> Set<String>) -> Bool {
         if rule.senders == .trusted && !trusted.trusts(record.peer.uid) { return false }
         if !rule.signals.isEmpty && !rule.signals.contains(record.signal) { return false }

@@ -348,4 +348,25 @@ struct AlertServiceTests {
             )
         }
     }
+
+    @Test("replay: a rule over stored history, as the service would have grouped it, sending nothing")
+    func replay() async throws {
+        let fixture = try Fixture()
+        try await fixture.store.append(Fixture.event(.userLoggedIn, "alice", from: "198.51.100.4"))
+        for _ in 0..<3 { try await fixture.store.append(Fixture.event(.userLoggedIn, "root")) }
+        try await fixture.store.append(Fixture.event(.userLoggedIn, "root", peer: Fixture.stranger))
+        let rule = Self.rule("root-login") {
+            $0.signals = [.userLoggedIn]
+            $0.users = ["root"]
+            $0.groupWaitSeconds = 30
+        }
+        let log = try ReadOnlyAuditLog(path: fixture.directory.file("audit.db"), trusted: TrustedSenders(uids: [0]))
+        let sent = try await AlertReplay.messages(
+            rule: rule, log: log, trusted: TrustedSenders(uids: [0]), host: "web1", since: nil, until: nil)
+        #expect(sent.count == 1 && sent.first?.message.count == 3 && sent.first?.message.kind == "digest")
+        #expect(sent.first?.message.alerts.map(\.seq) == [2, 3, 4])
+        #expect(
+            try fixture.messages().isEmpty
+                && !FileManager.default.fileExists(atPath: fixture.directory.file("alerts.db")))
+    }
 }

@@ -94,3 +94,32 @@ struct ScheduleAndMessageTests {
         #expect(json.hasSuffix("}\n") && json.contains(#""user":"x\u001b[2J\nSubject: y"#))
     }
 }
+
+/// `authsignal alerts replay`'s grouping: the service's schedule applied by the records' times.
+@Suite("Alerts: replaying a rule over history")
+struct ReplayScheduleTests {
+    @Test("10,000 failures in a minute make one message per window of GroupWaitSec/RepeatIntervalSec")
+    func floodOverAMinute() {
+        var rule = AlertRule(name: "failures", origin: SectionOrigin(file: "test", line: 1))
+        rule.groupWaitSeconds = 10
+        rule.repeatIntervalSeconds = 10
+        let start: Int64 = 1_800_000_000_000_000
+        let alerts = (0..<10_000).map { (at: start + Int64($0) * 6_000, event: $0) }
+        let messages = AlertReplay.schedule(alerts, rule: rule)
+        // Sent at 10, 20, … 60 s after the first failure, and the rest at 70 s.
+        #expect(messages.map { ($0.0 - start) / 1_000_000 } == [10, 20, 30, 40, 50, 60])
+        #expect(messages.reduce(0) { $0 + $1.1.count } == 10_000)
+        #expect(messages.first?.1.count == 1667 && messages.first?.1.first == 0)
+    }
+
+    @Test("alerts far apart go alone, each after its wait")
+    func sparse() {
+        var rule = AlertRule(name: "root", origin: SectionOrigin(file: "test", line: 1))
+        rule.groupWaitSeconds = 30
+        rule.repeatIntervalSeconds = 300
+        let second: Int64 = 1_000_000
+        let messages = AlertReplay.schedule([(0, "a"), (10 * second, "b"), (3600 * second, "c")], rule: rule)
+        #expect(messages.map(\.0) == [30 * second, 3630 * second])
+        #expect(messages.map(\.1) == [["a", "b"], ["c"]])
+    }
+}

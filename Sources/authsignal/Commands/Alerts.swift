@@ -14,7 +14,7 @@ extension AuthSignalCommand {
                 service (authsignal-alerts.service, `authsignal alerts run`) reads each committed record once, \
                 keeps its alerts in an outbox ([Alerts] Database) and delivers them. See docs/alerts.md.
                 """,
-            subcommands: [List.self, Test.self, Run.self],
+            subcommands: [List.self, Test.self, Replay.self, Run.self],
             defaultSubcommand: List.self)
     }
 }
