@@ -1,31 +1,54 @@
+import AuthSignalClient
 import AuthSignalProtocol
 import Foundation
 
 /// `authsignal alerts` output: the outbox's alerts as a table or as JSON objects.
 package enum AlertListing {
     /// One line per alert (`ID CREATED RULE SINK STATE TRIES WHAT`), and the last error under an
-    /// alert that has one; times in UTC.
+    /// alert that has one; times local.
     package static func table(_ alerts: [Outbox.Listed]) -> String {
         var rows = [["ID", "CREATED", "RULE", "SINK", "STATE", "TRIES", "WHAT"]]
         var errors: [Int: String] = [:]
         for alert in alerts {
             let what = alert.event.map { AlertMessage.sentence($0, withTime: false) } ?? "(unreadable)"
             rows.append([
-                String(alert.id), time(alert.created), alert.rule, alert.sink, alert.state, String(alert.attempts),
+                String(alert.id), localTime(alert.created), alert.rule, alert.sink, alert.state, String(alert.attempts),
                 what,
             ])
             if let error = alert.lastError, alert.state != "sent" { errors[rows.count - 1] = AlertMessage.safe(error) }
         }
-        let widths = (0..<6).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return aligned(rows, notes: errors.mapValues { "    last error: \($0)" })
+    }
+
+    /// `rows` in columns two spaces apart, the last one unpadded; `notes` are lines under rows.
+    private static func aligned(_ rows: [[String]], notes: [Int: String] = [:]) -> String {
+        let columns = (rows.first?.count ?? 1) - 1
+        let widths = (0..<columns).map { column in rows.map { $0[column].count }.max() ?? 0 }
         var text = ""
         for (index, row) in rows.enumerated() {
             let padded = row.enumerated().map { column, value in
-                column < 6 ? value.padding(toLength: widths[column], withPad: " ", startingAt: 0) : value
+                column < columns ? value.padding(toLength: widths[column], withPad: " ", startingAt: 0) : value
             }
             text += padded.joined(separator: "  ") + "\n"
-            if let error = errors[index] { text += "    last error: \(error)\n" }
+            if let note = notes[index] { text += note + "\n" }
         }
         return text
+    }
+
+    /// `2026-12-07 09:31:02`, in the local time zone, as the other tables print times.
+    private static func localTime(_ microseconds: Int64) -> String {
+        RecordPrinter.localTime(Date(timeIntervalSince1970: Double(microseconds) / 1_000_000))
+    }
+
+    /// `authsignal alerts replay`'s table: when each message would have gone out (local time),
+    /// how many alerts it carries, and the first.
+    package static func replayTable(_ sent: [AlertReplay.Sent]) -> String {
+        var rows = [["SENT", "ALERTS", "FIRST"]]
+        for message in sent {
+            let first = message.message.alerts.first.map { AlertMessage.sentence($0, withTime: false) } ?? ""
+            rows.append([localTime(message.at), String(message.message.count), first])
+        }
+        return aligned(rows)
     }
 
     /// The alert as one JSON object: its row and its facts (`event`, as the sinks get them).
@@ -41,9 +64,5 @@ package enum AlertListing {
             object["event"] = value
         }
         return String(decoding: CanonicalJSON.encode(.object(object)), as: UTF8.self)
-    }
-
-    private static func time(_ microseconds: Int64) -> String {
-        String(RFC3339.format(microseconds: microseconds).prefix(19)).replacingOccurrences(of: "T", with: " ")
     }
 }

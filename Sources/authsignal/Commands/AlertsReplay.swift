@@ -13,8 +13,8 @@ extension AuthSignalCommand.Alerts {
             discussion: """
                 Reads the audit log read-only (root, or the daemon's user) and applies the rule as the alert \
                 service would: its conditions, then GroupWaitSec, RepeatIntervalSec and Digest by the records' \
-                own times. Prints each message's time and subject (or the messages' JSON, as an exec sink would \
-                get them) and a count. Sends and stores nothing. The rule may be one not enabled yet: any \
+                own times. Prints when each message would have gone out, how many alerts it carries and the \
+                first of them (or the messages' JSON, as an exec sink would get them), and a count. Sends and stores nothing. The rule may be one not enabled yet: any \
                 [Alert NAME] of --config.
                 """)
 
@@ -51,16 +51,14 @@ extension AuthSignalCommand.Alerts {
             }
             let output = BufferedOutput()
             defer { output.flush() }
-            for message in sent {
-                if format == .jsonl {
-                    output.write(String(decoding: message.message.json(), as: UTF8.self))
-                } else {
-                    output.write(RFC3339.format(microseconds: message.at).prefix(19) + "  \(message.message.subject)\n")
-                }
-            }
-            let alerts = sent.reduce(0) { $0 + $1.message.count }
-            if format == .table {
-                output.write("rule \(rule.name): \(alerts) alerts in \(sent.count) messages\n")
+            if format == .jsonl {
+                for message in sent { output.write(String(decoding: message.message.json(), as: UTF8.self)) }
+            } else {
+                output.write(AlertListing.replayTable(sent))
+                let alerts = sent.reduce(0) { $0 + $1.message.count }
+                output.write(
+                    "rule \(rule.name): \(alerts) \(alerts == 1 ? "alert" : "alerts") in \(sent.count) "
+                        + (sent.count == 1 ? "message\n" : "messages\n"))
             }
             if sent.isEmpty { throw ExitStatus.nothing.exit }
         }
