@@ -101,4 +101,30 @@ import Testing
             #expect(check.status == 0 && check.output.isEmpty, "promtool on \(name): \(check.output)")
         }
     }
+
+    static let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    @Test("the shipped alert rules load, pass their promtool tests, and name only metrics that exist")
+    func alertRules() throws {
+        let promtool = "/usr/bin/promtool"
+        guard FileManager.default.isExecutableFile(atPath: promtool) else {
+            try Test.cancel("promtool is not installed (scripts/test installs it)")
+        }
+        let rules = Self.checkout + "/etc/prometheus/authsignal-rules.yml"
+        let check = try runCommand(promtool, ["check", "rules", rules])
+        #expect(check.status == 0 && check.output.contains("SUCCESS: 7 rules found"), "\(check.output)")
+        let tests = try runCommand(
+            "/bin/sh", ["-c", "cd \"$0\" && \(promtool) test rules authsignal-rules.test.yml", Self.checkout + "/Tests/Prometheus"])
+        #expect(tests.status == 0 && tests.output.contains("SUCCESS"), "\(tests.output)")
+        // A metric renamed in the exposition would leave a rule that never fires.
+        let written = PrometheusExposition.render(StatsAnswer(log: Self.log, service: Self.service()))
+        let text = try String(contentsOfFile: rules, encoding: .utf8)
+        let named = Set(
+            text.matches(of: /authsignal_[a-z_]+/).map { String($0.output) }.filter { !$0.hasSuffix("_") })
+        #expect(named.count == 6, "\(named.sorted())")
+        for metric in named {
+            #expect(written.contains("\n" + metric + " ") || written.contains("\n" + metric + "{"), "\(metric)")
+        }
+    }
 }
