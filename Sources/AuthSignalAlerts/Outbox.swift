@@ -264,11 +264,13 @@ package final class Outbox: Sendable {
         try queue.write { db in
             try Self.update(
                 db, ids, sql: "UPDATE alerts SET attempts = attempts + 1, last_error = ? WHERE id = ?", [error])
-            var dead: [Int64] = []
-            for id in ids {
-                let attempts = try Int.fetchOne(db, sql: "SELECT attempts FROM alerts WHERE id = ?", arguments: [id])
-                if let attempts, attempts >= maxAttempts { dead.append(id) }
-            }
+            // Only the alerts just tried can have reached the limit.
+            let dead = try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT id FROM alerts
+                    WHERE state = 'pending' AND rule = ? AND sink = ? AND attempts >= ? ORDER BY id
+                    """, arguments: [rule, sink, maxAttempts])
             try Self.update(db, dead, sql: "UPDATE alerts SET state = 'dead', finished = ? WHERE id = ?", [now])
             try db.execute(
                 sql: """

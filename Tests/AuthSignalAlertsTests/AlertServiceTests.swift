@@ -34,7 +34,9 @@ struct AlertServiceTests {
             store = try AuditStore(path: directory.file("audit.db"), options: options)
             keeper = try Self.script(
                 in: directory, "keep",
-                "f=$(mktemp \(deliveries)/message.XXXXXX) && cat > \"$f\" && echo \"kept ${f##*/}\"")
+                // Written whole, then renamed: a reader never sees half a message.
+                "f=$(mktemp \(deliveries)/.partial.XXXXXX) && cat > \"$f\" && mv \"$f\" \"\(deliveries)/message.${f##*.}\" "
+                    + "&& echo \"kept message.${f##*.}\"")
         }
 
         /// A sink program running `body` under /bin/sh.
@@ -61,7 +63,9 @@ struct AlertServiceTests {
 
         /// The messages delivered so far, oldest first.
         func messages() throws -> [[String: Any]] {
-            let names = try FileManager.default.contentsOfDirectory(atPath: deliveries).sorted()
+            let names = try FileManager.default.contentsOfDirectory(atPath: deliveries).filter {
+                $0.hasPrefix("message.")
+            }
             let paths = names.map { deliveries + "/" + $0 }.sorted {
                 let first =
                     (try? FileManager.default.attributesOfItem(atPath: $0)[.modificationDate] as? Date) ?? .distantPast

@@ -115,7 +115,11 @@ import Testing
         let check = try runCommand(promtool, ["check", "rules", rules])
         #expect(check.status == 0 && check.output.contains("SUCCESS: 7 rules found"), "\(check.output)")
         let tests = try runCommand(
-            "/bin/sh", ["-c", "cd \"$0\" && \(promtool) test rules authsignal-rules.test.yml", Self.checkout + "/Tests/Prometheus"])
+            "/bin/sh",
+            [
+                "-c", "cd \"$0\" && \(promtool) test rules authsignal-rules.test.yml",
+                Self.checkout + "/Tests/Prometheus",
+            ])
         #expect(tests.status == 0 && tests.output.contains("SUCCESS"), "\(tests.output)")
         // A metric renamed in the exposition would leave a rule that never fires.
         let written = PrometheusExposition.render(StatsAnswer(log: Self.log, service: Self.service()))
