@@ -162,6 +162,8 @@ package struct AlertSink: Sendable, Hashable {
         case mail
         /// Runs Debian's `apprise` with a configuration file of notification URLs.
         case apprise
+        /// POSTs JSON over HTTP(S), TLS verified.
+        case webhook
     }
 
     /// The section's name.
@@ -178,6 +180,18 @@ package struct AlertSink: Sendable, Hashable {
     package var from: String?
     /// `apprise`: the credential holding apprise's configuration (its URLs carry tokens).
     package var configCredential: String?
+    /// `webhook`: where to POST, when the address holds no secret…
+    package var url: String?
+    /// …or the credential that holds it (Slack's and Teams' webhook addresses are their secret).
+    package var urlCredential: String?
+    /// `webhook`: the credential holding the `Authorization` header's value (`Bearer …`).
+    package var authorizationCredential: String?
+    /// `webhook`: the body, with `{{subject}}`, `{{text}}`, `{{rule}}`, `{{host}}`, `{{kind}}`,
+    /// `{{count}}` (each escaped for a JSON string) and `{{json}}` (the whole message); `nil` posts
+    /// the message's JSON.
+    package var template: String?
+    /// `webhook`: CA certificates (PEM) to verify the server with instead of the system's.
+    package var caCertificate: String?
     /// Seconds one delivery may take before it is stopped and counted as failed.
     package var timeoutSeconds = 30
     /// Deliveries to the sink at once, at most.
@@ -193,11 +207,14 @@ package struct AlertSink: Sendable, Hashable {
         self.origin = origin
     }
 
+    /// What a `Template=` may name.
+    package static let placeholders = ["subject", "text", "rule", "host", "kind", "count", "json"]
+
     /// The program run, as set or the type's default.
     package var program: [String] {
         if let command { return command }
         switch type {
-        case .exec: return []
+        case .exec, .webhook: return []
         case .mail: return ["/usr/sbin/sendmail"]
         case .apprise: return ["/usr/bin/apprise"]
         }
@@ -209,6 +226,7 @@ package struct AlertSink: Sendable, Hashable {
         case .exec: command == nil ? "Command=" : nil
         case .mail: to.isEmpty ? "To=" : nil
         case .apprise: configCredential == nil ? "ConfigCredential=" : nil
+        case .webhook: (url == nil) == (urlCredential == nil) ? "one of URL= or URLCredential=" : nil
         }
     }
 
@@ -307,9 +325,26 @@ enum AlertKeys {
         },
         .list("Sink", "To", \.to),
         .key("Sink", "From", \.from, show: { $0 ?? "" }) { value, _ in value.isEmpty ? nil : value },
-        .key("Sink", "ConfigCredential", \.configCredential, show: { $0 ?? "" }) { value, _ throws(ValueError) in
-            guard isValidName(value) else { throw ValueError("expected a credential name (letters, digits, . _ -)") }
+        credential("ConfigCredential", \.configCredential),
+        .key("Sink", "URL", \.url, show: { $0 ?? "" }) { value, _ throws(ValueError) in
+            guard let url = URLComponents(string: value), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+                url.host?.isEmpty == false
+            else { throw ValueError("expected an http:// or https:// address") }
             return value
+        },
+        credential("URLCredential", \.urlCredential),
+        credential("AuthorizationCredential", \.authorizationCredential),
+        .key("Sink", "Template", \.template, show: { $0 ?? "" }) { value, _ throws(ValueError) in
+            guard !value.isEmpty else { return nil }
+            for match in value.matches(of: /\{\{([^}]*)\}\}/) where !AlertSink.placeholders.contains(String(match.1)) {
+                throw ValueError(
+                    "unknown placeholder {{\(match.1)}}; expected \(AlertSink.placeholders.map { "{{\($0)}}" }.joined(separator: ", "))"
+                )
+            }
+            return value
+        },
+        .key("Sink", "CACertificate", \.caCertificate, show: { $0 ?? "" }) { value, directory in
+            value.isEmpty ? nil : (value.hasPrefix("/") ? value : directory + "/" + value)
         },
         .integer("Sink", "TimeoutSec", \.timeoutSeconds, 1...3600),
         .integer("Sink", "Concurrency", \.concurrency, 1...64),
@@ -319,6 +354,16 @@ enum AlertKeys {
 
     private static func words(_ value: String) -> [String] {
         value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+    }
+
+    /// A key naming a credential (a file systemd's `LoadCredential=` gives the service).
+    private static func credential(
+        _ name: String, _ field: any WritableKeyPath<AlertSink, String?> & Sendable
+    ) -> SettingKey<AlertSink> {
+        .key("Sink", name, field, show: { $0 ?? "" }) { value, _ throws(ValueError) in
+            guard isValidName(value) else { throw ValueError("expected a credential name (letters, digits, . _ -)") }
+            return value
+        }
     }
 
     private static func ranges(

@@ -105,10 +105,10 @@ struct SinkTests {
         sink.configCredential = "apprise-urls"
         let driver = SinkDriver(sink: sink, credentialsDirectory: credentials)
         _ = try await driver.deliver(Self.message(rule: "root-login", sink: "phone"))
-        let names = try FileManager.default.contentsOfDirectory(atPath: posts)
-        #expect(names.count == 1)
-        let body = try Data(contentsOf: URL(fileURLWithPath: posts + "/" + (names.first ?? "")))
-        let post = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+        let received = try HTTPReceiver.posts(in: posts)
+        #expect(received.count == 1)
+        let body = try #require(received.first?["body"] as? String)
+        let post = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
         #expect((post["title"] as? String)?.hasSuffix("logged in from 203.0.113.7 via sshd (root-login)") == true)
         #expect((post["message"] as? String)?.contains("Rule root-login fired on web1.") == true)
         #expect(post["type"] as? String == "warning")
@@ -124,34 +124,145 @@ struct SinkTests {
             #expect(error.description.contains("LoadCredential=absent:/etc/credstore/absent"))
         }
     }
+
+    /// A test CA and a certificate it signed for 127.0.0.1, made with openssl.
+    static func certificates(in directory: TemporaryDirectory) throws -> (ca: String, chain: String, key: String) {
+        let (ca, key, chain) = (directory.file("ca.pem"), directory.file("server.key"), directory.file("server.pem"))
+        let script = """
+            set -e
+            cd '\(directory.path)'
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=authsignal-test-ca 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1\\n' >san.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
+            """
+        let made = try runCommand("/bin/sh", ["-c", script])
+        #expect(made.status == 0, "\(made.output)")
+        return (ca, chain, key)
+    }
+
+    @Test("webhook: HTTPS verified against its CA, the address and token from credentials, a template")
+    func webhook() async throws {
+        let directory = try TemporaryDirectory()
+        let posts = directory.file("posts")
+        try FileManager.default.createDirectory(atPath: posts, withIntermediateDirectories: true)
+        let certificates = try Self.certificates(in: directory)
+        let receiver = try HTTPReceiver(
+            directory: directory, posts: posts, certificate: (certificates.chain, certificates.key))
+        defer { receiver.stop() }
+        let credentials = directory.file("credentials")
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        let secretPath = "/hooks/T0001/s3cr3t-path"
+        try "https://127.0.0.1:\(receiver.port)\(secretPath)\n".write(
+            toFile: credentials + "/hook-url", atomically: true, encoding: .utf8)
+        try "Bearer tok-123\n".write(toFile: credentials + "/hook-token", atomically: true, encoding: .utf8)
+        var sink = AlertSink(name: "hook", origin: Self.origin)
+        sink.type = .webhook
+        sink.urlCredential = "hook-url"
+        sink.authorizationCredential = "hook-token"
+        sink.caCertificate = certificates.ca
+        let driver = SinkDriver(sink: sink, credentialsDirectory: credentials)
+        let answer = try await driver.deliver(Self.message(rule: "root-login", sink: "hook"))
+        #expect(answer == "HTTP 200: ok")
+        var received = try HTTPReceiver.posts(in: posts)
+        #expect(received.count == 1 && received.first?["path"] as? String == secretPath)
+        #expect(received.first?["authorization"] as? String == "Bearer tok-123")
+        let body = try #require(received.first?["body"] as? String)
+        let message = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        #expect(message["rule"] as? String == "root-login" && message["count"] as? Int == 1)
+
+        // A template: each value escaped for a JSON string (the account's CR LF included).
+        sink.template = #"{"text": "{{subject}}", "rule": "{{rule}}", "n": {{count}}}"#
+        _ = try await SinkDriver(sink: sink, credentialsDirectory: credentials)
+            .deliver(Self.message(rule: "root-login", sink: "hook"))
+        received = try HTTPReceiver.posts(in: posts)
+        let templated = try #require(received.last?["body"] as? String)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(templated.utf8)) as? [String: Any])
+        #expect(object["rule"] as? String == "root-login" && object["n"] as? Int == 1)
+        #expect((object["text"] as? String)?.hasPrefix("[authsignal] web1: eve\\x0d\\x0aBcc:") == true)
+    }
+
+    @Test("webhook: an unverified certificate, a redirect and a 500 are failures that name no address")
+    func webhookRefusals() async throws {
+        let directory = try TemporaryDirectory()
+        let posts = directory.file("posts")
+        try FileManager.default.createDirectory(atPath: posts, withIntermediateDirectories: true)
+        let certificates = try Self.certificates(in: directory)
+        let receiver = try HTTPReceiver(
+            directory: directory, posts: posts, certificate: (certificates.chain, certificates.key))
+        defer { receiver.stop() }
+        var sink = AlertSink(name: "hook", origin: Self.origin)
+        sink.type = .webhook
+        func failure(_ path: String, ca: String?) async -> String {
+            sink.url = "https://127.0.0.1:\(receiver.port)\(path)"
+            sink.caCertificate = ca
+            do {
+                _ = try await SinkDriver(sink: sink).deliver(Self.message(rule: "r", sink: "hook"))
+                return "delivered"
+            } catch {
+                return error.description
+            }
+        }
+        // The system's trust store does not know the test CA: the handshake fails, nothing is sent.
+        let untrusted = await failure("/secret-a", ca: nil)
+        #expect(
+            untrusted == "127.0.0.1: TLS handshake failed: the server's certificate did not verify "
+                + "(its CA is not trusted here: CACertificate= names one)", "\(untrusted)")
+        #expect(try HTTPReceiver.posts(in: posts).isEmpty)
+        let moved = await failure("/moved", ca: certificates.ca)
+        #expect(moved == "127.0.0.1 answered HTTP 302", "\(moved)")
+        let failed = await failure("/fail", ca: certificates.ca)
+        #expect(failed == "127.0.0.1 answered HTTP 500: internal trouble", "\(failed)")
+    }
 }
 
 struct ReceiverDidNotStart: Error {}
 
-/// A local HTTP endpoint (Python's http.server) that keeps each POST body in a file.
+/// A local HTTP(S) endpoint (Python's http.server, with ssl for HTTPS) that keeps each POST as a
+/// JSON file: its path, its `Authorization` header and its body. `/moved` answers 302 and `/fail`
+/// 500; everything else 200.
 final class HTTPReceiver: Sendable {
     let port: Int
     private let process: SpawnedProcess
 
-    init(directory: TemporaryDirectory, posts: String) throws {
+    init(directory: TemporaryDirectory, posts: String, certificate: (chain: String, key: String)? = nil) throws {
         let script = directory.file("receiver.py")
         let portFile = directory.file("port")
         try """
-        import http.server, os, sys
+        import http.server, json, os, ssl, sys
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+            def answer(self, status, body=b'', headers=()):
+                self.send_response(status)
+                for name, value in headers: self.send_header(name, value)
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
                 name = os.path.join(sys.argv[1], 'post-%d' % len(os.listdir(sys.argv[1])))
-                with open(name + '.tmp', 'wb') as f: f.write(body)
+                with open(name + '.tmp', 'w') as f:
+                    json.dump({'path': self.path, 'authorization': self.headers.get('Authorization'),
+                               'body': body.decode()}, f)
                 os.rename(name + '.tmp', name)
-                self.send_response(200); self.end_headers(); self.wfile.write(b'ok')
+                if self.path == '/moved':
+                    self.answer(302, headers=[('Location', 'https://example.org/')])
+                elif self.path == '/fail':
+                    self.answer(500, b'internal trouble')
+                else:
+                    self.answer(200, b'ok')
             def log_message(self, *args): pass
-        server = http.server.HTTPServer(('127.0.0.1', 0), Handler)
+        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        if len(sys.argv) > 3:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(sys.argv[3], sys.argv[4])
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         with open(sys.argv[2] + '.tmp', 'w') as f: f.write(str(server.server_address[1]))
         os.rename(sys.argv[2] + '.tmp', sys.argv[2])
         server.serve_forever()
         """.write(toFile: script, atomically: true, encoding: .utf8)
-        process = try SpawnedProcess(["/usr/bin/python3", script, posts, portFile])
+        let tls = certificate.map { [$0.chain, $0.key] } ?? []
+        process = try SpawnedProcess(["/usr/bin/python3", script, posts, portFile] + tls)
         var port: Int?
         for _ in 0..<200 {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let number = Int(text) {
@@ -162,6 +273,16 @@ final class HTTPReceiver: Sendable {
         }
         guard let port else { throw ReceiverDidNotStart() }
         self.port = port
+    }
+
+    /// The POSTs received, oldest first.
+    static func posts(in directory: String) throws -> [[String: Any]] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).filter { !$0.hasSuffix(".tmp") }
+            .sorted { Int($0.dropFirst(5)) ?? 0 < Int($1.dropFirst(5)) ?? 0 }
+            .map { name in
+                let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name))
+                return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+            }
     }
 
     /// Kills it (SIGKILL: a child spawned from a thread that blocks SIGTERM inherits the block).

@@ -47,6 +47,13 @@ struct AlertSettingsTests {
         Concurrency=4
         MaxAttempts=3
         RetrySec=5
+
+        [Sink chat]
+        Type=webhook
+        URLCredential=chat-url
+        AuthorizationCredential=chat-token
+        Template={"text": "{{subject}}"}
+        CACertificate=ca.pem
         """
 
     static func load(_ files: [String: String]) throws -> DaemonConfig {
@@ -93,6 +100,10 @@ struct AlertSettingsTests {
         let hook = try #require(alerts.sink(named: "hook"))
         #expect(hook.program == ["/usr/local/bin/page", "--team", "sec"])
         #expect([hook.concurrency, hook.maxAttempts, hook.retrySeconds] as [Int] == [4, 3, 5])
+        let chat = try #require(alerts.sink(named: "chat"))
+        #expect(chat.type == .webhook && chat.urlCredential == "chat-url" && chat.url == nil)
+        #expect(chat.authorizationCredential == "chat-token" && chat.template == #"{"text": "{{subject}}"}"#)
+        #expect(chat.caCertificate?.hasSuffix("/ca.pem") == true && chat.caCertificate?.hasPrefix("/") == true)
         // Shown as a reload compares them, and printed by --check-config.
         #expect(config.settings["Alert root-login.Users"] == "root")
         #expect(config.settings["Sink hook.Command"] == "/usr/local/bin/page --team sec")
@@ -151,6 +162,16 @@ struct AlertSettingsTests {
                 "2: Sink s.Type: expected exec, mail, apprise") == true)
         #expect(
             try Self.problems("[Alert bad name!]\n").first?.hasPrefix("1: unknown section [Alert bad name!];") == true)
+        #expect(
+            try Self.problems("[Sink w]\nType=webhook\n[Alert x]\nSignals=login\nSinks=w\n") == [
+                "1: [Sink w] of Type=webhook needs one of URL= or URLCredential="
+            ])
+        #expect(
+            try Self.problems("[Sink w]\nURL=ftp://example.org/x\n").first
+                == "2: Sink w.URL: expected an http:// or https:// address")
+        #expect(
+            try Self.problems("[Sink w]\nTemplate={\"t\": \"{{subjct}}\"}\n").first?.hasPrefix(
+                "2: Sink w.Template: unknown placeholder {{subjct}}; expected {{subject}}, {{text}},") == true)
     }
 
     @Test("networks: IPv4, IPv6, mapped IPv4, single addresses, host bits")

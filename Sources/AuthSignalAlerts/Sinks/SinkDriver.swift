@@ -37,7 +37,22 @@ package struct SinkDriver: Sendable {
             let command =
                 sink.program + ["--config=\(config)", "--title=\(message.subject)", "--notification-type=warning"]
             return try await SinkProgram.run(command, input: Array(message.text.utf8), timeout: timeout)
+        case .webhook:
+            let url = try sink.urlCredential.map(secret) ?? sink.url ?? ""
+            return try await Webhook.post(
+                Webhook.body(message, template: sink.template), to: url,
+                authorization: try sink.authorizationCredential.map(secret), caCertificate: sink.caCertificate,
+                timeout: timeout)
         }
+    }
+
+    /// The contents of the credential `name`, without the line break that ends it.
+    private func secret(_ name: String) throws(DeliveryFailure) -> String {
+        let path = try credential(name)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DeliveryFailure("credential \(name) cannot be read at \(path)")
+        }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// The path of the credential `name`, once it is known to be readable.
