@@ -42,6 +42,23 @@ struct UnitFileTests {
         #expect(result.output.isEmpty, "\(result.output)")
     }
 
+    @Test("the alert service keeps sendmail's setuid: nothing in its unit sets no_new_privs")
+    func alertServiceMayRunSendmail() throws {
+        let unit = try String(contentsOfFile: Self.systemdDirectory + "/authsignal-alerts.service", encoding: .utf8)
+        let directives = unit.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap {
+            $0.split(separator: "=", maxSplits: 1).first.map(String.init)
+        }
+        // systemd.exec(5): each of these implies NoNewPrivileges= for a service that is not root.
+        let implying: Set = [
+            "NoNewPrivileges", "SystemCallFilter", "SystemCallArchitectures", "RestrictAddressFamilies",
+            "RestrictNamespaces", "PrivateDevices", "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs",
+            "ProtectClock", "MemoryDenyWriteExecute", "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality",
+            "DynamicUser", "CapabilityBoundingSet",
+        ]
+        #expect(implying.isDisjoint(with: directives), "\(implying.intersection(directives).sorted())")
+        #expect(directives.contains("User") && unit.contains("User=authsignald"))
+    }
+
     @Test func theServiceSandboxScoresAtMostTwo() async throws {
         let result = try await run(
             "/usr/bin/systemd-analyze",
