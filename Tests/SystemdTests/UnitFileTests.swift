@@ -51,7 +51,8 @@ struct UnitFileTests {
         // systemd.exec(5): each of these implies NoNewPrivileges= for a service that is not root.
         let implying: Set = [
             "NoNewPrivileges", "SystemCallFilter", "SystemCallArchitectures", "RestrictAddressFamilies",
-            "RestrictNamespaces", "PrivateDevices", "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs",
+            "RestrictNamespaces", "PrivateDevices", "ProtectKernelTunables", "ProtectKernelModules",
+            "ProtectKernelLogs",
             "ProtectClock", "MemoryDenyWriteExecute", "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality",
             "DynamicUser", "CapabilityBoundingSet",
         ]
