@@ -251,40 +251,15 @@ enum AlertKeys {
     static let rule: [SettingKey<AlertRule>] = [
         .key("Alert", "Signals", \.signals, show: { $0.map(\.shortName).sorted().joined(separator: " ") }) {
             value, _ throws(ValueError) in
-            var signals: Set<AuthSignal> = []
-            for word in words(value) {
-                guard let signal = AuthSignal(name: word) else {
-                    throw ValueError("unknown signal \(word); expected login, logout or failed")
-                }
-                signals.insert(signal)
-            }
-            return signals
+            try names(value, "signal", expected: "login, logout or failed") { AuthSignal(name: $0) }
         },
         .key("Alert", "Verdicts", \.verdicts, show: { $0.map(\.rawValue).sorted().joined(separator: " ") }) {
             value, _ throws(ValueError) in
-            var codes: Set<VerdictCode> = []
-            for word in words(value) {
-                guard let code = VerdictCode(rawValue: word) else {
-                    throw ValueError(
-                        "unknown verdict \(word); expected some of \(VerdictCode.allCases.map(\.rawValue).joined(separator: ", "))"
-                    )
-                }
-                codes.insert(code)
-            }
-            return codes
+            try names(value, "verdict") { VerdictCode(rawValue: $0) }
         },
         .key("Alert", "Health", \.health, show: { $0.map(\.rawValue).sorted().joined(separator: " ") }) {
             value, _ throws(ValueError) in
-            var conditions: Set<HealthCondition> = []
-            for word in words(value) {
-                guard let condition = HealthCondition(rawValue: word) else {
-                    throw ValueError(
-                        "unknown condition \(word); expected some of \(HealthCondition.allCases.map(\.rawValue).joined(separator: ", "))"
-                    )
-                }
-                conditions.insert(condition)
-            }
-            return conditions
+            try names(value, "condition") { HealthCondition(rawValue: $0) }
         },
         .list("Alert", "Users", \.users),
         .list("Alert", "Groups", \.groups),
@@ -351,6 +326,22 @@ enum AlertKeys {
         .integer("Sink", "MaxAttempts", \.maxAttempts, 1...1000),
         .integer("Sink", "RetrySec", \.retrySeconds, 1...86400),
     ]
+
+    /// The set of `kind`s named by the words of `value`, each read by `parse`; a word that names
+    /// none is an error listing what may be named (`expected`, or every case of `Name`).
+    private static func names<Name: CaseIterable & RawRepresentable<String>>(
+        _ value: String, _ kind: String, expected: String? = nil, parse: (String) -> Name?
+    ) throws(ValueError) -> Set<Name> {
+        var names: Set<Name> = []
+        for word in words(value) {
+            guard let name = parse(word) else {
+                let known = expected ?? "some of " + Name.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ValueError("unknown \(kind) \(word); expected \(known)")
+            }
+            names.insert(name)
+        }
+        return names
+    }
 
     private static func words(_ value: String) -> [String] {
         value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)

@@ -50,16 +50,7 @@ package struct AuthSignalDaemonCommand: AsyncParsableCommand {
             }
             return
         }
-        // A parent may have started us with signals blocked; the ones we handle must get through.
-        var handled = sigset_t()
-        sigemptyset(&handled)
-        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&handled, signal) }
-        sigprocmask(SIG_UNBLOCK, &handled, nil)
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            Self.handler(label: label, level: level)
-        }
-        let logger = Logger(label: "authsignald")
+        let logger = Self.startService(identifier: "authsignald", logLevel: logLevel)
         let health = WatchdogHealth()
         do {
             let daemon = try Daemon(
@@ -83,12 +74,25 @@ package struct AuthSignalDaemonCommand: AsyncParsableCommand {
         }
     }
 
+    /// Readies this process to run as a service named `identifier` (authsignald, or the alert
+    /// service): unblocks the signals it handles, which a parent may have started it with
+    /// blocked, and sends its log to the journal at `logLevel` (see ``handler(label:level:identifier:)``).
+    /// Returns its logger.
+    package static func startService(identifier: String, logLevel: String) -> Logger {
+        var handled = sigset_t()
+        sigemptyset(&handled)
+        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&handled, signal) }
+        sigprocmask(SIG_UNBLOCK, &handled, nil)
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            handler(label: label, level: level, identifier: identifier)
+        }
+        return Logger(label: identifier)
+    }
+
     /// Under systemd (stderr connected to the journal) log structured entries to the journal only;
     /// in a terminal, log to stderr and also to the journal when one runs.
-    /// (Also the alert service's, with its own `identifier`.)
-    package static func handler(label: String, level: Logger.Level, identifier: String = "authsignald")
-        -> any LogHandler
-    {
+    static func handler(label: String, level: Logger.Level, identifier: String) -> any LogHandler {
         var journal = JournalLogHandler(identifier: identifier)
         journal.logLevel = level
         if ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil { return journal }

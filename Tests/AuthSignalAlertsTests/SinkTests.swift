@@ -141,14 +141,21 @@ struct SinkTests {
         return (ca, chain, key)
     }
 
-    @Test("webhook: HTTPS verified against its CA, the address and token from credentials, a template")
-    func webhook() async throws {
-        let directory = try TemporaryDirectory()
+    /// A local HTTPS receiver whose certificate a test CA signed: the receiver, the directory of
+    /// the POSTs it kept, and the CA's certificate.
+    static func httpsReceiver(in directory: TemporaryDirectory) throws -> (HTTPReceiver, String, String) {
         let posts = directory.file("posts")
         try FileManager.default.createDirectory(atPath: posts, withIntermediateDirectories: true)
         let certificates = try Self.certificates(in: directory)
         let receiver = try HTTPReceiver(
             directory: directory, posts: posts, certificate: (certificates.chain, certificates.key))
+        return (receiver, posts, certificates.ca)
+    }
+
+    @Test("webhook: HTTPS verified against its CA, the address and token from credentials, a template")
+    func webhook() async throws {
+        let directory = try TemporaryDirectory()
+        let (receiver, posts, ca) = try Self.httpsReceiver(in: directory)
         defer { receiver.stop() }
         let credentials = directory.file("credentials")
         try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
@@ -160,7 +167,7 @@ struct SinkTests {
         sink.type = .webhook
         sink.urlCredential = "hook-url"
         sink.authorizationCredential = "hook-token"
-        sink.caCertificate = certificates.ca
+        sink.caCertificate = ca
         let driver = SinkDriver(sink: sink, credentialsDirectory: credentials)
         let answer = try await driver.deliver(Self.message(rule: "root-login", sink: "hook"))
         #expect(answer == "HTTP 200: ok")
@@ -185,11 +192,7 @@ struct SinkTests {
     @Test("webhook: an unverified certificate, a redirect and a 500 are failures that name no address")
     func webhookRefusals() async throws {
         let directory = try TemporaryDirectory()
-        let posts = directory.file("posts")
-        try FileManager.default.createDirectory(atPath: posts, withIntermediateDirectories: true)
-        let certificates = try Self.certificates(in: directory)
-        let receiver = try HTTPReceiver(
-            directory: directory, posts: posts, certificate: (certificates.chain, certificates.key))
+        let (receiver, posts, ca) = try Self.httpsReceiver(in: directory)
         defer { receiver.stop() }
         var sink = AlertSink(name: "hook", origin: Self.origin)
         sink.type = .webhook
@@ -209,9 +212,9 @@ struct SinkTests {
             untrusted == "127.0.0.1: TLS handshake failed: the server's certificate did not verify "
                 + "(its CA is not trusted here: CACertificate= names one)", "\(untrusted)")
         #expect(try HTTPReceiver.posts(in: posts).isEmpty)
-        let moved = await failure("/moved", ca: certificates.ca)
+        let moved = await failure("/moved", ca: ca)
         #expect(moved == "127.0.0.1 answered HTTP 302", "\(moved)")
-        let failed = await failure("/fail", ca: certificates.ca)
+        let failed = await failure("/fail", ca: ca)
         #expect(failed == "127.0.0.1 answered HTTP 500: internal trouble", "\(failed)")
     }
 }

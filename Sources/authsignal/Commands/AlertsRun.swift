@@ -29,15 +29,7 @@ extension AuthSignalCommand.Alerts {
         }
 
         func run() async throws {
-            var handled = sigset_t()
-            sigemptyset(&handled)
-            for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&handled, signal) }
-            sigprocmask(SIG_UNBLOCK, &handled, nil)
-            let level = Logger.Level(rawValue: logLevel) ?? .info
-            LoggingSystem.bootstrap { label in
-                AuthSignalDaemonCommand.handler(label: label, level: level, identifier: "authsignal-alerts")
-            }
-            let logger = Logger(label: "authsignal-alerts")
+            let logger = AuthSignalDaemonCommand.startService(identifier: "authsignal-alerts", logLevel: logLevel)
             let loaded = try loadConfig(config)
             let service: AlertService
             do {
