@@ -53,7 +53,8 @@ struct UnitFileTests {
             "NoNewPrivileges", "SystemCallFilter", "SystemCallArchitectures", "RestrictAddressFamilies",
             "RestrictNamespaces", "PrivateDevices", "ProtectKernelTunables", "ProtectKernelModules",
             "ProtectKernelLogs",
-            "ProtectClock", "MemoryDenyWriteExecute", "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality",
+            "ProtectClock", "ProtectHostname", "MemoryDenyWriteExecute", "RestrictRealtime", "RestrictSUIDSGID",
+            "LockPersonality",
             "DynamicUser", "CapabilityBoundingSet",
         ]
         #expect(implying.isDisjoint(with: directives), "\(implying.intersection(directives).sorted())")
