@@ -373,4 +373,46 @@ struct AlertServiceTests {
             try fixture.messages().isEmpty
                 && !FileManager.default.fileExists(atPath: fixture.directory.file("alerts.db")))
     }
+
+    @Test("a receiver that is down comes back: every alert waiting for it delivered once, none lost")
+    func receiverDownThenUp() async throws {
+        let fixture = try Fixture()
+        let down = fixture.directory.file("down")
+        #expect(FileManager.default.createFile(atPath: down, contents: nil))
+        // The receiver refuses while `down` exists, and keeps what it gets once it is back.
+        var flaky = AlertSink(name: "flaky", origin: SectionOrigin(file: "test", line: 1))
+        flaky.command = [
+            try fixture.script(
+                "flaky", "[ -e \(down) ] && { echo 'connection refused'; exit 1; }; exec \(fixture.keeper)")
+        ]
+        flaky.retrySeconds = 1
+        flaky.maxAttempts = 20
+        let rules = [
+            Self.rule("root-login") {
+                $0.signals = [.userLoggedIn]; $0.sinks = ["flaky"]
+            }
+        ]
+        try await Self.running(fixture.settings(rules, sinks: [flaky])) { _ in
+            for index in 0..<5 {
+                try await fixture.store.append(Fixture.event(.userLoggedIn, "root", from: "198.51.100.\(index)"))
+            }
+            // Down for three failed attempts (1 s, then 2 s apart), while more logins come.
+            for _ in 0..<200 where try fixture.outbox().recent(limit: 1).first?.attempts ?? 0 < 3 {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            for index in 5..<10 {
+                try await fixture.store.append(Fixture.event(.userLoggedIn, "root", from: "198.51.100.\(index)"))
+            }
+            try FileManager.default.removeItem(atPath: down)
+            let messages = try await fixture.waitForMessages(1)
+            try await Task.sleep(for: .milliseconds(500))
+            let sources = try fixture.messages().flatMap {
+                ($0["alerts"] as? [[String: Any]] ?? []).compactMap { $0["source"] as? String }
+            }
+            #expect(sources.sorted() == (0..<10).map { "198.51.100.\($0)" }.sorted(), "\(messages.count) messages")
+        }
+        let states = try fixture.outbox().recent(limit: 20)
+        #expect(states.count == 10 && states.allSatisfy { $0.state == "sent" })
+        #expect(states.filter { $0.attempts >= 3 }.count == 5, "the first five waited out three failures")
+    }
 }
