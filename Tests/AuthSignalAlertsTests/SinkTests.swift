@@ -125,6 +125,20 @@ struct SinkTests {
         }
     }
 
+    @Test("a thousand deliveries leave no descriptor behind (swift-subprocess #179: EMFILE after many runs)")
+    func noDescriptorLeaks() async throws {
+        func open() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count }
+        var sink = AlertSink(name: "quick", origin: Self.origin)
+        sink.command = ["/bin/cat"]
+        let driver = SinkDriver(sink: sink)
+        let message = Self.message(rule: "r", sink: "quick")
+        _ = try await driver.deliver(message)
+        let before = try open()
+        for _ in 0..<1000 { _ = try await driver.deliver(message) }
+        let after = try open()
+        #expect(after <= before + 2, "\(before) descriptors before, \(after) after")
+    }
+
     /// A test CA and a certificate it signed for 127.0.0.1, made with openssl.
     static func certificates(in directory: TemporaryDirectory) throws -> (ca: String, chain: String, key: String) {
         let (ca, key, chain) = (directory.file("ca.pem"), directory.file("server.key"), directory.file("server.pem"))
