@@ -162,7 +162,7 @@ package struct AlertSink: Sendable, Hashable {
         case mail
         /// Runs Debian's `apprise` with a configuration file of notification URLs.
         case apprise
-        /// POSTs JSON over HTTP(S), TLS verified.
+        /// POSTs JSON over HTTP(S) through curl, TLS verified.
         case webhook
     }
 
@@ -214,9 +214,10 @@ package struct AlertSink: Sendable, Hashable {
     package var program: [String] {
         if let command { return command }
         switch type {
-        case .exec, .webhook: return []
+        case .exec: return []
         case .mail: return ["/usr/sbin/sendmail"]
         case .apprise: return ["/usr/bin/apprise"]
+        case .webhook: return ["/usr/bin/curl"]
         }
     }
 

@@ -203,6 +203,35 @@ struct SinkTests {
         #expect((object["text"] as? String)?.hasPrefix("[authsignal] web1: eve\\x0d\\x0aBcc:") == true)
     }
 
+    @Test("webhook: the address and the token reach curl on its standard input, never its command line")
+    func webhookSecretsStayOffTheCommandLine() async throws {
+        let directory = try TemporaryDirectory()
+        let (arguments, input) = (directory.file("arguments"), directory.file("input"))
+        // A curl that keeps what it was given, and answers as curl does with --write-out.
+        let fake = directory.file("curl")
+        try "#!/bin/sh\nprintf '%s\\n' \"$@\" >\(arguments)\ncat >\(input)\nprintf 'ok\\n204'\n".write(
+            toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        let credentials = directory.file("credentials")
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        try "https://hooks.example.org/T0001/s3cr3t-path\n".write(
+            toFile: credentials + "/hook-url", atomically: true, encoding: .utf8)
+        try "Bearer tok-\"123\"\n".write(toFile: credentials + "/hook-token", atomically: true, encoding: .utf8)
+        var sink = AlertSink(name: "hook", origin: Self.origin)
+        sink.type = .webhook
+        sink.command = [fake]
+        sink.urlCredential = "hook-url"
+        sink.authorizationCredential = "hook-token"
+        let answer = try await SinkDriver(sink: sink, credentialsDirectory: credentials)
+            .deliver(Self.message(rule: "r", sink: "hook"))
+        #expect(answer == "HTTP 204: ok")
+        let argv = try String(contentsOfFile: arguments, encoding: .utf8)
+        #expect(!argv.contains("s3cr3t") && !argv.contains("tok-") && argv.contains("--config\n-\n"), "\(argv)")
+        let config = try String(contentsOfFile: input, encoding: .utf8)
+        #expect(config.contains(#"url = "https://hooks.example.org/T0001/s3cr3t-path""#), "\(config)")
+        #expect(config.contains(#"header = "Authorization: Bearer tok-\"123\"""#), "\(config)")
+    }
+
     @Test("webhook: an unverified certificate, a redirect and a 500 are failures that name no address")
     func webhookRefusals() async throws {
         let directory = try TemporaryDirectory()

@@ -42,7 +42,7 @@ package struct SinkDriver: Sendable {
             return try await Webhook.post(
                 Webhook.body(message, template: sink.template), to: url,
                 authorization: try sink.authorizationCredential.map(secret), caCertificate: sink.caCertificate,
-                timeout: timeout)
+                timeout: timeout, curl: sink.program[0])
         }
     }
 

@@ -18,6 +18,27 @@ enum SinkProgram {
     static func run(
         _ command: [String], input: [UInt8], timeout: Duration
     ) async throws(DeliveryFailure) -> String {
+        let (status, output) = try await execute(command, input: input, timeout: timeout)
+        let answer = Self.trimmed(output)
+        guard status.isSuccess else {
+            throw DeliveryFailure("\(command[0]) \(Self.describe(status))" + (answer.isEmpty ? "" : ": \(answer)"))
+        }
+        return answer
+    }
+
+    /// `exited with status 1`, `was killed by signal 9`.
+    static func describe(_ status: TerminationStatus) -> String {
+        switch status {
+        case .exited(let code): "exited with status \(code)"
+        case .signaled(let signal): "was killed by signal \(signal)"
+        }
+    }
+
+    /// Runs `command` as ``run(_:input:timeout:)`` does, and returns how it ended and all it said.
+    /// - Throws: ``DeliveryFailure`` when it cannot start or times out.
+    static func execute(
+        _ command: [String], input: [UInt8], timeout: Duration
+    ) async throws(DeliveryFailure) -> (TerminationStatus, String) {
         guard let path = command.first else { throw DeliveryFailure("no program to run") }
         ignoreBrokenPipes
         let stdin = try memoryFile(input)
@@ -51,16 +72,7 @@ enum SinkProgram {
         case .timedOut:
             throw DeliveryFailure("\(path) did not finish within \(timeout.formatted(.units(allowed: [.seconds])))")
         case .finished(let status, let output):
-            let answer = Self.trimmed(output)
-            guard status.isSuccess else {
-                let how: String
-                switch status {
-                case .exited(let code): how = "exited with status \(code)"
-                case .signaled(let signal): how = "was killed by signal \(signal)"
-                }
-                throw DeliveryFailure("\(path) \(how)" + (answer.isEmpty ? "" : ": \(answer)"))
-            }
-            return answer
+            return (status, output)
         }
     }
 

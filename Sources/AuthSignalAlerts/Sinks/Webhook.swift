@@ -1,56 +1,46 @@
-import AsyncHTTPClient
-import AuthSignalCore
 import AuthSignalProtocol
 import Foundation
-import NIOCore
-import NIOHTTP1
-import NIOSSL
+import Glibc
+import Subprocess
 
-/// The `webhook` sink: one HTTP(S) POST per message, through async-http-client. TLS is verified
-/// (the system's trust store, or `CACertificate=`), redirects are not followed (an address that
-/// moved must be changed where it is set, and no credential goes to another host), and the
-/// address is never named in an error: Slack's and Teams' webhook addresses are their secret.
+/// The `webhook` sink: one HTTP(S) POST per message through Debian's curl (libcurl: the HTTP
+/// client every distribution keeps patched, with the system's trust store). TLS is verified (the
+/// system's CAs, or `CACertificate=`); redirects are not followed (an address that moved must be
+/// changed where it is set, and no credential goes to another host); the address and the
+/// `Authorization` header reach curl in its configuration on standard input, never on its
+/// command line, and no error names the address: Slack's and Teams' webhook addresses are their
+/// secret.
 enum Webhook {
-    /// One client for the process's lifetime: its connection pool serves every webhook sink.
-    private static let client = HTTPClient(
-        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
-
-    /// The most of an answer's body read and kept.
-    static let answerLimit = 65536
-
-    /// POSTs `body` to `url` with the `Authorization` header `authorization`, within `timeout`;
-    /// returns `HTTP <status>` and the start of what the server said.
+    /// POSTs `body` to `url` with the `Authorization` header `authorization`, within `timeout`,
+    /// by running `curl`; returns `HTTP <status>` and the start of what the server said.
     /// - Throws: ``DeliveryFailure`` for a connection or TLS failure, a time-out, or a status
     ///   other than 2xx.
     static func post(
-        _ body: [UInt8], to url: String, authorization: String?, caCertificate: String?, timeout: Duration
+        _ body: [UInt8], to url: String, authorization: String?, caCertificate: String?, timeout: Duration,
+        curl: String
     ) async throws(DeliveryFailure) -> String {
         let host = URLComponents(string: url)?.host ?? "the webhook"
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "authsignal-alerts")
-        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        if let caCertificate {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .file(caCertificate)
-            request.tlsConfiguration = tls
+        let bodyFile = try BodyFile(body)
+        defer { bodyFile.remove() }
+        var config = try [Self.option("url", url), Self.option("data-binary", "@" + bodyFile.path)]
+        if let authorization { config.append(try Self.option("header", "Authorization: " + authorization)) }
+        var command = [
+            curl, "--config", "-", "--silent", "--show-error", "--proto", "=http,https", "--max-redirs", "0",
+            "--max-time", String(timeout.components.seconds), "--header", "Content-Type: application/json",
+            "--user-agent", "authsignal-alerts", "--write-out", "\\n%{http_code}",
+        ]
+        if let caCertificate { command += ["--cacert", caCertificate] }
+        // curl keeps its own time; this only stops a curl that does not.
+        let (status, output) = try await SinkProgram.execute(
+            command, input: Array(config.joined(separator: "\n").utf8) + [10], timeout: timeout + .seconds(5))
+        var lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+        let code = lines.popLast().flatMap { Int($0) } ?? 0
+        let said = SinkProgram.trimmed(lines.joined(separator: "\n"))
+        guard case .exited(0) = status else {
+            throw DeliveryFailure("\(host): \(Self.describe(status, said: said))")
         }
-        let status: UInt
-        let said: String
-        do {
-            let response = try await client.execute(
-                request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
-            status = response.status.code
-            let buffer = try await response.body.collect(upTo: answerLimit)
-            said = SinkProgram.trimmed(String(buffer: buffer))
-        } catch {
-            throw DeliveryFailure("\(host): \(Self.describe(error))")
-        }
-        let answer = "HTTP \(status)" + (said.isEmpty ? "" : ": \(said)")
-        guard (200..<300).contains(status) else { throw DeliveryFailure("\(host) answered \(answer)") }
+        let answer = "HTTP \(code)" + (said.isEmpty ? "" : ": \(said)")
+        guard (200..<300).contains(code) else { throw DeliveryFailure("\(host) answered \(answer)") }
         return answer
     }
 
@@ -73,16 +63,48 @@ enum Webhook {
         return Array(body.utf8)
     }
 
-    /// What went wrong, without the address: async-http-client's and NIOSSL's errors name the
-    /// cause (a refused connection, a certificate that did not verify, a time-out).
-    private static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError, error == .deadlineExceeded { return "no answer in time" }
-        if let error = error as? NIOSSLError, case .handshakeFailed(let cause) = error {
-            return String(describing: cause).contains("CERTIFICATE_VERIFY_FAILED")
-                ? "TLS handshake failed: the server's certificate did not verify (its CA is not trusted here: "
-                    + "CACertificate= names one)"
-                : "TLS handshake failed: \(cause)"
+    /// A line of curl's configuration, `name = "value"`, the value quoted as curl reads it.
+    /// - Throws: for a value on more than one line (a credential file with several).
+    private static func option(_ name: String, _ value: String) throws(DeliveryFailure) -> String {
+        guard !value.contains(where: \.isNewline) else {
+            throw DeliveryFailure("the webhook's \(name) holds more than one line")
         }
-        return String(describing: error)
+        let quoted = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return "\(name) = \"\(quoted)\""
+    }
+
+    /// Why curl failed, without the address (curl's own message names the host and port at most).
+    private static func describe(_ status: TerminationStatus, said: String) -> String {
+        switch status {
+        case .exited(60):
+            "TLS handshake failed: the server's certificate did not verify (its CA is not trusted here: "
+                + "CACertificate= names one)"
+        case .exited(28): "no answer in time"
+        default: "curl \(SinkProgram.describe(status))" + (said.isEmpty ? "" : ": \(said)")
+        }
+    }
+
+    /// The body, in a file of the service's own (mode 0600, in its private /tmp) that curl reads
+    /// by name, removed after the delivery.
+    private struct BodyFile {
+        let path: String
+
+        init(_ body: [UInt8]) throws(DeliveryFailure) {
+            var template = Array(
+                (FileManager.default.temporaryDirectory.path + "/authsignal-webhook.XXXXXX").utf8CString)
+            let descriptor = mkstemp(&template)
+            guard descriptor >= 0 else {
+                throw DeliveryFailure("cannot hold the message: \(String(cString: strerror(errno)))")
+            }
+            defer { close(descriptor) }
+            path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let written = body.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            guard written == body.count else {
+                unlink(path)
+                throw DeliveryFailure("cannot hold the message: \(String(cString: strerror(errno)))")
+            }
+        }
+
+        func remove() { unlink(path) }
     }
 }
