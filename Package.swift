@@ -45,10 +45,20 @@ let package = Package(
         ),
         // The daemon's protocol: requests, answers, records and their framing, for any Swift
         // program that talks to authsignald (docs/protocol.md).
-        .target(name: "AuthSignalProtocol", swiftSettings: strictSettings),
+        .target(
+            name: "AuthSignalProtocol", swiftSettings: strictSettings, plugins: ["ReleaseVersion"]),
+        // `AuthSignalRelease.version`, from debian/changelog's newest entry.
+        .plugin(name: "ReleaseVersion", capability: .buildTool(), dependencies: ["release-version"]),
+        .executableTarget(name: "release-version", swiftSettings: strictSettings),
         .target(
             name: "AuthSignalCore",
             dependencies: ["AuthSignalProtocol", "Signals", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        // Records in the standards SIEMs read: OCSF and ECS (docs/export.md).
+        .target(
+            name: "AuthSignalStandards",
+            dependencies: ["AuthSignalProtocol"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -136,7 +146,7 @@ let package = Package(
         .target(
             name: "AuthSignalClient",
             dependencies: [
-                "AuthSignalCore", "AuthSignalProtocol", "AuditStore", "AuditJournal", "Systemd",
+                "AuthSignalCore", "AuthSignalProtocol", "AuthSignalStandards", "AuditStore", "AuditJournal", "Systemd",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings

@@ -1,4 +1,5 @@
 package import AuthSignalProtocol
+package import AuthSignalStandards
 package import Foundation
 
 /// How records are printed.
@@ -13,10 +14,41 @@ package enum OutputFormat: String, CaseIterable, Sendable {
     case csv
 }
 
+/// How `query` and `follow` print records: an ``OutputFormat``, or one JSON line per record in a
+/// ``StandardFormat`` (`ocsf`, `ecs`).
+package enum RecordFormat: Equatable, Sendable, CaseIterable {
+    case plain(OutputFormat)
+    case standard(StandardFormat)
+
+    package static let allCases: [RecordFormat] =
+        OutputFormat.allCases.map(Self.plain) + StandardFormat.allCases.map(Self.standard)
+
+    /// The format named `name` (`table`, `json`, `jsonl`, `csv`, `ocsf`, `ecs`).
+    package init?(name: String) {
+        if let plain = OutputFormat(rawValue: name) {
+            self = .plain(plain)
+        } else if let standard = StandardFormat(rawValue: name) {
+            self = .standard(standard)
+        } else {
+            return nil
+        }
+    }
+
+    /// Its name on the command line.
+    package var name: String {
+        switch self {
+        case .plain(let format): format.rawValue
+        case .standard(let format): format.rawValue
+        }
+    }
+}
+
 /// Prints records from the daemon (or the database) in an ``OutputFormat``. Every field a client
 /// supplied is escaped for the terminal: a hostile user name cannot inject escape sequences.
 package final class RecordPrinter {
     private let format: OutputFormat
+    /// Set when each record is printed as one line of a standard schema, as from `host`.
+    private let standard: (format: StandardFormat, host: ExportHost)?
     private let colour: Bool
     private let write: (String) -> Void
     private var rows: [[String]] = []
@@ -40,6 +72,7 @@ package final class RecordPrinter {
         write: @escaping (String) -> Void
     ) {
         self.format = format
+        self.standard = nil
         self.terminal = terminal
         self.colour = colour
         self.streaming = streaming
@@ -56,6 +89,33 @@ package final class RecordPrinter {
         if format == .table && streaming { write(Self.line(header, widths: fixedWidths) + "\n") }
     }
 
+    /// A printer of one JSON line per record in `standard`, the records' host being `host`
+    /// unless they name their own (read from journals).
+    package init(standard: StandardFormat, host: ExportHost, write: @escaping (String) -> Void) {
+        self.format = .jsonl
+        self.standard = (standard, host)
+        self.colour = false
+        self.streaming = true
+        self.hosts = false
+        self.terminal = false
+        self.write = write
+    }
+
+    /// A printer for `format`: ``init(standard:host:write:)`` for a standard schema (this
+    /// machine's host), else ``init(format:colour:streaming:hosts:terminal:write:)``.
+    package convenience init(
+        format: RecordFormat, colour: Bool, streaming: Bool = false, hosts: Bool = false, terminal: Bool = false,
+        write: @escaping (String) -> Void
+    ) {
+        switch format {
+        case .plain(let plain):
+            self.init(
+                format: plain, colour: colour && plain == .table, streaming: streaming, hosts: hosts,
+                terminal: terminal, write: write)
+        case .standard(let standard): self.init(standard: standard, host: .local(), write: write)
+        }
+    }
+
     private var header: [String] {
         (hosts ? ["HOST"] : []) + ["SEQ", "RECEIVED", "SIGNAL", "USER", "REMOTE ADDR", "SENDER"]
     }
@@ -64,6 +124,10 @@ package final class RecordPrinter {
     /// Prints (or, for a table, collects) one record.
     package func add(_ record: WireRecord) {
         count += 1
+        if let standard {
+            write(String(decoding: standard.format.encode(record, host: standard.host), as: UTF8.self) + "\n")
+            return
+        }
         switch format {
         case .jsonl:
             write(Self.json(record) + "\n")
@@ -92,7 +156,7 @@ package final class RecordPrinter {
     }
 
     /// Whether records are printed as their JSON objects (`json`, `jsonl`).
-    package var printsJSON: Bool { format == .json || format == .jsonl }
+    package var printsJSON: Bool { standard == nil && (format == .json || format == .jsonl) }
 
     /// Prints one record given as its JSON object, already encoded (``printsJSON`` formats only).
     package func add(recordJSON object: ArraySlice<UInt8>) {

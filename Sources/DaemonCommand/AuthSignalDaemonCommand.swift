@@ -18,7 +18,8 @@ package struct AuthSignalDaemonCommand: AsyncParsableCommand {
             Configuration: \(DaemonConfig.defaultPath) and \(DaemonConfig.defaultPath).d/*.conf (every key is \
             documented in etc/authsignald.conf). SIGHUP reloads it; SIGTERM stops after answering every request \
             already received.
-            """)
+            """,
+        version: AuthSignalRelease.version)
 
     package init() {}
 

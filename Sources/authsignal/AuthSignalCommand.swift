@@ -13,6 +13,7 @@ struct AuthSignalCommand: AsyncParsableCommand {
             refused the request as invalid, 3 daemon unreachable or unavailable, 4 forbidden, 5 verify \
             found tampering, 64 wrong usage (including a secret given on the command line). See docs/cli.md.
             """,
+        version: AuthSignalRelease.version,
         subcommands: [
             Send.self, Query.self, Follow.self, Report.self, Last.self, Lastlog.self, Import.self, Verify.self,
             Stats.self, Ping.self, Hash.self, Pam.self, Verdicts.self, Alerts.self,

@@ -8,6 +8,20 @@ import Testing
 
 extension SpawnedTests {
     @Suite struct CLITests {
+        /// Both programs print the release from debian/changelog, the one place it is written,
+        /// as dpkg reads it.
+        @Test func versionIsTheChangelogs() throws {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().path
+            let parsed = try runCommand(
+                "/usr/bin/dpkg-parsechangelog", ["-l", root + "/debian/changelog", "-S", "Version"])
+            let version = parsed.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(parsed.status == 0 && !version.isEmpty, "\(parsed.output)")
+            #expect(try cli(["--version"], socket: "/nonexistent").out == version + "\n")
+            let daemon = try runCommand(buildDirectory + "/authsignald", ["--version"])
+            #expect(daemon.output == version + "\n")
+        }
+
         @Test func sendQueryFormatsAndExitCodes() throws {
             let daemon = try DaemonUnderTest()
             let socket = daemon.socketPath

@@ -190,6 +190,15 @@ extension SpawnedTests {
             #expect(records.filter { $0["host"] as? String == "web1" }.count == 5)
             #expect(records.filter { $0["host"] as? String == "web2" }.count == 4)
             #expect(records.allSatisfy { ($0["hash"] as? String)?.count == 64 && $0["seq"] is Int })
+            // The same in OCSF: each event names its own host, and validates.
+            let fleetOCSF = try cli(["query", "--format", "ocsf"] + directory, socket: "/nonexistent")
+            let devices = try fleetOCSF.out.split(separator: "\n").map {
+                (try object(String($0))["device"] as? [String: Any])?["hostname"] as? String
+            }
+            #expect(devices.filter { $0 == "web1" }.count == 5 && devices.filter { $0 == "web2" }.count == 4)
+            try fleetOCSF.out.write(toFile: web1.directory.file("fleet.ocsf"), atomically: true, encoding: .utf8)
+            let fleetCheck = try standardsCheck("ocsf", web1.directory.file("fleet.ocsf"))
+            #expect(fleetCheck.output.contains("9 events valid"), "\(fleetCheck.output)")
 
             let failures = try cli(["query", "--signal", "failed"] + directory, socket: "/nonexistent")
             let rows = failures.out.split(separator: "\n")

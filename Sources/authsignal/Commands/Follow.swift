@@ -11,7 +11,8 @@ extension AuthSignalCommand {
 
         @OptionGroup var source: HistorySource
         @OptionGroup var filters: Filters
-        @Option(help: "table, json, jsonl or csv.") var format = OutputFormat.table
+        @Option(help: "table, json, jsonl, csv, ocsf (OCSF 1.8.0) or ecs (ECS 8.17), docs/export.md.")
+        var format = RecordFormat.plain(.table)
 
         func validate() throws {
             if source.database != nil { throw ValidationError("follow reads the daemon or a journal, not --database") }
@@ -32,7 +33,7 @@ extension AuthSignalCommand {
                 _exit(0)
             }
             let printer = RecordPrinter(
-                format: format, colour: format == .table && stdoutIsColourTerminal, streaming: true,
+                format: format, colour: stdoutIsColourTerminal, streaming: true,
                 hosts: source.readsJournal, terminal: isatty(1) == 1, write: printOut)
             if source.readsJournal {
                 do {

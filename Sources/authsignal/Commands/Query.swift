@@ -11,7 +11,8 @@ extension AuthSignalCommand {
         @OptionGroup var filters: Filters
         @Option(help: "At most this many records.") var limit: Int?
         @Flag(help: "Newest first.") var reverse = false
-        @Option(help: "table, json, jsonl or csv.") var format = OutputFormat.table
+        @Option(help: "table, json, jsonl, csv, ocsf (OCSF 1.8.0) or ecs (ECS 8.17), docs/export.md.")
+        var format = RecordFormat.plain(.table)
 
         func run() async throws {
             var filter = try filters.filter()
@@ -20,7 +21,7 @@ extension AuthSignalCommand {
             let output = BufferedOutput()
             defer { output.flush() }
             let printer = RecordPrinter(
-                format: format, colour: format == .table && stdoutIsColourTerminal, hosts: source.readsJournal,
+                format: format, colour: stdoutIsColourTerminal, hosts: source.readsJournal,
                 terminal: isatty(1) == 1, write: output.write)
             let count: Int
             if printer.printsJSON, let direct = try source.recordJSON(filter, each: printer.add(recordJSON:)) {
@@ -31,7 +32,7 @@ extension AuthSignalCommand {
             printer.finish()
             output.flush()
             if count == 0 {
-                if format == .table { FileHandle.standardError.write(Data("no records matched\n".utf8)) }
+                if format == .plain(.table) { FileHandle.standardError.write(Data("no records matched\n".utf8)) }
                 if source.journal && getuid() != 0 {
                     // sd_journal shows other users only their own entries, without an error.
                     FileHandle.standardError.write(

@@ -50,3 +50,9 @@ struct Filters: ParsableArguments {
 }
 
 extension OutputFormat: ExpressibleByArgument {}
+
+extension RecordFormat: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public var defaultValueDescription: String { name }
+    public static var allValueStrings: [String] { allCases.map(\.name) }
+}
