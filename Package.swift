@@ -52,7 +52,10 @@ let package = Package(
         .executableTarget(name: "release-version", swiftSettings: strictSettings),
         .target(
             name: "AuthSignalCore",
-            dependencies: ["AuthSignalProtocol", "Signals", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "AuthSignalProtocol", "AuthSignalStandards", "Signals",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         // Records in the standards SIEMs read: OCSF and ECS (docs/export.md).
@@ -126,6 +129,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The export service: committed records appended to a file in OCSF or ECS (docs/export.md).
+        .target(
+            name: "AuthSignalExport",
+            dependencies: [
+                "AuthSignalCore", "AuthSignalProtocol", "AuthSignalStandards", "AuditStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The daemon's command line and start-up, shared by both programs below.
         .target(
             name: "DaemonCommand",
@@ -155,7 +168,7 @@ let package = Package(
             name: "authsignal",
             dependencies: [
                 "AuthSignalClient", "AuthSignalCore", "AuthSignalProtocol", "AuditJournal", "Systemd", "DaemonCommand",
-                "AuthSignalAlerts",
+                "AuthSignalAlerts", "AuthSignalExport", "AuthSignalStandards", "AuditStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -283,7 +296,7 @@ let package = Package(
         .testTarget(
             name: "AuthSignalCoreTests",
             dependencies: [
-                "AuthSignalCore", "AuthSignalProtocol", "Signals", "TestSupport",
+                "AuthSignalCore", "AuthSignalProtocol", "AuthSignalStandards", "Signals", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings

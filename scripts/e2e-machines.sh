@@ -7,7 +7,7 @@
 cache=${AUTHSIGNAL_E2E_CACHE:-/var/cache/authsignal-e2e}
 # The packages of the root: its cache name carries a digest of the list, so a changed list makes
 # a new root instead of reusing one without the new packages.
-machine_packages=libsodium23,exim4-daemon-light,curl,systemd,systemd-sysv,dbus,procps,libsqlite3-0,sqlite3,python3,python3-cffi-backend,python3-paramiko,openssh-server,openssh-client,sshpass,fail2ban,python3-systemd,pamtester,openssl,systemd-journal-remote,nginx-light,libnginx-mod-stream
+machine_packages=libsodium23,exim4-daemon-light,rsyslog,curl,systemd,systemd-sysv,dbus,procps,libsqlite3-0,sqlite3,python3,python3-cffi-backend,python3-paramiko,openssh-server,openssh-client,sshpass,fail2ban,python3-systemd,pamtester,openssl,systemd-journal-remote,nginx-light,libnginx-mod-stream
 
 declare -A machine_leader=() machine_nspawn=()
 machine_cgroups=()

@@ -1,4 +1,5 @@
 import AuthSignalProtocol
+import AuthSignalStandards
 import Foundation
 
 /// authsignald's configuration (`etc/authsignald.conf` documents every key).
@@ -84,6 +85,10 @@ package struct DaemonConfig: Sendable, Hashable {
     // [Alerts], [Alert NAME], [Sink NAME]
     /// Who is told what (docs/alerts.md).
     package var alerts = AlertSettings()
+
+    // [Export]
+    /// The export file for log shippers (docs/export.md).
+    package var export = ExportSettings()
 
     // [Spool]
     /// Where the PAM hook leaves events it could not deliver; the daemon drains it.
@@ -317,7 +322,9 @@ struct SettingKey<Root>: Sendable {
 
 /// The daemon's keys, in the order etc/authsignald.conf documents them.
 enum ConfigKey {
-    static let sections = ["Socket", "Access", "Store", "Redaction", "Journal", "Verdicts", "Alerts", "Spool"]
+    static let sections = [
+        "Socket", "Access", "Store", "Redaction", "Journal", "Verdicts", "Alerts", "Export", "Spool",
+    ]
 
     static let all: [SettingKey<DaemonConfig>] = [
         .path("Socket", "Path", \.socketPath),
@@ -396,6 +403,13 @@ enum ConfigKey {
         },
         .path("Alerts", "Database", \.alerts.databasePath),
         .integer("Alerts", "DiskUsagePercent", \.alerts.diskUsagePercent, 1...100),
+        .path("Export", "Path", \.export.path),
+        .key("Export", "Format", \.export.format, show: \.rawValue) { value, _ throws(ValueError) in
+            guard let format = StandardFormat(rawValue: value) else { throw ValueError("expected ocsf or ecs") }
+            return format
+        },
+        .integer("Export", "MaxFileMiB", \.export.maxFileMiB, 1...65536),
+        .integer("Export", "KeepFiles", \.export.keepFiles, 1...1000),
         .path("Spool", "Directory", \.spoolDirectory),
     ]
 

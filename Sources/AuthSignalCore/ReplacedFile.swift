@@ -25,18 +25,7 @@ package enum ReplacedFile {
         let descriptor = mkstemp(&template)
         guard descriptor >= 0 else { throw failure("cannot create a file in \(directory)") }
         let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        var written = true
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else {
-                written = false
-                break
-            }
-            offset += count
-        }
-        let saved = written && fchmod(descriptor, 0o644) == 0 && fsync(descriptor) == 0
+        let saved = Descriptor.writeAll(descriptor, bytes) && fchmod(descriptor, 0o644) == 0 && fsync(descriptor) == 0
         close(descriptor)
         guard saved, rename(temporary, path) == 0 else {
             let reason = failure("cannot write \(path)")

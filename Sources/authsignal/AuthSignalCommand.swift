@@ -16,6 +16,6 @@ struct AuthSignalCommand: AsyncParsableCommand {
         version: AuthSignalRelease.version,
         subcommands: [
             Send.self, Query.self, Follow.self, Report.self, Last.self, Lastlog.self, Import.self, Verify.self,
-            Stats.self, Ping.self, Hash.self, Pam.self, Verdicts.self, Alerts.self,
+            Stats.self, Ping.self, Hash.self, Pam.self, Verdicts.self, Alerts.self, Export.self,
         ])
 }

@@ -24,10 +24,11 @@ struct UnitFileTests {
     }
 
     @Test(
-        "systemd-analyze verify accepts the timers, their services and the alert service",
+        "systemd-analyze verify accepts the timers, their services, the alert and the export service",
         arguments: [
             ["authsignal-metrics.timer", "authsignal-metrics.service"],
             ["authsignal-verify.timer", "authsignal-verify.service"], ["authsignal-alerts.service"],
+            ["authsignal-export.service"],
         ])
     func systemdAnalyzeVerifyAcceptsTheOtherUnits(units: [String]) async throws {
         let directory = try TemporaryDirectory()
@@ -61,10 +62,13 @@ struct UnitFileTests {
         #expect(directives.contains("User") && unit.contains("User=authsignald"))
     }
 
-    @Test func theServiceSandboxScoresAtMostTwo() async throws {
+    @Test(
+        "the daemon's and the export service's sandboxes score at most 2",
+        arguments: ["authsignald.service", "authsignal-export.service"])
+    func theServiceSandboxScoresAtMostTwo(unit: String) async throws {
         let result = try await run(
             "/usr/bin/systemd-analyze",
-            ["security", "--offline=true", "--threshold=20", Self.systemdDirectory + "/authsignald.service"])
+            ["security", "--offline=true", "--threshold=20", Self.systemdDirectory + "/" + unit])
         #expect(result.status == 0, "\(result.output)")
         let line = try #require(result.output.split(separator: "\n").first { $0.contains("Overall exposure level") })
         let score = line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }
