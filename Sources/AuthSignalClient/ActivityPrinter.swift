@@ -120,6 +120,24 @@ extension ActivityPrinter.Layout where Item == WireSession {
     }
 }
 
+extension ActivityPrinter.Layout where Item == WireSession {
+    /// `who`: one open session a row, as who(1) shows it (its JSON and CSV are `last`'s).
+    package static var loggedIn: Self {
+        let sessions = Self.sessions
+        return Self(
+            header: ["USER", "TTY", "FROM", "LOGIN@", "SERVICE"], csvHeader: sessions.csvHeader,
+            cells: { session in
+                [
+                    HashedName.abbreviated(session.user ?? "-") + (session.pairing == .fallback ? " ~" : ""),
+                    session.tty ?? "-", session.from ?? "-", RecordPrinter.localTime(session.start),
+                    session.service ?? session.sender,
+                ]
+            },
+            csv: sessions.csv, object: sessions.object, hashed: sessions.hashed,
+            notes: Array(sessions.notes.prefix(1)))
+    }
+}
+
 extension ActivityPrinter.Layout where Item == WireAccount {
     /// `lastlog`: one account a row.
     package static var accounts: Self {

@@ -15,7 +15,8 @@ struct AuthSignalCommand: AsyncParsableCommand {
             """,
         version: AuthSignalRelease.version,
         subcommands: [
-            Send.self, Query.self, Follow.self, Report.self, Last.self, Lastlog.self, Import.self, Verify.self,
+            Send.self, Query.self, Follow.self, Report.self, Last.self, Lastlog.self, Who.self, Lastb.self, Import.self,
+            Verify.self,
             Stats.self, Ping.self, Hash.self, Pam.self, Verdicts.self, Alerts.self, Export.self,
         ])
 }

@@ -12,7 +12,7 @@ package struct AccountFacts: Sendable, Hashable {
     }
 
     /// Whether the shell refuses interactive logins (`nologin`, `false`).
-    var refusesLogins: Bool {
+    package var refusesLogins: Bool {
         let name = shell.split(separator: "/").last.map(String.init) ?? shell
         return name == "nologin" || name == "false"
     }

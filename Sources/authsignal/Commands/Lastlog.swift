@@ -10,17 +10,31 @@ extension AuthSignalCommand {
             discussion: """
                 Accounts of this host and names only seen in events (LDAP or sssd users, and names \
                 that are no account, shown keyed-hashed). With --all, local accounts that never \
-                logged in are listed too. See docs/sessions.md.
+                logged in are listed too. --inactive 90d lists the accounts with no login for that long, \
+                those that never logged in included: PCI DSS 8.2.6's test. See docs/sessions.md.
                 """)
 
         @OptionGroup var source: ActivitySource
         @Option(help: "Only this account.") var user: String?
         @Flag(name: .customLong("failed-only"), help: "Only accounts with failed logins since their last login.")
         var failedOnly = false
-        @Flag(help: "Also list this host's accounts that never logged in.") var all = false
+        @Flag(help: "Also list this host's accounts that never logged in (with --inactive: system accounts too).")
+        var all = false
+        @Option(
+            help: ArgumentHelp(
+                "Only accounts with no login for this long (90d, 12w), never-logged-in ones included.",
+                valueName: "span"))
+        var inactive: String?
         @Option(help: "table, json, jsonl or csv.") var format = OutputFormat.table
 
+        func validate() throws {
+            if inactive != nil && failedOnly {
+                throw ValidationError("--inactive and --failed-only do not go together")
+            }
+        }
+
         func run() async throws {
+            if let inactive { return try await listInactive(span: inactive) }
             var accounts = try await source.accounts(AccountFilter(user: user, failedOnly: failedOnly))
             if all && !failedOnly {
                 let seen = Set(accounts.map(\.user))
@@ -43,12 +57,41 @@ extension AuthSignalCommand {
         }
 
         /// This host's accounts, from the name service.
-        static func localAccounts() -> [String] {
-            var names: [String] = []
-            setpwent()
-            while let entry = getpwent() { names.append(String(cString: entry.pointee.pw_name)) }
-            endpwent()
-            return names
+        static func localAccounts() -> [String] { LocalAccount.all().map(\.name) }
+
+        /// `--inactive SPAN`: the accounts whose last trusted login is older than SPAN or that never
+        /// logged in: this host's user accounts (uid 0, and from `UID_MIN` up with a shell that
+        /// takes logins; `--all`: every one) and the names the log saw log in (LDAP or sssd
+        /// users), oldest login first.
+        private func listInactive(span: String) async throws {
+            let now = Date()
+            guard let cutoff = TimeExpression.parse("-" + span, now: now), cutoff < now else {
+                throw ValidationError("--inactive: cannot read '\(span)' as a span such as 90d or 12w")
+            }
+            let known = try await source.accounts(AccountFilter(user: user))
+            var byName = Dictionary(known.map { ($0.user, $0) }, uniquingKeysWith: { first, _ in first })
+            let minimum = LocalAccount.userUIDMinimum()
+            for account in LocalAccount.all()
+            where all || account.uid == 0 || (account.uid >= minimum && !account.refusesLogins) {
+                guard user.map({ $0 == account.name }) ?? true, byName[account.name] == nil else { continue }
+                byName[account.name] = WireAccount(
+                    user: account.name, lastLogin: nil, lastFailure: nil, failuresSinceLogin: 0, failures: 0)
+            }
+            // A keyed hash is a name that is no account: nothing to disable.
+            let inactive = byName.values.filter {
+                !HashedName.isHashed($0.user) && ($0.lastLogin?.time ?? .distantPast) < cutoff
+            }
+            .sorted { ($0.lastLogin?.time ?? .distantPast, $0.user) < ($1.lastLogin?.time ?? .distantPast, $1.user) }
+            let printer = ActivityPrinter(format: format, layout: .accounts, terminal: isatty(1) == 1, write: printOut)
+            for account in inactive { printer.add(account) }
+            printer.finish()
+            if format == .table {
+                let begins = try await source.logBegins()
+                printOut(
+                    "no trusted login since \(RecordPrinter.localTime(cutoff)); \"never logged in\": not since the "
+                        + "audit log began (\(begins.map(RecordPrinter.localTime) ?? "no record yet"))\n")
+            }
+            if inactive.isEmpty { throw ExitStatus.nothing.exit }
         }
     }
 }

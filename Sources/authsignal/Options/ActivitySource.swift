@@ -37,6 +37,28 @@ struct ActivitySource: ParsableArguments {
         return found
     }
 
+    /// When the audit log's first record was stored: what "never logged in" is measured from.
+    func logBegins() async throws -> Date? {
+        var first: Date?
+        let filter = RecordFilter(limit: 1)
+        guard let database else {
+            do {
+                _ = try connection.open().request(.query(filter), as: CountAnswer.self) { (record: WireRecord) in
+                    first = record.received
+                }
+                return first
+            } catch {
+                throw fail(error)
+            }
+        }
+        do {
+            _ = try await AuditLogFile.records(database: database, matching: filter) { first = $0.received }
+            return first
+        } catch {
+            throw failReading(error)
+        }
+    }
+
     private func read(_ filter: AccountFilter) async throws -> [WireAccount] {
         var accounts: [WireAccount] = []
         guard let database else {
