@@ -7,11 +7,16 @@
  *
  *   auth     [default=ignore] pam_authsignal.so     (reached on failure only: user_login_failed)
  *   session  optional         pam_authsignal.so     (user_logged_in, user_logged_out)
+ *   password [default=ignore] pam_authsignal.so failed   (reached on failure only:
+ *                                                         password_change_failed)
+ *   password optional         pam_authsignal.so     (last, reached on success: password_changed)
  *
- * Options: socket=PATH, spool=DIR, timeout=MILLISECONDS (default 500), fail_closed.
+ * It never reads the password (PAM_AUTHTOK, PAM_OLDAUTHTOK).
+ * Options: socket=PATH, spool=DIR, timeout=MILLISECONDS (default 500), fail_closed, failed.
  */
 #define PAM_SM_AUTH
 #define PAM_SM_SESSION
+#define PAM_SM_PASSWORD
 #include <errno.h>
 #include <fcntl.h>
 #include <security/pam_ext.h>
@@ -33,6 +38,8 @@ struct options {
     /* Deny (the stack's result, for a `required` line) when an event is neither stored nor
      * spooled, instead of letting the login go on unrecorded. */
     int fail_closed;
+    /* A password line reached when the change failed (records password_change_failed). */
+    int failed;
 };
 
 static void parse_options(int argc, const char **argv, struct options *options) {
@@ -57,6 +64,8 @@ static void parse_options(int argc, const char **argv, struct options *options) 
                 options->timeout_ms = (int)milliseconds;
         } else if (!strcmp(argument, "fail_closed")) {
             options->fail_closed = 1;
+        } else if (!strcmp(argument, "failed")) {
+            options->failed = 1;
         } else {
             char message[160];
             snprintf(message, sizeof message, "pam_authsignal: unknown option %.64s (ignored)", argument);
@@ -132,7 +141,9 @@ static enum outcome record(pam_handle_t *pamh, const char *signal, const struct 
         .tty = item(pamh, PAM_TTY),
         .ruser = item(pamh, PAM_RUSER),
     };
-    char *pairing = strcmp(signal, "user_login_failed") ? pairing_key(event.service, event.tty) : NULL;
+    /* Only a session's two ends are paired. */
+    int session = !strcmp(signal, "user_logged_in") || !strcmp(signal, "user_logged_out");
+    char *pairing = session ? pairing_key(event.service, event.tty) : NULL;
     event.pairing = pairing;
     event_stamp(&event);
     struct buffer line = {0};
@@ -186,4 +197,16 @@ EXPORTED int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const 
 EXPORTED int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
     (void)flags;
     return entry(pamh, argc, argv, "user_logged_out", PAM_SUCCESS, PAM_SESSION_ERR);
+}
+
+/* The password stack runs twice: PAM_PRELIM_CHECK (nothing changed yet; a wrong current password
+ * fails here), then PAM_UPDATE_AUTHTOK. A `failed` line is reached only when the module before
+ * it failed, in either phase, and the stack stops there, so it records once; a success line
+ * records in the update phase only, when the password has been changed. */
+EXPORTED int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+    struct options options;
+    parse_options(argc, argv, &options);
+    if (!options.failed && !(flags & PAM_UPDATE_AUTHTOK)) return PAM_IGNORE;
+    return entry(pamh, argc, argv, options.failed ? "password_change_failed" : "password_changed", PAM_IGNORE,
+                 PAM_AUTHTOK_ERR);
 }

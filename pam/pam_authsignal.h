@@ -34,7 +34,7 @@ void buffer_free(struct buffer *buffer);
 
 /* The event the PAM items describe, as the `emit` request line of docs/protocol.md. */
 struct event {
-    const char *signal;   /* user_logged_in, user_logged_out or user_login_failed */
+    const char *signal;   /* user_logged_in, user_logged_out, user_login_failed, password_changed… */
     const char *service;  /* PAM_SERVICE, or NULL */
     const char *user;     /* PAM_USER, or NULL */
     const char *rhost;    /* PAM_RHOST, or NULL */

@@ -13,6 +13,17 @@ package enum AuditJournal {
         case .userLoggedIn: "c3ef2f29475a4a88a3cc2ab3d5a50c7d"
         case .userLoggedOut: "a3188ca8ac9649b8a4ab676cab312ecf"
         case .userLoginFailed: "17494b96fe8e453d89aaeb949444e3f2"
+        case .passwordChanged: "0ddc1fc77c4f438ea5030def97d2f177"
+        case .passwordChangeFailed: "e0d4e254d9184ab2a4cd936abf6ce774"
+        case .accountAdded: "196f3d8c43db430380e9139d547ea93c"
+        case .accountRemoved: "d021a156e0204e5894f9722e0673fdce"
+        case .accountLocked: "eaad49f04adb4af69fae4794da1bbf4e"
+        case .accountUnlocked: "2c83f344e3544b3e971fc7178940d4c7"
+        case .groupMembershipChanged: "fd23364d51e840b7a7f97c179fcf7ce2"
+        case .daemonStarted: "164a4d47a8914b5d827ea54963bdcc5e"
+        case .daemonStopped: "6177ac8abb114927902f4fac46298808"
+        case .configReloaded: "414ab4612a8440c5bc1938a86641e9ad"
+        case .retentionRan: "1c44115b6b6b4d049647c3038336d28e"
         }
     }
 
@@ -168,6 +179,9 @@ package enum AuditJournal {
             // AUTHSIGNAL_TRUSTED match still cannot ban by it.
             let reporter = trustedSender ? "" : " (reported by uid \(record.peer.uid), not a trusted sender)"
             return "Login failed\(user.map { " for \($0)" } ?? "")\(origin)\(via)\(reporter)"
+        default:
+            // Password, account and lifecycle records: the sentence every export uses, escaped.
+            return DisplaySafe.escaped(RecordSentence.text(record.wire))
         }
     }
 

@@ -193,9 +193,12 @@ package final class RecordPrinter {
     private func paint(_ text: String, signal: AuthSignal) -> String {
         guard colour else { return text }
         switch signal {
-        case .userLoginFailed: return "\u{1B}[31m" + text + "\u{1B}[0m"
+        case .userLoginFailed, .passwordChangeFailed: return "\u{1B}[31m" + text + "\u{1B}[0m"
         case .userLoggedIn: return "\u{1B}[32m" + text + "\u{1B}[0m"
-        case .userLoggedOut: return text
+        case .passwordChanged, .accountAdded, .accountRemoved, .accountLocked, .accountUnlocked,
+            .groupMembershipChanged:
+            return "\u{1B}[33m" + text + "\u{1B}[0m"
+        case .userLoggedOut, .daemonStarted, .daemonStopped, .configReloaded, .retentionRan: return text
         }
     }
 

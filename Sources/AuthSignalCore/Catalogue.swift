@@ -52,6 +52,21 @@ package struct UserLoginFailed: Sendable, Hashable {
     package init(_ event: RedactedEvent) { self.event = event }
 }
 
+// MARK: - Credentials, accounts, the daemon (authsignal's own, beside Django's auth signals)
+
+/// The payload of the signals that carry a whole event and nothing Django defines: password
+/// changes, account changes, the daemon's lifecycle (docs/signals.md).
+package struct RecordedEvent: Sendable, Hashable {
+    /// The event, redacted.
+    package let event: RedactedEvent
+    /// The account it concerns, when any.
+    package var user: String? { event.user }
+    /// What the event says beyond the account (`group`, `change`, `uid`, `version`, …).
+    package var request: JSONObject? { event.request }
+
+    package init(_ event: RedactedEvent) { self.event = event }
+}
+
 // MARK: - Model (django.db.models.signals)
 
 /// Sent before an audit record is built from an event; the sender is the record's type.

@@ -54,6 +54,8 @@ package struct DaemonConfig: Sendable, Hashable {
     package var maxRecords = 0
     /// The writer's SQLite page cache, in MiB.
     package var cacheMiB = 8
+    /// Whether the daemon records its own start, stop, reload and retention runs in the log.
+    package var lifecycleRecords = true
 
     // [Redaction]
     /// How sensitive values are replaced.
@@ -85,6 +87,15 @@ package struct DaemonConfig: Sendable, Hashable {
     // [Alerts], [Alert NAME], [Sink NAME]
     /// Who is told what (docs/alerts.md).
     package var alerts = AlertSettings()
+
+    // [Accounts]
+    /// Whether the daemon watches the account files and records their changes.
+    package var watchAccounts = true
+    /// The account files it watches.
+    package var passwdFile = "/etc/passwd"
+    package var shadowFile = "/etc/shadow"
+    package var groupFile = "/etc/group"
+    package var gshadowFile = "/etc/gshadow"
 
     // [Export]
     /// The export file for log shippers (docs/export.md).
@@ -122,8 +133,8 @@ package struct DaemonConfig: Sendable, Hashable {
     package static let restartOnlySettings = Set(
         [
             "Socket.Path", "Socket.Mode", "Socket.Group", "Store.Path", "Store.MaxAgeDays", "Store.MaxRecords",
-            "Store.CacheMiB", "Redaction.KeyFile", "Spool.Directory",
-        ] + ConfigKey.all.filter { $0.section == "Verdicts" }.map(\.setting))
+            "Store.CacheMiB", "Store.LifecycleRecords", "Redaction.KeyFile", "Spool.Directory",
+        ] + ConfigKey.all.filter { $0.section == "Verdicts" || $0.section == "Accounts" }.map(\.setting))
 
     /// `self` (a reloaded configuration) with every key in ``restartOnlySettings`` set back to its
     /// value in `running`, and the keys whose new value was set aside that way.
@@ -323,7 +334,7 @@ struct SettingKey<Root>: Sendable {
 /// The daemon's keys, in the order etc/authsignald.conf documents them.
 enum ConfigKey {
     static let sections = [
-        "Socket", "Access", "Store", "Redaction", "Journal", "Verdicts", "Alerts", "Export", "Spool",
+        "Socket", "Access", "Store", "Redaction", "Journal", "Verdicts", "Accounts", "Alerts", "Export", "Spool",
     ]
 
     static let all: [SettingKey<DaemonConfig>] = [
@@ -351,6 +362,7 @@ enum ConfigKey {
         .integer("Store", "MaxAgeDays", \.maxAgeDays, 0...1_000_000),
         .integer("Store", "MaxRecords", \.maxRecords, 0...Int.max),
         .integer("Store", "CacheMiB", \.cacheMiB, 1...65536),
+        .boolean("Store", "LifecycleRecords", \.lifecycleRecords),
         .key("Redaction", "Mode", \.redactionMode, show: \.rawValue) { value, _ throws(ValueError) in
             guard let mode = Redactor.Mode(rawValue: value) else { throw ValueError("expected hmac or mask") }
             return mode
@@ -401,6 +413,11 @@ enum ConfigKey {
             }
             return value
         },
+        .boolean("Accounts", "Watch", \.watchAccounts),
+        .path("Accounts", "PasswdFile", \.passwdFile),
+        .path("Accounts", "ShadowFile", \.shadowFile),
+        .path("Accounts", "GroupFile", \.groupFile),
+        .path("Accounts", "GShadowFile", \.gshadowFile),
         .path("Alerts", "Database", \.alerts.databasePath),
         .integer("Alerts", "DiskUsagePercent", \.alerts.diskUsagePercent, 1...100),
         .path("Export", "Path", \.export.path),

@@ -15,6 +15,14 @@ package struct AuthSignals: Sendable {
     package let userLoggedOut = Signal<UserLoggedOut>("user_logged_out")
     /// Sent for each failed login.
     package let userLoginFailed = Signal<UserLoginFailed>("user_login_failed")
+    /// Sent for each password change, and each failed one (`password_changed`,
+    /// `password_change_failed`).
+    package let passwordChanged = Signal<RecordedEvent>("password_changed")
+    /// Sent for each account added, removed, locked or unlocked and each group membership
+    /// changed, as the daemon sees the account files change.
+    package let accountChanged = Signal<RecordedEvent>("account_changed")
+    /// Sent when the daemon starts, stops, reloads or prunes: its own lifecycle.
+    package let lifecycle = Signal<RecordedEvent>("daemon_lifecycle")
 }
 
 /// The daemon's own receivers:
@@ -35,6 +43,7 @@ package final class AuditReceivers: Sendable {
     private let loggedIn: TypedReceiver<UserLoggedIn, AppendTicket>
     private let loggedOut: TypedReceiver<UserLoggedOut, AppendTicket>
     private let loginFailed: TypedReceiver<UserLoginFailed, AppendTicket>
+    private let recorded: TypedReceiver<RecordedEvent, AppendTicket>
     private let journalReceiver: Receiver<PostSave>
     /// The journal receiver's dispatch UID: unique to this log, so that another daemon's is
     /// another registration.
@@ -48,6 +57,7 @@ package final class AuditReceivers: Sendable {
         loggedIn = TypedReceiver("authsignald.store") { _, payload in store.submit(payload.event) }
         loggedOut = TypedReceiver("authsignald.store") { _, payload in store.submit(payload.event) }
         loginFailed = TypedReceiver("authsignald.store") { _, payload in store.submit(payload.event) }
+        recorded = TypedReceiver("authsignald.store") { _, payload in store.submit(payload.event) }
         let using = store.path
         journalReceiver = Receiver("authsignald.journal") { _, payload in
             guard payload.using == using, let record = payload.instance(as: AuditRecord.self) else { return }
@@ -57,6 +67,9 @@ package final class AuditReceivers: Sendable {
         signals.userLoggedIn.connect(loggedIn.receiver, weak: false)
         signals.userLoggedOut.connect(loggedOut.receiver, weak: false)
         signals.userLoginFailed.connect(loginFailed.receiver, weak: false)
+        for signal in [signals.passwordChanged, signals.accountChanged, signals.lifecycle] {
+            signal.connect(recorded.receiver, weak: false)
+        }
     }
 
     /// Connects or disconnects the journal receiver (`[Journal] Enabled`, at start and on reload).
@@ -83,6 +96,12 @@ package final class AuditReceivers: Sendable {
                 signals.userLoginFailed.sendRobust(
                     sender: sender, UserLoginFailed(event), answeredBy: loginFailed
                 ).answer
+            case .passwordChanged, .passwordChangeFailed:
+                signals.passwordChanged.sendRobust(sender: sender, RecordedEvent(event), answeredBy: recorded).answer
+            case .accountAdded, .accountRemoved, .accountLocked, .accountUnlocked, .groupMembershipChanged:
+                signals.accountChanged.sendRobust(sender: sender, RecordedEvent(event), answeredBy: recorded).answer
+            case .daemonStarted, .daemonStopped, .configReloaded, .retentionRan:
+                signals.lifecycle.sendRobust(sender: sender, RecordedEvent(event), answeredBy: recorded).answer
             }
         // The store receiver hears every sender and cannot be disconnected from outside, and its
         // body does not throw: it always answers. Should that ever change, the event is stored

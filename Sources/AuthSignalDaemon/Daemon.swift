@@ -83,21 +83,35 @@ package struct Daemon: Sendable {
         let spool = SpoolDrainer(
             directory: config.spoolDirectory, key: SpoolOpeningKey(redactionKey: key), processor: processor,
             logger: logger)
+        let recorder = DaemonRecorder(processor: processor, lifecycle: config.lifecycleRecords)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: EventLoopService(group: group, health: health)),
             .init(service: JournalService(journal: journal)),
-            .init(service: AuditLogService(store: store, receivers: receivers, health: health, logger: logger)),
+            .init(
+                service: AuditLogService(
+                    store: store, receivers: receivers, recorder: recorder, health: health, logger: logger)),
             .init(service: DiagnosticsService(sender: processor.sender, logger: logger)),
             .init(service: listener),
             .init(
                 service: ReloadService(
                     source: source, processor: processor, receivers: receivers, journal: journal, key: key,
-                    notifier: notifier, logger: logger)),
+                    recorder: recorder, notifier: notifier, logger: logger)),
             .init(service: StatusReporter(processor: processor, journal: journal, notifier: notifier, logger: logger)),
             .init(service: SpoolService(drainer: spool), successTerminationBehavior: .ignore),
         ]
+        if config.watchAccounts {
+            var files = AccountSnapshot.Files()
+            files.passwd = config.passwdFile
+            files.shadow = config.shadowFile
+            files.group = config.groupFile
+            files.gshadow = config.gshadowFile
+            services.append(
+                .init(
+                    service: AccountWatchService(
+                        files: files, statePath: config.storePath + ".accounts", recorder: recorder, logger: logger)))
+        }
         if options.maximumAge != nil || options.maximumRecords != nil {
-            services.append(.init(service: RetentionService(store: store, logger: logger)))
+            services.append(.init(service: RetentionService(store: store, recorder: recorder, logger: logger)))
         }
         self.services = services
     }

@@ -163,8 +163,11 @@ public enum ProtocolRequest: Sendable, Hashable {
             throw .invalid("missing field \"signal\"")
         }
         guard let signal = AuthSignal(rawValue: signalName) else {
-            throw .invalid(
-                "unknown signal; expected one of \(AuthSignal.allCases.map(\.rawValue).joined(separator: ", "))")
+            let emittable = AuthSignal.allCases.filter(\.isEmittable).map(\.rawValue)
+            throw .invalid("unknown signal; expected one of \(emittable.joined(separator: ", "))")
+        }
+        guard signal.isEmittable else {
+            throw .invalid("\(signal.rawValue) is recorded by authsignald itself and cannot be sent")
         }
         guard let sender = try fields.name(RequestField.sender) else { throw .invalid("missing field \"sender\"") }
         // Any user name is accepted: an attacker chooses it (an SSH client sends what it likes), and

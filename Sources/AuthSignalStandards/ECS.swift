@@ -12,29 +12,43 @@ package enum ECS {
     /// `record` as an ECS document from `host`.
     package static func document(_ record: WireRecord, host: ExportHost) -> JSONObject {
         let facts = RecordFacts(record)
-        let (categories, type, outcome): ([String], String, String) =
+        let failed = record.signal == .userLoginFailed || record.signal == .passwordChangeFailed
+        let (categories, types): ([String], [String]) =
             switch record.signal {
-            case .userLoggedIn: (["authentication", "session"], "start", "success")
-            case .userLoggedOut: (["authentication", "session"], "end", "success")
-            case .userLoginFailed: (["authentication"], "start", "failure")
+            case .userLoggedIn: (["authentication", "session"], ["start"])
+            case .userLoggedOut: (["authentication", "session"], ["end"])
+            case .userLoginFailed: (["authentication"], ["start"])
+            case .passwordChanged, .passwordChangeFailed, .accountLocked, .accountUnlocked:
+                (["iam"], ["user", "change"])
+            case .accountAdded: (["iam"], ["user", "creation"])
+            case .accountRemoved: (["iam"], ["user", "deletion"])
+            case .groupMembershipChanged: (["iam"], ["group", "change"])
+            case .daemonStarted: (["process"], ["start"])
+            case .daemonStopped: (["process"], ["end"])
+            case .configReloaded: (["configuration"], ["change"])
+            case .retentionRan: (["database"], ["change"])
             }
         let action: String =
             switch record.signal {
             case .userLoggedOut: "user_logout"
             case .userLoggedIn, .userLoginFailed:
                 (facts.service ?? record.sender) == "sshd" ? "ssh_login" : "user_login"
+            default: record.signal.rawValue
             }
+        var event: JSONObject = [
+            "kind": .string("event"), "category": .array(categories.map(JSONValue.string)),
+            "type": .array(types.map(JSONValue.string)), "action": .string(action),
+            "module": .string("authsignal"), "dataset": .string("authsignal.audit"),
+            "provider": .string("authsignald"), "sequence": .int(record.seq),
+            "created": .string(RFC3339.format(record.received)), "id": .string(Hex.encode(record.hash)),
+        ]
+        // The daemon's own start and stop have no outcome; everything else succeeded or failed.
+        if record.signal.family != .lifecycle { event["outcome"] = .string(failed ? "failure" : "success") }
         var document: JSONObject = [
             "@timestamp": .string(RFC3339.format(facts.time)),
             "ecs": .object(["version": .string(version)]),
             "message": .string(facts.message),
-            "event": .object([
-                "kind": .string("event"), "category": .array(categories.map(JSONValue.string)),
-                "type": .array([.string(type)]), "outcome": .string(outcome), "action": .string(action),
-                "module": .string("authsignal"), "dataset": .string("authsignal.audit"),
-                "provider": .string("authsignald"), "sequence": .int(record.seq),
-                "created": .string(RFC3339.format(record.received)), "id": .string(Hex.encode(record.hash)),
-            ]),
+            "event": .object(event),
             "observer": .object([
                 "vendor": .string("authsignal"), "product": .string("authsignal"),
                 "version": .string(AuthSignalRelease.version), "hostname": .string(host.hostname),
@@ -46,10 +60,19 @@ package enum ECS {
         ]
         if let id = host.machineID { hostFields["id"] = .string(id) }
         document["host"] = .object(hostFields)
+        if record.signal == .groupMembershipChanged, let group = record.request?["group"]?.stringValue {
+            var fields: JSONObject = ["name": .string(group)]
+            if let gid = record.request?["gid"]?.intValue { fields["id"] = .string(String(gid)) }
+            document["group"] = .object(fields)
+        }
 
         var related: JSONObject = ["hosts": .array([.string(host.hostname)])]
         if let user = record.user {
-            document["user"] = .object(["name": .string(user)])
+            var userFields: JSONObject = ["name": .string(user)]
+            if record.signal.family == .account, let uid = record.request?["uid"]?.intValue {
+                userFields["id"] = .string(String(uid))
+            }
+            document["user"] = .object(userFields)
             related["user"] = .array([.string(user)])
         }
         if let address = facts.remoteAddress {

@@ -1,9 +1,9 @@
 package import AuthSignalProtocol
 
 /// Records as OCSF 1.8.0 events (schema.ocsf.io/1.8.0), with the `host` profile (and
-/// `security_control` for a login with verdicts). Each auth signal
-/// is an Authentication event (class 3002, category Identity & Access Management): a login is a
-/// successful Logon, a failed login a Logon whose status is Failure, a logout a Logoff. What OCSF
+/// `security_control` for a login with verdicts). Each auth signal is an Authentication event
+/// (class 3002, category Identity & Access Management): a login is a successful Logon, a failed
+/// login a Logon whose status is Failure, a logout a Logoff. What OCSF
 /// has no attribute for — the record's seq and chain hash (1.8.0 has no `record_integrity`
 /// profile yet), its signal, sender and verdict codes, the rest of its request — goes under
 /// `unmapped.authsignal`. docs/export.md lists every attribute.
@@ -11,39 +11,82 @@ package enum OCSF {
     /// The OCSF schema version the events declare (`metadata.version`) and are validated against.
     package static let schemaVersion = "1.8.0"
 
-    /// Authentication's class and category.
-    static let authenticationClass: Int64 = 3002
-    static let identityCategory: Int64 = 3
-
-    /// `record` as an OCSF event from `host`.
+    /// `record` as an OCSF event from `host`: Authentication for the auth signals, Account Change
+    /// (3001) for password and account changes, Group Management (3006) for group memberships,
+    /// Event Log Activity (1008) for the daemon's own lifecycle.
     package static func event(_ record: WireRecord, host: ExportHost) -> JSONObject {
         let facts = RecordFacts(record)
-        let activity: (id: Int64, name: String) =
-            switch record.signal {
-            case .userLoggedIn, .userLoginFailed: (1, "Logon")
-            case .userLoggedOut: (2, "Logoff")
-            }
-        let failed = record.signal == .userLoginFailed
+        let failed = record.signal == .userLoginFailed || record.signal == .passwordChangeFailed
         var severity: (id: Int64, name: String) = failed ? (2, "Low") : (1, "Informational")
+        if record.signal.family == .account { severity = (2, "Low") }
         if !record.verdicts.isEmpty { severity = (3, "Medium") }
-
         var event: JSONObject = [
-            "class_uid": .int(authenticationClass), "class_name": .string("Authentication"),
-            "category_uid": .int(identityCategory), "category_name": .string("Identity & Access Management"),
-            "activity_id": .int(activity.id), "activity_name": .string(activity.name),
-            "type_uid": .int(authenticationClass * 100 + activity.id),
-            "type_name": .string("Authentication: \(activity.name)"),
             "time": .int(RecordFacts.milliseconds(facts.time)),
             "severity_id": .int(severity.id), "severity": .string(severity.name),
-            "status_id": .int(failed ? 2 : 1), "status": .string(failed ? "Failure" : "Success"),
             "message": .string(facts.message),
             "metadata": .object(metadata(record, profiles: ["host"])),
             "device": .object(device(host)),
-            "dst_endpoint": .object(endpoint(host)),
             "actor": .object(actor(record)),
             "unmapped": .object(["authsignal": .object(facts.authsignalMembers)]),
         ]
-        if failed { event["status_detail"] = .string("The credentials were refused (PAM authentication failed).") }
+        if record.signal.family != .lifecycle {
+            event["status_id"] = .int(failed ? 2 : 1)
+            event["status"] = .string(failed ? "Failure" : "Success")
+        }
+        let members: JSONObject
+        switch record.signal {
+        case .userLoggedIn, .userLoginFailed, .userLoggedOut: members = authentication(record, facts, host: host)
+        case .passwordChanged, .passwordChangeFailed: members = accountChange(record, activity: (3, "Password Change"))
+        case .accountAdded: members = accountChange(record, activity: (1, "Create"))
+        case .accountRemoved: members = accountChange(record, activity: (6, "Delete"))
+        case .accountLocked: members = accountChange(record, activity: (9, "Lock"))
+        case .accountUnlocked: members = accountChange(record, activity: (12, "Unlock"))
+        case .groupMembershipChanged: members = groupManagement(record, facts)
+        case .daemonStarted: members = eventLog(record, activity: (6, "Start"))
+        case .daemonStopped: members = eventLog(record, activity: (7, "Stop"))
+        case .configReloaded: members = eventLog(record, activity: (99, "Reload"))
+        case .retentionRan: members = eventLog(record, activity: (2, "Delete"))
+        }
+        event.merge(members) { _, new in new }
+        if !record.verdicts.isEmpty {
+            // A judged login: OCSF's security_control profile says what a control saw and did.
+            // authsignal observes (the login was not stopped) and flags it.
+            event["metadata"] = .object(metadata(record, profiles: ["host", "security_control"]))
+            event["is_alert"] = .bool(true)
+            event["action_id"] = .int(3)
+            event["action"] = .string("Observed")
+            event["disposition_id"] = .int(15)
+            event["disposition"] = .string("Detected")
+            event["risk_level_id"] = .int(2)
+            event["risk_level"] = .string("Medium")
+            event["risk_details"] = .string(
+                record.verdicts.map { "\($0.code.rawValue): \($0.reason)" }.joined(separator: "; "))
+        }
+        return event
+    }
+
+    /// The class, category and activity members of an event.
+    private static func classified(
+        _ uid: Int64, _ name: String, category: (Int64, String), activity: (id: Int64, name: String)
+    ) -> JSONObject {
+        [
+            "class_uid": .int(uid), "class_name": .string(name), "category_uid": .int(category.0),
+            "category_name": .string(category.1), "activity_id": .int(activity.id),
+            "activity_name": .string(activity.name), "type_uid": .int(uid * 100 + activity.id),
+            "type_name": .string("\(name): \(activity.name)"),
+        ]
+    }
+
+    private static let identity: (Int64, String) = (3, "Identity & Access Management")
+
+    /// Authentication (3002): a login and a failed login are Logons, a logout a Logoff.
+    private static func authentication(_ record: WireRecord, _ facts: RecordFacts, host: ExportHost) -> JSONObject {
+        let activity: (id: Int64, name: String) = record.signal == .userLoggedOut ? (2, "Logoff") : (1, "Logon")
+        var event = classified(3002, "Authentication", category: identity, activity: activity)
+        event["dst_endpoint"] = .object(endpoint(host))
+        if record.signal == .userLoginFailed {
+            event["status_detail"] = .string("The credentials were refused (PAM authentication failed).")
+        }
         // OCSF requires a user: an event without one names the empty name. A name that is no
         // account stays the keyed hash the log holds.
         event["user"] = .object(["name": .string(record.user ?? "")])
@@ -64,21 +107,46 @@ package enum OCSF {
             if let remote = facts.isRemote { session["is_remote"] = .bool(remote) }
             event["session"] = .object(session)
         }
-        if !record.verdicts.isEmpty {
-            // A judged login: OCSF's security_control profile says what a control saw and did.
-            // authsignal observes (the login was not stopped) and flags it.
-            event["metadata"] = .object(metadata(record, profiles: ["host", "security_control"]))
-            event["is_alert"] = .bool(true)
-            event["action_id"] = .int(3)
-            event["action"] = .string("Observed")
-            event["disposition_id"] = .int(15)
-            event["disposition"] = .string("Detected")
-            event["risk_level_id"] = .int(2)
-            event["risk_level"] = .string("Medium")
-            event["risk_details"] = .string(
-                record.verdicts.map { "\($0.code.rawValue): \($0.reason)" }.joined(separator: "; "))
+        return event
+    }
+
+    /// Account Change (3001): a password change (or its failure) and an account added, removed,
+    /// locked or unlocked; the account with its uid when the record has one.
+    private static func accountChange(_ record: WireRecord, activity: (id: Int64, name: String)) -> JSONObject {
+        var event = classified(3001, "Account Change", category: identity, activity: activity)
+        event["user"] = .object(user(record))
+        if record.signal == .passwordChangeFailed {
+            event["status_detail"] = .string("The password was not changed (PAM's password stack failed).")
         }
         return event
+    }
+
+    /// Group Management (3006): an account added to or removed from a group.
+    private static func groupManagement(_ record: WireRecord, _ facts: RecordFacts) -> JSONObject {
+        let removed = record.request?["change"]?.stringValue == "removed"
+        var event = classified(
+            3006, "Group Management", category: identity, activity: removed ? (4, "Remove User") : (3, "Add User"))
+        var group: JSONObject = ["name": .string(record.request?["group"]?.stringValue ?? "")]
+        if let gid = record.request?["gid"]?.intValue { group["uid"] = .string(String(gid)) }
+        event["group"] = .object(group)
+        event["user"] = .object(user(record))
+        return event
+    }
+
+    /// Event Log Activity (1008, System Activity): the audit log's own start, stop, reload and
+    /// retention runs (a retention run deletes records: Delete).
+    private static func eventLog(_ record: WireRecord, activity: (id: Int64, name: String)) -> JSONObject {
+        var event = classified(1008, "Event Log Activity", category: (1, "System Activity"), activity: activity)
+        event["log_name"] = .string("authsignal audit log")
+        event["log_provider"] = .string("authsignald")
+        return event
+    }
+
+    /// The account a record names, with its uid when the request carries one.
+    private static func user(_ record: WireRecord) -> JSONObject {
+        var user: JSONObject = ["name": .string(record.user ?? "")]
+        if let uid = record.request?["uid"]?.intValue { user["uid"] = .string(String(uid)) }
+        return user
     }
 
     private static func metadata(_ record: WireRecord, profiles: [String]) -> JSONObject {

@@ -94,17 +94,9 @@ struct RecordFacts {
         return nil
     }
 
-    /// One line for a person: `alice logged in from 192.0.2.7 via sshd`.
-    var message: String {
-        let who = record.user ?? "(no user)"
-        let what: String =
-            switch record.signal {
-            case .userLoggedIn: "logged in"
-            case .userLoggedOut: "logged out"
-            case .userLoginFailed: "failed to log in"
-            }
-        return "\(who) \(what)" + (remoteAddress.map { " from \($0)" } ?? "") + (service.map { " via \($0)" } ?? "")
-    }
+    /// One line for a person: `alice logged in from 192.0.2.7 via sshd` (as the journal entry's
+    /// message says it).
+    var message: String { RecordSentence.text(record) }
 
     /// What authsignal knows that the standard has no field for: the record's place in its
     /// host's hash chain, its signal and sender, its verdicts, and the rest of its request and

@@ -166,6 +166,12 @@ struct AlertServiceTests {
             #expect(subject.contains("root logged in from 203.0.113.7 via sshd") && subject.hasSuffix("(root-login)"))
             let text = try #require(message["text"] as? String)
             #expect(text.contains("Previous login: ") && text.contains("from 198.51.100.4"))
+            // Stopped only once the delivery is marked sent: one cut short would rightly be sent
+            // again (at least once), which is another test's point.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try fixture.outbox().recent(limit: 10).map(\.state) != ["sent"], ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
         }
         // Started again, the service finds everything sent and reads on from where it was.
         try await Self.running(fixture.settings(rules)) { _ in try await Task.sleep(for: .milliseconds(300)) }
@@ -180,7 +186,9 @@ struct AlertServiceTests {
         let rules = [
             Self.rule("failures") {
                 $0.signals = [.userLoginFailed]
-                $0.groupWaitSeconds = 2
+                // The service reads 4,000 records a second (one batch a round): the window must
+                // outlast reading all 10,000 even on a loaded machine.
+                $0.groupWaitSeconds = 8
                 $0.repeatIntervalSeconds = 3600
             }
         ]

@@ -16,6 +16,17 @@ func standardsCheck(_ standard: String, _ file: String) throws -> (status: Int32
     return try runCommand(python, [checkout + "/Tests/Standards/check.py", standard, file])
 }
 
+/// Exports every record of the daemon at `socket` in OCSF and in ECS into `directory`, and
+/// expects each to validate against its schema (``standardsCheck(_:_:)``), `count` events each.
+func expectValidExports(socket: String, directory: TemporaryDirectory, count: Int) throws {
+    for standard in ["ocsf", "ecs"] {
+        let exported = try cli(["query", "--format", standard], socket: socket).out
+        try exported.write(toFile: directory.file(standard + ".jsonl"), atomically: true, encoding: .utf8)
+        let check = try standardsCheck(standard, directory.file(standard + ".jsonl"))
+        #expect(check.status == 0 && check.output.contains("\(count) events valid"), "\(standard): \(check.output)")
+    }
+}
+
 extension SpawnedTests {
     /// `query --format ocsf|ecs`: every kind of record — a failure by name and by keyed hash, a
     /// PAM session through the native module (service, tty, pairing key), a login with a verdict,

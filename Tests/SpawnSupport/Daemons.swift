@@ -66,6 +66,10 @@ public final class DaemonUnderTest: @unchecked Sendable {
             IdleTimeoutSec=0
             [Store]
             Path=\(databasePath)
+            # Off unless a test turns them on: most tests count the records they send.
+            LifecycleRecords=no
+            [Accounts]
+            Watch=no
             [Redaction]
             KeyFile=\(keyPath)
             [Spool]

@@ -73,6 +73,9 @@ struct VerdictJudge {
             }
             remember(login: event, source: source)
             return verdicts
+        default:
+            // Password, account and lifecycle records are not logins: nothing to judge or learn.
+            return []
         }
     }
 

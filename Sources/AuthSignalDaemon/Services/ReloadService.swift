@@ -16,6 +16,7 @@ struct ReloadService: Service {
     let receivers: AuditReceivers
     let journal: JournalSink
     let key: RedactionKey
+    let recorder: DaemonRecorder
     let notifier: Notifier
     let logger: Logger
 
@@ -60,6 +61,7 @@ struct ReloadService: Service {
         logger.notice(
             "authsignald reloaded its configuration: \(changed.isEmpty ? "nothing changed" : "changed " + changed.joined(separator: ", "))"
         )
+        await recorder.record(.configReloaded, request: ["changed": .array(changed.map(JSONValue.string))])
         notifier.ready(status: "Reloaded; \(changed.count) settings changed")
     }
 }

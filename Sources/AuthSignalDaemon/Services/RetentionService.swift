@@ -1,4 +1,5 @@
 import AuditStore
+import AuthSignalProtocol
 import Logging
 import ServiceLifecycle
 
@@ -6,6 +7,7 @@ import ServiceLifecycle
 /// shutdown.
 struct RetentionService: Service {
     let store: AuditStore
+    let recorder: DaemonRecorder
     let logger: Logger
 
     static let interval = Duration.seconds(600)
@@ -15,7 +17,15 @@ struct RetentionService: Service {
             while !Task.isCancelled {
                 do {
                     let result = try await store.prune()
-                    if result.deleted > 0 { logger.info("retention pruned \(result.deleted) records") }
+                    if result.deleted > 0 {
+                        logger.info("retention pruned \(result.deleted) records")
+                        // The run is itself a record: what was removed, and from where the log
+                        // now starts (PCI DSS 10.2.1.6: audit logs' deletion is logged).
+                        let oldest = try await store.stats().firstSeq
+                        var request: JSONObject = ["removed": .int(Int64(result.deleted))]
+                        if let oldest { request["oldest_seq"] = .int(oldest) }
+                        await recorder.record(.retentionRan, request: request)
+                    }
                 } catch {
                     logger.error("retention failed: \(error)")
                 }
