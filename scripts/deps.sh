@@ -29,8 +29,9 @@ required_packages=(
 )
 
 # What only scripts/test needs: the tools admins run, tested for real (docs/fail2ban.md,
-# docs/crowdsec.md, docs/metrics.md), the alert sinks' MTA and apprise (docs/alerts.md), and
-# what builds and checks the Debian package.
+# docs/crowdsec.md, docs/metrics.md), the alert sinks' MTA and apprise (docs/alerts.md), the
+# browser the evidence report is rendered in (docs/evidence.md), and what builds and checks the
+# Debian package.
 tool_packages=(
     "fail2ban-server:fail2ban"
     "/usr/lib/python3/dist-packages/systemd/journal.py:python3-systemd"
@@ -44,6 +45,8 @@ tool_packages=(
     "lintian:lintian"
     "/usr/sbin/exim4:exim4-daemon-light"
     "apprise:apprise"
+    "chromium-headless-shell:chromium-headless-shell"
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core"
 )
 
 # Installs what is missing; $1 names the calling script in messages, the other arguments name

@@ -17,6 +17,6 @@ struct AuthSignalCommand: AsyncParsableCommand {
         subcommands: [
             Send.self, Query.self, Follow.self, Report.self, Last.self, Lastlog.self, Who.self, Lastb.self, Import.self,
             Verify.self,
-            Stats.self, Ping.self, Hash.self, Pam.self, Verdicts.self, Alerts.self, Export.self,
+            Stats.self, Ping.self, Hash.self, Pam.self, Verdicts.self, Alerts.self, Export.self, Evidence.self,
         ])
 }
