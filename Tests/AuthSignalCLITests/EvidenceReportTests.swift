@@ -78,7 +78,8 @@ extension SpawnedTests {
             let html = try String(contentsOfFile: page, encoding: .utf8)
             #expect(html.contains("4 logins · 7 failed logins · 0 logouts · chain intact"), "summary")
             #expect(html.contains(">Verified<") && html.contains("kept for</th><td>400 days"))
-            #expect(html.contains("PCI DSS 10.2.1.4") && html.contains("NIST AC-7") && html.contains("<span>10.3.4</span>"))
+            #expect(
+                html.contains("PCI DSS 10.2.1.4") && html.contains("NIST AC-7") && html.contains("<span>10.3.4</span>"))
             #expect(html.contains("<th>system-account-login</th><td>1</td>"))
             #expect(html.contains("authsignald started"))
             // Nothing from a record is markup: the name shows as text.
