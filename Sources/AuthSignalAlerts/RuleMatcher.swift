@@ -53,14 +53,15 @@ package struct RuleMatcher: Sendable {
             if record.signal == .userLoggedIn, let user = record.user {
                 previous = try await log.previousLogin(of: user, before: record.seq)
             }
-            let event = AlertEvent(record: record, trusted: trusted.trusts(record.peer.uid), previous: previous)
+            let event = AlertEvent(
+                record: record, trusted: trusted.trusts(record.peer.uid, sending: record.signal), previous: previous)
             firings.append(Firing(record: record, rules: fired, event: event))
         }
         return firings
     }
 
     private func fires(_ rule: AlertRule, _ record: AuditRecord, groups: () -> Set<String>) -> Bool {
-        if rule.senders == .trusted && !trusted.trusts(record.peer.uid) { return false }
+        if rule.senders == .trusted && !trusted.trusts(record.peer.uid, sending: record.signal) { return false }
         if !rule.signals.isEmpty && !rule.signals.contains(record.signal) { return false }
         if !rule.verdicts.isEmpty && !record.verdicts.contains(where: { rule.verdicts.contains($0.code) }) {
             return false

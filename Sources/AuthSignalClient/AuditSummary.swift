@@ -62,7 +62,7 @@ package struct AuditSummary {
     /// Counts one record, or only that it was left out, when its sender is not trusted (a record
     /// read from a journal entry without the sender's uid is not trusted either).
     package mutating func add(_ record: WireRecord) {
-        if let trusted, !(record.peer.map { trusted.trusts($0.uid) } ?? false) {
+        if let trusted, !(record.peer.map { trusted.trusts($0.uid, sending: record.signal) } ?? false) {
             untrusted += 1
             return
         }
@@ -137,8 +137,12 @@ package struct AuditSummary {
             text +=
                 "  (\(untrusted) more from senders that are not trusted, left out: --include-untrusted counts them)\n"
         }
-        for signal in AuthSignal.allCases {
-            text += "  \(signal.shortName.padding(toLength: 8, withPad: " ", startingAt: 0))\(perSignal[signal] ?? 0)\n"
+        // The auth signals always; the password, account and lifecycle ones when there are any.
+        let shown = AuthSignal.allCases.filter { $0.family == .authentication || perSignal[$0, default: 0] > 0 }
+        let width = max(8, (shown.map(\.shortName.count).max() ?? 0) + 2)
+        for signal in shown {
+            let name = signal.shortName.padding(toLength: width, withPad: " ", startingAt: 0)
+            text += "  \(name)\(perSignal[signal] ?? 0)\n"
         }
         if !perHost.isEmpty {
             text += "\nRecords by host:\n"

@@ -16,4 +16,8 @@ public struct TrustedSenders: Sendable, Hashable {
 
     /// Whether the sender `uid` is trusted.
     public func trusts(_ uid: UInt32) -> Bool { uids.contains(uid) }
+
+    /// Whether a record of `signal` from `uid` is to be believed: a trusted sender's, or one of
+    /// the daemon's own records (account and lifecycle signals), which no client can send.
+    public func trusts(_ uid: UInt32, sending signal: AuthSignal) -> Bool { !signal.isEmittable || trusts(uid) }
 }

@@ -17,6 +17,26 @@ struct AuditSummaryTests {
             hash: Data(count: 32), host: "web\(seq % 2)")
     }
 
+    /// The daemon's own records (account, lifecycle) count whatever uid the daemon runs as: no
+    /// client can send their signals. A password change counts only from a trusted sender.
+    @Test func theDaemonsOwnRecordsCountAndOnlyTheirSignalsAreListed() {
+        var summary = AuditSummary(bucket: 3600)
+        let daemon = PeerCredentials(uid: 998, gid: 998, pid: 7)
+        for (seq, signal) in [(1, AuthSignal.daemonStarted), (2, .accountAdded), (3, .passwordChanged)] {
+            summary.add(
+                WireRecord(
+                    seq: Int64(seq), received: Self.start, time: nil, signal: signal, sender: "authsignald",
+                    user: "eve", request: nil, credentials: nil, peer: daemon, hash: Data(count: 32)))
+        }
+        let text = summary.render(top: 2, threshold: 5, window: 600, sprayAccounts: 3)
+        #expect(
+            text.hasPrefix(
+                "Records: 2\n  (1 more from senders that are not trusted, left out: --include-untrusted counts them)\n"
+                    + "  login          0\n  logout         0\n  failed         0\n  account-added  1\n  start          1\n"
+            ),
+            "\(text)")
+    }
+
     @Test func totalsTopListsHistogramAndAttackHints() {
         var summary = AuditSummary(bucket: 3600)
         for index in 0..<6 {
