@@ -6,7 +6,8 @@ import GRDB
 /// failures at or after the latest login.
 enum AccountBook {
     static func apply(_ event: ActivityEvent, to ledger: inout AccountOverlay) throws {
-        guard let user = event.user, event.signal != .userLoggedOut else { return }
+        // Logins and failures only: a password, account or lifecycle record is neither.
+        guard let user = event.user, event.signal == .userLoggedIn || event.signal == .userLoginFailed else { return }
         var account =
             try ledger.account(user)
             ?? WireAccount(user: user, lastLogin: nil, lastFailure: nil, failuresSinceLogin: 0, failures: 0)

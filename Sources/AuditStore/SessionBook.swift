@@ -127,7 +127,8 @@ enum SessionBook {
     /// the log begins nothing, and one from another sender ends nothing); the first event of a
     /// boot marks the open keyed sessions of other boots gone.
     static func apply(_ event: ActivityEvent, to ledger: inout SessionOverlay) throws {
-        guard event.signal != .userLoginFailed else { return }
+        // Logins and logouts only: a password, account or lifecycle record neither begins nor ends one.
+        guard event.signal == .userLoggedIn || event.signal == .userLoggedOut else { return }
         let identity = identity(of: event)
         if let boot = identity.boot, try ledger.firstSight(of: boot, at: event.at) {
             for var session in try ledger.unendedOfOtherBoots(than: boot, begunBy: event.at) {

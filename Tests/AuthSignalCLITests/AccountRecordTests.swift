@@ -175,6 +175,15 @@ extension SpawnedTests {
                 #expect(data.range(of: Data("Canary-New".utf8)) == nil, "\(file)")
             }
             try expectValidExports(socket: socket, directory: daemon.directory, count: 2)
+            // A password record is neither a failure for lastlog nor the end of a session.
+            let lastlog = try cli(["lastlog", "--user", account, "--format", "jsonl"], socket: socket)
+            #expect(lastlog.status == 1 && lastlog.out.isEmpty, "no login or failure to show: \(lastlog)")
+            #expect(try cli(["send", "login", "--user", "bob", "--sender", "passwd"], socket: socket).status == 0)
+            let emitted = try cli(
+                ["send", "--json"], socket: socket,
+                stdin: #"{"op":"emit","signal":"password_changed","sender":"passwd","user":"bob"}"# + "\n")
+            #expect(emitted.status == 0, "\(emitted)")
+            #expect(try cli(["last", "--open", "--user", "bob"], socket: socket).out.contains("still logged in"))
             let journal = try runCommand(
                 "/bin/sh", ["-c", "journalctl -o export _PID=\(daemon.pid) | grep -ac Canary-New"])
             #expect(journal.output.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
