@@ -22,10 +22,10 @@ struct AccountWatchService: Service {
 
     func run() async {
         var remembered = Self.load(statePath)
-        var lastStamp: [FileStamp?] = []
+        var lastStamp: [FileIdentity?] = []
         var reportedUnreadable: Set<String> = []
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let stamp = [files.passwd, files.shadow, files.group, files.gshadow].map(FileStamp.init(path:))
+            let stamp = [files.passwd, files.shadow, files.group, files.gshadow].map(FileIdentity.init(path:))
             if stamp != lastStamp {
                 do {
                     let (snapshot, unreadable) = try AccountSnapshot.read(files)
@@ -65,30 +65,5 @@ struct AccountWatchService: Service {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try ReplacedFile.write(Array(try encoder.encode(snapshot)), to: path)
-    }
-}
-
-/// What tells that a file changed: its inode, size and change and modification times (a file
-/// replaced by rename, as shadow-utils writes them, has a new inode).
-struct FileStamp: Equatable {
-    let inode: UInt64
-    let size: Int64
-    let modified: timespec
-    let changed: timespec
-
-    /// The stamp of `path`, or `nil` when it cannot be looked at.
-    init?(path: String) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        inode = UInt64(info.st_ino)
-        size = Int64(info.st_size)
-        modified = info.st_mtim
-        changed = info.st_ctim
-    }
-
-    static func == (left: FileStamp, right: FileStamp) -> Bool {
-        left.inode == right.inode && left.size == right.size && left.modified.tv_sec == right.modified.tv_sec
-            && left.modified.tv_nsec == right.modified.tv_nsec && left.changed.tv_sec == right.changed.tv_sec
-            && left.changed.tv_nsec == right.changed.tv_nsec
     }
 }

@@ -19,18 +19,12 @@ extension AuthSignalCommand.Alerts {
                 as the daemon's user (it reads the audit log and writes the outbox beside it).
                 """)
 
-        @Option(help: "The configuration file (its drop-ins are read from PATH.d/).") var config: String?
-        @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
-
-        func validate() throws {
-            guard Logger.Level(rawValue: logLevel) != nil else {
-                throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-            }
-        }
+        @OptionGroup var options: ServiceOptions
 
         func run() async throws {
-            let logger = AuthSignalDaemonCommand.startService(identifier: "authsignal-alerts", logLevel: logLevel)
-            let loaded = try loadConfig(config)
+            let logger = AuthSignalDaemonCommand.startService(
+                identifier: "authsignal-alerts", logLevel: options.logLevel)
+            let loaded = try loadConfig(options.config)
             let service: AlertService
             do {
                 service = try AlertService(settings: AlertService.Settings(loaded), logger: logger)
@@ -38,7 +32,7 @@ extension AuthSignalCommand.Alerts {
                 logger.critical("authsignal-alerts cannot open its outbox \(loaded.alerts.databasePath): \(error)")
                 throw ExitCode(1)
             }
-            let reload = AlertReload(config: config, running: loaded, service: service, logger: logger)
+            let reload = AlertReload(config: options.config, running: loaded, service: service, logger: logger)
             let rules = loaded.alerts.rules.count
             let sinks = loaded.alerts.sinks.count
             logger.notice("authsignal-alerts started: \(rules) rules, \(sinks) sinks")

@@ -59,18 +59,12 @@ extension AuthSignalCommand.Export {
                 neither skips nor repeats a record. SIGTERM stops after the batch being written.
                 """)
 
-        @Option(help: "The configuration file (its drop-ins are read from PATH.d/).") var config: String?
-        @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
-
-        func validate() throws {
-            guard Logger.Level(rawValue: logLevel) != nil else {
-                throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-            }
-        }
+        @OptionGroup var options: ServiceOptions
 
         func run() async throws {
-            let logger = AuthSignalDaemonCommand.startService(identifier: "authsignal-export", logLevel: logLevel)
-            let loaded = try loadConfig(config)
+            let logger = AuthSignalDaemonCommand.startService(
+                identifier: "authsignal-export", logLevel: options.logLevel)
+            let loaded = try loadConfig(options.config)
             let service = ExportService(settings: ExportService.Settings(loaded), logger: logger)
             _ = Notifier().ready(status: "exporting to \(loaded.export.path) (\(loaded.export.format.rawValue))")
             let group = ServiceGroup(
