@@ -48,8 +48,7 @@ let package = Package(
         .target(
             name: "AuthSignalProtocol", swiftSettings: strictSettings, plugins: ["ReleaseVersion"]),
         // `AuthSignalRelease.version`, from debian/changelog's newest entry.
-        .plugin(name: "ReleaseVersion", capability: .buildTool(), dependencies: ["release-version"]),
-        .executableTarget(name: "release-version", swiftSettings: strictSettings),
+        .plugin(name: "ReleaseVersion", capability: .buildTool()),
         .target(
             name: "AuthSignalCore",
             dependencies: [
