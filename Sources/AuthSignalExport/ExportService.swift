@@ -45,10 +45,15 @@ package final class ExportService: Service {
     }
 
     package func run() async throws {
+        // Cancelled at shutdown: a sleep never holds a stop up; a batch being written is finished.
+        try await cancelWhenGracefulShutdown { try await self.export() }
+    }
+
+    private func export() async throws {
         guard let (log, file, resumed) = await start() else { return }
         var last = resumed
         var reportedFailure = false
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        while !Task.isCancelled {
             do {
                 let written = try await exportBatch(from: log, to: file, after: last)
                 if reportedFailure { logger.notice("export: writing \(file.path) again") }
@@ -70,7 +75,7 @@ package final class ExportService: Service {
     /// where the export stopped; `nil` when the service is stopped first.
     private func start() async -> (ReadOnlyAuditLog, ExportFile, Int64)? {
         var reported = false
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        while !Task.isCancelled {
             do {
                 let log = try ReadOnlyAuditLog(path: settings.storePath)
                 let export = settings.export

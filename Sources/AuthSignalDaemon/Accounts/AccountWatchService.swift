@@ -21,10 +21,15 @@ struct AccountWatchService: Service {
     var interval = Duration.seconds(1)
 
     func run() async {
+        // Cancelled at shutdown, so that its second's sleep never holds a stop up.
+        await cancelWhenGracefulShutdown { await watch() }
+    }
+
+    private func watch() async {
         var remembered = Self.load(statePath)
         var lastStamp: [FileIdentity?] = []
         var reportedUnreadable: Set<String> = []
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        while !Task.isCancelled {
             let stamp = [files.passwd, files.shadow, files.group, files.gshadow].map(FileIdentity.init(path:))
             if stamp != lastStamp {
                 do {
