@@ -31,8 +31,11 @@ package struct DaemonRecorder: Sendable {
         Appended, StoreError
     >? {
         if signal.family == .lifecycle && !lifecycle { return nil }
+        // Whole microseconds, as the log and the journal both keep times: the two copies of the
+        // record must agree to the digit.
+        let now = RFC3339.parse(RFC3339.format(Date()))
         let event = AuthEvent(
-            signal: signal, sender: Self.sender, user: user, request: request, credentials: nil, time: Date(), id: nil)
+            signal: signal, sender: Self.sender, user: user, request: request, credentials: nil, time: now, id: nil)
         let peer = PeerCredentials(uid: getuid(), gid: getgid(), pid: getpid())
         let ticket = processor.receivers.dispatch(processor.runtime.redactor.redact(event, peer: peer))
         return await withCheckedContinuation { continuation in

@@ -30,6 +30,18 @@ extension SpawnedTests {
             #expect(started["sender"] as? String == "authsignald" && started["seq"] as? Int == 1)
             #expect((started["peer"] as? [String: Any])?["pid"] as? Int == Int(daemon.pid))
             #expect((started["request"] as? [String: Any])?["version"] as? String != nil)
+            // Its journal copy agrees to the microsecond (what a collector compares field for field).
+            try waitFor("the journal copy of daemon_started") {
+                let copies = try cli(
+                    ["query", "--journal"] + testJournalWriter + ["--signal", "start", "--format", "jsonl"],
+                    socket: "/nonexistent"
+                ).out.split(separator: "\n").map { try object(String($0)) }
+                guard let copy = copies.first(where: { $0["hash"] as? String == started["hash"] as? String }) else {
+                    return false
+                }
+                #expect(copy["time"] as? String == started["time"] as? String, "\(copy) \(started)")
+                return true
+            }
             // An emitter, even root, cannot write one: the log's record of a gap cannot be forged.
             let forged = try cli(
                 ["send", "--json"], socket: socket,
