@@ -54,8 +54,9 @@ extension SpawnedTests {
     /// How the daemon process stops under a systemd watchdog.
     @Suite struct WatchdogTests {
         /// With a systemd watchdog, an idle daemon still stops at once on SIGTERM (it slept half
-        /// the watchdog interval before).
-        @Test func idleDaemonWithWatchdogStopsWithinASecond() throws {
+        /// the watchdog interval, 15 s here, before). The bound leaves room for a loaded machine
+        /// and still tells the two apart.
+        @Test func idleDaemonWithWatchdogStopsLongBeforeHalfItsInterval() throws {
             let daemon = try DaemonUnderTest(wrapper: ["/usr/bin/env", "WATCHDOG_USEC=30000000"])
             let idle = try Client(daemon.socketPath)
             _ = idle
@@ -64,7 +65,7 @@ extension SpawnedTests {
             daemon.signal(SIGTERM)
             #expect(daemon.waitForExit(timeout: 20) == 0)
             let took = ContinuousClock.now - started
-            #expect(took < .seconds(1), "stopping took \(took)")
+            #expect(took < .seconds(5), "stopping took \(took)")
         }
     }
 }
