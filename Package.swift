@@ -45,9 +45,11 @@ let package = Package(
         ),
         // The daemon's protocol: requests, answers, records and their framing, for any Swift
         // program that talks to authsignald (docs/protocol.md).
-        .target(
-            name: "AuthSignalProtocol", swiftSettings: strictSettings, plugins: ["ReleaseVersion"]),
-        // `AuthSignalRelease.version`, from debian/changelog's newest entry.
+        .target(name: "AuthSignalProtocol", swiftSettings: strictSettings),
+        // `AuthSignalRelease.version`, from debian/changelog's newest entry. Only the two programs'
+        // front modules depend on it and hand the version down: a new version (the upgrade check's
+        // `+next1` build) then recompiles those two modules, not every module of the program.
+        .target(name: "AuthSignalRelease", swiftSettings: strictSettings, plugins: ["ReleaseVersion"]),
         .plugin(name: "ReleaseVersion", capability: .buildTool()),
         .target(
             name: "AuthSignalCore",
@@ -142,7 +144,7 @@ let package = Package(
         .target(
             name: "DaemonCommand",
             dependencies: [
-                "AuthSignalDaemon", "AuthSignalCore", "AuthSignalProtocol", "Systemd",
+                "AuthSignalDaemon", "AuthSignalCore", "AuthSignalProtocol", "AuthSignalRelease", "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -167,7 +169,7 @@ let package = Package(
             name: "authsignal",
             dependencies: [
                 "AuthSignalClient", "AuthSignalCore", "AuthSignalProtocol", "AuditJournal", "Systemd", "DaemonCommand",
-                "AuthSignalAlerts", "AuthSignalExport", "AuthSignalStandards", "AuditStore",
+                "AuthSignalAlerts", "AuthSignalExport", "AuthSignalStandards", "AuditStore", "AuthSignalRelease",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

@@ -47,8 +47,9 @@ package enum RecordFormat: Equatable, Sendable, CaseIterable {
 /// supplied is escaped for the terminal: a hostile user name cannot inject escape sequences.
 package final class RecordPrinter {
     private let format: OutputFormat
-    /// Set when each record is printed as one line of a standard schema, as from `host`.
-    private let standard: (format: StandardFormat, host: ExportHost)?
+    /// Set when each record is printed as one line of a standard schema, as from `host`, by
+    /// authsignal `release`.
+    private let standard: (format: StandardFormat, host: ExportHost, release: String)?
     private let colour: Bool
     private let write: (String) -> Void
     private var rows: [[String]] = []
@@ -90,10 +91,10 @@ package final class RecordPrinter {
     }
 
     /// A printer of one JSON line per record in `standard`, the records' host being `host`
-    /// unless they name their own (read from journals).
-    package init(standard: StandardFormat, host: ExportHost, write: @escaping (String) -> Void) {
+    /// unless they name their own (read from journals), exported by authsignal `release`.
+    package init(standard: StandardFormat, host: ExportHost, release: String, write: @escaping (String) -> Void) {
         self.format = .jsonl
-        self.standard = (standard, host)
+        self.standard = (standard, host, release)
         self.colour = false
         self.streaming = true
         self.hosts = false
@@ -101,18 +102,18 @@ package final class RecordPrinter {
         self.write = write
     }
 
-    /// A printer for `format`: ``init(standard:host:write:)`` for a standard schema (this
-    /// machine's host), else ``init(format:colour:streaming:hosts:terminal:write:)``.
+    /// A printer for `format`: ``init(standard:host:release:write:)`` for a standard schema (this
+    /// machine's host, authsignal `release`), else ``init(format:colour:streaming:hosts:terminal:write:)``.
     package convenience init(
         format: RecordFormat, colour: Bool, streaming: Bool = false, hosts: Bool = false, terminal: Bool = false,
-        write: @escaping (String) -> Void
+        release: String, write: @escaping (String) -> Void
     ) {
         switch format {
         case .plain(let plain):
             self.init(
                 format: plain, colour: colour && plain == .table, streaming: streaming, hosts: hosts,
                 terminal: terminal, write: write)
-        case .standard(let standard): self.init(standard: standard, host: .local(), write: write)
+        case .standard(let standard): self.init(standard: standard, host: .local(), release: release, write: write)
         }
     }
 
@@ -125,7 +126,10 @@ package final class RecordPrinter {
     package func add(_ record: WireRecord) {
         count += 1
         if let standard {
-            write(String(decoding: standard.format.encode(record, host: standard.host), as: UTF8.self) + "\n")
+            write(
+                String(
+                    decoding: standard.format.encode(record, host: standard.host, release: standard.release),
+                    as: UTF8.self) + "\n")
             return
         }
         switch format {

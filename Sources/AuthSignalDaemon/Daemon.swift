@@ -35,9 +35,12 @@ package struct Daemon: Sendable {
 
     /// Loads the configuration from `source`, opens the key and the audit log, and builds the
     /// services; `health` receives the checks that the event loops and the audit log writer make
-    /// progress (for ``WatchdogService``, which the caller runs after these).
+    /// progress (for ``WatchdogService``, which the caller runs after these). `release` is the
+    /// program's version, recorded when the daemon starts.
     /// - Throws: ``DaemonError`` for a bad configuration or socket; errors opening the key or log.
-    package init(source: ConfigSource, logger: Logger, health: WatchdogHealth = WatchdogHealth()) throws {
+    package init(
+        source: ConfigSource, release: String, logger: Logger, health: WatchdogHealth = WatchdogHealth()
+    ) throws {
         let config: DaemonConfig
         do {
             config = try DaemonConfig.load(path: source.path, required: source.required)
@@ -89,7 +92,8 @@ package struct Daemon: Sendable {
             .init(service: JournalService(journal: journal)),
             .init(
                 service: AuditLogService(
-                    store: store, receivers: receivers, recorder: recorder, health: health, logger: logger)),
+                    store: store, receivers: receivers, recorder: recorder, health: health, release: release,
+                    logger: logger)),
             .init(service: DiagnosticsService(sender: processor.sender, logger: logger)),
             .init(service: listener),
             .init(

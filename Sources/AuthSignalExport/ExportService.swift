@@ -16,11 +16,15 @@ package final class ExportService: Service {
         package var export: ExportSettings
         /// The host the records are from.
         package var host: ExportHost
+        /// authsignal's version, which the standards' events name as their product's.
+        package var release: String
 
-        /// The settings `config` gives, for records of this machine.
-        package init(_ config: DaemonConfig, host: ExportHost = .local()) {
+        /// The settings `config` gives, for records of this machine, exported by authsignal
+        /// `release`.
+        package init(_ config: DaemonConfig, release: String, host: ExportHost = .local()) {
             storePath = config.storePath
             export = config.export
+            self.release = release
             self.host = host
         }
     }
@@ -115,7 +119,7 @@ package final class ExportService: Service {
                 "export: records \(last + 1) to \(first.seq - 1) were removed by retention before they were exported")
         }
         let lines = records.map { record in
-            var line = settings.export.format.encode(record.wire, host: settings.host)
+            var line = settings.export.format.encode(record.wire, host: settings.host, release: settings.release)
             line.append(UInt8(ascii: "\n"))
             return line
         }

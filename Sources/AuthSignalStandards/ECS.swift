@@ -9,8 +9,9 @@ package enum ECS {
     /// The ECS version the documents declare (`ecs.version`) and are checked against.
     package static let version = "8.17.0"
 
-    /// `record` as an ECS document from `host`.
-    package static func document(_ record: WireRecord, host: ExportHost) -> JSONObject {
+    /// `record` as an ECS document from `host`, exported by authsignal `release`
+    /// (`observer.version`).
+    package static func document(_ record: WireRecord, host: ExportHost, release: String) -> JSONObject {
         let facts = RecordFacts(record)
         let failed = record.signal == .userLoginFailed || record.signal == .passwordChangeFailed
         let (categories, types): ([String], [String]) =
@@ -51,7 +52,7 @@ package enum ECS {
             "event": .object(event),
             "observer": .object([
                 "vendor": .string("authsignal"), "product": .string("authsignal"),
-                "version": .string(AuthSignalRelease.version), "hostname": .string(host.hostname),
+                "version": .string(release), "hostname": .string(host.hostname),
             ]),
         ]
         var hostFields: JSONObject = [

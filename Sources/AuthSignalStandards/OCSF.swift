@@ -13,8 +13,9 @@ package enum OCSF {
 
     /// `record` as an OCSF event from `host`: Authentication for the auth signals, Account Change
     /// (3001) for password and account changes, Group Management (3006) for group memberships,
-    /// Event Log Activity (1008) for the daemon's own lifecycle.
-    package static func event(_ record: WireRecord, host: ExportHost) -> JSONObject {
+    /// Event Log Activity (1008) for the daemon's own lifecycle; `release` is authsignal's version
+    /// (`metadata.product.version`).
+    package static func event(_ record: WireRecord, host: ExportHost, release: String) -> JSONObject {
         let facts = RecordFacts(record)
         let failed = record.signal == .userLoginFailed || record.signal == .passwordChangeFailed
         var severity: (id: Int64, name: String) = failed ? (2, "Low") : (1, "Informational")
@@ -24,7 +25,7 @@ package enum OCSF {
             "time": .int(RecordFacts.milliseconds(facts.time)),
             "severity_id": .int(severity.id), "severity": .string(severity.name),
             "message": .string(facts.message),
-            "metadata": .object(metadata(record, profiles: ["host"])),
+            "metadata": .object(metadata(record, profiles: ["host"], release: release)),
             "device": .object(device(host)),
             "actor": .object(actor(record)),
             "unmapped": .object(["authsignal": .object(facts.authsignalMembers)]),
@@ -51,7 +52,7 @@ package enum OCSF {
         if !record.verdicts.isEmpty {
             // A judged login: OCSF's security_control profile says what a control saw and did.
             // authsignal observes (the login was not stopped) and flags it.
-            event["metadata"] = .object(metadata(record, profiles: ["host", "security_control"]))
+            event["metadata"] = .object(metadata(record, profiles: ["host", "security_control"], release: release))
             event["is_alert"] = .bool(true)
             event["action_id"] = .int(3)
             event["action"] = .string("Observed")
@@ -149,12 +150,12 @@ package enum OCSF {
         return user
     }
 
-    private static func metadata(_ record: WireRecord, profiles: [String]) -> JSONObject {
+    private static func metadata(_ record: WireRecord, profiles: [String], release: String) -> JSONObject {
         [
             "version": .string(schemaVersion),
             "product": .object([
                 "name": .string("authsignal"), "vendor_name": .string("authsignal"),
-                "version": .string(AuthSignalRelease.version),
+                "version": .string(release),
             ]),
             "profiles": .array(profiles.map(JSONValue.string)),
             "uid": .string(Hex.encode(record.hash)),

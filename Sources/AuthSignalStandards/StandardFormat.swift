@@ -10,12 +10,13 @@ package enum StandardFormat: String, CaseIterable, Sendable {
     /// Elastic Common Schema documents (``ECS``).
     case ecs
 
-    /// `record` in this format, one JSON object with its keys sorted, without a newline.
-    package func encode(_ record: WireRecord, host: ExportHost) -> [UInt8] {
+    /// `record` in this format, one JSON object with its keys sorted, without a newline, as
+    /// exported by authsignal `release`.
+    package func encode(_ record: WireRecord, host: ExportHost, release: String) -> [UInt8] {
         let object: JSONObject =
             switch self {
-            case .ocsf: OCSF.event(record, host: host.of(record))
-            case .ecs: ECS.document(record, host: host.of(record))
+            case .ocsf: OCSF.event(record, host: host.of(record), release: release)
+            case .ecs: ECS.document(record, host: host.of(record), release: release)
             }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(1024)

@@ -2,6 +2,7 @@ package import ArgumentParser
 import AuthSignalCore
 import AuthSignalDaemon
 import AuthSignalProtocol
+import AuthSignalRelease
 import Foundation
 package import Logging
 import ServiceLifecycle
@@ -55,7 +56,8 @@ package struct AuthSignalDaemonCommand: AsyncParsableCommand {
         let health = WatchdogHealth()
         do {
             let daemon = try Daemon(
-                source: Daemon.ConfigSource(path: path, required: config != nil), logger: logger, health: health)
+                source: Daemon.ConfigSource(path: path, required: config != nil), release: AuthSignalRelease.version,
+                logger: logger, health: health)
             // The watchdog comes last: it is the first to stop, and the daemon's services stop
             // in reverse order after it.
             let services = ServiceGroup(

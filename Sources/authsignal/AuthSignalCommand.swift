@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthSignalClient
 import AuthSignalProtocol
+import AuthSignalRelease
 import Foundation
 
 /// `authsignal`: send auth events to authsignald, query and follow the audit log, verify it.

@@ -15,7 +15,7 @@ package enum EvidenceHTML {
             <style>\(style)</style></head><body>
             <header><h1>Authentication audit evidence</h1>
             <p>Host <b>\(escape(report.host))</b>, records stored from \(time(report.since)) to \(time(report.until)).
-            Generated \(time(report.generated)) by authsignal \(escape(AuthSignalRelease.version)).</p>
+            Generated \(time(report.generated)) by authsignal \(escape(report.release)).</p>
             <p class="summary">\(summary(report))</p></header>
 
             """

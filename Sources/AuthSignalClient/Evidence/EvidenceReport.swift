@@ -46,6 +46,8 @@ package struct EvidenceReport: Sendable {
     package var host: String
     /// When it was made.
     package var generated: Date
+    /// The version of authsignal that made it.
+    package var release: String
     /// The period: records stored at or after `since` and before `until`.
     package var since: Date
     package var until: Date
@@ -78,9 +80,11 @@ package struct EvidenceReport: Sendable {
     /// How many entries the change and lifecycle lists keep.
     package static let listed = 50
 
-    /// A report on `host` for the period from `since` to `until`, made at `generated`.
-    package init(host: String, since: Date, until: Date, generated: Date = Date()) {
+    /// A report on `host` for the period from `since` to `until`, made at `generated` by
+    /// authsignal `release`.
+    package init(host: String, since: Date, until: Date, generated: Date = Date(), release: String) {
         self.host = host
+        self.release = release
         self.since = since
         self.until = until
         self.generated = generated
@@ -185,7 +189,7 @@ extension EvidenceReport {
         var result: JSONObject = [
             "host": .string(host), "generated": .string(RFC3339.format(generated)),
             "since": .string(RFC3339.format(since)), "until": .string(RFC3339.format(until)),
-            "version": .string(AuthSignalRelease.version), "records_per_signal": .object(signals),
+            "version": .string(release), "records_per_signal": .object(signals),
             "days": .array(
                 dailyCounts.map {
                     .object([

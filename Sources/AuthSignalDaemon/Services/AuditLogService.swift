@@ -15,6 +15,8 @@ struct AuditLogService: Service {
     let receivers: AuditReceivers
     let recorder: DaemonRecorder
     let health: WatchdogHealth
+    /// The program's version, recorded in the start record.
+    let release: String
     let logger: Logger
 
     func run() async throws {
@@ -23,7 +25,7 @@ struct AuditLogService: Service {
             return "no transaction finished for \(stall)"
         }
         let identity: JSONObject = [
-            "version": .string(AuthSignalRelease.version), "pid": .int(Int64(getpid())),
+            "version": .string(release), "pid": .int(Int64(getpid())),
         ]
         if case .failure(let error)? = await recorder.record(.daemonStarted, request: identity) {
             logger.error("the daemon's start could not be recorded: \(error)")

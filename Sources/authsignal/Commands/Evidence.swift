@@ -3,6 +3,7 @@ import AuthSignalAlerts
 import AuthSignalClient
 import AuthSignalCore
 import AuthSignalProtocol
+import AuthSignalRelease
 import Foundation
 
 extension AuthSignalCommand {
@@ -47,7 +48,8 @@ extension AuthSignalCommand {
                     return date
                 } ?? now
             var report = EvidenceReport(
-                host: ProcessInfo.processInfo.hostName, since: start, until: end, generated: now)
+                host: ProcessInfo.processInfo.hostName, since: start, until: end, generated: now,
+                release: AuthSignalRelease.version)
             let settings = try? DaemonConfig.load(path: config ?? DaemonConfig.defaultPath, required: config != nil)
             report.maxAgeDays = settings?.maxAgeDays ?? 0
             report.maxRecords = settings?.maxRecords ?? 0

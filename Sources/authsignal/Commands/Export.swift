@@ -2,6 +2,7 @@ import ArgumentParser
 import AuditStore
 import AuthSignalCore
 import AuthSignalExport
+import AuthSignalRelease
 import AuthSignalStandards
 import DaemonCommand
 import Foundation
@@ -65,7 +66,8 @@ extension AuthSignalCommand.Export {
             let logger = AuthSignalDaemonCommand.startService(
                 identifier: "authsignal-export", logLevel: options.logLevel)
             let loaded = try loadConfig(options.config)
-            let service = ExportService(settings: ExportService.Settings(loaded), logger: logger)
+            let service = ExportService(
+                settings: ExportService.Settings(loaded, release: AuthSignalRelease.version), logger: logger)
             _ = Notifier().ready(status: "exporting to \(loaded.export.path) (\(loaded.export.format.rawValue))")
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import AuditJournal
 import AuthSignalClient
 import AuthSignalProtocol
+import AuthSignalRelease
 import Foundation
 
 extension AuthSignalCommand {
@@ -34,7 +35,8 @@ extension AuthSignalCommand {
             }
             let printer = RecordPrinter(
                 format: format, colour: stdoutIsColourTerminal, streaming: true,
-                hosts: source.readsJournal, terminal: isatty(1) == 1, write: printOut)
+                hosts: source.readsJournal, terminal: isatty(1) == 1, release: AuthSignalRelease.version,
+                write: printOut)
             if source.readsJournal {
                 do {
                     try source.openJournal().follow(matching: filter) { printer.add($0) }

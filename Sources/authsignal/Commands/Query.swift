@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthSignalClient
 import AuthSignalProtocol
+import AuthSignalRelease
 import Foundation
 
 extension AuthSignalCommand {
@@ -22,7 +23,7 @@ extension AuthSignalCommand {
             defer { output.flush() }
             let printer = RecordPrinter(
                 format: format, colour: stdoutIsColourTerminal, hosts: source.readsJournal,
-                terminal: isatty(1) == 1, write: output.write)
+                terminal: isatty(1) == 1, release: AuthSignalRelease.version, write: output.write)
             let count: Int
             if printer.printsJSON, let direct = try source.recordJSON(filter, each: printer.add(recordJSON:)) {
                 count = direct
