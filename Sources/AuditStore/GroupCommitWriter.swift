@@ -57,6 +57,9 @@ final class GroupCommitWriter: Sendable {
     /// next transaction: resuming an appender wakes a thread (a futex call), and doing that for
     /// every record on the writer's thread had taken 40 % of its time under load.
     private let acknowledgements = DispatchQueue(label: "authsignal.store.acknowledgements")
+    /// Blocks handed to `acknowledgements` and not finished yet. Only the writer's thread adds to
+    /// it, so when it reads 0 every earlier append has been answered.
+    private let answering = Atomic<Int>(0)
     /// Merges the committed records into the indexes, sessions and accounts, on `queue` between
     /// commits.
     let merger: IndexMergeScheduler
@@ -112,7 +115,7 @@ final class GroupCommitWriter: Sendable {
 
     private func enqueue(_ event: RedactedEvent, reserved: Bool) -> AppendTicket {
         let ticket = AppendTicket()
-        let columns = EncodedColumns(RecordColumns(seq: 0, received: 0, event: event))
+        let columns = EncodedColumns(event)
         let startCommitting = state.withLock { state -> Bool? in
             if reserved { state.reserved -= 1 }
             if state.closed { return nil }
@@ -195,15 +198,28 @@ final class GroupCommitWriter: Sendable {
                 return
             }
             let results = commit(batch)
-            acknowledgements.async {
-                for (pending, result) in zip(batch, results) { pending.ticket.complete(result) }
-            }
+            answer(batch, results)
             let head = state.withLock { state in
                 state.progressAt = .now
                 return state.head.seq
             }
             merger.committed(through: head)
             gatherAfterLargeBatch(batch.count)
+        }
+    }
+
+    /// Answers a committed batch. A lone append with every earlier one answered (one login on an
+    /// idle daemon) is answered here at once: handing it to `acknowledgements` would add a thread
+    /// wake-up to the one latency a user waits on. Anything else goes to that queue, in order.
+    private func answer(_ batch: [Pending], _ results: [Result<Appended, StoreError>]) {
+        if batch.count == 1, answering.load(ordering: .acquiring) == 0, state.withLock({ $0.pending.isEmpty }) {
+            batch[0].ticket.complete(results[0])
+            return
+        }
+        answering.wrappingAdd(1, ordering: .relaxed)
+        acknowledgements.async {
+            for (pending, result) in zip(batch, results) { pending.ticket.complete(result) }
+            self.answering.wrappingSubtract(1, ordering: .releasing)
         }
     }
 

@@ -72,9 +72,11 @@ struct ChainTests {
 
     /// The writer hashes and binds from the appender's encoding of the columns after seq and
     /// received: the same bytes the full encoding of the stored row gives, and the same values
-    /// read back, for empty, non-ASCII and absent values alike.
+    /// read back, for empty, non-ASCII and absent values alike. The appender encodes straight from
+    /// the event: the same bytes as from the event's columns.
     @Test func theAppendersEncodingStoresAndHashesWhatTheFullEncodingDoes() async throws {
         #expect(RecordLayout.hashed.prefix(EncodedColumns.assigned).map(\.name) == ["seq", "received"])
+        #expect(RecordLayout.hashed.dropFirst(EncodedColumns.assigned).map(\.name) == EncodedColumns.eventColumns)
         let directory = try TemporaryDirectory()
         let store = try AuditStore(path: directory.file("audit.db"))
         let events = [
@@ -92,6 +94,7 @@ struct ChainTests {
         for record in records {
             let columns = RecordColumns(
                 seq: record.seq, received: Microseconds.from(record.received), event: events[Int(record.seq) - 1])
+            #expect(EncodedColumns(events[Int(record.seq) - 1]).bytes == EncodedColumns(columns).bytes)
             let viaEncoding = RecordHash.hash(
                 seq: columns.seq, received: columns.received, EncodedColumns(columns), prevHash: previous)
             #expect(viaEncoding == RecordHash.hash(columns, prevHash: previous))
