@@ -68,19 +68,13 @@ enum ActivityReader {
             return emitter.count
         }
         let (lower, upper) = filter.window
-        // Sessions begun at or before `lower` that lasted beyond it (few, found through the
-        // interval index), and the ones begun inside the window (paged in order).
+        // Sessions begun at or before `lower` that lasted beyond it (few), then the ones begun
+        // inside the window (paged in order).
         var earlier: [SessionRow] = []
         if let lower {
             if tail.hasTables {
                 earlier = try await reader.read { db in
-                    try StoredSessions(db).rows(
-                        """
-                        SELECT \(SessionRow.layout.selectList(prefix: "s."))
-                        FROM sessions_span x JOIN sessions s ON s.login_seq = x.login_seq
-                        WHERE x.first <= ?1 AND x.last >= ?1 AND s.start <= ?2 AND s.login_seq <= ?3
-                            AND coalesce(s.end, s.gone_by, 9223372036854775807) > ?2
-                        """, [StoredSessions.seconds(lower), lower, tail.mark])
+                    try StoredSessions(db).lasting(beyond: lower, through: tail.mark)
                 }.map(tail.revised).filter { $0.matches(filter, context) }
             }
             earlier += tailSessions.filter { $0.start <= lower }

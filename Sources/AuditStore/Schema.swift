@@ -97,6 +97,15 @@ enum Schema {
         migrator.registerMigration("v6-verdicts-pending") { db in
             try db.execute(sql: PendingVerdicts.schema)
         }
+        migrator.registerMigration("v7-short-sessions") { db in
+            // Sessions that ended within an hour of their start leave the interval index: the
+            // start index finds them (``SessionRow/isShort``).
+            try db.execute(
+                sql: """
+                    DELETE FROM sessions_span WHERE login_seq IN (
+                        SELECT login_seq FROM sessions WHERE end IS NOT NULL AND end - start <= ?)
+                    """, arguments: [SessionRow.shortSpan])
+        }
         return migrator
     }
 

@@ -67,6 +67,15 @@ struct SessionRow: Sendable, TableRow {
     /// The latest it can have lasted until, as far as the log knows (µs), for the interval index.
     var storedBound: Int64? { (end ?? goneBy).map { max($0, start) } }
 
+    /// The longest a session may last and still be found by its start alone (µs): "present at T"
+    /// reads such sessions from the start index, those begun in the hour before T.
+    static let shortSpan: Int64 = 3_600_000_000
+
+    /// Whether it ended by a logout within ``shortSpan`` of its start. Short sessions, most of
+    /// them, are kept out of the interval index: an R*Tree row costs more to write than the
+    /// session itself, and the start index finds them as well.
+    var isShort: Bool { end.map { $0 - start <= Self.shortSpan } ?? false }
+
     /// Its status on a host in boot `context`, and the latest time it lasted until (`nil`: open,
     /// or gone at an unknown time).
     func standing(_ context: BootContext) -> (status: SessionStatus, bound: Int64?) {
@@ -177,6 +186,29 @@ struct StoredSessions {
         return sessions
     }
 
+    private static let lastingLongSQL = """
+        SELECT \(SessionRow.layout.selectList(prefix: "s."))
+        FROM sessions_span x JOIN sessions s ON s.login_seq = x.login_seq
+        WHERE x.first <= ?1 AND x.last >= ?1 AND s.start <= ?2 AND s.login_seq <= ?3
+            AND coalesce(s.end, s.gone_by, 9223372036854775807) > ?2
+        """
+
+    private static let lastingShortSQL = """
+        SELECT \(SessionRow.selectList) FROM sessions INDEXED BY sessions_start
+        WHERE start > ?1 - ?3 AND start <= ?1 AND login_seq <= ?2 AND end > ?1 AND end - start <= ?3
+        """
+
+    /// The sessions with a login seq up to `mark` begun by `instant` (µs) that lasted beyond it:
+    /// the open, gone and long ones through the interval index, the short ones through the start
+    /// index (begun within ``SessionRow/shortSpan`` before `instant`). A log not migrated to
+    /// `v7-short-sessions` (read-only) has short ones in both; each is returned once.
+    func lasting(beyond instant: Int64, through mark: Int64) throws -> [SessionRow] {
+        let long = try rows(Self.lastingLongSQL, [Self.seconds(instant), instant, mark])
+        let short = try rows(Self.lastingShortSQL, [instant, mark, SessionRow.shortSpan])
+        var seen = Set<Int64>()
+        return (long + short).filter { seen.insert($0.loginSeq).inserted }
+    }
+
     private static let unendedSQL =
         "SELECT \(SessionRow.selectList) FROM sessions WHERE pairing = ? AND logout_seq IS NULL ORDER BY login_seq DESC"
 
@@ -187,17 +219,25 @@ struct StoredSessions {
 
     private static let insertSQL = SessionRow.layout.insertSQL()
 
+    /// Stores a new session, in the interval index too unless it is short.
     func begin(_ session: SessionRow) throws {
         try DirectStatement(db, Self.insertSQL).run(values: SessionRow.layout.values(of: session))
+        if session.isShort { return }
         try DirectStatement(db, "INSERT INTO sessions_span (login_seq, first, last) VALUES (?, ?, ?)").run(
             .integer(session.loginSeq), .real(Self.seconds(session.start)), .real(Self.seconds(session.storedBound)))
     }
 
+    /// Stores a stored session's end or gone mark. It was open or gone, so in the interval index;
+    /// it leaves it if its logout makes it short.
     func update(_ session: SessionRow) throws {
         try DirectStatement(db, "UPDATE sessions SET end = ?, logout_seq = ?, gone_by = ? WHERE login_seq = ?").run(
             .integer(session.end), .integer(session.logoutSeq), .integer(session.goneBy), .integer(session.loginSeq))
-        try DirectStatement(db, "UPDATE sessions_span SET last = ? WHERE login_seq = ?").run(
-            .real(Self.seconds(session.storedBound)), .integer(session.loginSeq))
+        if session.isShort {
+            try DirectStatement(db, "DELETE FROM sessions_span WHERE login_seq = ?").run(.integer(session.loginSeq))
+        } else {
+            try DirectStatement(db, "UPDATE sessions_span SET last = ? WHERE login_seq = ?").run(
+                .real(Self.seconds(session.storedBound)), .integer(session.loginSeq))
+        }
     }
 
     func knows(boot: String) throws -> Bool {

@@ -168,8 +168,9 @@ struct SessionTests {
         #expect(try await store.prune().deleted == 5)
         // alice's, carol's logins are gone with their records; dave's and bob's stay.
         #expect(try await Self.sessions(store).map(\.user) == ["dave", "bob", "dave"])
+        // In the interval index: the two open ones (dave's ended one is short, so never was).
         let rtree = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sessions_span") }
-        #expect(rtree == 3)
+        #expect(rtree == 2)
         let alice = try #require(try await store.accounts(matching: AccountFilter(user: "alice")).first)
         #expect(alice.lastLogin == nil)
         let bob = try #require(try await store.accounts(matching: AccountFilter(user: "bob")).first)
@@ -310,6 +311,88 @@ struct SessionTests {
         store = try AuditStore(path: path)
         let root = try #require(try await store.accounts(matching: AccountFilter(user: "root")).first)
         #expect(root.lastLogin?.seq == 1 && root.lastLogin?.from == "192.0.2.7")
+        try await store.close()
+    }
+
+    /// Sessions that ended within the hour are found by their start, the rest through the
+    /// interval index: "present at T" gives each session lasting over T once, on both sides of
+    /// the hour and of a merge, and a log whose interval index still holds short sessions (an
+    /// older version's) is mended when opened.
+    @Test func shortSessionsAreFoundByTheirStartAndOthersByTheIntervalIndex() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/audit.db"
+        var options = StoreOptions()
+        options.indexIdleDelay = .seconds(3600)
+        var store = try AuditStore(path: path, options: options)
+        // Lengths in minutes around the hour; nil: never logged out. One login ends in a later
+        // merge than its own, one is ended before it began by a slow clock.
+        let lengths: [Double?] = [1, 59, 60, 61, 180, nil, 30, 600, 0]
+        var events: [RedactedEvent] = []
+        for (index, length) in lengths.enumerated() {
+            let key = "B1/\(index)/sshd/pts/\(index)"
+            let start = Double(index * 20)
+            events.append(Self.event(.userLoggedIn, "user\(index)", at: start, key: key))
+            if let length { events.append(Self.event(.userLoggedOut, "user\(index)", at: start + length, key: key)) }
+        }
+        events.append(Self.event(.userLoggedIn, "late", at: 50, key: "B1/90/sshd/pts/90"))
+        events.append(Self.event(.userLoggedIn, "skewed", at: 70, key: "B1/91/sshd/pts/91"))
+        events.append(Self.event(.userLoggedOut, "skewed", at: 65, key: "B1/91/sshd/pts/91"))
+        for event in events { _ = try await store.append(event) }
+        await store.indexPendingRecords()
+        _ = try await store.append(Self.event(.userLoggedOut, "late", at: 100, key: "B1/90/sshd/pts/90"))
+        await store.indexPendingRecords()
+        let spanned = { (store: AuditStore) in
+            try await store.pool.read { db in
+                try String.fetchAll(
+                    db, sql: "SELECT s.user FROM sessions_span x JOIN sessions s USING (login_seq) ORDER BY s.user")
+            }
+        }
+        // In the interval index: the 61- and 180-minute sessions, the 10-hour one and the open one.
+        #expect(try await spanned(store) == ["user3", "user4", "user5", "user7"])
+        let all = try await Self.sessions(store)
+        #expect(all.count == lengths.count + 2)
+        func expected(_ instant: Date) -> [Int64] {
+            all.filter { session in
+                session.start <= instant && ((session.end ?? session.endedBy).map { $0 > instant } ?? true)
+            }.map(\.loginSeq).sorted()
+        }
+        let instants = stride(from: -5.0, through: 800, by: 2.5).map(Self.at)
+        func present(_ store: AuditStore) async throws -> [[Int64]] {
+            var answers: [[Int64]] = []
+            for instant in instants {
+                answers.append(try await Self.sessions(store, SessionFilter(present: instant)).map(\.loginSeq).sorted())
+            }
+            return answers
+        }
+        let answers = try await present(store)
+        #expect(answers == instants.map(expected))
+        #expect(answers.contains { $0.count >= 3 })
+        // An older version kept every session in the interval index.
+        try await store.pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO sessions_span (login_seq, first, last)
+                        SELECT login_seq, start / 1e6, max(end, start) / 1e6 FROM sessions
+                        WHERE login_seq NOT IN (SELECT login_seq FROM sessions_span);
+                    DELETE FROM grdb_migrations WHERE identifier = 'v7-short-sessions';
+                    """)
+        }
+        // Read as it is (a read-only copy is never migrated): each session still once.
+        let readOnly = try ReadOnlyAuditLog(path: path)
+        var fromCopy: [[Int64]] = []
+        for instant in instants {
+            var found: [Int64] = []
+            _ = try await readOnly.sessions(matching: SessionFilter(present: instant), context: Self.context) {
+                found.append($0.loginSeq)
+            }
+            fromCopy.append(found.sorted())
+        }
+        try readOnly.close()
+        #expect(fromCopy == answers)
+        try await store.close()
+        store = try AuditStore(path: path, options: options)
+        #expect(try await spanned(store) == ["user3", "user4", "user5", "user7"])
+        #expect(try await present(store) == answers)
         try await store.close()
     }
 }

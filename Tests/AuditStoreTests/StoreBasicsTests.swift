@@ -38,7 +38,7 @@ struct StoreBasicsTests {
         let first = try AuditStore(path: path)
         let second = try AuditStore(path: path)
         let plan =
-            #"["v1-records", "v2-log-identity", "v3-sessions-accounts", "v4-trusted-activity", "v5-verdicts", "v6-verdicts-pending"]"#
+            #"["v1-records", "v2-log-identity", "v3-sessions-accounts", "v4-trusted-activity", "v5-verdicts", "v6-verdicts-pending", "v7-short-sessions"]"#
         #expect(seen.values == ["pre \(plan)", "post \(plan)", "pre []", "post []"])
         // The log's identity is made once, by the migration, and kept.
         #expect(first.logID.count == 32 && first.logID == second.logID)
