@@ -293,9 +293,12 @@ public struct JSONParser {
         let start = index
         // Fast path: no escapes, ASCII or valid UTF-8 up to the closing quote.
         var hasEscapes = false
+        /// Every byte scanned, or-ed: below 0x80 when the string is ASCII.
+        var bits: UInt8 = 0
         var scan = index
         while scan < bytes.count {
             let byte = bytes[scan]
+            bits |= byte
             if byte == UInt8(ascii: "\"") { break }
             if byte == UInt8(ascii: "\\") {
                 hasEscapes = true
@@ -314,6 +317,12 @@ public struct JSONParser {
         }
         if !hasEscapes {
             let raw = UnsafeBufferPointer(rebasing: bytes[start..<scan])
+            // ASCII needs no validation; `String(validating:as:)` is not specialised here and
+            // looked up generic metadata for every string (2 % of the daemon's samples).
+            if bits < 0x80 {
+                index = scan + 1
+                return String(decoding: raw, as: UTF8.self)
+            }
             guard let text = String(validating: raw, as: UTF8.self) else {
                 throw JSONParseError(offset: start, reason: "invalid UTF-8")
             }
