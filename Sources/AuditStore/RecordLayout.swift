@@ -228,25 +228,30 @@ package enum RecordHash {
     static func encode(_ source: some RecordColumnSource, columns indices: Range<Int>, into buffer: inout [UInt8]) {
         for index in indices {
             if RecordLayout.integerColumns[index] {
-                guard let value = source.integer(at: index) else {
-                    buffer.append(0)
-                    continue
-                }
-                appendInteger(value, to: &buffer)
+                appendInteger(source.integer(at: index), to: &buffer)
             } else {
-                source.withText(at: index) { bytes in
-                    guard let bytes else { return buffer.append(0) }
-                    buffer.append(2)
-                    withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { buffer.append(contentsOf: $0) }
-                    buffer.append(contentsOf: bytes)
-                }
+                source.withText(at: index) { appendText($0, to: &buffer) }
             }
         }
     }
 
-    private static func appendInteger(_ value: Int64, to buffer: inout [UInt8]) {
+    /// Appends an integer column: `0` for NULL, else `1` and the big-endian Int64.
+    static func appendInteger(_ value: Int64?, to buffer: inout [UInt8]) {
+        guard let value else { return buffer.append(0) }
         buffer.append(1)
         withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
+    }
+
+    /// Appends a text column: `0` for NULL, else `2`, the big-endian UInt32 length and the bytes.
+    static func appendText(_ bytes: some Collection<UInt8>, to buffer: inout [UInt8]) {
+        buffer.append(2)
+        withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { buffer.append(contentsOf: $0) }
+        buffer.append(contentsOf: bytes)
+    }
+
+    static func appendText(_ bytes: UnsafeBufferPointer<UInt8>?, to buffer: inout [UInt8]) {
+        guard let bytes else { return buffer.append(0) }
+        appendText(bytes, to: &buffer)
     }
 }
 
@@ -280,31 +285,23 @@ package struct EncodedColumns: Sendable {
     init(_ event: RedactedEvent) {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
-        Self.integer(event.time.map(Microseconds.from), to: &bytes)
+        RecordHash.appendInteger(event.time.map(Microseconds.from), to: &bytes)
         Self.text(event.signal.rawValue, to: &bytes)
         Self.text(event.sender, to: &bytes)
         Self.text(event.user, to: &bytes)
         Self.text(event.remoteAddr, to: &bytes)
         Self.json(event.request, to: &bytes)
         Self.json(event.credentials, to: &bytes)
-        Self.integer(Int64(event.peer.uid), to: &bytes)
-        Self.integer(Int64(event.peer.gid), to: &bytes)
-        Self.integer(Int64(event.peer.pid), to: &bytes)
+        RecordHash.appendInteger(Int64(event.peer.uid), to: &bytes)
+        RecordHash.appendInteger(Int64(event.peer.gid), to: &bytes)
+        RecordHash.appendInteger(Int64(event.peer.pid), to: &bytes)
         Self.text(event.id, to: &bytes)
         self.bytes = bytes
     }
 
-    private static func integer(_ value: Int64?, to bytes: inout [UInt8]) {
-        guard let value else { return bytes.append(0) }
-        bytes.append(1)
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
-    }
-
     private static func text(_ value: String?, to bytes: inout [UInt8]) {
         guard let value else { return bytes.append(0) }
-        bytes.append(2)
-        withUnsafeBytes(of: UInt32(value.utf8.count).bigEndian) { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: value.utf8)
+        RecordHash.appendText(value.utf8, to: &bytes)
     }
 
     /// A text column holding `object`'s canonical JSON, encoded in place with its length after.
