@@ -4,14 +4,26 @@ import Glibc
 /// Tells the service manager about the daemon's state (`sd_notify`, for `Type=notify`).
 /// Without `NOTIFY_SOCKET` every call does nothing and returns `false`.
 package struct Notifier: Sendable {
+    private let deliver: @Sendable (String) -> Bool
+
     /// A notifier for the service manager named by `NOTIFY_SOCKET`.
-    package init() {}
+    package init() {
+        deliver = { sd_notify(0, $0) > 0 }
+    }
+
+    /// A notifier that hands each message to `deliver` (which says whether it arrived) in place
+    /// of the service manager. Tests use it: pointing `NOTIFY_SOCKET` elsewhere would mean
+    /// `setenv` in a process whose other threads are spawning programs, and a `setenv` that moves
+    /// `environ` while a spawn copies it crashes the process.
+    package init(delivering deliver: @escaping @Sendable (String) -> Bool) {
+        self.deliver = deliver
+    }
 
     /// Sends raw assignments such as `"READY=1\nSTATUS=…"`.
     /// - Returns: whether a service manager received them.
     @discardableResult
     package func send(_ state: String) -> Bool {
-        sd_notify(0, state) > 0
+        deliver(state)
     }
 
     /// Start-up is complete.
@@ -54,7 +66,7 @@ package struct Notifier: Sendable {
     package func failed(errno code: Int32) -> Bool { send("ERRNO=\(code)") }
 
     /// The watchdog interval the service manager expects pings within (`WATCHDOG_USEC`), if one
-    /// is set for this process.
+    /// is set for this process (always read from the environment).
     package var watchdogInterval: Duration? {
         var microseconds: UInt64 = 0
         guard sd_watchdog_enabled(0, &microseconds) > 0, microseconds > 0 else { return nil }

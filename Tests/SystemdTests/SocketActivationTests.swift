@@ -42,8 +42,11 @@ struct SocketActivationTests {
         #expect(answer == "fd=3 name=authsignald peer-uid=\(getuid()) hello")
     }
 
-    @Test func withoutActivationNoSocketIsFound() {
-        unsetenv("LISTEN_FDS")
-        #expect(ListenSockets.take().isEmpty)
+    @Test func withoutActivationNoSocketIsFound() async throws {
+        // In a child with an empty environment: `take()` unsets LISTEN_*, and this process must
+        // not change its environment while other tests spawn programs.
+        let result = try await run("/usr/bin/env", ["-i", probePath, "serve"])
+        #expect(result.status == 1)
+        #expect(result.output == "no listening unix stream socket among []\n", "\(result.output)")
     }
 }

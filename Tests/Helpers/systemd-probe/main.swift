@@ -5,6 +5,12 @@
 //                                  each line with "fd=<fd> name=<name> peer-uid=<uid> <line>".
 //   systemd-probe journal-send     Sends one test entry; prints "sent" or the error, and exits 1
 //                                  on error (for the journal-absent test).
+//   systemd-probe notify           Sends the daemon's notifications through Notifier (sd_notify)
+//                                  and prints "sent=" whether each arrived, then "watchdog=" the
+//                                  interval it reads from WATCHDOG_USEC/WATCHDOG_PID.
+//
+// The tests run these in a child with the environment each needs, never changing their own:
+// a setenv racing another test's spawn crashes the test process.
 import CSystemd
 import Foundation
 import Systemd
@@ -24,8 +30,17 @@ case "journal-send":
         print("\(error)")
         exit(1)
     }
+case "notify":
+    let notifier = Notifier()
+    let sent = [
+        notifier.ready(status: "serving\non two lines"), notifier.status("12 events"), notifier.reloading(),
+        notifier.stopping(), notifier.failed(errno: EIO),
+        notifier.extendStart(by: .seconds(60), status: "migrating\nstill"),
+    ]
+    print("sent=" + sent.map(String.init).joined(separator: ","))
+    print("watchdog=" + (notifier.watchdogInterval.map { "\($0)" } ?? "none"))
 default:
-    FileHandle.standardError.write(Data("usage: systemd-probe serve [NAME] | journal-send\n".utf8))
+    FileHandle.standardError.write(Data("usage: systemd-probe serve [NAME] | journal-send | notify\n".utf8))
     exit(2)
 }
 
