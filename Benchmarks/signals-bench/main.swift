@@ -1,5 +1,6 @@
-// Measures `Signal.send` against the floor (a plain array of closures called in a loop) and
-// against Foundation's NotificationCenter, with the same receivers doing the same work.
+// Measures `Signal.send` and `Signal.dispatch` (the same send, returning no responses) against
+// the floor (a plain array of closures called in a loop) and against Foundation's
+// NotificationCenter, with the same receivers doing the same work.
 //
 // Run: swift run -c release signals-bench [--iterations N] [--rounds R]
 // Prints a table, then one JSON object with ns/op per case and the ratios as its last line.
@@ -69,6 +70,7 @@ struct Row {
     let receivers: Int
     let floor: (best: Double, median: Double)
     let signal: (best: Double, median: Double)
+    let dispatch: (best: Double, median: Double)
     let notificationCenter: (best: Double, median: Double)
 }
 
@@ -105,6 +107,11 @@ for count in [0, 1, 3, 10] {
             try signal.send(sender: sender, Event(user: "alice", number: index))
         }
     }
+    // The same receivers through `dispatch`, which returns no responses (with none connected,
+    // its own emptiness check is the guard).
+    let dispatched = try measure { index in
+        try signal.dispatch(sender: sender, Event(user: "alice", number: index))
+    }
 
     // NotificationCenter with the same number of observers doing the same work.
     let center = NotificationCenter()
@@ -128,12 +135,13 @@ for count in [0, 1, 3, 10] {
     for observer in observers { center.removeObserver(observer) }
 
     let expectedCenterTotal = count * (0..<posts).reduce(0, +) * options.rounds
-    if floorCounter.total != signalCounter.total || centerCounter.total != expectedCenterTotal {
+    // `send` and `dispatch` each did the floor's work.
+    if floorCounter.total &* 2 != signalCounter.total || centerCounter.total != expectedCenterTotal {
         FileHandle.standardError.write(Data("receivers did different work: results differ\n".utf8))
         exit(1)
     }
     checksum &+= signalCounter.total
-    rows.append(Row(receivers: count, floor: floor, signal: sent, notificationCenter: posted))
+    rows.append(Row(receivers: count, floor: floor, signal: sent, dispatch: dispatched, notificationCenter: posted))
 }
 
 func format(_ value: Double) -> String { String(format: "%8.2f", value) }
@@ -142,23 +150,29 @@ print(
     "signals-bench: \(options.iterations) sends per round (NotificationCenter: 1/20 of that),",
     "best of \(options.rounds) rounds (median in brackets), ns/op"
 )
-print("receivers  closure-array floor     Signal.send           NotificationCenter    send/floor  NC/send")
+print(
+    "receivers  closure-array floor     Signal.send           Signal.dispatch       NotificationCenter   ",
+    "send/floor  dispatch/floor  NC/send")
 var json: [String: Double] = [:]
 for row in rows {
     let overFloor = row.signal.best / max(row.floor.best, 0.01)
+    let dispatchOverFloor = row.dispatch.best / max(row.floor.best, 0.01)
     let centerOverSignal = row.notificationCenter.best / row.signal.best
     print(
         String(format: "%9d", row.receivers),
         " \(format(row.floor.best)) (\(format(row.floor.median)))",
         " \(format(row.signal.best)) (\(format(row.signal.median)))",
+        " \(format(row.dispatch.best)) (\(format(row.dispatch.median)))",
         " \(format(row.notificationCenter.best)) (\(format(row.notificationCenter.median)))",
-        String(format: "  %9.2f  %7.1f", overFloor, centerOverSignal)
+        String(format: "  %9.2f  %14.2f  %7.1f", overFloor, dispatchOverFloor, centerOverSignal)
     )
     let key = "r\(row.receivers)"
     json["\(key)_floor_ns"] = row.floor.best
     json["\(key)_send_ns"] = row.signal.best
     json["\(key)_notification_center_ns"] = row.notificationCenter.best
     json["\(key)_send_over_floor"] = overFloor
+    json["\(key)_dispatch_ns"] = row.dispatch.best
+    json["\(key)_dispatch_over_floor"] = dispatchOverFloor
     json["\(key)_notification_center_over_send"] = centerOverSignal
 }
 json["unlistened_has_listeners_ns"] = rows[0].signal.best

@@ -40,16 +40,19 @@ struct RecordSignals {
     /// `pre_init`, before the writer numbers and hashes `event`.
     func willCreate(_ event: RedactedEvent) {
         guard preInit else { return }
-        AuthSignalCore.preInit.sendRobust(sender: AuditStore.recordSender, PreInit(values: event))
+        AuthSignalCore.preInit.dispatchRobust(sender: AuditStore.recordSender, PreInit(values: event))
     }
 
     /// `post_init` and `pre_save`, before `saved` is inserted.
     func willSave(_ saved: SavedRecord) {
         guard postInit || preSave else { return }
         let record = saved.record
-        if postInit { AuthSignalCore.postInit.sendRobust(sender: AuditStore.recordSender, PostInit(instance: record)) }
+        if postInit {
+            AuthSignalCore.postInit.dispatchRobust(sender: AuditStore.recordSender, PostInit(instance: record))
+        }
         if preSave {
-            AuthSignalCore.preSave.sendRobust(sender: AuditStore.recordSender, PreSave(instance: record, using: path))
+            AuthSignalCore.preSave.dispatchRobust(
+                sender: AuditStore.recordSender, PreSave(instance: record, using: path))
         }
     }
 
@@ -58,7 +61,7 @@ struct RecordSignals {
     func didCommit(_ saved: [SavedRecord]) {
         guard postSave.hasListeners(sender: AuditStore.recordSender) else { return }
         for entry in saved {
-            postSave.sendRobust(
+            postSave.dispatchRobust(
                 sender: AuditStore.recordSender, PostSave(instance: entry.record, created: true, using: path))
         }
     }

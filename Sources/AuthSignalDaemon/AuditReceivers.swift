@@ -89,19 +89,17 @@ package final class AuditReceivers: Sendable {
         let answer: Result<AppendTicket, any Error>? =
             switch event.signal {
             case .userLoggedIn:
-                signals.userLoggedIn.sendRobust(sender: sender, UserLoggedIn(event), answeredBy: loggedIn).answer
+                signals.userLoggedIn.dispatchRobust(sender: sender, UserLoggedIn(event), answeredBy: loggedIn)
             case .userLoggedOut:
-                signals.userLoggedOut.sendRobust(sender: sender, UserLoggedOut(event), answeredBy: loggedOut).answer
+                signals.userLoggedOut.dispatchRobust(sender: sender, UserLoggedOut(event), answeredBy: loggedOut)
             case .userLoginFailed:
-                signals.userLoginFailed.sendRobust(
-                    sender: sender, UserLoginFailed(event), answeredBy: loginFailed
-                ).answer
+                signals.userLoginFailed.dispatchRobust(sender: sender, UserLoginFailed(event), answeredBy: loginFailed)
             case .passwordChanged, .passwordChangeFailed:
-                signals.passwordChanged.sendRobust(sender: sender, RecordedEvent(event), answeredBy: recorded).answer
+                signals.passwordChanged.dispatchRobust(sender: sender, RecordedEvent(event), answeredBy: recorded)
             case .accountAdded, .accountRemoved, .accountLocked, .accountUnlocked, .groupMembershipChanged:
-                signals.accountChanged.sendRobust(sender: sender, RecordedEvent(event), answeredBy: recorded).answer
+                signals.accountChanged.dispatchRobust(sender: sender, RecordedEvent(event), answeredBy: recorded)
             case .daemonStarted, .daemonStopped, .configReloaded, .retentionRan:
-                signals.lifecycle.sendRobust(sender: sender, RecordedEvent(event), answeredBy: recorded).answer
+                signals.lifecycle.dispatchRobust(sender: sender, RecordedEvent(event), answeredBy: recorded)
             }
         // The store receiver hears every sender and cannot be disconnected from outside, and its
         // body does not throw: it always answers. Should that ever change, the event is stored

@@ -40,6 +40,21 @@ final class SnapshotSlot<Payload: Sendable>: Sendable {
         return snapshot
     }
 
+    /// Runs `body` with the current snapshot, without taking a reference to it: the snapshot
+    /// stays alive because this send counts as a reader until `body` returns, and retired
+    /// snapshots are only freed when no reader is left. The cheapest way to read it, for sends
+    /// that return nothing that outlives them. A snapshot swapped out meanwhile (a receiver
+    /// connected or disconnected during the send) is freed by the last reader to leave.
+    @inlinable
+    func withCurrent<Result>(_ body: (Snapshot<Payload>) throws -> Result) rethrows -> Result {
+        readers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        defer {
+            let left = readers.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
+            if left == 0 && hasRetired.load(ordering: .relaxed) { freeRetired() }
+        }
+        return try Self.unmanaged(currentAddress)._withUnsafeGuaranteedRef(body)
+    }
+
     @usableFromInline
     var currentAddress: UInt { current.load(ordering: .sequentiallyConsistent) }
 

@@ -8,7 +8,7 @@
 public final class TypedReceiver<Payload: Sendable, Response: Sendable>: Sendable {
     /// The receiver to connect (its identity is this typed receiver's).
     public let receiver: Receiver<Payload>
-    private let body: @Sendable (Sender?, Payload) throws -> Response
+    @usableFromInline let body: @Sendable (Sender?, Payload) throws -> Response
 
     /// A synchronous receiver named `name` that returns a `Response`.
     public init(_ name: String, _ body: @escaping @Sendable (Sender?, Payload) throws -> Response) {
@@ -16,9 +16,13 @@ public final class TypedReceiver<Payload: Sendable, Response: Sendable>: Sendabl
         receiver = Receiver(name, body)
     }
 
-    /// Calls the body: what a send does when it reaches ``receiver``.
-    func call(_ sender: Sender?, _ payload: Payload) -> Result<Response, any Error> {
-        Result { try body(sender, payload) }
+    /// Calls the body, as a robust send of `signal` does when it reaches ``receiver``: an error
+    /// is logged as that signal's receivers' errors are, and returned.
+    @inlinable
+    func answer(_ sender: Sender?, _ payload: Payload, for signal: Signal<Payload>) -> Result<Response, any Error> {
+        let outcome = Result { try body(sender, payload) }
+        if case .failure(let error) = outcome { signal.logFailure(of: receiver, error) }
+        return outcome
     }
 }
 
@@ -30,20 +34,38 @@ extension Signal {
         sender: Sender? = nil, _ payload: Payload, answeredBy answerer: TypedReceiver<Payload, Response>
     ) -> (answer: Result<Response, any Error>?, responses: RobustResponses<Payload>) {
         if isEmpty { return (nil, []) }
-        let (receivers, _) = liveReceivers(for: sender)
         var answer: Result<Response, any Error>?
         var results: RobustResponses<Payload> = []
-        results.reserveCapacity(receivers.count)
-        for receiver in receivers {
+        forEachLiveReceiver(hearing: sender) { receiver in
             guard receiver === answerer.receiver else {
                 if let result = callRobustly(receiver, sender: sender, payload) { results.append((receiver, result)) }
-                continue
+                return
             }
-            let outcome = answerer.call(sender, payload)
-            if case .failure(let error) = outcome { logFailure(of: receiver, error) }
+            let outcome = answerer.answer(sender, payload, for: self)
             answer = outcome
             results.append((receiver, outcome.map { $0 }))
         }
         return (answer, results)
+    }
+
+    /// Sends like ``sendRobust(sender:_:answeredBy:)`` and returns only `answerer`'s outcome, or
+    /// `nil` when the send did not call it: no list of the other receivers' results is built.
+    /// The send for one event on a daemon's hot path, where only the answerer's response is used.
+    ///
+    /// Every receiver is still called, in order, and the others' errors are still logged.
+    @inlinable
+    public func dispatchRobust<Response>(
+        sender: Sender? = nil, _ payload: Payload, answeredBy answerer: TypedReceiver<Payload, Response>
+    ) -> Result<Response, any Error>? {
+        if isEmpty { return nil }
+        var answer: Result<Response, any Error>?
+        forEachLiveReceiver(hearing: sender) { receiver in
+            guard receiver === answerer.receiver else {
+                _ = callRobustly(receiver, sender: sender, payload)
+                return
+            }
+            answer = answerer.answer(sender, payload, for: self)
+        }
+        return answer
     }
 }

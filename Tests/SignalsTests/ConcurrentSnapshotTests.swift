@@ -12,7 +12,8 @@ struct ConcurrentSnapshotTests {
         let heard = Atomic<Int>(0)
     }
 
-    @Test func sendsRacingConnectsAndDisconnectsAlwaysReachTheStandingReceiver() async throws {
+    @Test(arguments: SendWay.allCases)
+    func sendsRacingConnectsAndDisconnectsAlwaysReachTheStandingReceiver(way: SendWay) async throws {
         let signal = Signal<Login>("login")
         let standing = Atomic<Int>(0)
         signal.connect(dispatchUID: "standing") { _, _ in standing.add(1, ordering: .relaxed) }
@@ -22,7 +23,7 @@ struct ConcurrentSnapshotTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<senders {
                 group.addTask {
-                    for _ in 0..<sendsEach { try signal.send(Login(user: "alice")) }
+                    for _ in 0..<sendsEach { try way.send(signal, Login(user: "alice")) }
                 }
             }
             group.addTask {
@@ -42,7 +43,8 @@ struct ConcurrentSnapshotTests {
 
     /// A disconnected receiver held only by replaced snapshots is released once no send is
     /// reading them: retiring a snapshot must not leak it.
-    @Test func replacedSnapshotsAreFreed() throws {
+    @Test(arguments: SendWay.allCases)
+    func replacedSnapshotsAreFreed(way: SendWay) throws {
         let signal = Signal<Login>("login")
         weak var released: Listener?
         do {
@@ -51,7 +53,7 @@ struct ConcurrentSnapshotTests {
             signal.connect(owner: listener, weak: false, dispatchUID: "kept") { listener, _, _ in
                 listener.heard.add(1, ordering: .relaxed)
             }
-            try signal.send(Login(user: "alice"))
+            try way.send(signal, Login(user: "alice"))
             #expect(listener.heard.load(ordering: .relaxed) == 1)
         }
         #expect(released != nil)
@@ -64,9 +66,39 @@ struct ConcurrentSnapshotTests {
             signal.connect(owner: listener, weak: false, dispatchUID: "round") { listener, _, _ in
                 listener.heard.add(1, ordering: .relaxed)
             }
-            try signal.send(Login(user: "round \(round)"))
+            try way.send(signal, Login(user: "round \(round)"))
             signal.disconnect(dispatchUID: "round")
         }
         #expect(released == nil)
+    }
+
+    /// A receiver that disconnects another during a send retires the registrations the send is
+    /// walking: they stay valid until the send ends (the rest of the walk reads them), and are
+    /// freed when it does, not kept until some later send.
+    @Test(arguments: SendWay.allCases)
+    func registrationsReplacedDuringASendAreFreedWhenItEnds(way: SendWay) throws {
+        let signal = Signal<Login>("login")
+        weak var released: Listener?
+        let removedCalls = Atomic<Int>(0)
+        let seenAfter = Atomic<Int>(0)
+        do {
+            let listener = Listener()
+            released = listener
+            signal.connect(dispatchUID: "remover") { _, _ in
+                #expect(signal.disconnect(dispatchUID: "removed"))
+            }
+            signal.connect(owner: listener, weak: false, dispatchUID: "removed") { listener, _, _ in
+                listener.heard.add(1, ordering: .relaxed)
+                removedCalls.add(1, ordering: .relaxed)
+            }
+            signal.connect(dispatchUID: "after") { _, _ in seenAfter.add(1, ordering: .relaxed) }
+        }
+        #expect(released != nil)
+        try way.send(signal, Login(user: "alice"))
+        // The walk went on over the old registrations: the removed receiver was still called.
+        #expect(removedCalls.load(ordering: .relaxed) == 1)
+        #expect(released == nil, "the retired registrations outlived the send")
+        #expect(seenAfter.load(ordering: .relaxed) == 1)
+        #expect(signal.registrationCount == 2)
     }
 }

@@ -44,40 +44,56 @@ struct SendTests {
         #expect(responses.allSatisfy { $0.response is Void })
     }
 
-    @Test func receiverForASenderHearsOnlyThatSenderAndAnySenderReceiversHearAll() throws {
+    @Test(arguments: SendWay.allCases)
+    func receiverForASenderHearsOnlyThatSenderAndAnySenderReceiversHearAll(way: SendWay) throws {
         let signal = Signal<Login>("login")
         let calls = Recorder<String>()
         signal.connect(sender: "sshd", name: "sshd-only") { sender, _ in calls.record("sshd-only:\(sender!)") }
         signal.connect(name: "any") { sender, _ in calls.record("any:\(sender.map(\.description) ?? "nil")") }
-        try signal.send(sender: "sshd", Login(user: "a"))
-        try signal.send(sender: "login", Login(user: "b"))
-        try signal.send(Login(user: "c"))
+        try way.send(signal, sender: "sshd", Login(user: "a"))
+        try way.send(signal, sender: "login", Login(user: "b"))
+        try way.send(signal, Login(user: "c"))
         #expect(calls.values == ["sshd-only:sshd", "any:sshd", "any:login", "any:nil"])
     }
 
-    @Test func typeAndObjectSendersAreDistinct() throws {
+    @Test(arguments: SendWay.allCases)
+    func typeAndObjectSendersAreDistinct(way: SendWay) throws {
         let signal = Signal<Login>("login")
         let calls = Recorder<String>()
         let a = Owner("a")
         let b = Owner("b")
         signal.connect(sender: .type(Owner.self)) { _, _ in calls.record("type") }
         signal.connect(sender: .object(a)) { _, _ in calls.record("object a") }
-        try signal.send(sender: .type(Owner.self), Login(user: "x"))
-        try signal.send(sender: .object(a), Login(user: "x"))
-        try signal.send(sender: .object(b), Login(user: "x"))
-        try signal.send(sender: .type(Login.self), Login(user: "x"))
-        try signal.send(sender: "Owner", Login(user: "x"))
+        try way.send(signal, sender: .type(Owner.self), Login(user: "x"))
+        try way.send(signal, sender: .object(a), Login(user: "x"))
+        try way.send(signal, sender: .object(b), Login(user: "x"))
+        try way.send(signal, sender: .type(Login.self), Login(user: "x"))
+        try way.send(signal, sender: "Owner", Login(user: "x"))
         #expect(calls.values == ["type", "object a"])
     }
 
-    @Test func sendStopsAtTheFirstErrorAndLaterReceiversDoNotRun() throws {
-        let signal = Signal<Login>("login")
+    @Test(arguments: SendWay.allCases)
+    func sendStopsAtTheFirstErrorAndARobustSendLogsItAndGoesOn(way: SendWay) throws {
+        let (logger, log) = CapturingLogHandler.logger()
+        let signal = Signal<Login>("login", logger: logger)
         let calls = Recorder<String>()
         signal.connect(name: "one") { _, _ in calls.record("one") }
         signal.connect(name: "two") { _, _ in throw Boom(reason: "two") }
-        signal.connect(name: "three") { _, _ in calls.record("three") }
-        #expect(throws: Boom(reason: "two")) { try signal.send(Login(user: "alice")) }
-        #expect(calls.values == ["one"])
+        // Returning a value: a receiver the allocation-free paths do not call in place.
+        signal.connect(name: "three") { _, _ in
+            calls.record("three")
+            return 3
+        }
+        if way.propagatesErrors {
+            #expect(throws: Boom(reason: "two")) { try way.send(signal, Login(user: "alice")) }
+            #expect(calls.values == ["one"])
+            #expect(log.values.isEmpty)
+        } else {
+            try way.send(signal, Login(user: "alice"))
+            #expect(calls.values == ["one", "three"])
+            #expect(log.values.map(\.message).count == 1)
+            #expect(log.values.first?.metadata["receiver"] == "two")
+        }
     }
 
     @Test func sendRobustReturnsEachErrorAsThatReceiversResultAndLogsIt() {
@@ -115,5 +131,23 @@ struct SendTests {
         let responses = try signal.send(Login(user: "alice"))
         #expect(calls.values == ["sync"])
         #expect(responses.map(\.receiver.name) == ["sync"])
+        for way in SendWay.allCases { try way.send(signal, Login(user: "alice")) }
+        #expect(calls.values == Array(repeating: "sync", count: 5))
+    }
+
+    @Test(arguments: SendWay.allCases)
+    func aDeadWeakReceiverIsSkippedAndPurged(way: SendWay) throws {
+        let signal = Signal<Login>("login")
+        let calls = Recorder<String>()
+        signal.connect(name: "standing") { _, _ in calls.record("standing") }
+        do {
+            let owner = Owner("gone")
+            signal.connect(owner: owner, weak: true) { owner, _, _ in calls.record(owner.name) }
+            try way.send(signal, Login(user: "alice"))
+        }
+        #expect(signal.registrationCount == 2)
+        try way.send(signal, Login(user: "alice"))
+        #expect(calls.values == ["standing", "gone", "standing"])
+        #expect(signal.registrationCount == 1)
     }
 }

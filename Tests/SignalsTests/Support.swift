@@ -69,3 +69,21 @@ actor Rendezvous {
         return true
     }
 }
+
+/// The synchronous ways to send: each must reach the same receivers in the same order.
+enum SendWay: String, CaseIterable, Sendable {
+    case send, sendRobust, dispatch, dispatchRobust
+
+    /// Whether an error a receiver throws stops the send and propagates.
+    var propagatesErrors: Bool { self == .send || self == .dispatch }
+
+    /// Sends `payload` this way.
+    func send<Payload>(_ signal: Signal<Payload>, sender: Sender? = nil, _ payload: Payload) throws {
+        switch self {
+        case .send: try signal.send(sender: sender, payload)
+        case .sendRobust: signal.sendRobust(sender: sender, payload)
+        case .dispatch: try signal.dispatch(sender: sender, payload)
+        case .dispatchRobust: signal.dispatchRobust(sender: sender, payload)
+        }
+    }
+}

@@ -26,6 +26,9 @@ struct TypedReceiverTests {
         #expect(responses.map(\.receiver.name) == ["before", "length", "after"])
         #expect((try? responses[1].result.get()) as? Int == 5)
         #expect(throws: Refused.self) { try responses[2].result.get() }
+        let dispatched = signal.dispatchRobust(sender: "sshd", Login(user: "bob"), answeredBy: answerer)
+        #expect(try dispatched?.get() == 3)
+        #expect(calls.values.suffix(3) == ["before bob", "length bob", "after"])
     }
 
     @Test func aThrowingAnswererGivesItsErrorAndANotConnectedOneNoAnswer() throws {
@@ -34,13 +37,17 @@ struct TypedReceiverTests {
         let other = Receiver<Login>("other") { _, _ in }
         signal.connect(other, weak: false)
         #expect(signal.sendRobust(Login(user: "a"), answeredBy: answerer).answer == nil)
+        #expect(signal.dispatchRobust(Login(user: "a"), answeredBy: answerer) == nil)
         signal.connect(answerer.receiver, weak: false)
         let (answer, responses) = signal.sendRobust(Login(user: "a"), answeredBy: answerer)
         #expect(throws: Refused.self) { try answer?.get() }
         #expect(responses.count == 2)
+        #expect(throws: Refused.self) { try signal.dispatchRobust(Login(user: "a"), answeredBy: answerer)?.get() }
         let onlySSHD = TypedReceiver<Login, Int>("sshd only") { _, _ in 1 }
         signal.connect(onlySSHD.receiver, sender: "sshd", weak: false)
         #expect(signal.sendRobust(sender: "login", Login(user: "a"), answeredBy: onlySSHD).answer == nil)
         #expect(try signal.sendRobust(sender: "sshd", Login(user: "a"), answeredBy: onlySSHD).answer?.get() == 1)
+        #expect(signal.dispatchRobust(sender: "login", Login(user: "a"), answeredBy: onlySSHD) == nil)
+        #expect(try signal.dispatchRobust(sender: "sshd", Login(user: "a"), answeredBy: onlySSHD)?.get() == 1)
     }
 }

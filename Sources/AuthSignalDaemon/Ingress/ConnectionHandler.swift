@@ -218,7 +218,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let requestContext = RequestContext(connection: connectionID, op: op, peer: peer.credentials)
         requests[slot] = Request(context: requestContext)
         if requestStarted.hasListeners(sender: processor.sender) {
-            requestStarted.sendRobust(sender: processor.sender, RequestStarted(request: requestContext))
+            requestStarted.dispatchRobust(sender: processor.sender, RequestStarted(request: requestContext))
         }
     }
 
@@ -256,13 +256,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
             line = ProtocolResponse.error(error)
             processor.counters.countRefusal(error.code)
             if gotRequestException.hasListeners(sender: processor.sender) {
-                gotRequestException.sendRobust(
+                gotRequestException.dispatchRobust(
                     sender: processor.sender, GotRequestException(request: request.context, error: error))
             }
         }
         if requestFinished.hasListeners(sender: processor.sender) {
             let ok = if case .success = result { true } else { false }
-            requestFinished.sendRobust(
+            requestFinished.dispatchRobust(
                 sender: processor.sender, RequestFinished(request: request.context, ok: ok))
         }
         let final = Outgoing(bytes: context.channel.allocator.buffer(bytes: line), promise: nil)
