@@ -103,8 +103,8 @@ enum Schema {
             try db.execute(
                 sql: """
                     DELETE FROM sessions_span WHERE login_seq IN (
-                        SELECT login_seq FROM sessions WHERE end IS NOT NULL AND end - start <= ?)
-                    """, arguments: [SessionRow.shortSpan])
+                        SELECT login_seq FROM sessions WHERE \(SessionRow.isShortSQL))
+                    """)
         }
         return migrator
     }

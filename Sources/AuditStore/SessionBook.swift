@@ -76,6 +76,10 @@ struct SessionRow: Sendable, TableRow {
     /// session itself, and the start index finds them as well.
     var isShort: Bool { end.map { $0 - start <= Self.shortSpan } ?? false }
 
+    /// ``isShort`` as an SQL condition on a `sessions` row, for the queries and the migration
+    /// that must agree with it.
+    static let isShortSQL = "(end IS NOT NULL AND end - start <= \(shortSpan))"
+
     /// Its status on a host in boot `context`, and the latest time it lasted until (`nil`: open,
     /// or gone at an unknown time).
     func standing(_ context: BootContext) -> (status: SessionStatus, bound: Int64?) {
@@ -195,7 +199,8 @@ struct StoredSessions {
 
     private static let lastingShortSQL = """
         SELECT \(SessionRow.selectList) FROM sessions INDEXED BY sessions_start
-        WHERE start > ?1 - ?3 AND start <= ?1 AND login_seq <= ?2 AND end > ?1 AND end - start <= ?3
+        WHERE start > ?1 - \(SessionRow.shortSpan) AND start <= ?1 AND login_seq <= ?2 AND end > ?1
+            AND \(SessionRow.isShortSQL)
         """
 
     /// The sessions with a login seq up to `mark` begun by `instant` (µs) that lasted beyond it:
@@ -204,7 +209,7 @@ struct StoredSessions {
     /// `v7-short-sessions` (read-only) has short ones in both; each is returned once.
     func lasting(beyond instant: Int64, through mark: Int64) throws -> [SessionRow] {
         let long = try rows(Self.lastingLongSQL, [Self.seconds(instant), instant, mark])
-        let short = try rows(Self.lastingShortSQL, [instant, mark, SessionRow.shortSpan])
+        let short = try rows(Self.lastingShortSQL, [instant, mark])
         var seen = Set<Int64>()
         return (long + short).filter { seen.insert($0.loginSeq).inserted }
     }

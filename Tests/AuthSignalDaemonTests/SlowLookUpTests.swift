@@ -22,8 +22,29 @@ import Testing
 @Suite("Slow account look-ups, in process")
 struct SlowLookUpTests {
     static let ping = #"{"op":"ping"}"#
-    /// The longest a slow look-up blocks when nothing releases it.
-    static let slowLookUp = DispatchTimeInterval.seconds(30)
+
+    /// A look-up that blocks until the test releases it, or 30 s pass; it remembers which.
+    final class HeldLookUp: Sendable {
+        private let gate = DispatchSemaphore(value: 0)
+        private let started = Atomic<Bool>(false)
+        private let released = Atomic<Bool>(false)
+
+        /// Blocks the look-up calling it.
+        func block() {
+            started.store(true, ordering: .sequentiallyConsistent)
+            let answer = gate.wait(timeout: .now() + .seconds(30))
+            released.store(answer == .success, ordering: .sequentiallyConsistent)
+        }
+
+        /// Whether a look-up is blocked (or was).
+        var hasStarted: Bool { started.load(ordering: .sequentiallyConsistent) }
+
+        /// Lets the blocked look-up go on.
+        func release() { gate.signal() }
+
+        /// Whether the look-up went on because the test released it, not because it gave up.
+        var wasReleasedByTheTest: Bool { released.load(ordering: .sequentiallyConsistent) }
+    }
     /// Peers that are not root, as processes of those users show them to the kernel.
     static let slowUID: UInt32 = 65534
     static let fastUID: UInt32 = 65533
@@ -43,25 +64,20 @@ struct SlowLookUpTests {
     @Test func aPeerWhoseGroupsTakeSecondsHoldsUpNoOtherConnection() async throws {
         let harness = try DaemonHarness()
         let asked = Mutex<[UInt32]>([])
-        let release = DispatchSemaphore(value: 0)
-        let released = Atomic<Bool>(false)
+        let held = HeldLookUp()
         let listener = try await harness.listen { credentials in
             asked.withLock { $0.append(credentials.uid) }
-            if credentials.uid == Self.slowUID {
-                released.store(
-                    release.wait(timeout: .now() + Self.slowLookUp) == .success, ordering: .sequentiallyConsistent)
-            }
+            if credentials.uid == Self.slowUID { held.block() }
             return PeerIdentity(credentials: credentials, groups: [credentials.gid])
         }
         async let slow = Self.ping(listener, as: Self.slowUID)
-        try await waitFor("the slow look-up") { asked.withLock { $0.contains(Self.slowUID) } }
+        try await waitFor("the slow look-up") { held.hasStarted }
         #expect(try await Self.ping(listener, as: Self.fastUID).contains(#""daemon":"authsignald""#))
         // Answered while the slow look-up still blocks: it ends only when released.
-        release.signal()
+        held.release()
         // The slow peer is served once it is known.
         #expect(try await slow.contains(#""daemon":"authsignald""#))
-        let releasedByTheTest = released.load(ordering: .sequentiallyConsistent)
-        #expect(releasedByTheTest, "the fast peer was answered only after the slow look-up gave up")
+        #expect(held.wasReleasedByTheTest, "the fast peer was answered only after the slow look-up gave up")
         // Root may do everything: its groups are never asked, so it never waits on NSS.
         let root = try await onThread { try Client(listener.path).final(Self.ping)["daemon"] as? String }
         #expect(root == "authsignald")
@@ -71,15 +87,9 @@ struct SlowLookUpTests {
     }
 
     @Test func aFailedLoginWhoseNameTakesSecondsHoldsUpNoOtherConnectionAndKeepsItsOrder() async throws {
-        let lookingUp = Atomic<Bool>(false)
-        let release = DispatchSemaphore(value: 0)
-        let released = Atomic<Bool>(false)
+        let held = HeldLookUp()
         let accounts = KnownAccounts(lookUpMayBlock: true) { name in
-            if name == "slow-name" {
-                lookingUp.store(true, ordering: .sequentiallyConsistent)
-                released.store(
-                    release.wait(timeout: .now() + Self.slowLookUp) == .success, ordering: .sequentiallyConsistent)
-            }
+            if name == "slow-name" { held.block() }
             return false
         }
         let harness = try DaemonHarness(accounts: accounts)
@@ -87,17 +97,16 @@ struct SlowLookUpTests {
         let emitting = try Client(listener.path)
         try emitting.send(
             Answer.emit("slow-name", signal: "user_login_failed") + "\n" + Answer.emit("alice") + "\n")
-        try await waitFor("the slow look-up") { lookingUp.load(ordering: .sequentiallyConsistent) }
+        try await waitFor("the slow look-up") { held.hasStarted }
         let answer = try await onThread { try Client(listener.path).final(Self.ping)["daemon"] as? String }
         #expect(answer == "authsignald")
         // Answered while the look-up still blocks: it ends only when released.
-        release.signal()
+        held.release()
         // Both acknowledged, in the order sent, and stored in that order: the login that needed
         // no look-up waited behind the failure that did.
         let acks = try await onThread { try [emitting.answer(), emitting.answer()].flatMap { $0 } }
         #expect(try Answer.seqs(acks) == [1, 2])
-        let releasedByTheTest = released.load(ordering: .sequentiallyConsistent)
-        #expect(releasedByTheTest, "the ping was answered only after the slow look-up gave up")
+        #expect(held.wasReleasedByTheTest, "the ping was answered only after the slow look-up gave up")
         let records = try await harness.records()
         #expect(records.map(\.signal) == [.userLoginFailed, .userLoggedIn])
         #expect(records.last?.user == "alice")
