@@ -53,7 +53,7 @@ package enum AlertListing {
 
     /// The alert as one JSON object: its row and its facts (`event`, as the sinks get them).
     package static func json(_ alert: Outbox.Listed) -> String {
-        var object: [String: JSONValue] = [
+        var object: JSONObject = [
             "id": .int(alert.id), "rule": .string(alert.rule), "sink": .string(alert.sink),
             "created": .string(RFC3339.format(microseconds: alert.created)), "state": .string(alert.state),
             "attempts": .int(Int64(alert.attempts)),

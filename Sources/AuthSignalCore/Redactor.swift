@@ -190,7 +190,9 @@ package struct Redactor: Sendable {
     package static let alteredNameMarker = "…[altered]"
 
     private func redact(object: JSONObject, hashing names: [String: String], key: inout SenderKey) -> JSONObject {
-        var result = JSONObject(minimumCapacity: object.count)
+        var result = JSONObject()
+        result.reserveCapacity(object.count)
+        // In key order, so each member is appended at the end.
         for (name, value) in object {
             result[name] =
                 isSensitive(name)

@@ -42,9 +42,8 @@ public enum CanonicalJSON {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            // The members themselves are sorted: looking each key up again would hash it again.
-            let sorted = members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-            for (index, member) in sorted.enumerated() {
+            // A JSONObject keeps its members in canonical order.
+            for (index, member) in members.enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
                 appendString(member.key, to: &output)
                 output.append(UInt8(ascii: ":"))

@@ -227,14 +227,12 @@ public struct JSONParser {
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONObject {
         guard depth <= maximumDepth else { throw error("nesting deeper than \(maximumDepth) levels") }
         index += 1
-        var members = JSONObject()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return members
+            return JSONObject()
         }
-        // Events' objects hold a handful of members: room for them at once, not grown 1, 2, 4, 8.
-        members.reserveCapacity(8)
+        var members = MemberList()
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
@@ -247,7 +245,7 @@ public struct JSONParser {
             index += 1
             skipWhitespace()
             let value = try parseValue(depth: depth)
-            guard members.updateValue(value, forKey: key) == nil else {
+            guard members.append(key, value) else {
                 throw JSONParseError(offset: keyOffset, reason: "duplicate object key")
             }
             skipWhitespace()
@@ -256,7 +254,7 @@ public struct JSONParser {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return members
+                return members.object
             } else {
                 throw error("expected ',' or '}'")
             }
@@ -432,4 +430,36 @@ public struct JSONParseError: Error, Hashable, CustomStringConvertible {
 
     /// A message for people.
     public var description: String { "\(reason) at byte \(offset)" }
+}
+
+/// An object's members as the parser reads them: duplicates refused as each key arrives (by a
+/// scan while there are few, through a set once there are many, so no object costs quadratic
+/// time), sorted once at the end unless they came in order.
+private struct MemberList {
+    private var members: [JSONObject.Element] = []
+    private var keys: Set<String>?
+    private var inOrder = true
+
+    /// Adds a member; `false` when `key` is already there.
+    mutating func append(_ key: String, _ value: JSONValue) -> Bool {
+        if members.count < 16 {
+            if members.contains(where: { $0.key == key }) { return false }
+        } else {
+            if keys == nil { keys = Set(members.map(\.key)) }
+            guard keys!.insert(key).inserted else { return false }
+        }
+        if let last = members.last, inOrder { inOrder = JSONObject.precedes(last.key, key) }
+        if members.isEmpty {
+            // Events' objects hold a handful of members: room for them at once.
+            members.reserveCapacity(8)
+        }
+        members.append((key: key, value: value))
+        return true
+    }
+
+    /// The object, in key order.
+    var object: JSONObject {
+        if inOrder { return JSONObject(sortedUniqueMembers: members) }
+        return JSONObject(sortedUniqueMembers: members.sorted { JSONObject.precedes($0.key, $1.key) })
+    }
 }

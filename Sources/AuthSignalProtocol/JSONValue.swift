@@ -6,7 +6,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
     case double(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
 
     /// Decodes any JSON value; integers that fit in 64 bits stay integers.
     public init(from decoder: any Decoder) throws {
@@ -24,7 +24,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
         } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            self = .object(try container.decode(JSONObject.self))
         }
     }
 
@@ -66,6 +66,3 @@ public enum JSONValue: Sendable, Hashable, Codable {
         if case .object(let members) = self { members[key] } else { nil }
     }
 }
-
-/// A JSON object.
-public typealias JSONObject = [String: JSONValue]

@@ -211,7 +211,7 @@ extension EvidenceReport {
                 "oldest_received": oldestRecord.map { .string(RFC3339.format($0.received)) } ?? .null,
             ]),
             "off_host": offHost.map(JSONValue.string) ?? .null,
-            "alerts": alerts.map { .object($0.mapValues { .int(Int64($0)) }) } ?? .null,
+            "alerts": alerts.map { .object(JSONObject($0.mapValues { .int(Int64($0)) })) } ?? .null,
             "unclean_starts": .int(Int64(uncleanStarts)),
             "changes": .array(changes.map { .string(RecordSentence.text($0)) }),
             "lifecycle": .array(lifecycle.map { .string(RecordSentence.text($0)) }),

@@ -37,7 +37,8 @@ extension AuthSignalCommand {
             guard let kind, let signal = Self.signal(kind) else {
                 throw ValidationError("say what happened: login, logout or login-failed")
             }
-            var details = try Self.pairs(requestFields, what: "--request").mapValues { JSONValue.string($0) }
+            var details = JSONObject(
+                try Self.pairs(requestFields, what: "--request").mapValues { JSONValue.string($0) })
             if let remoteAddr { details["remote_addr"] = .string(remoteAddr) }
             let credentials = try Self.credentials(credentialFields)
             var when: Date?
