@@ -109,4 +109,17 @@ final class Snapshot<Payload: Sendable>: Sendable {
         self.registrations = registrations
         self.entries = ContiguousArray(registrations.map(DispatchEntry.init))
     }
+
+    /// Whether entry `index` of `entries` (this snapshot's, read in place) hears `sender`. A
+    /// registration found dead is noted in `sawDead` even when it would not hear `sender`, so that
+    /// the send purges it.
+    @inlinable
+    func hears(
+        at index: Int, of entries: UnsafeBufferPointer<DispatchEntry<Payload>>, _ sender: Sender?,
+        sawDead: inout Bool
+    ) -> Bool {
+        if entries[index].senderKey.hears(sender) { return true }
+        if entries[index].isMortal && registrations[index].liveReceiver == nil { sawDead = true }
+        return false
+    }
 }

@@ -23,14 +23,7 @@ extension Signal {
         try snapshot.entries.withUnsafeBufferPointer { entries in
             // Entries are read in place (no copy, so no reference counting) while the snapshot
             // keeps them alive.
-            for index in entries.indices {
-                guard entries[index].senderKey.hears(sender) else {
-                    // A registration that died is purged even when it would not hear `sender`.
-                    if entries[index].isMortal && snapshot.registrations[index].liveReceiver == nil {
-                        sawDead = true
-                    }
-                    continue
-                }
+            for index in entries.indices where snapshot.hears(at: index, of: entries, sender, sawDead: &sawDead) {
                 if list == nil, index < UInt64.bitWidth, entries[index].isImmortalPlainSync {
                     try entries[index].immortalBody(sender, payload)
                     mask |= 1 << UInt64(index)
@@ -77,13 +70,7 @@ extension Signal {
         defer { if sawDead { purgeDeadRegistrations() } }
         try published.withCurrent { snapshot in
             try snapshot.entries.withUnsafeBufferPointer { entries in
-                for index in entries.indices {
-                    guard entries[index].senderKey.hears(sender) else {
-                        if entries[index].isMortal && snapshot.registrations[index].liveReceiver == nil {
-                            sawDead = true
-                        }
-                        continue
-                    }
+                for index in entries.indices where snapshot.hears(at: index, of: entries, sender, sawDead: &sawDead) {
                     if entries[index].isImmortalPlainSync {
                         try entries[index].immortalBody(sender, payload)
                         continue
