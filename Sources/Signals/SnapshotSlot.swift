@@ -28,16 +28,11 @@ final class SnapshotSlot<Payload: Sendable>: Sendable {
         Self.unmanaged(current.load(ordering: .relaxed)).release()
     }
 
-    /// The current snapshot, referenced by the caller.
+    /// The current snapshot, referenced by the caller (the reference is taken while it still
+    /// counts as a reader).
     @inlinable
     func read() -> Snapshot<Payload> {
-        // Sequentially consistent, paired with `publish`: either this count is seen by the
-        // publisher's check, or this load sees the publisher's new snapshot.
-        readers.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        let snapshot = Self.unmanaged(currentAddress).takeUnretainedValue()
-        let left = readers.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
-        if left == 0 && hasRetired.load(ordering: .relaxed) { freeRetired() }
-        return snapshot
+        withCurrent { $0 }
     }
 
     /// Runs `body` with the current snapshot, without taking a reference to it: the snapshot
@@ -47,6 +42,8 @@ final class SnapshotSlot<Payload: Sendable>: Sendable {
     /// connected or disconnected during the send) is freed by the last reader to leave.
     @inlinable
     func withCurrent<Result>(_ body: (Snapshot<Payload>) throws -> Result) rethrows -> Result {
+        // Sequentially consistent, paired with `publish`: either this count is seen by the
+        // publisher's check, or this load sees the publisher's new snapshot.
         readers.wrappingAdd(1, ordering: .sequentiallyConsistent)
         defer {
             let left = readers.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
