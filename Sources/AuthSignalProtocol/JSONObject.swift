@@ -128,8 +128,12 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection, Expressibl
         _ other: JSONObject, uniquingKeysWith combine: (JSONValue, JSONValue) throws -> JSONValue
     ) rethrows {
         for member in other.members {
-            let value = try self[member.key].map { try combine($0, member.value) } ?? member.value
-            updateValue(value, forKey: member.key)
+            let (found, insertion) = position(of: member.key)
+            if let found {
+                members[found].value = try combine(members[found].value, member.value)
+            } else {
+                members.insert(member, at: insertion)
+            }
         }
     }
 
