@@ -228,15 +228,16 @@ extension JournalFieldName {
 }
 
 extension JournalReader {
-    /// Limits reading to the audit entries authsignald writes, with the given field values
-    /// (`nil`: any), replacing earlier matches.
+    /// Limits reading to the audit entries authsignald writes of `signals`, with the given field
+    /// values (`nil`: any), replacing earlier matches.
     package func matchAuditRecords(
-        signal: AuthSignal?, user: String?, sender: String?, remoteAddr: String?, writer: TrustedJournalWriter
+        signals: [AuthSignal] = AuthSignal.allCases, user: String?, sender: String?, remoteAddr: String?,
+        writer: TrustedJournalWriter
     ) throws(JournalError) {
         removeMatches()
         try match(writer)
         try match(.syslogIdentifier, AuditJournal.identifier)
-        for each in signal.map({ [$0] }) ?? AuthSignal.allCases {
+        for each in signals {
             try match(.messageID, AuditJournal.messageID(each))
         }
         if let user { try match(.user, user) }

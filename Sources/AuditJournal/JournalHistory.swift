@@ -212,6 +212,44 @@ package final class JournalHistory {
         }
     }
 
+    /// Calls `each` with every record of `signals` (only `user`'s, when given), and whether the
+    /// daemon that wrote it trusted its sender (`AUTHSIGNAL_TRUSTED`; for an entry of a daemon older
+    /// than that field, whether the sender was root): one host after another, and
+    /// each host's in the order its daemon wrote them, which is its log's order. For the sessions
+    /// and accounts ``HostActivity`` builds.
+    package func activity(
+        of signals: [AuthSignal], user: String?, each: (_ record: WireRecord, _ trusted: Bool) throws -> Void
+    ) throws {
+        let trusted = Array("yes".utf8)
+        func read(_ stream: JournalReader, host: String?) throws {
+            try stream.matchAuditRecords(signals: signals, user: user, sender: nil, remoteAddr: nil, writer: writer)
+            stream.seekHead()
+            while let fields = try stream.next() {
+                guard let record = record(fields, in: stream, host: host), signals.contains(record.signal),
+                    user.map({ $0 == record.user }) ?? true, seen.first(record)
+                else { continue }
+                // An older daemon's entry, without the field: root, the one sender always trusted.
+                try each(record, fields[JournalFieldName.trusted.name].map { $0 == trusted } ?? (record.peer?.uid == 0))
+            }
+        }
+        guard let senders = sendersToReadApart else { return try read(reader, host: nil) }
+        for (sender, paths) in senders { try read(JournalReader(files: paths), host: sender) }
+    }
+
+    /// The boot `host` is in, as far as this journal shows: this host's own for its journal; for
+    /// a sender of a collector's directory, the boot of the newest entry of its files (any entry:
+    /// the uploader sends the host's whole journal) and when it began; nothing known otherwise.
+    package func boot(of host: String?) throws -> BootContext {
+        guard let remote else { return .current() }
+        guard let host, let files = remote.files[host] else { return BootContext(bootID: nil, bootTime: nil) }
+        let newest = try JournalReader(files: files)
+        newest.seekTail()
+        guard try newest.previous() != nil, let boot = newest.boot else {
+            return BootContext(bootID: nil, bootTime: nil)
+        }
+        return BootContext(bootID: boot.id, bootTime: Microseconds.from(boot.began))
+    }
+
     /// The chain anchors written for the audit log named `logID`, oldest first, each with the host
     /// it came from (in a collector's directory).
     ///
@@ -287,7 +325,8 @@ package final class JournalHistory {
     /// against the whole filter, which covers the time range and `after_seq`).
     private func match(_ reader: JournalReader, _ filter: RecordFilter) throws {
         try reader.matchAuditRecords(
-            signal: filter.signal, user: filter.user, sender: filter.sender, remoteAddr: filter.remoteAddr,
+            signals: filter.signal.map { [$0] } ?? AuthSignal.allCases, user: filter.user, sender: filter.sender,
+            remoteAddr: filter.remoteAddr,
             writer: writer)
     }
 }

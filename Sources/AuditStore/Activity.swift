@@ -160,11 +160,29 @@ extension ActivityEvent {
     /// The event of a record the writer is storing as `seq` at `received`, as ``read(_:after:through:trusted:)``
     /// would read it back.
     init(_ event: RedactedEvent, seq: Int64, received: Int64) {
-        let text = { (key: String) -> String? in event.request?[key]?.stringValue }
-        let time = event.time.map(Microseconds.from) ?? received
         self.init(
-            seq: seq, signal: event.signal, at: time > received + Self.maximumLead ? received : time,
-            sender: event.sender, user: event.user, remoteAddr: event.remoteAddr, service: text("service"),
-            tty: text("tty"), key: text("pairing"), peerUID: Int64(event.peer.uid), received: received)
+            seq: seq, signal: event.signal, time: event.time, received: received, sender: event.sender,
+            user: event.user, remoteAddr: event.remoteAddr, request: event.request, peerUID: Int64(event.peer.uid))
+    }
+
+    /// The event of a record read back from a journal entry (``HostActivity``).
+    init(_ record: WireRecord, peerUID: Int64) {
+        self.init(
+            seq: record.seq, signal: record.signal, time: record.time, received: Microseconds.from(record.received),
+            sender: record.sender, user: record.user, remoteAddr: record.remoteAddr, request: record.request,
+            peerUID: peerUID)
+    }
+
+    /// The event of a record with these values, its time believed as the tables believe it.
+    private init(
+        seq: Int64, signal: AuthSignal, time: Date?, received: Int64, sender: String, user: String?,
+        remoteAddr: String?, request: JSONObject?, peerUID: Int64
+    ) {
+        let text = { (key: String) -> String? in request?[key]?.stringValue }
+        let time = time.map(Microseconds.from) ?? received
+        self.init(
+            seq: seq, signal: signal, at: time > received + Self.maximumLead ? received : time, sender: sender,
+            user: user, remoteAddr: remoteAddr, service: text("service"), tty: text("tty"), key: text("pairing"),
+            peerUID: peerUID, received: received)
     }
 }

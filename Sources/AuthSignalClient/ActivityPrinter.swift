@@ -73,6 +73,17 @@ package final class ActivityPrinter<Item: WireItem> {
     }
 }
 
+extension ActivityPrinter.Layout {
+    /// The same with each item's host, for items read from journals of many hosts: a HOST column
+    /// first in tables and a final `host` column in CSV, as `query` shows records.
+    package var withHost: Self {
+        let (cells, csv) = (self.cells, self.csv)
+        return Self(
+            header: ["HOST"] + header, csvHeader: csvHeader + ["host"], cells: { [$0.host ?? "-"] + cells($0) },
+            csv: { csv($0) + [$0.host ?? ""] }, object: object, hashed: hashed, notes: notes)
+    }
+}
+
 extension ActivityPrinter.Layout where Item == WireSession {
     /// `last`: one session a row.
     package static var sessions: Self {

@@ -62,10 +62,17 @@ public struct WireAccount: Sendable, Hashable {
     public var failuresSinceLogin: Int64
     /// Failed logins in the whole log.
     public var failures: Int64
+    /// The host whose log this is, for accounts read from journals (many hosts'); `nil` for an
+    /// audit log's. `host` on the wire, absent when `nil`.
+    public var host: String?
 
     /// An account with these fields.
-    public init(user: String, lastLogin: Event?, lastFailure: Event?, failuresSinceLogin: Int64, failures: Int64) {
+    public init(
+        user: String, lastLogin: Event?, lastFailure: Event?, failuresSinceLogin: Int64, failures: Int64,
+        host: String? = nil
+    ) {
         self.user = user
+        self.host = host
         self.lastLogin = lastLogin
         self.lastFailure = lastFailure
         self.failuresSinceLogin = failuresSinceLogin
@@ -80,11 +87,13 @@ public struct WireAccount: Sendable, Hashable {
 
     /// The account's JSON object (docs/protocol.md).
     public var object: JSONObject {
-        [
+        var object: JSONObject = [
             "user": .string(user), "last_login": lastLogin.map { .object($0.object) } ?? .null,
             "last_failure": lastFailure.map { .object($0.object) } ?? .null,
             "failures_since_login": .int(failuresSinceLogin), "failures": .int(failures),
         ]
+        if let host { object["host"] = .string(host) }
+        return object
     }
 
     /// `{"account":{…}}` and a newline.
@@ -102,6 +111,7 @@ public struct WireAccount: Sendable, Hashable {
             lastFailure: try failure.map { object throws(ProtocolError) in try Event(object) },
             failuresSinceLogin: try fields.required(
                 try fields.integer("failures_since_login", minimum: 0), "failures_since_login"),
-            failures: try fields.required(try fields.integer("failures", minimum: 0), "failures"))
+            failures: try fields.required(try fields.integer("failures", minimum: 0), "failures"),
+            host: try fields.string("host"))
     }
 }

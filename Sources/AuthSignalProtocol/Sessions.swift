@@ -93,11 +93,15 @@ public struct WireSession: Sendable, Hashable {
     public var status: SessionStatus
     /// How its logout was matched to its login.
     public var pairing: SessionPairing
+    /// The host it was on, for sessions read from journals (many hosts'); `nil` for an audit log's.
+    /// `host` on the wire, absent when `nil`.
+    public var host: String?
 
     /// A session with these fields.
     public init(
         loginSeq: Int64, logoutSeq: Int64?, user: String?, from: String?, service: String?, tty: String?,
-        sender: String, start: Date, end: Date?, endedBy: Date?, status: SessionStatus, pairing: SessionPairing
+        sender: String, start: Date, end: Date?, endedBy: Date?, status: SessionStatus, pairing: SessionPairing,
+        host: String? = nil
     ) {
         self.loginSeq = loginSeq
         self.logoutSeq = logoutSeq
@@ -111,6 +115,7 @@ public struct WireSession: Sendable, Hashable {
         self.endedBy = endedBy
         self.status = status
         self.pairing = pairing
+        self.host = host
     }
 
     /// How long it lasted, for an ended session.
@@ -118,7 +123,7 @@ public struct WireSession: Sendable, Hashable {
 
     /// The session's JSON object (docs/protocol.md).
     public var object: JSONObject {
-        [
+        var object: JSONObject = [
             "login_seq": .int(loginSeq), "logout_seq": logoutSeq.map(JSONValue.int) ?? .null,
             "user": user.map(JSONValue.string) ?? .null, "from": from.map(JSONValue.string) ?? .null,
             "service": service.map(JSONValue.string) ?? .null, "tty": tty.map(JSONValue.string) ?? .null,
@@ -128,6 +133,8 @@ public struct WireSession: Sendable, Hashable {
             "duration_seconds": duration.map { .double(($0 * 1_000_000).rounded() / 1_000_000) } ?? .null,
             "status": .string(status.rawValue), "pairing": .string(pairing.rawValue),
         ]
+        if let host { object["host"] = .string(host) }
+        return object
     }
 
     /// `{"session":{…}}` and a newline.
@@ -149,7 +156,7 @@ public struct WireSession: Sendable, Hashable {
             from: try fields.string("from"), service: try fields.string("service"), tty: try fields.string("tty"),
             sender: try fields.required(try fields.string("sender"), "sender"),
             start: try fields.required(try time("start"), "start"), end: try time("end"),
-            endedBy: try time("ended_by"), status: status, pairing: pairing)
+            endedBy: try time("ended_by"), status: status, pairing: pairing, host: try fields.string("host"))
     }
 }
 

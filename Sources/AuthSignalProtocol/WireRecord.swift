@@ -194,6 +194,8 @@ public protocol WireItem: Sendable {
     static var lineKey: String { get }
     /// Reads one from its object.
     init(_ object: JSONObject) throws(ProtocolError)
+    /// The host it is of, when read from journals of many hosts; `nil` from an audit log.
+    var host: String? { get }
 }
 
 extension WireRecord: WireItem {

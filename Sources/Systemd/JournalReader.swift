@@ -119,6 +119,23 @@ package final class JournalReader {
         return Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
     }
 
+    /// The boot the current entry was written in: journald's boot id, spelt as
+    /// `/proc/sys/kernel/random/boot_id` spells it (and so as the PAM hook's pairing keys do), and
+    /// when that boot began (the entry's realtime less its monotonic time, which counts from boot).
+    package var boot: (id: String, began: Date)? {
+        var monotonic: UInt64 = 0
+        var realtime: UInt64 = 0
+        var id = sd_id128_t()
+        guard reading({ sd_journal_get_monotonic_usec(handle, &monotonic, &id) }) >= 0,
+            reading({ sd_journal_get_realtime_usec(handle, &realtime) }) >= 0, realtime >= monotonic
+        else { return nil }
+        let hex = withUnsafeBytes(of: id.bytes) { bytes in bytes.map { String(format: "%02x", $0) }.joined() }
+        let dashed = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { range in
+            hex.dropFirst(range.lowerBound).prefix(range.count)
+        }
+        return (dashed.joined(separator: "-"), Date(timeIntervalSince1970: Double(realtime - monotonic) / 1_000_000))
+    }
+
     /// The current entry's cursor: where a reader of the same files finds it again
     /// (``seek(cursor:)``), or `nil` before the first entry is read.
     package var cursor: String? {

@@ -225,6 +225,105 @@ extension SpawnedTests {
             #expect(both.status == 64)
         }
 
+        /// `last`, `who` and `lastlog` over a collector's files: each host's sessions paired from
+        /// its own records and judged against its own boot (its newest entry's), each row with its
+        /// host; an untrusted sender's login counts for nothing, as in a log's tables.
+        @Test func fleetSessionsAndLastLoginsFromCollectedFiles() throws {
+            let tag = runTag()
+            let boot = try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let earlierBoot = "00000000-0000-4000-8000-\(tag)0000"
+            let untrusted = isRoot && (try? requireTestAccount()) != nil
+            let web1 = try DaemonUnderTest(extra: untrusted ? "[Access]\nEmitUsers=\(testAccount)\n" : "")
+            let web2 = try DaemonUnderTest()
+            let (alice, bob, carol, mallory) = ("alice-\(tag)", "bob-\(tag)", "carol-\(tag)", "mallory-\(tag)")
+            func send(_ daemon: DaemonUnderTest, _ arguments: [String]) throws {
+                let sent = try cli(["send"] + arguments, socket: daemon.socketPath)
+                #expect(sent.status == 0, "\(sent)")
+            }
+            // web1: alice in and out (keyed, this boot), bob in and still there.
+            let aliceKey = ["--request", "pairing=\(boot)/100/sshd/pts/1", "--request", "tty=pts/1"]
+            try send(web1, ["login", "--user", alice, "--remote-addr", "192.0.2.7", "--time", "-2h"] + aliceKey)
+            try send(web1, ["logout", "--user", alice, "--time", "-1h"] + aliceKey)
+            try send(web1, ["login", "--user", bob, "--request", "pairing=\(boot)/101/sshd/pts/2"])
+            if untrusted {
+                let line = emitLine(user: mallory, request: #"{"pairing":"\#(boot)/102/sshd/pts/4"}"#)
+                let sent = try requestAs(testAccount, socket: web1.socketPath, [line])
+                #expect(sent.first?.contains(#""seq""#) == true, "\(sent)")
+            }
+            // web2: carol in during an earlier boot and never out; alice in later, through a
+            // program that sends no key; two failures for root.
+            try send(
+                web2, ["login", "--user", carol, "--request", "pairing=\(earlierBoot)/200/sshd/pts/3", "--time", "-1d"])
+            try send(web2, ["login", "--user", alice, "--sender", "login", "--request", "tty=tty1"])
+            for _ in 1...2 { try send(web2, ["login-failed", "--user", "root", "--remote-addr", "203.0.113.9"]) }
+
+            let collected = web1.directory.path + "/collected"
+            try FileManager.default.createDirectory(atPath: collected, withIntermediateDirectories: true)
+            for (daemon, host, count) in [(web1, "web1", untrusted ? 4 : 3), (web2, "web2", 4)] {
+                try waitFor("\(host)'s \(count) journal entries") {
+                    try shell(exportCommand(of: daemon, as: host) + " | grep -c '^AUTHSIGNAL_SIGNAL='").output
+                        .hasPrefix("\(count)\n")
+                }
+                let upload = try shell(
+                    exportCommand(of: daemon, as: host)
+                        + " | /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(host).journal - 2>&1")
+                #expect(upload.status == 0, "\(upload.output)")
+            }
+            let directory = ["--journal-directory", collected, "--journal-unit", "none", "--journal-uid", "0"]
+            func objects(_ arguments: [String]) throws -> [[String: Any]] {
+                let run = try cli(arguments + directory + ["--format", "jsonl"], socket: "/nonexistent")
+                #expect(run.status == 0, "\(run)")
+                return try run.out.split(separator: "\n").map { try object(String($0)) }
+            }
+            func rows(_ found: [[String: Any]], _ keys: String...) -> [String] {
+                found.map { row in keys.map { "\(row[$0] ?? "-")" }.joined(separator: " ") }
+            }
+
+            // Who is logged in anywhere: bob on web1, alice on web2; carol's boot has passed.
+            let who = try objects(["who"])
+            #expect(rows(who, "host", "user", "pairing") == ["web1 \(bob) key", "web2 \(alice) fallback"], "\(who)")
+            let last = try objects(["last"])
+            #expect(
+                rows(last, "host", "user", "status") == [
+                    "web2 \(alice) still_logged_in", "web1 \(bob) still_logged_in", "web1 \(alice) ended",
+                    "web2 \(carol) gone",
+                ], "\(last)")
+            #expect(abs((last[2]["duration_seconds"] as? Double ?? 0) - 3600) < 1, "\(last)")
+            // Gone by web2's boot: when the boot of its newest entry began (here this machine's).
+            let stat = try String(contentsOfFile: "/proc/stat", encoding: .utf8)
+            let bootTime = try #require(
+                stat.split(separator: "\n").first { $0.hasPrefix("btime ") }.flatMap { Double($0.dropFirst(6)) })
+            let endedBy = try #require(
+                (last[3]["ended_by"] as? String).flatMap { ISO8601DateFormatter().date(from: $0.prefix(19) + "Z") })
+            #expect(abs(endedBy.timeIntervalSince1970 - bootTime) < 5, "\(endedBy) against btime \(bootTime)")
+            // 90 minutes ago: alice on web1, and carol on web2 if web2 had not rebooted yet.
+            let earlier = try objects(["last", "--present", "-90min"])
+            let carolThen = bootTime > Date().timeIntervalSince1970 - 5400 ? ["web2 \(carol)"] : []
+            #expect(rows(earlier, "host", "user") == ["web1 \(alice)"] + carolThen, "\(earlier)")
+            #expect(rows(try objects(["last", "--host", "web1"]), "host", "user") == ["web1 \(bob)", "web1 \(alice)"])
+            let table = try cli(["last"] + directory, socket: "/nonexistent")
+            #expect(table.out.hasPrefix("HOST  USER"), "\(table)")
+            let csv = try cli(["who", "--format", "csv"] + directory, socket: "/nonexistent").out.split(separator: "\n")
+            #expect(csv.first?.hasSuffix(",pairing,host") == true && csv.last?.hasSuffix(",web2") == true, "\(csv)")
+
+            // alice's last login on any host comes first; each host's failures are its own.
+            let alices = try objects(["lastlog", "--user", alice])
+            #expect(rows(alices, "host", "user") == ["web2 \(alice)", "web1 \(alice)"], "\(alices)")
+            let accounts = try objects(["lastlog"])
+            #expect(!accounts.contains { $0["user"] as? String == mallory }, "\(accounts)")
+            let root = accounts.filter { $0["user"] as? String == "root" }
+            #expect(rows(root, "host", "failures_since_login") == ["web2 2"], "\(accounts)")
+            // Inactive across the fleet: by each account's newest login anywhere, no local account.
+            let inactive = try objects(["lastlog", "--inactive", "1h"])
+            #expect(Set(rows(inactive, "host", "user")) == ["web2 \(carol)", "web2 root"], "\(inactive)")
+            let all = try cli(["lastlog", "--all"] + directory, socket: "/nonexistent")
+            #expect(all.status == 64 && all.err.contains("--all"), "\(all)")
+            if untrusted {
+                #expect(!(try objects(["last"])).contains { $0["user"] as? String == mallory })
+            }
+        }
+
         /// In a collector's directory the file an entry is in names its host, not the `_HOSTNAME`
         /// in it: a host replaying another's entries, anchors included, under that host's name
         /// stays itself, and a log's anchors from two senders are refused until one is named.

@@ -10,7 +10,7 @@ extension AuthSignalCommand {
             discussion: """
                 Each login is paired with its logout by the pairing key the PAM hook sends; a \
                 session without a logout is still logged in, or gone when the host rebooted since. \
-                See docs/sessions.md.
+                See docs/sessions.md. With --journal-directory, the sessions of every host whose files a                 collector holds, each host's paired apart and judged against its own boots (docs/fleet.md).
                 """)
 
         @OptionGroup var source: ActivitySource
@@ -33,7 +33,7 @@ extension AuthSignalCommand {
             filter.until = try Filters.time(until, option: "until", now: now)
             filter.present = try Filters.time(present, option: "present", now: now)
             let printer = ActivityPrinter(
-                format: format, layout: .sessions, terminal: isatty(1) == 1, write: printOut)
+                format: format, layout: source.layout(.sessions), terminal: isatty(1) == 1, write: printOut)
             let count = try await source.sessions(filter) { printer.add($0) }
             printer.finish()
             if count == 0 {

@@ -11,7 +11,7 @@ extension AuthSignalCommand {
                 Accounts of this host and names only seen in events (LDAP or sssd users, and names \
                 that are no account, shown keyed-hashed). With --all, local accounts that never \
                 logged in are listed too. --inactive 90d lists the accounts with no login for that long, \
-                those that never logged in included: PCI DSS 8.2.6's test. See docs/sessions.md.
+                those that never logged in included: PCI DSS 8.2.6's test. See docs/sessions.md.                 With --journal-directory, a collector's files: a row per account and host, the newest                 login first (docs/fleet.md).
                 """)
 
         @OptionGroup var source: ActivitySource
@@ -31,6 +31,9 @@ extension AuthSignalCommand {
             if inactive != nil && failedOnly {
                 throw ValidationError("--inactive and --failed-only do not go together")
             }
+            if all && source.journalOptions.directory != nil {
+                throw ValidationError("--all adds this host's accounts, which a collector's files are not")
+            }
         }
 
         func run() async throws {
@@ -43,11 +46,17 @@ extension AuthSignalCommand {
                         WireAccount(user: name, lastLogin: nil, lastFailure: nil, failuresSinceLogin: 0, failures: 0))
                 }
             }
-            // Names first, keyed hashes (names that are no account) after them.
-            let order = { (account: WireAccount) in (HashedName.isHashed(account.user) ? 1 : 0, account.user) }
+            // Names first, keyed hashes (names that are no account) after them; an account read
+            // from many hosts' journals has a row per host, its newest login first.
+            let order = { (account: WireAccount) in
+                (
+                    HashedName.isHashed(account.user) ? 1 : 0, account.user,
+                    -(account.lastLogin?.time.timeIntervalSince1970 ?? -.infinity), account.host ?? ""
+                )
+            }
             accounts.sort { order($0) < order($1) }
             let printer = ActivityPrinter(
-                format: format, layout: .accounts, terminal: isatty(1) == 1, write: printOut)
+                format: format, layout: source.layout(.accounts), terminal: isatty(1) == 1, write: printOut)
             for account in accounts { printer.add(account) }
             printer.finish()
             if accounts.isEmpty {
@@ -68,10 +77,14 @@ extension AuthSignalCommand {
             guard let cutoff = TimeExpression.parse("-" + span, now: now), cutoff < now else {
                 throw ValidationError("--inactive: cannot read '\(span)' as a span such as 90d or 12w")
             }
+            // Read from many hosts' journals, an account's newest login comes first: it is the one
+            // kept, with its host.
             let known = try await source.accounts(AccountFilter(user: user))
             var byName = Dictionary(known.map { ($0.user, $0) }, uniquingKeysWith: { first, _ in first })
             let minimum = LocalAccount.userUIDMinimum()
-            for account in LocalAccount.all()
+            // A collector's files are other hosts': this host's accounts are not theirs.
+            let local = source.journalOptions.directory == nil ? LocalAccount.all() : []
+            for account in local
             where all || account.uid == 0 || (account.uid >= minimum && !account.refusesLogins) {
                 guard user.map({ $0 == account.name }) ?? true, byName[account.name] == nil else { continue }
                 byName[account.name] = WireAccount(
@@ -82,7 +95,8 @@ extension AuthSignalCommand {
                 !HashedName.isHashed($0.user) && ($0.lastLogin?.time ?? .distantPast) < cutoff
             }
             .sorted { ($0.lastLogin?.time ?? .distantPast, $0.user) < ($1.lastLogin?.time ?? .distantPast, $1.user) }
-            let printer = ActivityPrinter(format: format, layout: .accounts, terminal: isatty(1) == 1, write: printOut)
+            let printer = ActivityPrinter(
+                format: format, layout: source.layout(.accounts), terminal: isatty(1) == 1, write: printOut)
             for account in inactive { printer.add(account) }
             printer.finish()
             if format == .table {

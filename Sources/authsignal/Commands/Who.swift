@@ -10,7 +10,7 @@ extension AuthSignalCommand {
             discussion: """
                 What who(1) and w(1) printed from utmp, which current Debian no longer keeps: each login \
                 whose logout has not come, unless the host rebooted since (docs/sessions.md). No idle \
-                time or current command: the log knows logins, not processes.
+                time or current command: the log knows logins, not processes. With                 --journal-directory: who is logged in on any host of a collector's files (docs/fleet.md).
                 """)
 
         @OptionGroup var source: ActivitySource
@@ -20,7 +20,7 @@ extension AuthSignalCommand {
         func run() async throws {
             let filter = SessionFilter(user: user, openOnly: true, order: .ascending)
             let printer = ActivityPrinter(
-                format: format, layout: .loggedIn, terminal: isatty(1) == 1, write: printOut)
+                format: format, layout: source.layout(.loggedIn), terminal: isatty(1) == 1, write: printOut)
             let count = try await source.sessions(filter) { printer.add($0) }
             printer.finish()
             if count == 0 {

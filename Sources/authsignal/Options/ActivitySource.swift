@@ -1,16 +1,40 @@
 import ArgumentParser
+import AuditJournal
 import AuthSignalClient
 import AuthSignalProtocol
 import Foundation
 
-/// Where `last` and `lastlog` read: the daemon (default), or an audit log file read-only.
+/// Where `last`, `who` and `lastlog` read: the daemon (default), an audit log file read-only, or
+/// the audit entries in journals (this host's, or files collected from a fleet), each host's
+/// records paired by its log's rules.
 struct ActivitySource: ParsableArguments {
     @OptionGroup var connection: Connection
     @Option(help: "Read this audit log file read-only, without the daemon (a copy with its -wal file is fine).")
     var database: String?
+    @Flag(help: "Read the audit entries in this host's journal (adds a HOST column).") var journal = false
+    @OptionGroup var journalOptions: JournalOptions
+
+    /// Whether sessions and accounts come from journals, and so carry a host.
+    var readsJournal: Bool { journal || journalOptions.directory != nil }
+
+    func validate() throws {
+        if [database != nil, journal, journalOptions.directory != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("choose one of --database, --journal and --journal-directory")
+        }
+    }
+
+    /// `layout`, with the host column when items come from journals.
+    func layout<Item>(_ layout: ActivityPrinter<Item>.Layout) -> ActivityPrinter<Item>.Layout {
+        readsJournal ? layout.withHost : layout
+    }
 
     /// The sessions `filter` selects; returns how many.
     func sessions(_ filter: SessionFilter, each: (WireSession) throws -> Void) async throws -> Int {
+        if readsJournal {
+            let sessions = try fromJournal { try $0.sessions(matching: filter) }
+            for session in sessions { try each(session) }
+            return sessions.count
+        }
         guard let database else {
             do {
                 return try connection.open().request(.sessions(filter), as: CountAnswer.self, each: each).count
@@ -28,6 +52,8 @@ struct ActivitySource: ParsableArguments {
     /// The accounts `filter` selects. For `--user NAME` with a name that is no account here, also
     /// the account its keyed hash names, when the daemon gives this caller the hash.
     func accounts(_ filter: AccountFilter) async throws -> [WireAccount] {
+        // Each host keys its own hashes: this host's daemon cannot name another's.
+        if readsJournal { return try fromJournal { try $0.accounts(matching: filter) } }
         var found = try await read(filter)
         if let hashed = connection.keyedHash(ofUnknownName: filter.user) {
             var byHash = filter
@@ -41,6 +67,10 @@ struct ActivitySource: ParsableArguments {
     func logBegins() async throws -> Date? {
         var first: Date?
         let filter = RecordFilter(limit: 1)
+        if readsJournal {
+            _ = try fromJournal { try $0.records(matching: filter) { first = $0.received } }
+            return first
+        }
         guard let database else {
             do {
                 _ = try connection.open().request(.query(filter), as: CountAnswer.self) { (record: WireRecord) in
@@ -54,6 +84,16 @@ struct ActivitySource: ParsableArguments {
         do {
             _ = try await AuditLogFile.records(database: database, matching: filter) { first = $0.received }
             return first
+        } catch {
+            throw failReading(error)
+        }
+    }
+
+    /// What `body` reads from the journal this source names.
+    private func fromJournal<Answer>(_ body: (JournalHistory) throws -> Answer) throws -> Answer {
+        let journal = try journalOptions.openForReading()
+        do {
+            return try body(journal)
         } catch {
             throw failReading(error)
         }

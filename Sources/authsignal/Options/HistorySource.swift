@@ -34,14 +34,7 @@ struct HistorySource: ParsableArguments {
     }
 
     /// Opens the journal this source names.
-    func openJournal() throws -> JournalHistory {
-        do {
-            return try journalOptions.open()
-        } catch {
-            FileHandle.standardError.write(Data("authsignal: cannot open the journal: \(error)\n".utf8))
-            throw ExitStatus.unavailable.exit
-        }
-    }
+    func openJournal() throws -> JournalHistory { try journalOptions.openForReading() }
 
     /// Reads the records `filter` selects; returns how many there were.
     ///

@@ -1,8 +1,9 @@
 import ArgumentParser
 import AuditJournal
+import Foundation
 import Glibc
 
-/// Which journal `query`, `follow`, `report` and `verify` read audit entries or chain anchors
+/// Which journal `query`, `follow`, `report`, `verify`, `last`, `who` and `lastlog` read audit entries or chain anchors
 /// from: this host's, or the files a collector holds (`--journal-directory`, one sender's with
 /// `--host`); and whose entries in it count (``JournalWriterOptions``).
 struct JournalOptions: ParsableArguments {
@@ -30,6 +31,18 @@ struct JournalOptions: ParsableArguments {
     func open() throws -> JournalHistory {
         if directory != nil { raiseOpenFileLimit() }
         return try JournalHistory(directory: directory, host: host, writer: writer.writer(collected: directory != nil))
+    }
+}
+
+extension JournalOptions {
+    /// ``open()``, or the exit status for a journal that cannot be opened, having said why.
+    func openForReading() throws -> JournalHistory {
+        do {
+            return try open()
+        } catch {
+            FileHandle.standardError.write(Data("authsignal: cannot open the journal: \(error)\n".utf8))
+            throw ExitStatus.unavailable.exit
+        }
     }
 }
 

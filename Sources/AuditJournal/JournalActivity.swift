@@ -1,0 +1,38 @@
+import AuditStore
+package import AuthSignalProtocol
+import Foundation
+
+/// `last`, `who` and `lastlog` over journals: each host's sessions and accounts, built from its
+/// records by the rules of its log's tables (docs/sessions.md), then put side by side.
+extension JournalHistory {
+    /// The sessions `filter` selects on every host read, by login time in its order (a tie by
+    /// host, then seq), up to its limit. Each host's sessions are judged against its own boot
+    /// (``boot(of:)``): one begun in an earlier boot without a logout is gone.
+    package func sessions(matching filter: SessionFilter) throws -> [WireSession] {
+        let books = try activity(of: [.userLoggedIn, .userLoggedOut], user: filter.user)
+        var sessions: [WireSession] = []
+        for book in books { sessions += try book.sessions(matching: filter, context: boot(of: book.host)) }
+        let key = { (session: WireSession) in (session.start, session.host ?? "", session.loginSeq) }
+        sessions.sort { filter.order == .ascending ? key($0) < key($1) : key($0) > key($1) }
+        return Array(sessions.prefix(filter.limit ?? sessions.count))
+    }
+
+    /// The accounts `filter` selects, one per host each was seen on: by name, then the newest
+    /// login first (so an account's first row is its last login on any host), then by host.
+    package func accounts(matching filter: AccountFilter) throws -> [WireAccount] {
+        let books = try activity(of: [.userLoggedIn, .userLoginFailed], user: filter.user)
+        let key = { (account: WireAccount) in
+            (account.user, -(account.lastLogin?.time.timeIntervalSince1970 ?? -.infinity), account.host ?? "")
+        }
+        return books.flatMap { $0.accounts(matching: filter) }.sorted { key($0) < key($1) }
+    }
+
+    /// Each host's book of the records of `signals` (only `user`'s, when given).
+    private func activity(of signals: [AuthSignal], user: String?) throws -> [HostActivity] {
+        var books: [String?: HostActivity] = [:]
+        try activity(of: signals, user: user) { record, trusted in
+            books[record.host, default: HostActivity(host: record.host)].apply(record, trusted: trusted)
+        }
+        return Array(books.values)
+    }
+}
