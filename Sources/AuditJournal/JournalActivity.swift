@@ -7,11 +7,20 @@ import Foundation
 extension JournalHistory {
     /// The sessions `filter` selects on every host read, by login time in its order (a tie by
     /// host, then seq), up to its limit. Each host's sessions are judged against its own boot
-    /// (``boot(of:)``): one begun in an earlier boot without a logout is gone.
-    package func sessions(matching filter: SessionFilter) throws -> [WireSession] {
-        let books = try activity(of: [.userLoggedIn, .userLoggedOut], user: filter.user)
+    /// (``boot(of:)``): one begun in an earlier boot without a logout is gone. Read through
+    /// `index` when given and this is a collector's directory of files named by sender, else from
+    /// every login and logout in the files.
+    package func sessions(matching filter: SessionFilter, index: FleetIndex? = nil) throws -> [WireSession] {
         var sessions: [WireSession] = []
-        for book in books { sessions += try book.sessions(matching: filter, context: boot(of: book.host)) }
+        if let indexed = try index?.updated(self) {
+            for (host, book) in indexed {
+                sessions += try book.sessions(matching: filter, context: boot(of: host), host: host)
+            }
+        } else {
+            for book in try activity(of: [.userLoggedIn, .userLoggedOut], user: filter.user) {
+                sessions += try book.sessions(matching: filter, context: boot(of: book.host))
+            }
+        }
         let key = { (session: WireSession) in (session.start, session.host ?? "", session.loginSeq) }
         sessions.sort { filter.order == .ascending ? key($0) < key($1) : key($0) > key($1) }
         return Array(sessions.prefix(filter.limit ?? sessions.count))
@@ -19,12 +28,20 @@ extension JournalHistory {
 
     /// The accounts `filter` selects, one per host each was seen on: by name, then the newest
     /// login first (so an account's first row is its last login on any host), then by host.
-    package func accounts(matching filter: AccountFilter) throws -> [WireAccount] {
-        let books = try activity(of: [.userLoggedIn, .userLoginFailed], user: filter.user)
+    /// Read through `index` as ``sessions(matching:index:)`` is.
+    package func accounts(matching filter: AccountFilter, index: FleetIndex? = nil) throws -> [WireAccount] {
+        let accounts: [WireAccount]
+        if let indexed = try index?.updated(self) {
+            accounts = try indexed.flatMap { host, book in try book.accounts(matching: filter, host: host) }
+        } else {
+            accounts = try activity(of: [.userLoggedIn, .userLoginFailed], user: filter.user).flatMap {
+                $0.accounts(matching: filter)
+            }
+        }
         let key = { (account: WireAccount) in
             (account.user, -(account.lastLogin?.time.timeIntervalSince1970 ?? -.infinity), account.host ?? "")
         }
-        return books.flatMap { $0.accounts(matching: filter) }.sorted { key($0) < key($1) }
+        return accounts.sorted { key($0) < key($1) }
     }
 
     /// Each host's book of the records of `signals` (only `user`'s, when given).

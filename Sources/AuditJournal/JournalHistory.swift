@@ -220,20 +220,73 @@ package final class JournalHistory {
     package func activity(
         of signals: [AuthSignal], user: String?, each: (_ record: WireRecord, _ trusted: Bool) throws -> Void
     ) throws {
-        let trusted = Array("yes".utf8)
-        func read(_ stream: JournalReader, host: String?) throws {
-            try stream.matchAuditRecords(signals: signals, user: user, sender: nil, remoteAddr: nil, writer: writer)
-            stream.seekHead()
-            while let fields = try stream.next() {
-                guard let record = record(fields, in: stream, host: host), signals.contains(record.signal),
-                    user.map({ $0 == record.user }) ?? true, seen.first(record)
-                else { continue }
-                // An older daemon's entry, without the field: root, the one sender always trusted.
-                try each(record, fields[JournalFieldName.trusted.name].map { $0 == trusted } ?? (record.peer?.uid == 0))
+        guard let senders = sendersToReadApart else {
+            return try activity(in: reader, of: signals, user: user, host: nil) { record, trusted, _ in
+                try each(record, trusted)
             }
         }
-        guard let senders = sendersToReadApart else { return try read(reader, host: nil) }
-        for (sender, paths) in senders { try read(JournalReader(files: paths), host: sender) }
+        for (sender, paths) in senders {
+            try activity(in: JournalReader(files: paths), of: signals, user: user, host: sender) { record, trusted, _ in
+                try each(record, trusted)
+            }
+        }
+    }
+
+    /// The senders of a collector's directory whose files are all named by sender (only the one
+    /// `host` named, when given), each with its files, in name order; `nil` for this host's
+    /// journal, or a directory that also holds files not named by sender. The hosts a
+    /// ``FleetIndex`` can keep.
+    package var namedSenders: [(sender: String, paths: [String])]? {
+        guard let remote, remote.unnamedFiles == 0 else { return nil }
+        return remote.files.filter { onlyHost.map($0.key.elementsEqual) ?? true }.sorted { $0.key < $1.key }
+            .map { (sender: $0.key, paths: $0.value) }
+    }
+
+    /// Calls `each` with `sender`'s records of `signals` in `paths` written after the entry at
+    /// `cursor` (all, when `nil`), `batch` at a time, each batch with whether each sender was
+    /// trusted (as ``activity(of:user:each:)``) and the cursor of its last entry.
+    package func activity(
+        of signals: [AuthSignal], sender: String, paths: [String], after cursor: String?, batch: Int,
+        each: (_ records: [(record: WireRecord, trusted: Bool)], _ cursor: String) throws -> Void
+    ) throws {
+        let stream = try JournalReader(files: paths)
+        var pending: [(record: WireRecord, trusted: Bool)] = []
+        var last: String?
+        try activity(in: stream, of: signals, user: nil, host: sender, after: cursor) { record, trusted, _ in
+            pending.append((record, trusted))
+            last = stream.cursor
+            if pending.count >= batch, let at = last {
+                try each(pending, at)
+                pending.removeAll(keepingCapacity: true)
+            }
+        }
+        if !pending.isEmpty, let last { try each(pending, last) }
+    }
+
+    /// Reads `stream`'s records of `signals` (only `user`'s, when given) in the order written,
+    /// after the entry at `cursor` when given, calling `each` with each, whether its sender was
+    /// trusted, and `stream` (on its entry).
+    private func activity(
+        in stream: JournalReader, of signals: [AuthSignal], user: String?, host: String?, after cursor: String? = nil,
+        each: (_ record: WireRecord, _ trusted: Bool, _ stream: JournalReader) throws -> Void
+    ) throws {
+        let trusted = Array("yes".utf8)
+        try stream.matchAuditRecords(signals: signals, user: user, sender: nil, remoteAddr: nil, writer: writer)
+        if let cursor { try stream.seek(cursor: cursor) } else { stream.seekHead() }
+        // After a seek to a cursor, the first entry is the one there, when it is still in the files.
+        var seekedTo = cursor
+        while let fields = try stream.next() {
+            if let at = seekedTo {
+                seekedTo = nil
+                if stream.isAt(cursor: at) { continue }
+            }
+            guard let record = record(fields, in: stream, host: host), signals.contains(record.signal),
+                user.map({ $0 == record.user }) ?? true, seen.first(record)
+            else { continue }
+            // An older daemon's entry, without the field: root, the one sender always trusted.
+            let judged = fields[JournalFieldName.trusted.name].map { $0 == trusted } ?? (record.peer?.uid == 0)
+            try each(record, judged, stream)
+        }
     }
 
     /// The boot `host` is in, as far as this journal shows: this host's own for its journal; for

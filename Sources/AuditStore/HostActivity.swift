@@ -17,11 +17,8 @@ package struct HostActivity {
     /// elsewhere cannot know. An untrusted sender's record, or one without its peer, counts
     /// towards nothing, as in the tables.
     package mutating func apply(_ record: WireRecord, trusted: Bool) {
-        guard trusted, let peer = record.peer else { return }
-        let event = ActivityEvent(record, peerUID: Int64(peer.uid))
         do {
-            try SessionBook.apply(event, to: &sessions)
-            try AccountBook.apply(event, to: &accounts)
+            try ActivityBooks.apply(record, trusted: trusted, to: &sessions, &accounts)
         } catch {
             // The books throw only when they read stored tables, and these have none.
             preconditionFailure("in-memory activity books failed: \(error)")
@@ -44,5 +41,18 @@ package struct HostActivity {
             account.host = host
             return account
         }
+    }
+}
+
+extension ActivityBooks {
+    /// Applies a record read back from a journal to both books, when `trusted` (its daemon's
+    /// judgement of the sender) and its peer is known; other records count towards nothing.
+    static func apply(
+        _ record: WireRecord, trusted: Bool, to sessions: inout SessionOverlay, _ accounts: inout AccountOverlay
+    ) throws {
+        guard trusted, let peer = record.peer else { return }
+        let event = ActivityEvent(record, peerUID: Int64(peer.uid))
+        try SessionBook.apply(event, to: &sessions)
+        try AccountBook.apply(event, to: &accounts)
     }
 }

@@ -271,9 +271,14 @@ extension SpawnedTests {
                 #expect(upload.status == 0, "\(upload.output)")
             }
             let directory = ["--journal-directory", collected, "--journal-unit", "none", "--journal-uid", "0"]
+            let indexed = directory + ["--index-directory", web1.directory.path + "/index"]
+            /// What a command prints as JSON lines, the same read through the collector's index
+            /// (fed with what arrived since its last answer) and from every entry again.
             func objects(_ arguments: [String]) throws -> [[String: Any]] {
-                let run = try cli(arguments + directory + ["--format", "jsonl"], socket: "/nonexistent")
+                let run = try cli(arguments + indexed + ["--format", "jsonl"], socket: "/nonexistent")
                 #expect(run.status == 0, "\(run)")
+                let again = try cli(arguments + directory + ["--no-index", "--format", "jsonl"], socket: "/x")
+                #expect(again.out == run.out, "\(arguments): through the index \(run.out), not \(again.out)")
                 return try run.out.split(separator: "\n").map { try object(String($0)) }
             }
             func rows(_ found: [[String: Any]], _ keys: String...) -> [String] {
@@ -322,6 +327,30 @@ extension SpawnedTests {
             if untrusted {
                 #expect(!(try objects(["last"])).contains { $0["user"] as? String == mallory })
             }
+
+            // bob logs out and root fails to log in on web1; web1's uploader sends their entries
+            // (bob's login again) twice. The index takes in the new ones, once.
+            try send(web1, ["logout", "--user", bob, "--request", "pairing=\(boot)/101/sshd/pts/2"])
+            try send(web1, ["login-failed", "--user", "root", "--remote-addr", "203.0.113.10"])
+            let bobsEntries = exportCommand(
+                of: web1, as: "web1", matching: "AUTHSIGNAL_USER=\(bob) AUTHSIGNAL_USER=root")
+            try waitFor("bob's logout and root's failure in the journal") {
+                try shell(bobsEntries + " | grep -c '^AUTHSIGNAL_SIGNAL='").output.hasPrefix("3\n")
+            }
+            for _ in 1...2 {
+                let upload = try shell(
+                    bobsEntries
+                        + " | /lib/systemd/systemd-journal-remote --output=\(collected)/remote-web1.journal - 2>&1")
+                #expect(upload.status == 0, "\(upload.output)")
+            }
+            #expect(rows(try objects(["who"]), "host", "user") == ["web2 \(alice)"])
+            let bobs = try objects(["last", "--user", bob])
+            #expect(rows(bobs, "host", "status", "logout_seq") == ["web1 ended \(untrusted ? 5 : 4)"], "\(bobs)")
+            let roots = try objects(["lastlog", "--user", "root"])
+            #expect(rows(roots, "host", "failures", "failures_since_login") == ["web1 1 1", "web2 2 2"], "\(roots)")
+            #expect(FileManager.default.fileExists(atPath: web1.directory.path + "/index/web1.db"))
+            let unindexed = try cli(["who", "--no-index", "--journal"], socket: "/x")
+            #expect(unindexed.status == 64, "\(unindexed)")
         }
 
         /// In a collector's directory the file an entry is in names its host, not the `_HOSTNAME`

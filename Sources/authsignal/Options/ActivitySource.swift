@@ -13,6 +13,15 @@ struct ActivitySource: ParsableArguments {
     var database: String?
     @Flag(help: "Read the audit entries in this host's journal (adds a HOST column).") var journal = false
     @OptionGroup var journalOptions: JournalOptions
+    @Option(
+        name: .customLong("index-directory"),
+        help: ArgumentHelp(
+            "With --journal-directory: keep each host's sessions and accounts here, fed before each answer "
+                + "with what arrived since (default: under /var/cache/authsignal/fleet when it can be written).",
+            valueName: "dir"))
+    var indexDirectory: String?
+    @Flag(name: .customLong("no-index"), help: "With --journal-directory: keep no index; read every entry again.")
+    var noIndex = false
 
     /// Whether sessions and accounts come from journals, and so carry a host.
     var readsJournal: Bool { journal || journalOptions.directory != nil }
@@ -21,6 +30,28 @@ struct ActivitySource: ParsableArguments {
         if [database != nil, journal, journalOptions.directory != nil].filter({ $0 }).count > 1 {
             throw ValidationError("choose one of --database, --journal and --journal-directory")
         }
+        if (indexDirectory != nil || noIndex) && journalOptions.directory == nil {
+            throw ValidationError("--index-directory and --no-index need --journal-directory")
+        }
+        if indexDirectory != nil && noIndex {
+            throw ValidationError("--index-directory and --no-index exclude each other")
+        }
+    }
+
+    /// The collector's index to read through: the one named, else the default one when it can be
+    /// made and written (root's), else none (every entry is read again).
+    private func index() throws -> FleetIndex? {
+        guard let directory = journalOptions.directory, !noIndex else { return nil }
+        if let indexDirectory {
+            do {
+                return try FleetIndex(directory: indexDirectory)
+            } catch {
+                throw failReading(error)
+            }
+        }
+        let standard = FleetIndex.defaultDirectory(for: directory)
+        guard let index = try? FleetIndex(directory: standard), access(standard, W_OK) == 0 else { return nil }
+        return index
     }
 
     /// `layout`, with the host column when items come from journals.
@@ -31,7 +62,8 @@ struct ActivitySource: ParsableArguments {
     /// The sessions `filter` selects; returns how many.
     func sessions(_ filter: SessionFilter, each: (WireSession) throws -> Void) async throws -> Int {
         if readsJournal {
-            let sessions = try fromJournal { try $0.sessions(matching: filter) }
+            let index = try index()
+            let sessions = try fromJournal { try $0.sessions(matching: filter, index: index) }
             for session in sessions { try each(session) }
             return sessions.count
         }
@@ -53,7 +85,10 @@ struct ActivitySource: ParsableArguments {
     /// the account its keyed hash names, when the daemon gives this caller the hash.
     func accounts(_ filter: AccountFilter) async throws -> [WireAccount] {
         // Each host keys its own hashes: this host's daemon cannot name another's.
-        if readsJournal { return try fromJournal { try $0.accounts(matching: filter) } }
+        if readsJournal {
+            let index = try index()
+            return try fromJournal { try $0.accounts(matching: filter, index: index) }
+        }
         var found = try await read(filter)
         if let hashed = connection.keyedHash(ofUnknownName: filter.user) {
             var byHash = filter
