@@ -252,12 +252,12 @@ extension JournalReader {
         if let uid = writer.uid { try match(.uid, String(uid)) }
     }
 
-    /// Limits reading to the chain anchors of the audit log named `logID`, replacing earlier
-    /// matches.
-    package func matchAnchors(logID: String, writer: TrustedJournalWriter) throws(JournalError) {
+    /// Limits reading to the chain anchors of the audit log named `logID` (of any log, when
+    /// `nil`), replacing earlier matches.
+    package func matchAnchors(logID: String?, writer: TrustedJournalWriter) throws(JournalError) {
         removeMatches()
         try match(writer)
         try match(.messageID, AuditJournal.anchorMessageID)
-        try match(.logID, logID)
+        if let logID { try match(.logID, logID) }
     }
 }

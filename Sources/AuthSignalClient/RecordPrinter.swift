@@ -207,7 +207,7 @@ package final class RecordPrinter {
     }
 
     /// The header and rows as lines of columns as wide as their widest cell, two spaces apart.
-    static func aligned(header: [String], rows: [[String]]) -> [String] {
+    package static func aligned(header: [String], rows: [[String]]) -> [String] {
         var widths = header.map(\.count)
         for row in rows {
             for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }

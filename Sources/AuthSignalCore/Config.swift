@@ -78,6 +78,9 @@ package struct DaemonConfig: Sendable, Hashable {
     package var anchorEveryRecords = 1000
     /// …or after this many seconds with new records, whichever comes first.
     package var anchorIntervalSeconds = 60
+    /// The chain head goes to the journal again after this many seconds without an anchor, new
+    /// records or not (0: never): a collector tells a quiet host from a silent one by it.
+    package var anchorHeartbeatSeconds = 300
     /// Seconds between reports of journal drops and failures (when there are any) and status.
     package var reportIntervalSeconds = 60
 
@@ -379,6 +382,7 @@ enum ConfigKey {
         .integer("Journal", "QueueCapacity", \.journalQueueCapacity, 1...(1 << 24)),
         .integer("Journal", "AnchorEveryRecords", \.anchorEveryRecords, 1...Int.max),
         .integer("Journal", "AnchorIntervalSec", \.anchorIntervalSeconds, 1...86400),
+        .integer("Journal", "AnchorHeartbeatSec", \.anchorHeartbeatSeconds, 0...86400),
         .integer("Journal", "ReportIntervalSec", \.reportIntervalSeconds, 1...86400),
         .key("Verdicts", "Enabled", \.verdicts.enabled, show: { $0.map(\.rawValue).sorted().joined(separator: " ") }) {
             value, _ throws(ValueError) in

@@ -49,6 +49,8 @@ package final class JournalSink: Sendable {
         package var anchorEveryRecords: Int
         /// …or this long after the first record not anchored.
         package var anchorInterval: Duration
+        /// The head is anchored again after this long without an anchor (`nil`: never).
+        package var anchorHeartbeat: Duration?
         /// The senders whose records are written as trusted.
         package var trusted: TrustedSenders
 
@@ -58,6 +60,7 @@ package final class JournalSink: Sendable {
             capacity = config.journalQueueCapacity
             anchorEveryRecords = config.anchorEveryRecords
             anchorInterval = .seconds(config.anchorIntervalSeconds)
+            anchorHeartbeat = config.anchorHeartbeatSeconds > 0 ? .seconds(config.anchorHeartbeatSeconds) : nil
             self.trusted = trusted
         }
     }
@@ -73,6 +76,8 @@ package final class JournalSink: Sendable {
         var stopping = false
         var lastAnchored: Int64 = 0
         var unanchoredSince: ContinuousClock.Instant?
+        /// When the last anchor was written (or the sink started).
+        var anchoredAt = ContinuousClock.now
         /// The last record the journal got.
         var latest: (seq: Int64, hash: Data)?
         /// The newest record offered (committed).
@@ -131,6 +136,11 @@ package final class JournalSink: Sendable {
             initial.expected = kept + 1
             initial.committed = head
             initial.sentThrough = kept
+        } else if head > 0, let last = try? readLog(head - 1, 1).first {
+            // Caught up at start (the last daemon anchored its final head as it stopped): the
+            // heartbeat anchors this head while no record comes.
+            initial.latest = (last.seq, last.hash)
+            initial.lastAnchored = last.seq
         }
         state = Mutex(initial)
         self.writer = writer
@@ -334,17 +344,27 @@ package final class JournalSink: Sendable {
         return round
     }
 
-    /// The chain head to anchor now, if one is due (`final`: at stop, whatever is not anchored).
+    /// The chain head to anchor now, if one is due: after `anchorEveryRecords` records or
+    /// `anchorInterval` since the first not anchored, or the same head again after
+    /// `anchorHeartbeat` without an anchor (`final`: at stop, whatever is not anchored).
     private func dueAnchor(final: Bool) -> (Int64, Data)? {
         state.withLock { state in
-            guard let latest = state.latest, latest.seq > state.lastAnchored else { return nil }
-            if state.unanchoredSince == nil { state.unanchoredSince = .now }
-            let due =
-                latest.seq - state.lastAnchored >= Int64(state.settings.anchorEveryRecords)
-                || (state.unanchoredSince.map { ContinuousClock.now - $0 >= state.settings.anchorInterval } ?? false)
-            guard due || (final && state.count == 0) else { return nil }
+            guard let latest = state.latest else { return nil }
+            let heartbeat = state.settings.anchorHeartbeat.map { ContinuousClock.now - state.anchoredAt >= $0 } ?? false
+            if latest.seq <= state.lastAnchored {
+                // Nothing new: only the heartbeat anchors the same head again.
+                guard heartbeat else { return nil }
+            } else {
+                if state.unanchoredSince == nil { state.unanchoredSince = .now }
+                let due =
+                    heartbeat || latest.seq - state.lastAnchored >= Int64(state.settings.anchorEveryRecords)
+                    || (state.unanchoredSince.map { ContinuousClock.now - $0 >= state.settings.anchorInterval }
+                        ?? false)
+                guard due || (final && state.count == 0) else { return nil }
+            }
             state.lastAnchored = latest.seq
             state.unanchoredSince = nil
+            state.anchoredAt = .now
             return latest
         }
     }

@@ -19,5 +19,6 @@ struct AuthSignalCommand: AsyncParsableCommand {
             Send.self, Query.self, Follow.self, Report.self, Last.self, Lastlog.self, Who.self, Lastb.self, Import.self,
             Verify.self,
             Stats.self, Ping.self, Hash.self, Pam.self, Verdicts.self, Alerts.self, Export.self, Evidence.self,
+            Fleet.self,
         ])
 }

@@ -353,6 +353,83 @@ extension SpawnedTests {
             #expect(unindexed.status == 64, "\(unindexed)")
         }
 
+        /// `fleet status` on a collector: each host's last record and anchor; a host whose daemon
+        /// anchors its head every second while idle (the heartbeat) stays heard from, one whose
+        /// entries stopped arriving is silent; an anchor of a record with another hash (a chain
+        /// rewritten and anchored again) is reported, and sets the exit status.
+        @Test func fleetStatusTellsSilentAndTamperedHosts() throws {
+            let tag = runTag()
+            let web1 = try DaemonUnderTest(extra: "AnchorHeartbeatSec=1\n")
+            let web2 = try DaemonUnderTest()
+            for daemon in [web1, web2] {
+                for index in 1...3 {
+                    let sent = try cli(
+                        ["send", "login", "--user", "status-\(tag)-\(index)"], socket: daemon.socketPath)
+                    #expect(sent.status == 0, "\(sent)")
+                }
+            }
+            let anchorID = "MESSAGE_ID=f02c7b5697994cf6ac6fcd838ff96e8f"
+            /// How many anchors of record `seq` the daemon's current process wrote.
+            func anchors(_ daemon: DaemonUnderTest, seq: Int = 3) throws -> Int {
+                let count =
+                    exportCommand(of: daemon, as: "x", matching: anchorID) + " | grep -c '^AUTHSIGNAL_SEQ=\(seq)$'"
+                return Int(try shell(count).output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            }
+            // web2 anchors record 3 once; web1 again each second while idle.
+            try waitFor("web2's anchor of record 3") { try anchors(web2) == 1 }
+            try waitFor("web1's heartbeat anchors") { try anchors(web1) >= 3 }
+            let collected = web1.directory.path + "/collected"
+            try FileManager.default.createDirectory(atPath: collected, withIntermediateDirectories: true)
+            func upload(_ daemon: DaemonUnderTest, as host: String, _ filter: String = "") throws {
+                let upload = try shell(
+                    exportCommand(of: daemon, as: host) + filter
+                        + " | /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(host).journal - 2>&1")
+                #expect(upload.status == 0, "\(upload.output)")
+            }
+            try upload(web2, as: "web2")
+            // web2 goes quiet on the collector; web1's heartbeats keep arriving.
+            Thread.sleep(forTimeInterval: 4)
+            try upload(web1, as: "web1")
+            let directory = ["--journal-directory", collected, "--journal-unit", "none", "--journal-uid", "0"]
+            let status = try cli(
+                ["fleet", "status", "--silent-after", "3s", "--format", "jsonl"] + directory, socket: "/x")
+            #expect(status.status == 3, "\(status)")
+            let hosts = try status.out.split(separator: "\n").map { try object(String($0)) }
+            #expect(hosts.map { $0["host"] as? String } == ["web1", "web2"], "\(status)")
+            #expect(hosts.map { $0["silent"] as? Bool } == [false, true], "\(status)")
+            for host in hosts {
+                #expect((host["last_record"] as? [String: Any])?["seq"] as? Int == 3, "\(host)")
+                #expect((host["last_anchor"] as? [String: Any])?["seq"] as? Int == 3, "\(host)")
+                #expect((host["problems"] as? [Any])?.isEmpty == true && host["logs"] as? Int == 1, "\(host)")
+            }
+            #expect((hosts[0]["anchors"] as? Int ?? 0) >= 3 && (hosts[1]["anchors"] as? Int ?? 0) >= 1, "\(status)")
+            let table = try cli(["fleet", "status", "--silent-after", "3s"] + directory, socket: "/x")
+            let rows = table.out.split(separator: "\n")
+            #expect(rows.first?.hasPrefix("HOST  LAST RECORD") == true, "\(table)")
+            #expect(rows.count == 3 && rows[1].hasSuffix(" ok") && rows[2].hasSuffix(" SILENT"), "\(table)")
+            let patient = try cli(["fleet", "status", "--silent-after", "1h"] + directory, socket: "/x")
+            #expect(patient.status == 0, "\(patient)")
+
+            // web2's anchor again, with another hash: its chain was rewritten and anchored anew.
+            try upload(
+                web2, as: "web2",
+                " | sed -e 's/^AUTHSIGNAL_HASH=.*/AUTHSIGNAL_HASH=\(String(repeating: "ab", count: 32))/'")
+            let tampered = try cli(["fleet", "status", "--silent-after", "1h"] + directory, socket: "/x")
+            #expect(tampered.status == 5, "\(tampered)")
+            #expect(tampered.out.contains("web2: log "), "\(tampered)")
+            #expect(tampered.out.contains(": record 3 anchored with two different hashes"), "\(tampered)")
+            let notCollector = try cli(["fleet", "status"], socket: "/x")
+            #expect(notCollector.status == 64, "\(notCollector)")
+
+            // A daemon started again on a log it has anchored keeps the heartbeat, idle from the start.
+            let restarted = try DaemonUnderTest(extra: "AnchorHeartbeatSec=1\n")
+            #expect(try cli(["send", "login", "--user", "status-\(tag)-r"], socket: restarted.socketPath).status == 0)
+            try waitFor("the first anchor") { try anchors(restarted, seq: 1) >= 1 }
+            #expect(restarted.stop() == 0)
+            try restarted.start()
+            try waitFor("the restarted daemon's heartbeat anchors") { try anchors(restarted, seq: 1) >= 2 }
+        }
+
         /// In a collector's directory the file an entry is in names its host, not the `_HOSTNAME`
         /// in it: a host replaying another's entries, anchors included, under that host's name
         /// stays itself, and a log's anchors from two senders are refused until one is named.
