@@ -28,10 +28,12 @@ extension JournalHistory {
 
     /// The accounts `filter` selects, one per host each was seen on: by name, then the newest
     /// login first (so an account's first row is its last login on any host), then by host.
-    /// Read through `index` as ``sessions(matching:index:)`` is.
+    /// Read through `index` as ``sessions(matching:index:)`` is, but for one account: its row
+    /// depends on its own logins and failures alone, which journal matches find faster than the
+    /// index is fed (docs/benchmarks.md, bench-fleet).
     package func accounts(matching filter: AccountFilter, index: FleetIndex? = nil) throws -> [WireAccount] {
         let accounts: [WireAccount]
-        if let indexed = try index?.updated(self) {
+        if filter.user == nil, let indexed = try index?.updated(self) {
             accounts = try indexed.flatMap { host, book in try book.accounts(matching: filter, host: host) }
         } else {
             accounts = try activity(of: [.userLoggedIn, .userLoginFailed], user: filter.user).flatMap {
