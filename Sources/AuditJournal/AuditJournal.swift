@@ -34,8 +34,9 @@ package enum AuditJournal {
     package static let identifier = "authsignald"
 
     /// The entry for a committed audit record; `trustedSender` when its peer is a trusted
-    /// sender (root, `[Access] TrustedUsers`), the only entries bans and alerts may act on.
-    package static func entry(for record: AuditRecord, trustedSender: Bool) -> JournalEntry {
+    /// sender (root, `[Access] TrustedUsers`), the only entries bans and alerts may act on;
+    /// `logID` names the audit log it is in, so that a collector keeps a host's logs apart.
+    package static func entry(for record: AuditRecord, trustedSender: Bool, logID: String? = nil) -> JournalEntry {
         var entry = JournalEntry()
         entry.append(.message, sentence(for: record, trustedSender: trustedSender))
         entry.append(.messageID, messageID(record.signal))
@@ -57,6 +58,7 @@ package enum AuditJournal {
             entry.append(.credentials, bytes: Array(CanonicalJSON.encode(credentials)))
         }
         entry.append(.hash, Hex.encode(record.hash))
+        if let logID { entry.append(.logID, logID) }
         if !record.verdicts.isEmpty {
             // One field per code, for `journalctl AUTHSIGNAL_VERDICT=…` and ban tools' matches,
             // and all of them with their reasons in one, for reading the record back.

@@ -49,8 +49,8 @@ extension JournalHistory {
     /// Each host's book of the records of `signals` (only `user`'s, when given).
     private func activity(of signals: [AuthSignal], user: String?) throws -> [HostActivity] {
         var books: [String?: HostActivity] = [:]
-        try activity(of: signals, user: user) { record, trusted in
-            books[record.host, default: HostActivity(host: record.host)].apply(record, trusted: trusted)
+        try activity(of: signals, user: user) { entry in
+            books[entry.record.host, default: HostActivity(host: entry.record.host)].apply(entry)
         }
         return Array(books.values)
     }

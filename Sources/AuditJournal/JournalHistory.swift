@@ -1,3 +1,4 @@
+package import AuditStore
 package import AuthSignalProtocol
 import Foundation
 import Systemd
@@ -212,22 +213,20 @@ package final class JournalHistory {
         }
     }
 
-    /// Calls `each` with every record of `signals` (only `user`'s, when given), and whether the
+    /// Calls `each` with every record of `signals` (only `user`'s, when given), with whether the
     /// daemon that wrote it trusted its sender (`AUTHSIGNAL_TRUSTED`; for an entry of a daemon older
-    /// than that field, whether the sender was root): one host after another, and
+    /// than that field, whether the sender was root) and its log: one host after another, and
     /// each host's in the order its daemon wrote them, which is its log's order. For the sessions
     /// and accounts ``HostActivity`` builds.
     package func activity(
-        of signals: [AuthSignal], user: String?, each: (_ record: WireRecord, _ trusted: Bool) throws -> Void
+        of signals: [AuthSignal], user: String?, each: (JournalActivityEntry) throws -> Void
     ) throws {
         guard let senders = sendersToReadApart else {
-            return try activity(in: reader, of: signals, user: user, host: nil) { record, trusted, _ in
-                try each(record, trusted)
-            }
+            return try activity(in: reader, of: signals, user: user, host: nil) { entry, _ in try each(entry) }
         }
         for (sender, paths) in senders {
-            try activity(in: JournalReader(files: paths), of: signals, user: user, host: sender) { record, trusted, _ in
-                try each(record, trusted)
+            try activity(in: JournalReader(files: paths), of: signals, user: user, host: sender) { entry, _ in
+                try each(entry)
             }
         }
     }
@@ -243,17 +242,17 @@ package final class JournalHistory {
     }
 
     /// Calls `each` with `sender`'s records of `signals` in `paths` written after the entry at
-    /// `cursor` (all, when `nil`), `batch` at a time, each batch with whether each sender was
-    /// trusted (as ``activity(of:user:each:)``) and the cursor of its last entry.
+    /// `cursor` (all, when `nil`), `batch` at a time (as ``activity(of:user:each:)`` gives them),
+    /// each batch with the cursor of its last entry.
     package func activity(
         of signals: [AuthSignal], sender: String, paths: [String], after cursor: String?, batch: Int,
-        each: (_ records: [(record: WireRecord, trusted: Bool)], _ cursor: String) throws -> Void
+        each: (_ entries: [JournalActivityEntry], _ cursor: String) throws -> Void
     ) throws {
         let stream = try JournalReader(files: paths)
-        var pending: [(record: WireRecord, trusted: Bool)] = []
+        var pending: [JournalActivityEntry] = []
         var last: String?
-        try activity(in: stream, of: signals, user: nil, host: sender, after: cursor) { record, trusted, _ in
-            pending.append((record, trusted))
+        try activity(in: stream, of: signals, user: nil, host: sender, after: cursor) { entry, _ in
+            pending.append(entry)
             last = stream.cursor
             if pending.count >= batch, let at = last {
                 try each(pending, at)
@@ -264,11 +263,11 @@ package final class JournalHistory {
     }
 
     /// Reads `stream`'s records of `signals` (only `user`'s, when given) in the order written,
-    /// after the entry at `cursor` when given, calling `each` with each, whether its sender was
-    /// trusted, and `stream` (on its entry).
+    /// after the entry at `cursor` when given, calling `each` with each and `stream` (on its
+    /// entry).
     private func activity(
         in stream: JournalReader, of signals: [AuthSignal], user: String?, host: String?, after cursor: String? = nil,
-        each: (_ record: WireRecord, _ trusted: Bool, _ stream: JournalReader) throws -> Void
+        each: (_ entry: JournalActivityEntry, _ stream: JournalReader) throws -> Void
     ) throws {
         let trusted = Array("yes".utf8)
         try stream.matchAuditRecords(signals: signals, user: user, sender: nil, remoteAddr: nil, writer: writer)
@@ -285,7 +284,8 @@ package final class JournalHistory {
             else { continue }
             // An older daemon's entry, without the field: root, the one sender always trusted.
             let judged = fields[JournalFieldName.trusted.name].map { $0 == trusted } ?? (record.peer?.uid == 0)
-            try each(record, judged, stream)
+            let log = fields[JournalFieldName.logID.name].map { String(decoding: $0, as: UTF8.self) }
+            try each(JournalActivityEntry(record: record, trusted: judged, log: log), stream)
         }
     }
 

@@ -8,7 +8,7 @@ import GRDB
 /// deleting the file costs only the time to build it again.
 package final class HostActivityIndex {
     /// The file's layout version (`PRAGMA user_version`): a file of another one is built anew.
-    static let version = 1
+    static let version = 2
     private let queue: DatabaseQueue
 
     /// Opens the index at `path`, making it (or making it anew, when it is of another layout) as
@@ -32,10 +32,14 @@ package final class HostActivityIndex {
                 sql: """
                     -- A user's sessions, for `last --user` (a log finds them through records_by_user).
                     CREATE INDEX sessions_user ON sessions(user, start);
-                    -- Where feeding stopped: the last entry read (a journal cursor) and the highest
-                    -- seq applied, below which an entry the uploader sent again is skipped.
-                    CREATE TABLE fed (id INTEGER PRIMARY KEY CHECK (id = 1), cursor TEXT, seq INTEGER NOT NULL);
-                    INSERT INTO fed (id, cursor, seq) VALUES (1, NULL, 0);
+                    -- Where feeding stopped: the last entry read (a journal cursor).
+                    CREATE TABLE fed (id INTEGER PRIMARY KEY CHECK (id = 1), cursor TEXT);
+                    INSERT INTO fed (id, cursor) VALUES (1, NULL);
+                    -- The host's audit logs ('' for entries without a log id): each one's
+                    -- generation (LogGenerations) and the highest seq applied, at or below which
+                    -- an entry the uploader sent again is skipped.
+                    CREATE TABLE logs (log TEXT PRIMARY KEY, generation INTEGER NOT NULL, applied INTEGER NOT NULL)
+                        WITHOUT ROWID;
                     PRAGMA user_version = \(Self.version);
                     """)
         }
@@ -46,21 +50,34 @@ package final class HostActivityIndex {
         try queue.read { db in try String.fetchOne(db, sql: "SELECT cursor FROM fed") }
     }
 
-    /// Applies the host's next records in one transaction (each with whether its daemon trusted
-    /// the sender, as ``HostActivity/apply(_:trusted:)`` takes it) and notes `cursor` as where
-    /// they end. A record at or below the highest seq applied is one sent again, and skipped.
-    package func feed(_ records: [(record: WireRecord, trusted: Bool)], through cursor: String) throws {
+    /// Applies the host's next records in one transaction, as ``HostActivity/apply(_:)`` does,
+    /// and notes `cursor` as where they end. A record at or below the highest seq applied of its
+    /// log is one sent again, and skipped.
+    package func feed(_ entries: [JournalActivityEntry], through cursor: String) throws {
         try queue.write { db in
-            var applied = try Int64.fetchOne(db, sql: "SELECT seq FROM fed") ?? 0
+            var generations = LogGenerations()
+            var applied: [String: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT log, generation, applied FROM logs ORDER BY generation") {
+                let log: String = row[0]
+                if row[1] as Int64 > 0 { _ = generations.key(0, log: log) }
+                applied[log] = row[2]
+            }
             var sessions = SessionOverlay(stored: StoredSessions(db))
             var accounts = AccountOverlay(stored: StoredAccounts(db))
-            for (record, trusted) in records where record.seq > applied {
-                applied = record.seq
-                try ActivityBooks.apply(record, trusted: trusted, to: &sessions, &accounts)
+            for entry in entries where entry.record.seq > applied[entry.log ?? "", default: 0] {
+                applied[entry.log ?? ""] = entry.record.seq
+                var record = entry.record
+                record.seq = generations.key(record.seq, log: entry.log)
+                try ActivityBooks.apply(record, trusted: entry.trusted, to: &sessions, &accounts)
             }
             try sessions.write()
             try accounts.write()
-            try db.execute(sql: "UPDATE fed SET cursor = ?, seq = ?", arguments: [cursor, applied])
+            for (log, seq) in applied {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO logs (log, generation, applied) VALUES (?, ?, ?)",
+                    arguments: [log, generations.numbers[log] ?? 0, seq])
+            }
+            try db.execute(sql: "UPDATE fed SET cursor = ?", arguments: [cursor])
         }
     }
 
@@ -68,10 +85,8 @@ package final class HostActivityIndex {
     /// returned), in its order, on a host in boot `context`, each named `host`.
     package func sessions(matching filter: SessionFilter, context: BootContext, host: String) throws -> [WireSession] {
         let rows = try queue.read { db in try Self.candidates(db, filter) }
-        return rows.filter { $0.matches(filter, context) }.inOrder(filter.order).map { row in
-            var session = row.wire(context)
-            session.host = host
-            return session
+        return rows.filter { $0.matches(filter, context) }.inOrder(filter.order).map {
+            LogGenerations.answer($0.wire(context), host: host)
         }
     }
 
@@ -105,9 +120,7 @@ package final class HostActivityIndex {
     /// The accounts `filter` selects, in name order, each named `host`.
     package func accounts(matching filter: AccountFilter, host: String) throws -> [WireAccount] {
         try queue.read { db in try StoredAccounts(db).all(user: filter.user) }.filter { $0.matches(filter) }.map {
-            var account = $0
-            account.host = host
-            return account
+            LogGenerations.answer($0, host: host)
         }
     }
 }

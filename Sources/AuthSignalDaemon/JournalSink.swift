@@ -239,7 +239,8 @@ package final class JournalSink: Sendable {
             let trusted = state.withLock { $0.settings.trusted }
             for record in round.records {
                 do {
-                    try writer.send(AuditJournal.entry(for: record, trustedSender: trusted.trusts(record.peer.uid)))
+                    try writer.send(
+                        AuditJournal.entry(for: record, trustedSender: trusted.trusts(record.peer.uid), logID: logID))
                     sent += 1
                     state.withLock { state in
                         state.latest = (record.seq, record.hash)

@@ -16,16 +16,18 @@ import Testing
 
     /// The fields of the daemon's journal entry for a login of `user` as record `seq` of `host`,
     /// received at `received` seconds, stamped as written by the daemon's unit.
-    static func entry(_ user: String, seq: Int64, host: String, received: TimeInterval) -> [String: String] {
+    static func entry(_ user: String, seq: Int64, host: String, received: TimeInterval, log: String? = nil)
+        -> [String: String]
+    {
         let event = redactor.redact(
             AuthEvent(
                 signal: .userLoggedIn, sender: "sshd", user: user, request: ["remote_addr": .string("192.0.2.1")]),
             peer: PeerCredentials(uid: 0, gid: 0, pid: 9))
         let record = AuditRecord(
             event: event, seq: seq, received: Date(timeIntervalSince1970: received), prevHash: Data(count: 32),
-            hash: Data(repeating: UInt8(seq), count: 32))
+            hash: Data(user.utf8.prefix(1)) + Data(repeating: UInt8(seq), count: 31))
         var fields = ["_SYSTEMD_UNIT": TrustedJournalWriter.serviceUnit, "_HOSTNAME": host]
-        for field in AuditJournal.entry(for: record, trustedSender: true).fields {
+        for field in AuditJournal.entry(for: record, trustedSender: true, logID: log).fields {
             fields[field.name.name] = String(decoding: field.value, as: UTF8.self)
         }
         return fields
@@ -67,6 +69,36 @@ import Testing
         }
         #expect(bob.map(\.seq) == [2])
         #expect(throws: JournalHistoryError.self) { try JournalHistory(directory: directory.path, host: "host9") }
+    }
+
+    /// A host reinstalled under the same name starts a new audit log, numbered from 1 again: its
+    /// sessions stand beside the old log's, with their own seqs, read through the collector's
+    /// index (fed in two rounds, the second after the new log's first record) and in memory.
+    @Test func aHostsNewLogKeepsItsSessionsApartFromTheOldOnes() throws {
+        let old = [
+            Self.entry("alice", seq: 1, host: "web1", received: 100, log: "old"),
+            Self.entry("bob", seq: 2, host: "web1", received: 200, log: "old"),
+        ]
+        let new = [
+            Self.entry("carol", seq: 1, host: "web1", received: 300, log: "new"),
+            Self.entry("dave", seq: 2, host: "web1", received: 400, log: "new"),
+        ]
+        let index = try TemporaryDirectory()
+        let directory = try TemporaryDirectory()
+        func sessions(index: FleetIndex?) throws -> [String] {
+            try JournalHistory(directory: directory.path).sessions(matching: SessionFilter(), index: index).map {
+                "\($0.host ?? "-") \($0.user ?? "-") \($0.loginSeq)"
+            }
+        }
+        try writeJournalFile(directory.file("remote-web1.journal"), entries: old + new.prefix(1))
+        let first = try sessions(index: FleetIndex(directory: index.path))
+        #expect(first == ["web1 carol 1", "web1 bob 2", "web1 alice 1"])
+        try writeJournalFile(directory.file("remote-web1.journal"), entries: Array(new.suffix(1)), first: 3)
+        let expected = ["web1 dave 2", "web1 carol 1", "web1 bob 2", "web1 alice 1"]
+        let indexed = try sessions(index: FleetIndex(directory: index.path))
+        #expect(indexed == expected)
+        let read = try sessions(index: nil)
+        #expect(read == expected)
     }
 
     @Test func entriesOfAnyOtherWriterAreNotRecords() throws {
