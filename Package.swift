@@ -121,7 +121,7 @@ let package = Package(
         .target(
             name: "AuthSignalAlerts",
             dependencies: [
-                "AuthSignalCore", "AuthSignalProtocol", "AuditStore", "AuthSignalClient", "Systemd",
+                "AuthSignalCore", "AuthSignalProtocol", "AuditStore", "AuditJournal", "AuthSignalClient", "Systemd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,3 +1,4 @@
+import AuditJournal
 import AuditStore
 import AuthSignalClient
 package import AuthSignalCore
@@ -221,6 +222,10 @@ package final class AlertService: Service, Sendable {
         observation.stats = await Self.daemonStats(socket: settings.socketPath)
         observation.verify = VerifyStatus.read(from: VerifyStatus.path(forStore: settings.storePath))
         observation.hookReports = hookReports.new()
+        if let directory = settings.alerts.fleetDirectory {
+            observation.fleet = Self.fleet(
+                in: directory, silentAfter: TimeInterval(settings.alerts.fleetSilentAfterSeconds))
+        }
         let alerts = state.withLock { $0.health.alerts(observation, settings: settings.alerts, look: look) }
         for alert in alerts { raise(alert.condition, key: alert.key, detail: alert.detail) }
         let prune = state.withLock { state -> Bool in
@@ -250,6 +255,20 @@ package final class AlertService: Service, Sendable {
     }
 
     /// Puts an alert on `condition` in the outbox for every rule watching it, unique by `key`.
+    /// Each host of a collector's `directory` (``HostStatus``): silent when not heard from for
+    /// `silentAfter`; `nil` when the directory cannot be read as a collector's.
+    private static func fleet(in directory: String, silentAfter: TimeInterval) -> [FleetHostHealth]? {
+        guard let statuses = try? JournalHistory(directory: directory).hostStatuses() else { return nil }
+        let now = Date()
+        return statuses.map { status in
+            FleetHostHealth(
+                host: status.host,
+                silentFor: status.isSilent(now: now, allowed: silentAfter)
+                    ? status.heard.map { now.timeIntervalSince($0) } ?? .infinity : nil,
+                problems: status.problems)
+        }
+    }
+
     private func raise(_ condition: HealthCondition, key: String, detail: String) {
         let rules = state.withLock { $0.settings.alerts.rules }.filter { $0.health.contains(condition) }
         logger.warning("alerts: \(condition.rawValue): \(detail)")

@@ -1,5 +1,6 @@
 package import AuthSignalCore
 package import AuthSignalProtocol
+package import Foundation
 
 /// What the alert service sees of the audit path in one look (every 30 s): enough to tell when
 /// logging fails (PCI DSS 10.7.2), each part `nil` when it could not be seen.
@@ -15,8 +16,27 @@ package struct HealthObservation: Sendable {
     /// The PAM hook's reports of events it could not deliver, read from the journal since the
     /// last look: `spooled` or `lost`, each with its message.
     package var hookReports: [(result: String, message: String)] = []
+    /// On a collector, each collected host; `nil` when there is no `FleetDirectory`, or it could
+    /// not be read.
+    package var fleet: [FleetHostHealth]?
 
     package init() {}
+}
+
+/// One collected host as the alert service last looked at it.
+package struct FleetHostHealth: Sendable {
+    package var host: String
+    /// How long it has not been heard from, when longer than `FleetSilentAfterSec` (infinite:
+    /// never heard); `nil` when it was heard from within it.
+    package var silentFor: TimeInterval?
+    /// What its anchors disagree on, a sentence each (`fleet status`).
+    package var problems: [String]
+
+    package init(host: String, silentFor: TimeInterval?, problems: [String]) {
+        self.host = host
+        self.silentFor = silentFor
+        self.problems = problems
+    }
 }
 
 /// A condition to alert on: which, what makes it unique in the outbox, and what to say.
@@ -34,7 +54,8 @@ package struct HealthWatch: Sendable {
     /// `spool-growing` is raised.
     package static let growingLooks = 3
 
-    private var raised: Set<HealthCondition> = []
+    /// The conditions raised and not cleared since, each with its subject (a host, or none).
+    private var raised: Set<String> = []
     private var lastStats: StatsAnswer.Service?
     private var spoolGrowth = 0
     private var lastVerify: String?
@@ -47,14 +68,28 @@ package struct HealthWatch: Sendable {
         -> [HealthAlert]
     {
         var alerts: [HealthAlert] = []
-        func episode(_ condition: HealthCondition, active: Bool, _ detail: @autoclosure () -> String) {
+        func episode(
+            _ condition: HealthCondition, of subject: String? = nil, active: Bool, _ detail: @autoclosure () -> String
+        ) {
+            let raisedKey = condition.rawValue + (subject.map { "/" + $0 } ?? "")
             if active {
-                if raised.insert(condition).inserted {
-                    alerts.append(HealthAlert(condition: condition, key: String(look), detail: detail()))
+                if raised.insert(raisedKey).inserted {
+                    let key = (subject.map { $0 + "/" } ?? "") + String(look)
+                    alerts.append(HealthAlert(condition: condition, key: key, detail: detail()))
                 }
             } else {
-                raised.remove(condition)
+                raised.remove(raisedKey)
             }
+        }
+        for host in observation.fleet ?? [] {
+            episode(
+                .hostSilent, of: host.host, active: host.silentFor != nil,
+                "Host \(host.host) was "
+                    + (host.silentFor.map { $0.isFinite ? "not heard from for \(Int($0)) s" : "never heard from" } ?? "")
+                    + ": its daemon, its journal, its uploader or its link stopped (authsignal fleet status).")
+            episode(
+                .hostAnchorsDisagree, of: host.host, active: !host.problems.isEmpty,
+                "Host \(host.host)'s chain anchors disagree: " + host.problems.joined(separator: "; ") + ".")
         }
         if let percent = observation.diskPercent {
             let threshold = settings.diskUsagePercent

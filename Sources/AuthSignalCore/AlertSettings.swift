@@ -9,6 +9,11 @@ package struct AlertSettings: Sendable, Hashable {
     package var databasePath = "/var/lib/authsignald/alerts.db"
     /// `health` alerts fire when the audit log's file system is this full, in percent.
     package var diskUsagePercent = 75
+    /// On a fleet's collector, its directory of collected journal files: `host-silent` and
+    /// `host-anchors-disagree` look at each host in it (docs/fleet.md). `nil`: not a collector.
+    package var fleetDirectory: String?
+    /// A collected host not heard from for this long is silent.
+    package var fleetSilentAfterSeconds = 900
     /// The rules, in the order the files define them.
     package var rules: [AlertRule] = []
     /// The sinks, in the order the files define them.
@@ -150,6 +155,11 @@ package enum HealthCondition: String, Sendable, Hashable, CaseIterable {
     case hookSpooled = "hook-spooled"
     /// The PAM hook lost events: neither delivered nor spooled.
     case hookLost = "hook-lost"
+    /// A host of the collector's `FleetDirectory` was not heard from for `FleetSilentAfterSec`.
+    case hostSilent = "host-silent"
+    /// A host of the collector's `FleetDirectory` anchored a record with two hashes, or its log
+    /// went back.
+    case hostAnchorsDisagree = "host-anchors-disagree"
 }
 
 /// One `[Sink NAME]` section: a way to reach a person.

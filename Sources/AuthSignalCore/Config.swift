@@ -425,6 +425,10 @@ enum ConfigKey {
         .path("Accounts", "GShadowFile", \.gshadowFile),
         .path("Alerts", "Database", \.alerts.databasePath),
         .integer("Alerts", "DiskUsagePercent", \.alerts.diskUsagePercent, 1...100),
+        .key("Alerts", "FleetDirectory", \.alerts.fleetDirectory, show: { $0 ?? "" }) { value, directory in
+            value.isEmpty ? nil : value.hasPrefix("/") ? value : directory + "/" + value
+        },
+        .integer("Alerts", "FleetSilentAfterSec", \.alerts.fleetSilentAfterSeconds, 1...604_800),
         .path("Export", "Path", \.export.path),
         .key("Export", "Format", \.export.format, show: \.rawValue) { value, _ throws(ValueError) in
             guard let format = StandardFormat(rawValue: value) else { throw ValueError("expected ocsf or ecs") }

@@ -369,6 +369,38 @@ struct AlertServiceTests {
         }
     }
 
+    @Test("health on a collector: a host not heard from is alerted once through the sinks; a host heard is not")
+    func silentHostAlerts() async throws {
+        let fixture = try Fixture()
+        let collected = fixture.directory.file("collected")
+        try FileManager.default.createDirectory(atPath: collected, withIntermediateDirectories: true)
+        func anchor(seq: Int) -> [String: String] {
+            [
+                "_SYSTEMD_UNIT": "authsignald.service", "SYSLOG_IDENTIFIER": "authsignald",
+                "MESSAGE_ID": "f02c7b5697994cf6ac6fcd838ff96e8f", "MESSAGE": "chain anchor",
+                "AUTHSIGNAL_SEQ": String(seq), "AUTHSIGNAL_HASH": String(repeating: "ab", count: 32),
+                "AUTHSIGNAL_LOG_ID": "log-\(seq)",
+            ]
+        }
+        // web1 last spoke in November 2023; web2 a moment ago.
+        try writeJournalFile(collected + "/remote-web1.journal", entries: [anchor(seq: 1)])
+        let now = UInt64(Date().timeIntervalSince1970 * 1_000_000)
+        try writeJournalFile(collected + "/remote-web2.journal", entries: [anchor(seq: 2)], start: now)
+        var settings = fixture.settings([Self.rule("fleet-health") { $0.health = [.hostSilent] }])
+        settings.alerts.fleetDirectory = collected
+        settings.alerts.fleetSilentAfterSeconds = 600
+        try await Self.running(settings) { _ in
+            _ = try await fixture.waitForMessages(1)
+            // Several more looks: the same silence is not alerted again.
+            try await Task.sleep(for: .milliseconds(800))
+            let alerts = try fixture.messages().flatMap { $0["alerts"] as? [[String: Any]] ?? [] }
+            #expect(alerts.count == 1, "\(alerts)")
+            #expect(alerts.first?["condition"] as? String == "host-silent", "\(alerts)")
+            let detail = alerts.first?["detail"] as? String ?? ""
+            #expect(detail.hasPrefix("Host web1 was not heard from for "), "\(detail)")
+        }
+    }
+
     @Test("replay: a rule over stored history, as the service would have grouped it, sending nothing")
     func replay() async throws {
         let fixture = try Fixture()

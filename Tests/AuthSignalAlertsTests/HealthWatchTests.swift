@@ -48,6 +48,40 @@ struct HealthWatchTests {
         #expect(raised == [[], [], [.anchorFailures], [], [], [.anchorFailures]])
     }
 
+    @Test("on a collector: each host silent once per episode, apart from the others; disagreeing anchors once")
+    func fleetHosts() {
+        var watch = HealthWatch()
+        let looks: [[FleetHostHealth]] = [
+            [
+                FleetHostHealth(host: "web1", silentFor: nil, problems: []),
+                .init(host: "web2", silentFor: nil, problems: []),
+            ],
+            [.init(host: "web1", silentFor: 960, problems: []), .init(host: "web2", silentFor: nil, problems: [])],
+            [
+                .init(host: "web1", silentFor: 990, problems: []),
+                .init(host: "web2", silentFor: .infinity, problems: []),
+            ],
+            [.init(host: "web1", silentFor: nil, problems: []), .init(host: "web2", silentFor: nil, problems: ["x"])],
+            [.init(host: "web1", silentFor: 901, problems: []), .init(host: "web2", silentFor: nil, problems: ["x"])],
+        ]
+        var details: [String] = []
+        let raised = looks.enumerated().map { index, hosts in
+            var observation = HealthObservation()
+            observation.fleet = hosts
+            let alerts = watch.alerts(observation, settings: AlertSettings(), look: Int64(index))
+            details += alerts.map(\.detail)
+            return alerts.map { "\($0.condition.rawValue) \($0.key)" }
+        }
+        #expect(
+            raised == [
+                [], ["host-silent web1/1"], ["host-silent web2/2"], ["host-anchors-disagree web2/3"],
+                ["host-silent web1/4"],
+            ])
+        #expect(details.first?.hasPrefix("Host web1 was not heard from for 960 s: ") == true, "\(details)")
+        #expect(details.contains { $0.hasPrefix("Host web2 was never heard from: ") }, "\(details)")
+        #expect(details.contains("Host web2's chain anchors disagree: x."), "\(details)")
+    }
+
     @Test("a spool that grows for three looks in a row, once, until it empties")
     func spoolGrowing() {
         var watch = HealthWatch()
