@@ -269,7 +269,11 @@ struct AlertServiceTests {
         let timedOut = try #require(try fixture.outbox().recent(limit: 1).first)
         #expect(timedOut.state == "pending" && timedOut.attempts == 1)
         #expect(timedOut.lastError?.contains("did not finish within 1 sec") == true)
-        try await Task.sleep(for: .milliseconds(300))
+        // Stopped by SIGTERM to its process group (SIGKILL 2 s later): under load the signal can
+        // come a while after the attempt is counted, so wait for it rather than a fixed moment.
+        for _ in 0..<50 where try runCommand("/usr/bin/pgrep", ["-f", "sleep 30"]).status == 0 {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         #expect(try runCommand("/usr/bin/pgrep", ["-f", "sleep 30"]).status != 0, "the sink's child was stopped")
 
         // Stopped while the sink runs (another rule, so no back-off holds it): the alert stays
