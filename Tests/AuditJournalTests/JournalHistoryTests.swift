@@ -101,6 +101,20 @@ import Testing
         #expect(read == expected)
     }
 
+    /// The collector's index is kept under a name made from the journal directory's path as
+    /// systemd-escape --path makes it: compared with the real tool's.
+    @Test func theIndexDirectoryIsNamedAsSystemdEscapeNamesAPath() throws {
+        for path in ["/var/log/journal/remote", "/srv/a-b/c.d", "/x/.hidden/\u{FC}", "/.dot", "/"] {
+            let escaped = try runCommand("/usr/bin/systemd-escape", ["--path", path])
+            #expect(escaped.status == 0, "\(escaped)")
+            let expected = escaped.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(FleetIndex.escapedPath(path) == expected, "\(path)")
+        }
+        #expect(
+            FleetIndex.defaultDirectory(for: "/var/log/journal/remote/")
+                == "/var/cache/authsignal/fleet/var-log-journal-remote")
+    }
+
     @Test func entriesOfAnyOtherWriterAreNotRecords() throws {
         var forged = Self.entry("mallory", seq: 1, host: "host1", received: 100)
         forged["_SYSTEMD_UNIT"] = "user@1000.service"
