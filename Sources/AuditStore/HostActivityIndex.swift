@@ -55,13 +55,16 @@ package final class HostActivityIndex {
     /// log is one sent again, and skipped.
     package func feed(_ entries: [JournalActivityEntry], through cursor: String) throws {
         try queue.write { db in
-            var generations = LogGenerations()
+            var numbers: [String: Int64] = [:]
             var applied: [String: Int64] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT log, generation, applied FROM logs ORDER BY generation") {
+            for row in try Row.fetchAll(db, sql: "SELECT log, generation, applied FROM logs") {
                 let log: String = row[0]
-                if row[1] as Int64 > 0 { _ = generations.key(0, log: log) }
+                let generation: Int64 = row[1]
+                // Entries without a log id are generation 0, numbered by no name.
+                if generation > 0 { numbers[log] = generation }
                 applied[log] = row[2]
             }
+            var generations = LogGenerations(numbers: numbers)
             var sessions = SessionOverlay(stored: StoredSessions(db))
             var accounts = AccountOverlay(stored: StoredAccounts(db))
             for entry in entries where entry.record.seq > applied[entry.log ?? "", default: 0] {
