@@ -67,7 +67,9 @@ package final class JournalHistory {
             try start(stream, filter)
             streams.append((stream, sender))
         }
-        return try Self.merge(streams.count, forward: filter.order == .ascending, limit: limit, each: each) {
+        return try Self.merge(
+            streams.count, forward: filter.order == .ascending, limit: limit, record: { $0 }, each: each
+        ) {
             while let record = try nextRecord(streams[$0].reader, filter, host: streams[$0].host) {
                 if seen.first(record) { return record }
             }
@@ -75,16 +77,17 @@ package final class JournalHistory {
         }
     }
 
-    /// Calls `each` with up to `limit` records of `count` streams, the earliest received first (the
-    /// latest, if not `forward`); returns how many. `next(i)` is stream `i`'s next record, in the
-    /// same order, or `nil` at its end.
-    private static func merge(
-        _ count: Int, forward: Bool, limit: Int, each: (WireRecord) throws -> Void,
-        next: (Int) throws -> WireRecord?
+    /// Calls `each` with up to `limit` elements of `count` streams, the earliest received first (the
+    /// latest, if not `forward`) by the record each is or holds (`record`); returns how many.
+    /// `next(i)` is stream `i`'s next element, in the same order, or `nil` at its end.
+    private static func merge<Element>(
+        _ count: Int, forward: Bool, limit: Int, record: (Element) -> WireRecord,
+        each: (Element) throws -> Void, next: (Int) throws -> Element?
     ) throws -> Int {
         var heads = try (0..<count).map(next)
-        let before: (WireRecord, WireRecord) -> Bool = {
-            ($0.received, $0.host ?? "", $0.seq) < ($1.received, $1.host ?? "", $1.seq)
+        func before(_ first: Element, _ second: Element) -> Bool {
+            let (one, other) = (record(first), record(second))
+            return (one.received, one.host ?? "", one.seq) < (other.received, other.host ?? "", other.seq)
         }
         var emitted = 0
         while emitted < limit {
@@ -178,7 +181,7 @@ package final class JournalHistory {
             directory: remote.directory, host: onlyHost, start: filter.since.map { .since($0) } ?? .newest)
         while true {
             let streams = follower.streams
-            _ = try Self.merge(streams.count, forward: true, limit: .max, each: each) {
+            _ = try Self.merge(streams.count, forward: true, limit: .max, record: { $0 }, each: each) {
                 while let (fields, reader) = try streams[$0].next() {
                     guard let record = record(fields, in: reader, host: streams[$0].sender), filter.matches(record),
                         seen.first(record)
@@ -269,7 +272,6 @@ package final class JournalHistory {
         in stream: JournalReader, of signals: [AuthSignal], user: String?, host: String?, after cursor: String? = nil,
         each: (_ entry: JournalActivityEntry, _ stream: JournalReader) throws -> Void
     ) throws {
-        let trusted = Array("yes".utf8)
         try stream.matchAuditRecords(signals: signals, user: user, sender: nil, remoteAddr: nil, writer: writer)
         if let cursor { try stream.seek(cursor: cursor) } else { stream.seekHead() }
         // After a seek to a cursor, the first entry is the one there, when it is still in the files.
@@ -279,13 +281,47 @@ package final class JournalHistory {
                 seekedTo = nil
                 if stream.isAt(cursor: at) { continue }
             }
-            guard let record = record(fields, in: stream, host: host), signals.contains(record.signal),
-                user.map({ $0 == record.user }) ?? true, seen.first(record)
-            else { continue }
-            // An older daemon's entry, without the field: root, the one sender always trusted.
-            let judged = fields[JournalFieldName.trusted.name].map { $0 == trusted } ?? (record.peer?.uid == 0)
-            let log = fields[JournalFieldName.logID.name].map { String(decoding: $0, as: UTF8.self) }
-            try each(JournalActivityEntry(record: record, trusted: judged, log: log), stream)
+            guard let entry = activityEntry(fields, in: stream, of: signals, user: user, host: host) else { continue }
+            try each(entry, stream)
+        }
+    }
+
+    /// The record of `signals` (only `user`'s, when given) that `fields`, `stream`'s current
+    /// entry, holds, with its daemon's trust and log; `nil` for any other entry, or one read
+    /// already.
+    private func activityEntry(
+        _ fields: [String: [UInt8]], in stream: JournalReader, of signals: [AuthSignal], user: String?, host: String?
+    ) -> JournalActivityEntry? {
+        guard let record = record(fields, in: stream, host: host), signals.contains(record.signal),
+            user.map({ $0 == record.user }) ?? true, seen.first(record)
+        else { return nil }
+        // An older daemon's entry, without the field: root, the one sender always trusted.
+        let judged =
+            fields[JournalFieldName.trusted.name].map { $0.elementsEqual("yes".utf8) } ?? (record.peer?.uid == 0)
+        let log = fields[JournalFieldName.logID.name].map { String(decoding: $0, as: UTF8.self) }
+        return JournalActivityEntry(record: record, trusted: judged, log: log)
+    }
+
+    /// Calls `each` with every record of `signals` of every host, as ``activity(of:user:each:)``
+    /// gives them, but merged across hosts by when each was received (each host's still in the
+    /// order its daemon wrote them): the fleet's history as one, for ``FleetJudge``.
+    package func activityInReceivedOrder(of signals: [AuthSignal], each: (JournalActivityEntry) throws -> Void) throws {
+        guard let senders = sendersToReadApart else {
+            return try activity(in: reader, of: signals, user: nil, host: nil) { entry, _ in try each(entry) }
+        }
+        var streams: [(reader: JournalReader, host: String)] = []
+        for (sender, paths) in senders {
+            let stream = try JournalReader(files: paths)
+            try stream.matchAuditRecords(signals: signals, user: nil, sender: nil, remoteAddr: nil, writer: writer)
+            stream.seekHead()
+            streams.append((stream, sender))
+        }
+        _ = try Self.merge(streams.count, forward: true, limit: .max, record: \.record, each: each) {
+            let (stream, host) = streams[$0]
+            while let fields = try stream.next() {
+                if let entry = activityEntry(fields, in: stream, of: signals, user: nil, host: host) { return entry }
+            }
+            return nil
         }
     }
 

@@ -22,6 +22,8 @@ struct ActivityEvent {
     let peerUID: Int64
     /// When the daemon stored it (µs).
     let received: Int64
+    /// The host whose log holds it, when read from a fleet's collected journals.
+    var host: String? = nil
 
     /// Whether `authsignal import` sent it (from wtmp or btmp): history that teaches the
     /// verdicts but gets none of its own.
@@ -171,6 +173,7 @@ extension ActivityEvent {
             seq: record.seq, signal: record.signal, time: record.time, received: Microseconds.from(record.received),
             sender: record.sender, user: record.user, remoteAddr: record.remoteAddr, request: record.request,
             peerUID: peerUID)
+        host = record.host
     }
 
     /// The event of a record with these values, its time believed as the tables believe it.

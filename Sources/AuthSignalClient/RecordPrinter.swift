@@ -230,9 +230,10 @@ package final class RecordPrinter {
         ]
     }
 
-    /// The lines under a judged record's row, one per verdict: `  ! CODE: reason`, or `  ! CODE`.
+    /// The lines under a judged record's row, one per verdict: `  ! CODE: reason`, or `  ! CODE`
+    /// (`CODE@SCOPE` where the scope is said, on a fleet's collector).
     static func verdictLines(_ record: WireRecord, reasons: Bool) -> [String] {
-        record.verdicts.map { "  ! \($0.code.rawValue)" + (reasons ? ": \(DisplaySafe.escaped($0.reason))" : "") }
+        record.verdicts.map { "  ! \($0.label)" + (reasons ? ": \(DisplaySafe.escaped($0.reason))" : "") }
     }
 
     static func csvRow(_ record: WireRecord, forTerminal: Bool = false) -> String {
@@ -242,7 +243,7 @@ package final class RecordPrinter {
             record.peer.map { String($0.uid) } ?? "", record.peer.map { String($0.gid) } ?? "",
             record.peer.map { String($0.pid) } ?? "", json(record.request),
             json(record.credentials), Hex.encode(record.hash),
-            record.verdicts.map(\.code.rawValue).joined(separator: " "),
+            record.verdicts.map(\.label).joined(separator: " "),
         ]
         return fields.map { csvField($0, forTerminal: forTerminal) }.joined(separator: ",")
     }

@@ -353,6 +353,91 @@ extension SpawnedTests {
             #expect(unindexed.status == 64, "\(unindexed)")
         }
 
+        /// `verdicts --journal-directory` on a collector: each host's own verdicts (scope host) and
+        /// the fleet's, judged over every host's records in the order they arrived: failures spread
+        /// over two hosts then a success, and a source one host saw first and another never.
+        @Test func fleetVerdictsAcrossCollectedFiles() throws {
+            let tag = runTag()
+            let verdicts = "[Verdicts]\nFailureThreshold=3\nLearnLogins=2\n"
+            let web1 = try DaemonUnderTest(extra: verdicts)
+            let web2 = try DaemonUnderTest(extra: verdicts)
+            // root is an account on every host: its name is stored as it is. An unknown name is stored
+            // keyed-hashed, with each host's own key, so its failures meet across hosts by source only.
+            let (alice, bob, carol) = ("alice-\(tag)", "root", "carol-\(tag)")
+            func send(_ daemon: DaemonUnderTest, _ arguments: [String], times: Int = 1) throws {
+                for _ in 0..<times {
+                    let sent = try cli(["send"] + arguments, socket: daemon.socketPath)
+                    #expect(sent.status == 0, "\(sent)")
+                }
+            }
+            // web1: alice's usual source; two of bob's failures; carol in after three failures there.
+            try send(web1, ["login", "--user", alice, "--remote-addr", "198.51.100.4"], times: 2)
+            try send(web1, ["login-failed", "--user", bob, "--remote-addr", "192.0.2.50"], times: 2)
+            try send(web1, ["login-failed", "--user", carol, "--remote-addr", "198.51.100.9"], times: 3)
+            try send(web1, ["login", "--user", carol, "--remote-addr", "198.51.100.9"])
+            // web2: bob's third failure, then bob in; alice in from a network new to the fleet.
+            try send(web2, ["login-failed", "--user", bob, "--remote-addr", "192.0.2.50"])
+            try send(web2, ["login", "--user", bob, "--remote-addr", "192.0.2.50"])
+            try send(web2, ["login", "--user", alice, "--remote-addr", "203.0.113.77"])
+
+            let collected = web1.directory.path + "/collected"
+            try FileManager.default.createDirectory(atPath: collected, withIntermediateDirectories: true)
+            for (daemon, host, count) in [(web1, "web1", 8), (web2, "web2", 3)] {
+                try waitFor("\(host)'s \(count) journal entries") {
+                    try shell(exportCommand(of: daemon, as: host) + " | grep -c '^AUTHSIGNAL_SIGNAL='").output
+                        .hasPrefix("\(count)\n")
+                }
+                let upload = try shell(
+                    exportCommand(of: daemon, as: host)
+                        + " | /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(host).journal - 2>&1")
+                #expect(upload.status == 0, "\(upload.output)")
+            }
+            let config = web1.directory.path + "/collector.conf"
+            try verdicts.write(toFile: config, atomically: true, encoding: .utf8)
+            let directory = [
+                "--journal-directory", collected, "--journal-unit", "none", "--journal-uid", "0", "--config", config,
+            ]
+            let lines = try cli(["verdicts", "--format", "jsonl"] + directory, socket: "/nonexistent")
+            #expect(lines.status == 0, "\(lines)")
+            let judged = try lines.out.split(separator: "\n").map { try object(String($0)) }
+            let summary = judged.map { record in
+                let labels = (record["verdicts"] as? [[String: Any]] ?? []).map {
+                    "\($0["code"] ?? "")@\($0["scope"] ?? "")"
+                }
+                return "\(record["host"] ?? "") \(record["user"] ?? "") " + labels.joined(separator: ",")
+            }
+            #expect(
+                summary == [
+                    "web1 \(carol) success-after-failures@host", "web2 \(bob) success-after-failures@fleet",
+                    "web2 \(alice) first-seen-source@fleet",
+                ], "\(lines.out)")
+            let reasons = judged.flatMap {
+                ($0["verdicts"] as? [[String: Any]] ?? []).compactMap { $0["reason"] as? String }
+            }
+            #expect(
+                reasons.contains {
+                    $0.hasPrefix(
+                        "login of root from 192.0.2.50 on web2 after failed logins within 600 s on 2 hosts of the ")
+                        && $0.hasSuffix(
+                            "fleet (web1, web2): 3 failures against root, the last from 192.0.2.50 on web2; "
+                                + "3 failures from 192.0.2.0/24, the last against root on web2")
+                }, "\(reasons)")
+            #expect(reasons.contains { $0.contains("on any host of the fleet, here web2; 2 earlier logins on 1 host") })
+
+            let table = try cli(["verdicts", "--host", "web2"] + directory, socket: "/nonexistent")
+            #expect(table.status == 0, "\(table)")
+            #expect(table.out.hasPrefix("HOST ") && !table.out.contains(carol), "\(table)")
+            #expect(table.out.contains("  ! success-after-failures@fleet\n"), "\(table)")
+            #expect(
+                table.out.hasSuffix("2 logins judged: 1 first-seen-source@fleet, 1 success-after-failures@fleet\n"),
+                "\(table)")
+            // Without the fleet's verdicts enabled, only the hosts' own remain.
+            try (verdicts + "Enabled=success-after-failures\n").write(toFile: config, atomically: true, encoding: .utf8)
+            let fewer = try cli(["verdicts", "--format", "csv"] + directory, socket: "/nonexistent")
+            #expect(fewer.out.split(separator: "\n").count == 3, "\(fewer)")
+            #expect(!fewer.out.contains("first-seen-source"), "\(fewer)")
+        }
+
         /// `fleet status` on a collector: each host's last record and anchor; a host whose daemon
         /// anchors its head every second while idle (the heartbeat) stays heard from, one whose
         /// entries stopped arriving is silent; an anchor of a record with another hash (a chain

@@ -173,4 +173,28 @@ struct WireModelTests {
             try WireRecord(object.merging(["verdicts": .array([.object(["code": .string("odd")])])]) { $1 })
         }
     }
+
+    @Test func aVerdictsScopeIsSaidOnlyWhereItIsKnown() throws {
+        var record = Self.record
+        record.verdicts = [
+            Verdict(.successAfterFailures, "on web1 and web2", scope: .fleet), Verdict(.firstSeenSource, "here"),
+        ]
+        var line: [UInt8] = []
+        record.appendLine(to: &line)
+        let text = String(decoding: line, as: UTF8.self)
+        #expect(text.contains(#""reason":"on web1 and web2","scope":"fleet"}"#), "\(text)")
+        #expect(text.contains(#""reason":"here"}"#), "\(text)")
+        #expect(record.verdicts.map(\.label) == ["success-after-failures@fleet", "first-seen-source"])
+        guard case .object(let wrapper) = try JSONParser.parse(line.dropLast()),
+            case .object(let object)? = wrapper["record"]
+        else {
+            Issue.record("not a record line")
+            return
+        }
+        #expect(try WireRecord(object) == record)
+        let odd: JSONValue = .array([
+            .object(["code": .string("outside-hours"), "reason": .string("x"), "scope": .string("rack")])
+        ])
+        #expect(throws: ProtocolError.self) { try WireRecord(object.merging(["verdicts": odd]) { $1 }) }
+    }
 }

@@ -12,6 +12,9 @@ import Foundation
 /// ``maximumSessions``).
 struct VerdictJudge {
     let settings: VerdictSettings
+    /// Whose history it judges against: `nil` for one log's, `.fleet` for the records of every
+    /// host of a collector (``FleetJudge``), whose reasons name hosts.
+    let scope: VerdictScope?
     private let accountFacts: @Sendable (String) -> AccountFacts?
     /// When the oldest event it was shown was stored: the log's age is measured from it.
     private var logStart: Int64?
@@ -30,8 +33,12 @@ struct VerdictJudge {
     /// The most accounts and sources with failures remembered, each.
     static let maximumTrails = 65536
 
-    init(settings: VerdictSettings, accountFacts: @escaping @Sendable (String) -> AccountFacts?) {
+    init(
+        settings: VerdictSettings, scope: VerdictScope? = nil,
+        accountFacts: @escaping @Sendable (String) -> AccountFacts?
+    ) {
         self.settings = settings
+        self.scope = scope
         self.accountFacts = accountFacts
         sources = LoginSources(ipv4Prefix: settings.ipv4Prefix, ipv6Prefix: settings.ipv6Prefix)
     }
@@ -55,10 +62,12 @@ struct VerdictJudge {
         switch event.signal {
         case .userLoginFailed:
             if let user = event.user {
-                failuresAgainst[user, default: FailureTrail()].add(at: event.at, other: event.remoteAddr, settings)
+                failuresAgainst[user, default: FailureTrail()].add(
+                    at: event.at, other: event.remoteAddr, host: event.host, settings)
             }
             if let source {
-                failuresFrom[source.text, default: FailureTrail()].add(at: event.at, other: event.user, settings)
+                failuresFrom[source.text, default: FailureTrail()].add(
+                    at: event.at, other: event.user, host: event.host, settings)
             }
             return []
         case .userLoggedOut:
@@ -84,10 +93,10 @@ struct VerdictJudge {
         let from = event.remoteAddr.map { " from \($0)" } ?? ""
         var verdicts: [Verdict] = []
         if settings.judges(.firstSeenSource), let source, let reason = firstSeen(event, user, source) {
-            verdicts.append(Verdict(.firstSeenSource, reason))
+            verdicts.append(Verdict(.firstSeenSource, reason, scope: scope))
         }
         if settings.judges(.successAfterFailures), let reason = afterFailures(event, user, from, source) {
-            verdicts.append(Verdict(.successAfterFailures, reason))
+            verdicts.append(Verdict(.successAfterFailures, reason, scope: scope))
         }
         if settings.judges(.systemAccountLogin), let name = event.user, let facts = accountFacts(name) {
             if facts.uid >= 1, facts.uid <= settings.systemUIDMax {
@@ -145,12 +154,15 @@ struct VerdictJudge {
             account.logins >= settings.learnLogins || logAge >= Int64(settings.learnDays) * 86_400_000_000
         guard learnedEnough else { return nil }
         let address = event.remoteAddr ?? source.text
-        let place = address == source.text ? address : "\(address) (\(source.text))"
+        var place = address == source.text ? address : "\(address) (\(source.text))"
+        if scope == .fleet { place += " on any host of the fleet, here \(event.host ?? "?")" }
         guard account.logins > 0 else {
-            return "first login of \(user) from \(place); the account has not logged in before in this log"
+            let before = scope == .fleet ? "on any host of the fleet" : "in this log"
+            return "first login of \(user) from \(place); the account has not logged in before \(before)"
         }
         let sources = account.sources.count == 1 ? "1 source" : "\(account.sources.count) sources"
-        let logins = account.logins == 1 ? "1 earlier login" : "\(account.logins) earlier logins"
+        var logins = account.logins == 1 ? "1 earlier login" : "\(account.logins) earlier logins"
+        if scope == .fleet { logins += account.hosts.count == 1 ? " on 1 host" : " on \(account.hosts.count) hosts" }
         let streak = account.streak == 1 ? "the last" : "the last \(account.streak)"
         return
             "first login of \(user) from \(place); \(logins) came from \(sources), \(streak) from \(account.lastSource)"
@@ -161,15 +173,28 @@ struct VerdictJudge {
     {
         let since = event.at - Int64(settings.failureWindowSeconds) * 1_000_000
         var parts: [String] = []
+        var hosts: Set<String> = []
+        let on = { (trail: FailureTrail) in self.scope == .fleet ? " on \(trail.lastHost ?? "?")" : "" }
         if let name = event.user, let trail = failuresAgainst[name], let count = trail.count(since: since, settings) {
-            parts.append("\(count) against \(user), the last from \(trail.lastOther ?? "no address")")
+            parts.append("\(count) against \(user), the last from \(trail.lastOther ?? "no address")\(on(trail))")
+            hosts.formUnion(trail.hosts(since: since))
         }
         if let source, let trail = failuresFrom[source.text], let count = trail.count(since: since, settings) {
-            parts.append("\(count) from \(source.text), the last against \(trail.lastOther ?? "no user")")
+            parts.append("\(count) from \(source.text), the last against \(trail.lastOther ?? "no user")\(on(trail))")
+            hosts.formUnion(trail.hosts(since: since))
         }
         guard !parts.isEmpty else { return nil }
-        return "login of \(user)\(from) after failed logins within \(settings.failureWindowSeconds) s: "
-            + parts.joined(separator: "; ")
+        var window = "within \(settings.failureWindowSeconds) s"
+        if scope == .fleet {
+            // A host judges failures on itself alone: the fleet speaks only when another host's
+            // failures count, spread over hosts or all elsewhere.
+            let here = event.host ?? "?"
+            guard hosts.contains(where: { $0 != here }) else { return nil }
+            hosts.insert(here)
+            window += " on \(hosts.count) hosts of the fleet (\(hosts.sorted().joined(separator: ", ")))"
+            return "login of \(user)\(from) on \(here) after failed logins \(window): " + parts.joined(separator: "; ")
+        }
+        return "login of \(user)\(from) after failed logins \(window): " + parts.joined(separator: "; ")
     }
 
     /// What a login teaches: it ends the failures before it, begins a session, and adds its
@@ -180,7 +205,7 @@ struct VerdictJudge {
         if let source { failuresFrom[source.text] = nil }
         sessions.begin(event, source: source)
         guard let user = event.user, let source else { return }
-        learned[user, default: LearnedAccount()].add(source)
+        learned[user, default: LearnedAccount()].add(source, host: scope == .fleet ? event.host : nil)
     }
 
     /// Forgets failures older than the window and, beyond the bounds, the oldest trails and
@@ -216,10 +241,13 @@ struct LearnedAccount {
     /// The source of its last login, and how many logins in a row came from it.
     var lastSource = ""
     var streak = 0
+    /// The hosts it logged in on, for a fleet's judge (empty for one log's).
+    var hosts: Set<String> = []
 
-    mutating func add(_ source: LoginSource) {
+    mutating func add(_ source: LoginSource, host: String?) {
         logins += 1
         sources.insert(source.digest)
+        if let host { hosts.insert(host) }
         if source.text == lastSource {
             streak += 1
         } else {
@@ -237,22 +265,30 @@ struct FailureTrail {
     private(set) var last: Int64 = .min
     /// The address (for an account's trail) or the account (for a source's) of the last failure.
     private(set) var lastOther: String?
-    /// The times of the last `threshold` failures, oldest first.
-    private var times: [Int64] = []
+    /// The host of the last failure, on a fleet's collector.
+    private(set) var lastHost: String?
+    /// The times and hosts of the last `threshold` failures, oldest first.
+    private var recent: [(time: Int64, host: String?)] = []
 
-    mutating func add(at time: Int64, other: String?, _ settings: VerdictSettings) {
+    mutating func add(at time: Int64, other: String?, host: String?, _ settings: VerdictSettings) {
         count += 1
         first = min(first, time)
         last = max(last, time)
         lastOther = other
-        times.append(time)
-        if times.count > settings.failureThreshold { times.removeFirst(times.count - settings.failureThreshold) }
+        lastHost = host
+        recent.append((time, host))
+        if recent.count > settings.failureThreshold { recent.removeFirst(recent.count - settings.failureThreshold) }
+    }
+
+    /// The hosts of the remembered failures at or after `since`.
+    func hosts(since: Int64) -> Set<String> {
+        Set(recent.filter { $0.time >= since }.compactMap(\.host))
     }
 
     /// How many failures lie at or after `since`, when at least the threshold do: the exact number
     /// when they all do, else "at least N".
     func count(since: Int64, _ settings: VerdictSettings) -> String? {
-        let recent = times.filter { $0 >= since }.count
+        let recent = recent.filter { $0.time >= since }.count
         guard recent >= settings.failureThreshold else { return nil }
         return first >= since ? "\(count) failures" : "at least \(recent) failures"
     }
