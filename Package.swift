@@ -257,7 +257,8 @@ let package = Package(
         .testTarget(
             name: "AuthSignalAlertsTests",
             dependencies: [
-                "AuthSignalAlerts", "AuditStore", "AuthSignalCore", "AuthSignalProtocol", "TestSupport",
+                "AuthSignalAlerts", "AuditJournal", "AuditStore", "AuthSignalCore", "AuthSignalProtocol", "Systemd",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

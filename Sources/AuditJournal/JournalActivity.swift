@@ -1,6 +1,7 @@
 import AuditStore
 package import AuthSignalProtocol
 import Foundation
+import Systemd
 
 /// `last`, `who` and `lastlog` over journals: each host's sessions and accounts, built from its
 /// records by the rules of its log's tables (docs/sessions.md), then put side by side.
@@ -53,5 +54,17 @@ extension JournalHistory {
             books[entry.record.host, default: HostActivity(host: entry.record.host)].apply(entry)
         }
         return Array(books.values)
+    }
+}
+
+extension JournalActivityEntry {
+    /// `record`, read from the entry `fields`, with what its daemon judged of the sender (for an
+    /// entry of a daemon older than `AUTHSIGNAL_TRUSTED`, whether the sender was root, the one
+    /// sender always trusted) and its log.
+    init(record: WireRecord, fields: [String: [UInt8]]) {
+        let trusted =
+            fields[JournalFieldName.trusted.name].map { $0.elementsEqual("yes".utf8) } ?? (record.peer?.uid == 0)
+        let log = fields[JournalFieldName.logID.name].map { String(decoding: $0, as: UTF8.self) }
+        self.init(record: record, trusted: trusted, log: log)
     }
 }

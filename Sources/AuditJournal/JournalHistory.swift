@@ -295,11 +295,7 @@ package final class JournalHistory {
         guard let record = record(fields, in: stream, host: host), signals.contains(record.signal),
             user.map({ $0 == record.user }) ?? true, seen.first(record)
         else { return nil }
-        // An older daemon's entry, without the field: root, the one sender always trusted.
-        let judged =
-            fields[JournalFieldName.trusted.name].map { $0.elementsEqual("yes".utf8) } ?? (record.peer?.uid == 0)
-        let log = fields[JournalFieldName.logID.name].map { String(decoding: $0, as: UTF8.self) }
-        return JournalActivityEntry(record: record, trusted: judged, log: log)
+        return JournalActivityEntry(record: record, fields: fields)
     }
 
     /// Calls `each` with every record of `signals` of every host, as ``activity(of:user:each:)``

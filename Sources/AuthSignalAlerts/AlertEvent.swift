@@ -1,3 +1,4 @@
+package import AuditJournal
 package import AuditStore
 import AuthSignalProtocol
 package import Foundation
@@ -16,13 +17,17 @@ package struct AlertEvent: Sendable, Hashable, Codable {
 
     /// The latest earlier login of the account.
     package struct PreviousLogin: Sendable, Hashable, Codable {
-        /// When it was stored (RFC 3339).
+        /// When it happened: the event's own time, else when it was stored (RFC 3339).
         package var time: String
         /// Where it came from, if it said.
         package var source: String?
+        /// On a fleet's collector: the host it was on.
+        package var host: String?
     }
 
     package var kind: Kind
+    /// `record`, on a fleet's collector: the host whose record it is (docs/fleet.md).
+    package var host: String?
     /// When it happened: the event's own time if the sender gave one, else when it was stored
     /// (RFC 3339, UTC).
     package var time: String
@@ -50,20 +55,42 @@ package struct AlertEvent: Sendable, Hashable, Codable {
     /// `health` and `test`: what happened, in a sentence.
     package var detail: String?
 
-    /// A verdict as an alert carries it.
+    /// A verdict as an alert carries it: on a fleet's collector, with its scope (`host` or
+    /// `fleet`).
     package struct VerdictEntry: Sendable, Hashable, Codable {
         package var code: String
         package var reason: String
+        package var scope: String?
     }
 
     enum CodingKeys: String, CodingKey {
-        case kind, time, seq, signal, user, source, service, tty, sender, trusted, verdicts, condition, detail
+        case kind, host, time, seq, signal, user, source, service, tty, sender, trusted, verdicts, condition, detail
         case senderUID = "sender_uid"
         case previousLogin = "previous_login"
     }
 
     /// The alert on `record`, with `previous` the account's latest earlier login (for a login).
     package init(record: AuditRecord, trusted: Bool, previous: AuditRecord?) {
+        self.init(
+            record: record.wire, uid: record.peer.uid, trusted: trusted,
+            previous: previous.map {
+                PreviousLogin(time: RFC3339.format($0.time ?? $0.received), source: $0.remoteAddr)
+            })
+    }
+
+    /// The alert on a record that reached a fleet's collector: its host, its host's and the
+    /// fleet's verdicts, and the account's previous login on any host.
+    package init(fleet record: FleetRecord) {
+        let wire = record.entry.record
+        self.init(
+            record: wire, uid: wire.peer?.uid, trusted: record.entry.trusted,
+            previous: record.previousLogin.map {
+                PreviousLogin(time: RFC3339.format($0.time), source: $0.source, host: $0.host)
+            })
+        host = wire.host
+    }
+
+    private init(record: WireRecord, uid: UInt32?, trusted: Bool, previous: PreviousLogin?) {
         kind = .record
         time = RFC3339.format(record.time ?? record.received)
         seq = record.seq
@@ -73,14 +100,13 @@ package struct AlertEvent: Sendable, Hashable, Codable {
         service = record.request?["service"]?.stringValue
         tty = record.request?["tty"]?.stringValue
         sender = record.sender
-        senderUID = record.peer.uid
+        senderUID = uid
         self.trusted = trusted
         verdicts =
             record.verdicts.isEmpty
-            ? nil : record.verdicts.map { VerdictEntry(code: $0.code.rawValue, reason: $0.reason) }
-        previousLogin = previous.map {
-            PreviousLogin(time: RFC3339.format($0.time ?? $0.received), source: $0.remoteAddr)
-        }
+            ? nil
+            : record.verdicts.map { VerdictEntry(code: $0.code.rawValue, reason: $0.reason, scope: $0.scope?.rawValue) }
+        previousLogin = previous
     }
 
     /// An alert on a failure of the audit path (or a test), at `date`.

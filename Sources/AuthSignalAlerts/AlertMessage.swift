@@ -103,6 +103,7 @@ package struct AlertMessage: Sendable, Hashable, Codable {
             if let source = event.source { parts.append("from \(safe(source))") }
             if let service = event.service { parts.append("via \(safe(service))") }
             if let tty = event.tty { parts.append("(tty \(safe(tty)))") }
+            if let host = event.host { parts.append("on \(safe(host))") }
             return parts.joined(separator: " ") + at
         }
     }
@@ -155,18 +156,21 @@ package struct AlertMessage: Sendable, Hashable, Codable {
     private static func details(_ event: AlertEvent) -> [String] {
         var lines: [String] = []
         for verdict in event.verdicts ?? [] {
-            lines.append("Verdict \(verdict.code): \(safe(verdict.reason))")
+            let scope = verdict.scope.map { " (\($0))" } ?? ""
+            lines.append("Verdict \(verdict.code)\(scope): \(safe(verdict.reason))")
         }
         if let previous = event.previousLogin {
-            lines.append("Previous login: \(previous.time)" + (previous.source.map { " from \(safe($0))" } ?? "") + ".")
+            lines.append(
+                "Previous login: \(previous.time)" + (previous.source.map { " from \(safe($0))" } ?? "")
+                    + (previous.host.map { " on \(safe($0))" } ?? "") + ".")
         } else if event.signal == "login" {
             lines.append("Previous login: none recorded.")
         }
         if let seq = event.seq {
             let sender = event.sender.map { " from sender \(safe($0))" } ?? ""
             let trust = event.trusted == false ? " (an untrusted sender: the event may be forged)" : ""
-            lines.append(
-                "Record \(seq) of the audit log\(sender), uid \(event.senderUID.map(String.init) ?? "?")\(trust).")
+            let log = event.host.map { "\(safe($0))'s audit log" } ?? "the audit log"
+            lines.append("Record \(seq) of \(log)\(sender), uid \(event.senderUID.map(String.init) ?? "?")\(trust).")
         }
         return lines
     }

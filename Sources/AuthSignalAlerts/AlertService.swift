@@ -27,22 +27,25 @@ package final class AlertService: Service, Sendable {
         package var trusted: TrustedSenders
         /// The daemon's socket, for its counters.
         package var socketPath: String
+        /// How a fleet's logins are judged across its hosts, with `[Alerts] FleetDirectory`.
+        package var verdicts: VerdictSettings
 
         package init(
             alerts: AlertSettings, storePath: String, trusted: TrustedSenders,
-            socketPath: String = WireProtocol.defaultSocketPath
+            socketPath: String = WireProtocol.defaultSocketPath, verdicts: VerdictSettings = VerdictSettings()
         ) {
             self.alerts = alerts
             self.storePath = storePath
             self.trusted = trusted
             self.socketPath = socketPath
+            self.verdicts = verdicts
         }
 
         /// The settings of `config`.
         package init(_ config: DaemonConfig) {
             self.init(
                 alerts: config.alerts, storePath: config.storePath, trusted: TrustedSenders(config),
-                socketPath: config.socketPath)
+                socketPath: config.socketPath, verdicts: config.verdicts)
         }
     }
 
@@ -70,7 +73,18 @@ package final class AlertService: Service, Sendable {
     /// Alerts sent or given up are kept this long, for `authsignal alerts`.
     static let keep = Duration.seconds(90 * 86400)
 
+    /// What a fleet's collector reads of the hosts' records, with `[Alerts] FleetDirectory`.
+    private struct Fleet {
+        var feed: FleetRecordFeed?
+        /// The directory and verdict settings `feed` follows and judges with.
+        var directory: String?
+        var verdicts: VerdictSettings?
+        /// Whether a directory that cannot be read was reported (once, until it can).
+        var reportedUnreadable = false
+    }
+
     private let outbox: Outbox
+    private let fleet = Mutex(Fleet())
     private let hookReports = HookReports()
     private let host: String
     private let logger: Logger
@@ -124,6 +138,7 @@ package final class AlertService: Service, Sendable {
         } catch {
             logger.error("alerts: cannot read the audit log: \(error)")
         }
+        await readFleetOffThePool()
         await checkHealth()
         do {
             return try dueDeliveries()
@@ -198,6 +213,75 @@ package final class AlertService: Service, Sendable {
                 state.withLock { $0.reportedMissingLog = true }
             }
             return nil
+        }
+    }
+
+    // MARK: Reading a fleet's collected records
+
+    /// ``readFleet()`` on a thread of its own: the first round reads the fleet's whole history,
+    /// which must not hold a thread of the pool that deliveries run on.
+    private func readFleetOffThePool() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { [self] in
+                readFleet()
+                continuation.resume()
+            }
+        }
+    }
+
+    /// With `[Alerts] FleetDirectory`: reads one batch of the records that reached the collector
+    /// since the last round, judges them against the whole fleet, and stores the alerts they fire
+    /// together with each host's new position. The first round after a start learns the fleet's
+    /// history first (``FleetRecordFeed``).
+    private func readFleet() {
+        let settings = state.withLock { $0.settings }
+        guard let directory = settings.alerts.fleetDirectory else {
+            fleet.withLock { $0 = Fleet() }
+            return
+        }
+        do {
+            guard try outbox.waitingCount() < Outbox.capacity else { return }
+        } catch {
+            return logger.error("alerts: cannot read the outbox: \(error)")
+        }
+        let matcher = RuleMatcher(rules: settings.alerts.rules, trusted: settings.trusted)
+        fleet.withLock { fleet in
+            do {
+                if fleet.feed == nil || fleet.directory != directory || fleet.verdicts != settings.verdicts {
+                    let start = try outbox.fleetStart(directory: directory, now: Self.now())
+                    fleet.feed = try FleetRecordFeed(
+                        directory: directory, settings: settings.verdicts, positions: start.positions,
+                        since: Microseconds.date(start.since))
+                    (fleet.directory, fleet.verdicts) = (directory, settings.verdicts)
+                    logger.notice("alerts: reading the records collected in \(directory)")
+                }
+                let records = try fleet.feed?.next(limit: Self.batch) ?? []
+                fleet.reportedUnreadable = false
+                guard !records.isEmpty else { return }
+                var alerts: [Outbox.NewAlert] = []
+                for firing in matcher.firings(records) {
+                    for rule in firing.rules {
+                        for sink in rule.sinks {
+                            alerts.append(
+                                Outbox.NewAlert(
+                                    rule: rule.name, sink: sink, key: firing.key, event: firing.event,
+                                    seq: firing.record.entry.record.seq))
+                        }
+                    }
+                }
+                var positions: [String: FleetPosition] = [:]
+                for record in records {
+                    if let host = record.entry.record.host { positions[host] = record.position }
+                }
+                try outbox.add(alerts, movingTo: nil, fleet: positions, at: Self.now())
+            } catch {
+                // Read again from the stored positions next round: nothing read is lost.
+                fleet.feed = nil
+                if !fleet.reportedUnreadable {
+                    logger.error("alerts: cannot read the records collected in \(directory): \(error); trying again")
+                    fleet.reportedUnreadable = true
+                }
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+package import AuditJournal
 import AuditStore
 import Foundation
 import GRDB
@@ -156,6 +157,21 @@ package final class Outbox: Sendable {
                     );
                     """)
         }
+        migrator.registerMigration("v2-fleet") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE fleet_start (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        directory TEXT NOT NULL,
+                        since INTEGER NOT NULL
+                    );
+                    CREATE TABLE fleet_positions (
+                        host TEXT PRIMARY KEY,
+                        cursor TEXT NOT NULL,
+                        realtime INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 
@@ -168,11 +184,42 @@ package final class Outbox: Sendable {
         }
     }
 
-    /// Stores `alerts` (skipping any already stored for the same rule, sink and key) and moves
-    /// the read position to `position`, in one transaction. Returns how many were new.
-    @discardableResult
-    package func add(_ alerts: [NewAlert], movingTo position: Position?, at now: Int64) throws -> Int {
+    /// Where reading a fleet's collected `directory` stands: since when its records are new (µs),
+    /// and each host's position. The first call for a directory (or after `[Alerts]
+    /// FleetDirectory` named another) starts it at `now`, with no positions.
+    package func fleetStart(directory: String, now: Int64) throws -> (since: Int64, positions: [String: FleetPosition])
+    {
         try queue.write { db in
+            let start = try Row.fetchOne(db, sql: "SELECT directory, since FROM fleet_start WHERE id = 1")
+            if let start, start[0] as String == directory {
+                let rows = try Row.fetchAll(db, sql: "SELECT host, cursor, realtime FROM fleet_positions")
+                return (
+                    start[1],
+                    Dictionary(
+                        uniqueKeysWithValues: rows.map { ($0[0], FleetPosition(cursor: $0[1], realtime: $0[2])) })
+                )
+            }
+            try db.execute(sql: "DELETE FROM fleet_positions")
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO fleet_start (id, directory, since) VALUES (1, ?, ?)",
+                arguments: [directory, now])
+            return (now, [:])
+        }
+    }
+
+    /// Stores `alerts` (skipping any already stored for the same rule, sink and key) and moves
+    /// the read position to `position` and the fleet's hosts to `fleet`, in one transaction.
+    /// Returns how many were new.
+    @discardableResult
+    package func add(
+        _ alerts: [NewAlert], movingTo position: Position?, fleet: [String: FleetPosition] = [:], at now: Int64
+    ) throws -> Int {
+        try queue.write { db in
+            for (host, at) in fleet {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO fleet_positions (host, cursor, realtime) VALUES (?, ?, ?)",
+                    arguments: [host, at.cursor, at.realtime])
+            }
             let insert = try db.makeStatement(
                 sql: """
                     INSERT OR IGNORE INTO alerts (rule, sink, key, seq, created, event)

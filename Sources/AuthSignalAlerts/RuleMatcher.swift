@@ -1,3 +1,4 @@
+package import AuditJournal
 package import AuditStore
 package import AuthSignalCore
 package import AuthSignalProtocol
@@ -24,11 +25,18 @@ package struct RuleMatcher: Sendable {
 
     /// The rules `record` fires, in configuration order.
     package func rules(firedBy record: AuditRecord) -> [AlertRule] {
+        rules(firedBy: record.wire, trusted: trusted.trusts(record.peer.uid, sending: record.signal))
+    }
+
+    /// The rules `record` fires, in configuration order, `trusted` saying whether its sender is
+    /// (on a fleet's collector, as the record's host judged it: each host has its own
+    /// `TrustedUsers`).
+    package func rules(firedBy record: WireRecord, trusted: Bool) -> [AlertRule] {
         // History brought in by `authsignal import` happened long ago: nobody is to be told now.
-        if record.isImported { return [] }
+        if record.sender.hasPrefix(AuditRecord.importedSenderPrefix) { return [] }
         var groups: Set<String>?
         return rules.filter { rule in
-            fires(rule, record) {
+            fires(rule, record, trusted: trusted) {
                 if groups == nil { groups = record.user.map(groupsOf) ?? [] }
                 return groups!
             }
@@ -40,6 +48,29 @@ package struct RuleMatcher: Sendable {
         package var record: AuditRecord
         package var rules: [AlertRule]
         package var event: AlertEvent
+    }
+
+    /// A record that reached a fleet's collector and fired rules, and its alert.
+    package struct FleetFiring: Sendable {
+        package var record: FleetRecord
+        package var rules: [AlertRule]
+        package var event: AlertEvent
+
+        /// What makes its alerts unique for a rule and sink: the host, its log and the seq.
+        package var key: String {
+            let record = record.entry
+            return "fleet:\(record.record.host ?? ""):\(record.log ?? ""):\(record.record.seq)"
+        }
+    }
+
+    /// The records of `records`, collected from a fleet's hosts, that fire rules, each with its
+    /// alert. Whether a sender is trusted is its host's judgement.
+    package func firings(_ records: [FleetRecord]) -> [FleetFiring] {
+        records.compactMap { record in
+            let fired = rules(firedBy: record.entry.record, trusted: record.entry.trusted)
+            guard !fired.isEmpty else { return nil }
+            return FleetFiring(record: record, rules: fired, event: AlertEvent(fleet: record))
+        }
     }
 
     /// The records of `records` (read from `log`) that fire rules, each with its alert: a login's
@@ -60,8 +91,8 @@ package struct RuleMatcher: Sendable {
         return firings
     }
 
-    private func fires(_ rule: AlertRule, _ record: AuditRecord, groups: () -> Set<String>) -> Bool {
-        if rule.senders == .trusted && !trusted.trusts(record.peer.uid, sending: record.signal) { return false }
+    private func fires(_ rule: AlertRule, _ record: WireRecord, trusted: Bool, groups: () -> Set<String>) -> Bool {
+        if rule.senders == .trusted && !trusted { return false }
         if !rule.signals.isEmpty && !rule.signals.contains(record.signal) { return false }
         if !rule.verdicts.isEmpty && !record.verdicts.contains(where: { rule.verdicts.contains($0.code) }) {
             return false

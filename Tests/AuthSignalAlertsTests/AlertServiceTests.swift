@@ -1,8 +1,10 @@
+import AuditJournal
 import AuditStore
 import AuthSignalCore
 import AuthSignalProtocol
 import Foundation
 import Logging
+import Systemd
 import TestSupport
 import Testing
 
@@ -403,6 +405,89 @@ struct AlertServiceTests {
             let detail = alerts.first?["detail"] as? String ?? ""
             #expect(detail.hasPrefix("Host web1 was not heard from for "), "\(detail)")
         }
+    }
+
+    /// Stores `events` in `store`, a host's audit log, and writes their journal entries as its
+    /// daemon does into the collector's file for `host` in `collected` (appending to it).
+    static func collect(_ events: [RedactedEvent], in store: AuditStore, as host: String, into collected: String)
+        async throws
+    {
+        var entries: [[String: String]] = []
+        for event in events {
+            let seq = try await store.append(event).seq
+            var filter = RecordFilter(afterSeq: seq - 1)
+            filter.limit = 1
+            guard let record = try await store.records(matching: filter).first(where: { _ in true }) else {
+                Issue.record("record \(seq) not read back")
+                return
+            }
+            let entry = AuditJournal.entry(for: record, trustedSender: true, logID: "log-\(host)")
+            var fields: [String: String] = [:]
+            for (name, value) in entry.fields { fields[name.name] = String(decoding: value, as: UTF8.self) }
+            fields["_SYSTEMD_UNIT"] = TrustedJournalWriter.serviceUnit
+            entries.append(fields)
+        }
+        try writeJournalFile(
+            collected + "/remote-\(host).journal", entries: entries, start: UInt64(Date().timeIntervalSince1970 * 1e6))
+    }
+
+    @Test("a collector alerts on its hosts' records: fleet verdicts, history left out, once across a restart")
+    func collectedRecordsAlert() async throws {
+        let fixture = try Fixture()
+        let collected = fixture.directory.file("collected")
+        try FileManager.default.createDirectory(atPath: collected, withIntermediateDirectories: true)
+        // The hosts' own logs; the collector's (the fixture's) stays empty.
+        let web1 = try AuditStore(path: fixture.directory.file("web1.db"))
+        let web2 = try AuditStore(path: fixture.directory.file("web2.db"))
+        // History, received before the service first read the fleet: learned, never alerted.
+        let failure = Fixture.event(.userLoginFailed, "root", from: "192.0.2.50")
+        try await Self.collect([failure, failure], in: web1, as: "web1", into: collected)
+        try await Self.collect(
+            [Fixture.event(.userLoggedIn, "alice", from: "198.51.100.4")], in: web2, as: "web2", into: collected)
+        var settings = fixture.settings([
+            Self.rule("brute-then-in") { $0.verdicts = [.successAfterFailures] },
+            Self.rule("alice") {
+                $0.signals = [.userLoggedIn]
+                $0.users = ["alice"]
+            },
+        ])
+        settings.alerts.fleetDirectory = collected
+        settings.verdicts.failureThreshold = 3
+        try await Self.running(settings) { _ in
+            // web2: the third failure, then root in. web2 saw one failure; the fleet, three.
+            try await Self.collect(
+                [failure, Fixture.event(.userLoggedIn, "root", from: "192.0.2.50")], in: web2, as: "web2",
+                into: collected)
+            let messages = try await fixture.waitForMessages(1)
+            try await Task.sleep(for: .milliseconds(300))
+            let all = try fixture.messages()
+            #expect(all.count == 1, "\(all)")
+            let alert = try #require((messages.first?["alerts"] as? [[String: Any]])?.first)
+            #expect(messages.first?["rule"] as? String == "brute-then-in")
+            #expect(alert["host"] as? String == "web2" && alert["user"] as? String == "root", "\(alert)")
+            let verdicts = alert["verdicts"] as? [[String: Any]] ?? []
+            #expect(verdicts.map { "\($0["code"] ?? "")@\($0["scope"] ?? "")" } == ["success-after-failures@fleet"])
+            let reason = verdicts.first?["reason"] as? String ?? ""
+            #expect(reason.contains("on 2 hosts of the fleet (web1, web2)"), "\(reason)")
+            let subject = messages.first?["subject"] as? String ?? ""
+            #expect(subject.contains("root logged in from 192.0.2.50 via sshd (tty ssh) on web2"), "\(subject)")
+        }
+        // Started again: nothing alerted twice; alice's login on web1 goes to its rule, with her
+        // previous login, on web2, learned from the history read again.
+        try await Self.running(settings) { _ in
+            try await Self.collect(
+                [Fixture.event(.userLoggedIn, "alice", from: "198.51.100.7")], in: web1, as: "web1", into: collected)
+            let messages = try await fixture.waitForMessages(2)
+            try await Task.sleep(for: .milliseconds(300))
+            let all = try fixture.messages()
+            #expect(all.count == 2, "\(all)")
+            let alert = try #require((messages.last?["alerts"] as? [[String: Any]])?.first)
+            #expect(messages.last?["rule"] as? String == "alice" && alert["host"] as? String == "web1", "\(alert)")
+            let previous = alert["previous_login"] as? [String: Any] ?? [:]
+            #expect(previous["host"] as? String == "web2" && previous["source"] as? String == "198.51.100.4")
+        }
+        try await web1.close()
+        try await web2.close()
     }
 
     @Test("replay: a rule over stored history, as the service would have grouped it, sending nothing")
