@@ -1,5 +1,5 @@
 package import AuditStore
-import AuthSignalProtocol
+package import AuthSignalProtocol
 import Foundation
 
 /// The sessions and accounts of a collector's hosts, each host's in a file of its own
@@ -50,19 +50,22 @@ package struct FleetIndex {
     }
 
     /// Each host of `journal` with its index, fed first with the entries written since it was
-    /// last fed; `nil` when `journal` is not a collector's directory of files named by sender,
-    /// for which no index is kept.
-    package func updated(_ journal: JournalHistory) throws -> [(host: String, index: HostActivityIndex)]? {
+    /// last fed, and the boot it is in (``JournalHistory/boot(of:)``, read while feeding); `nil`
+    /// when `journal` is not a collector's directory of files named by sender, for which no index
+    /// is kept.
+    package func updated(
+        _ journal: JournalHistory
+    ) throws -> [(host: String, index: HostActivityIndex, boot: BootContext)]? {
         guard let senders = journal.namedSenders else { return nil }
         return try senders.map { sender, paths in
             // A file name holds no `/`, so neither does a sender's name taken from one.
             let index = try HostActivityIndex(path: directory + "/" + sender + ".db")
-            try journal.activity(
+            let boot = try journal.activity(
                 of: Self.signals, sender: sender, paths: paths, after: index.cursor(), batch: 8192
             ) { records, cursor in
                 try index.feed(records, through: cursor)
             }
-            return (sender, index)
+            return (sender, index, boot)
         }
     }
 }

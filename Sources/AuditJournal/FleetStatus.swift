@@ -41,42 +41,77 @@ package struct HostStatus: Sendable {
 extension JournalHistory {
     /// Each sender's status, in name order; `nil` when this is not a collector's directory of
     /// files named by sender.
-    package func hostStatuses() throws -> [HostStatus]? {
-        try namedSenders?.map { sender, paths in try status(of: sender, in: JournalReader(files: paths)) }
+    package func hostStatuses() throws -> [HostStatus]? { try FleetStatusWatch().statuses(of: self) }
+}
+
+/// The statuses of a collector's hosts, kept across looks: each look reads a host's newest record
+/// and only the anchors written since the last look (the alert service looks every 30 s).
+///
+/// What it keeps per host to tell disagreeing anchors: each log's highest anchored seq and, per
+/// anchored seq, 8 bytes of its hash (40-odd bytes of memory an anchor). Not `Sendable`.
+package final class FleetStatusWatch {
+    private struct Host {
+        var status: HostStatus
+        var highest: [String: Int64] = [:]
+        var hashes: [String: [Int64: UInt64]] = [:]
+        /// The cursor of the last anchor read.
+        var cursor: String?
     }
 
-    private func status(of host: String, in reader: JournalReader) throws -> HostStatus {
-        var status = HostStatus(host: host)
+    private var hosts: [String: Host] = [:]
+
+    package init() {}
+
+    /// Each sender's status in `journal` now, in name order; `nil` when it is not a collector's
+    /// directory of files named by sender.
+    package func statuses(of journal: JournalHistory) throws -> [HostStatus]? {
+        guard let senders = journal.namedSenders else { return nil }
+        var statuses: [HostStatus] = []
+        for (sender, paths) in senders {
+            var host = hosts[sender] ?? Host(status: HostStatus(host: sender))
+            try Self.look(at: JournalReader(files: paths), writer: journal.writer, into: &host)
+            hosts[sender] = host
+            statuses.append(host.status)
+        }
+        return statuses
+    }
+
+    private static func look(at reader: JournalReader, writer: TrustedJournalWriter, into host: inout Host) throws {
         try reader.matchAuditRecords(user: nil, sender: nil, remoteAddr: nil, writer: writer)
         reader.seekTail()
         while let fields = try reader.previous() {
             guard let written = reader.realtime,
                 let record = AuditJournal.record(fromEntry: fields, written: written, writer: writer)
             else { continue }
-            status.lastRecord = (HostStatus.Written(seq: record.seq, written: written), record.received)
+            host.status.lastRecord = (HostStatus.Written(seq: record.seq, written: written), record.received)
             break
         }
         try reader.matchAnchors(logID: nil, writer: writer)
-        reader.seekHead()
-        // Per log: the highest seq anchored so far, and each seq's hash.
-        var highest: [String: Int64] = [:]
-        var hashes: [String: [Int64: [UInt8]]] = [:]
+        var resumed = host.cursor
+        if let cursor = resumed { try reader.seek(cursor: cursor) } else { reader.seekHead() }
         while let fields = try reader.next() {
+            // After a seek to a cursor, the first entry is the one there, read at the last look.
+            if let cursor = resumed {
+                resumed = nil
+                if reader.isAt(cursor: cursor) { continue }
+            }
             guard let anchor = AuditJournal.anchor(fromEntry: fields, writer: writer), let written = reader.realtime
             else { continue }
-            status.anchors += 1
-            status.lastAnchor = (HostStatus.Written(seq: anchor.seq, written: written), anchor.logID)
+            host.cursor = reader.cursor
+            host.status.anchors += 1
+            host.status.lastAnchor = (HostStatus.Written(seq: anchor.seq, written: written), anchor.logID)
             let log = anchor.logID ?? ""
-            status.logs.insert(log)
+            host.status.logs.insert(log)
             let name = anchor.logID.map { "log \($0)" } ?? "the log"
-            if let known = hashes[log]?[anchor.seq], known != anchor.hash {
-                status.problems.append("\(name): record \(anchor.seq) anchored with two different hashes")
-            } else if let top = highest[log], anchor.seq < top {
-                status.problems.append("\(name): record \(anchor.seq) anchored after record \(top): the log went back")
+            let digest = anchor.hash.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            if let known = host.hashes[log]?[anchor.seq], known != digest {
+                host.status.problems.append("\(name): record \(anchor.seq) anchored with two different hashes")
+            } else if let top = host.highest[log], anchor.seq < top {
+                host.status.problems.append(
+                    "\(name): record \(anchor.seq) anchored after record \(top): the log went back")
             }
-            hashes[log, default: [:]][anchor.seq] = anchor.hash
-            highest[log] = max(highest[log] ?? anchor.seq, anchor.seq)
+            host.hashes[log, default: [:]][anchor.seq] = digest
+            host.highest[log] = max(host.highest[log] ?? anchor.seq, anchor.seq)
         }
-        return status
     }
 }

@@ -14,8 +14,8 @@ extension JournalHistory {
     package func sessions(matching filter: SessionFilter, index: FleetIndex? = nil) throws -> [WireSession] {
         var sessions: [WireSession] = []
         if let indexed = try index?.updated(self) {
-            for (host, book) in indexed {
-                sessions += try book.sessions(matching: filter, context: boot(of: host), host: host)
+            for (host, book, boot) in indexed {
+                sessions += try book.sessions(matching: filter, context: boot, host: host)
             }
         } else {
             for book in try activity(of: [.userLoggedIn, .userLoggedOut], user: filter.user) {
@@ -35,7 +35,7 @@ extension JournalHistory {
     package func accounts(matching filter: AccountFilter, index: FleetIndex? = nil) throws -> [WireAccount] {
         let accounts: [WireAccount]
         if filter.user == nil, let indexed = try index?.updated(self) {
-            accounts = try indexed.flatMap { host, book in try book.accounts(matching: filter, host: host) }
+            accounts = try indexed.flatMap { host, book, _ in try book.accounts(matching: filter, host: host) }
         } else {
             accounts = try activity(of: [.userLoggedIn, .userLoginFailed], user: filter.user).flatMap {
                 $0.accounts(matching: filter)

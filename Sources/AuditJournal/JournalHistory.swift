@@ -246,23 +246,26 @@ package final class JournalHistory {
 
     /// Calls `each` with `sender`'s records of `signals` in `paths` written after the entry at
     /// `cursor` (all, when `nil`), `batch` at a time (as ``activity(of:user:each:)`` gives them),
-    /// each batch with the cursor of its last entry.
+    /// each batch with the cursor of its last entry; returns the boot the sender is in, as
+    /// ``boot(of:)`` tells it, read from the same files.
     package func activity(
         of signals: [AuthSignal], sender: String, paths: [String], after cursor: String?, batch: Int,
         each: (_ entries: [JournalActivityEntry], _ cursor: String) throws -> Void
-    ) throws {
+    ) throws -> BootContext {
         let stream = try JournalReader(files: paths)
         var pending: [JournalActivityEntry] = []
-        var last: String?
         try activity(in: stream, of: signals, user: nil, host: sender, after: cursor) { entry, _ in
             pending.append(entry)
-            last = stream.cursor
-            if pending.count >= batch, let at = last {
+            // A cursor per batch, not per entry: only the last one is stored.
+            if pending.count >= batch, let at = stream.cursor {
                 try each(pending, at)
                 pending.removeAll(keepingCapacity: true)
             }
         }
-        if !pending.isEmpty, let last { try each(pending, last) }
+        // At the end of the files the reader stays on the last entry it returned.
+        if !pending.isEmpty, let last = stream.cursor { try each(pending, last) }
+        stream.removeMatches()
+        return try Self.newestBoot(stream)
     }
 
     /// Reads `stream`'s records of `signals` (only `user`'s, when given) in the order written,
@@ -327,9 +330,13 @@ package final class JournalHistory {
     package func boot(of host: String?) throws -> BootContext {
         guard let remote else { return .current() }
         guard let host, let files = remote.files[host] else { return BootContext(bootID: nil, bootTime: nil) }
-        let newest = try JournalReader(files: files)
-        newest.seekTail()
-        guard try newest.previous() != nil, let boot = newest.boot else {
+        return try Self.newestBoot(JournalReader(files: files))
+    }
+
+    /// The boot of `reader`'s newest entry (it has no matches), and when it began.
+    private static func newestBoot(_ reader: JournalReader) throws -> BootContext {
+        reader.seekTail()
+        guard try reader.previous() != nil, let boot = reader.boot else {
             return BootContext(bootID: nil, bootTime: nil)
         }
         return BootContext(bootID: boot.id, bootTime: Microseconds.from(boot.began))

@@ -85,6 +85,8 @@ package final class AlertService: Service, Sendable {
 
     private let outbox: Outbox
     private let fleet = Mutex(Fleet())
+    /// The fleet's host statuses, kept across health looks, and the directory they are of.
+    private let fleetWatch = Mutex((directory: String?.none, watch: FleetStatusWatch()))
     private let hookReports = HookReports()
     private let host: String
     private let logger: Logger
@@ -307,7 +309,7 @@ package final class AlertService: Service, Sendable {
         observation.verify = VerifyStatus.read(from: VerifyStatus.path(forStore: settings.storePath))
         observation.hookReports = hookReports.new()
         if let directory = settings.alerts.fleetDirectory {
-            observation.fleet = Self.fleet(
+            observation.fleet = fleet(
                 in: directory, silentAfter: TimeInterval(settings.alerts.fleetSilentAfterSeconds))
         }
         let alerts = state.withLock { $0.health.alerts(observation, settings: settings.alerts, look: look) }
@@ -341,8 +343,13 @@ package final class AlertService: Service, Sendable {
     /// Puts an alert on `condition` in the outbox for every rule watching it, unique by `key`.
     /// Each host of a collector's `directory` (``HostStatus``): silent when not heard from for
     /// `silentAfter`; `nil` when the directory cannot be read as a collector's.
-    private static func fleet(in directory: String, silentAfter: TimeInterval) -> [FleetHostHealth]? {
-        guard let statuses = try? JournalHistory(directory: directory).hostStatuses() else { return nil }
+    private func fleet(in directory: String, silentAfter: TimeInterval) -> [FleetHostHealth]? {
+        let statuses = fleetWatch.withLock { (kept: inout (directory: String?, watch: FleetStatusWatch)) in
+            if kept.directory != directory { kept = (directory, FleetStatusWatch()) }
+            guard let journal = try? JournalHistory(directory: directory) else { return [HostStatus]?.none }
+            return try? kept.watch.statuses(of: journal)
+        }
+        guard let statuses else { return nil }
         let now = Date()
         return statuses.map { status in
             FleetHostHealth(

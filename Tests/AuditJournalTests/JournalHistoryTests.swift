@@ -141,4 +141,30 @@ import Testing
         let one = try JournalHistory(directory: directory.path, host: "host1").anchors(logID: "log-a")
         #expect(one.map(\.seq) == [4] && one.first?.host == "host1")
     }
+
+    /// The alert service's watch reads only the anchors written since its last look, and still
+    /// tells a record anchored again with another hash between two looks.
+    @Test func theStatusWatchReadsOnlyNewAnchorsAndKeepsWhatItSaw() throws {
+        func anchor(_ seq: Int64, _ byte: UInt8) -> [String: String] {
+            var fields = ["_SYSTEMD_UNIT": TrustedJournalWriter.serviceUnit]
+            for field in AuditJournal.anchorEntry(seq: seq, hash: Array(repeating: byte, count: 32), logID: "log-a")
+                .fields
+            {
+                fields[field.name.name] = String(decoding: field.value, as: UTF8.self)
+            }
+            return fields
+        }
+        let directory = try Self.collector(["web1": [anchor(1, 1), anchor(2, 2)]])
+        let watch = FleetStatusWatch()
+        let first = try #require(try watch.statuses(of: JournalHistory(directory: directory.path)))
+        #expect(first.map(\.anchors) == [2] && first.first?.problems == [])
+        try writeJournalFile(directory.file("remote-web1.journal"), entries: [anchor(1, 9)], first: 2)
+        let second = try #require(try watch.statuses(of: JournalHistory(directory: directory.path)))
+        #expect(second.map(\.anchors) == [3], "\(second)")
+        #expect(second.first?.problems == ["log log-a: record 1 anchored with two different hashes"], "\(second)")
+        #expect(second.first?.lastAnchor?.entry.seq == 1)
+        // A fresh look over the whole files says the same.
+        let whole = try #require(try JournalHistory(directory: directory.path).hostStatuses())
+        #expect(whole.first?.problems == second.first?.problems && whole.first?.anchors == 3)
+    }
 }
