@@ -2,16 +2,16 @@ package import AuditStore
 package import AuthSignalProtocol
 import Foundation
 
-/// The sessions and accounts of a collector's hosts, each host's in a file of its own
+/// The sessions, accounts and records of a collector's hosts, each host's in a file of its own
 /// (``HostActivityIndex``), fed from its journal files before each answer with what arrived since
-/// the last: `last`, `who` and `lastlog` over a fleet then read the new entries only, not every
-/// login of every host (docs/fleet.md). A cache of what the journal files hold: deleting it costs
-/// only the time to build it again.
+/// the last: `last`, `who`, `lastlog` and `report` over a fleet then read the new entries only,
+/// not every record of every host (docs/fleet.md). A cache of what the journal files hold:
+/// deleting it costs only the time to build it again.
 package struct FleetIndex {
     /// Where the files are.
     package let directory: String
-    /// What each index is fed: the records its books count.
-    private static let signals: [AuthSignal] = [.userLoggedIn, .userLoggedOut, .userLoginFailed]
+    /// What each index is fed: every record (its books count the logins, logouts and failures).
+    private static let signals = AuthSignal.allCases
 
     /// Keeps the indexes in `directory`, made (mode 0700: they hold what the journals hold) if
     /// missing.
@@ -67,5 +67,25 @@ package struct FleetIndex {
             }
             return (sender, index, boot)
         }
+    }
+
+    /// Calls `each` with every record `filter` selects on each host of `journal`, read from the
+    /// hosts' indexes (fed first), one host after another, each host's in the order received;
+    /// returns how many, or `nil` when `journal` is not a collector's directory of files named by
+    /// sender. For answers that only count, as ``JournalHistory/recordsInAnyOrder(matching:each:)``.
+    package func recordsInAnyOrder(
+        _ journal: JournalHistory, matching filter: RecordFilter, each: (WireRecord) throws -> Void
+    ) throws -> Int? {
+        guard let indexed = try updated(journal) else { return nil }
+        let limit = filter.limit ?? .max
+        var count = 0
+        for (host, index, _) in indexed where count < limit {
+            try index.records(since: filter.since, until: filter.until, host: host) { record in
+                guard count < limit, filter.matches(record) else { return }
+                try each(record)
+                count += 1
+            }
+        }
+        return count
     }
 }

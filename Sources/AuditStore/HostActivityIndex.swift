@@ -1,14 +1,14 @@
 package import AuthSignalProtocol
-import Foundation
+package import Foundation
 import GRDB
 
-/// One host's sessions and accounts kept in an SQLite file of their own, for a collector
+/// One host's sessions, accounts and records kept in an SQLite file of their own, for a collector
 /// (docs/fleet.md): the tables of a log (``ActivityBooks``), fed from the host's journal entries
-/// by the same rules, with where in its journal files the feeding stopped. Derived data, a cache:
-/// deleting the file costs only the time to build it again.
+/// by the same rules, each record's facts a report counts, and where in its journal files the
+/// feeding stopped. Derived data, a cache: deleting the file costs only the time to build it again.
 package final class HostActivityIndex {
     /// The file's layout version (`PRAGMA user_version`): a file of another one is built anew.
-    static let version = 2
+    static let version = 3
     private let queue: DatabaseQueue
 
     /// Opens the index at `path`, making it (or making it anew, when it is of another layout) as
@@ -40,6 +40,16 @@ package final class HostActivityIndex {
                     -- an entry the uploader sent again is skipped.
                     CREATE TABLE logs (log TEXT PRIMARY KEY, generation INTEGER NOT NULL, applied INTEGER NOT NULL)
                         WITHOUT ROWID;
+                    -- Each record as `report` counts it, by the time it was received (µs); `key`
+                    -- is its seq keyed by its log (LogGenerations). The credentials (redacted: keyed
+                    -- hashes) of failures only, for the spraying hint.
+                    CREATE TABLE records (
+                        key INTEGER PRIMARY KEY, received INTEGER NOT NULL, signal TEXT NOT NULL,
+                        sender TEXT NOT NULL, user TEXT, remote_addr TEXT,
+                        peer_uid INTEGER, peer_gid INTEGER, peer_pid INTEGER,
+                        verdicts TEXT, credentials TEXT
+                    );
+                    CREATE INDEX records_received ON records(received);
                     PRAGMA user_version = \(Self.version);
                     """)
         }
@@ -67,11 +77,14 @@ package final class HostActivityIndex {
             var generations = LogGenerations(numbers: numbers)
             var sessions = SessionOverlay(stored: StoredSessions(db))
             var accounts = AccountOverlay(stored: StoredAccounts(db))
+            let insert = try db.makeStatement(
+                sql: "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             for entry in entries where entry.record.seq > applied[entry.log ?? "", default: 0] {
                 applied[entry.log ?? ""] = entry.record.seq
                 var record = entry.record
                 record.seq = generations.key(record.seq, log: entry.log)
                 try ActivityBooks.apply(record, trusted: entry.trusted, to: &sessions, &accounts)
+                try insert.execute(arguments: Self.row(record))
             }
             try sessions.write()
             try accounts.write()
@@ -81,6 +94,63 @@ package final class HostActivityIndex {
                     arguments: [log, generations.numbers[log] ?? 0, seq])
             }
             try db.execute(sql: "UPDATE fed SET cursor = ?", arguments: [cursor])
+        }
+    }
+
+    /// The columns of `record`'s row in `records`.
+    private static func row(_ record: WireRecord) -> StatementArguments {
+        var verdicts: String?
+        if !record.verdicts.isEmpty {
+            var bytes: [UInt8] = []
+            Verdict.appendArray(record.verdicts, to: &bytes)
+            verdicts = String(decoding: bytes, as: UTF8.self)
+        }
+        var credentials: String?
+        if record.signal == .userLoginFailed, let object = record.credentials {
+            credentials = String(decoding: CanonicalJSON.encode(object), as: UTF8.self)
+        }
+        return [
+            record.seq, Microseconds.from(record.received), record.signal.rawValue, record.sender, record.user,
+            record.remoteAddr, record.peer.map { Int64($0.uid) }, record.peer.map { Int64($0.gid) },
+            record.peer.map { Int64($0.pid) }, verdicts, credentials,
+        ]
+    }
+
+    /// Calls `each` with the host's records received in [`since`, `until`) (either open), in
+    /// the order received, each with its log's own seq, named `host`, with what a report counts:
+    /// its signal, sender, account, address, peer, verdicts and (for a failure) credentials.
+    package func records(
+        since: Date?, until: Date?, host: String, each: (WireRecord) throws -> Void
+    ) throws {
+        try queue.read { db in
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT key, received, signal, sender, user, remote_addr, peer_uid, peer_gid, peer_pid, verdicts,
+                        credentials
+                    FROM records WHERE received >= ? AND received < ? ORDER BY received, key
+                    """,
+                arguments: [since.map(Microseconds.from) ?? .min, until.map(Microseconds.from) ?? .max])
+            while let row = try rows.next() {
+                guard let signal = AuthSignal(rawValue: row[2]) else { continue }
+                let address: String? = row[5]
+                var peer: PeerCredentials?
+                if let uid: Int64 = row[6], let gid: Int64 = row[7], let pid: Int64 = row[8],
+                    let uid = UInt32(exactly: uid), let gid = UInt32(exactly: gid), let pid = Int32(exactly: pid)
+                {
+                    peer = PeerCredentials(uid: uid, gid: gid, pid: pid)
+                }
+                let verdicts = (row[9] as String?).flatMap { try? Verdict.array(JSONParser.parse(Array($0.utf8))) }
+                var credentials: JSONObject?
+                if let text: String = row[10], case .object(let object)? = try? JSONParser.parse(Array(text.utf8)) {
+                    credentials = object
+                }
+                try each(
+                    WireRecord(
+                        seq: LogGenerations.seq(row[0]), received: Microseconds.date(row[1]), time: nil, signal: signal,
+                        sender: row[3], user: row[4], request: address.map { ["remote_addr": .string($0)] },
+                        credentials: credentials, peer: peer, hash: Data(), host: host, verdicts: verdicts ?? []))
+            }
         }
     }
 

@@ -101,6 +101,42 @@ import Testing
         #expect(read == expected)
     }
 
+    /// `report` through the index reads the records the journal holds, each host's and each
+    /// log's apart, a re-sent entry once, by the time each was received.
+    @Test func theIndexKeepsEachRecordAsTheJournalHoldsIt() throws {
+        let web1 = [
+            Self.entry("alice", seq: 1, host: "web1", received: 100, log: "a"),
+            Self.entry("bob", seq: 2, host: "web1", received: 200, log: "a"),
+            Self.entry("carol", seq: 1, host: "web1", received: 300, log: "b"),
+        ]
+        let web2 = [Self.entry("dave", seq: 1, host: "web2", received: 150, log: "c")]
+        let directory = try Self.collector(["web1": web1, "web2": web2 + web2])
+        let index = try FleetIndex(directory: TemporaryDirectory().path)
+        func facts(_ record: WireRecord) -> String {
+            "\(record.host ?? "-") \(record.seq) \(record.user ?? "-") \(record.received.timeIntervalSince1970) "
+                + "\(record.remoteAddr ?? "-") \(record.peer?.uid ?? 99)"
+        }
+        func read(_ filter: RecordFilter, indexed: Bool) throws -> [String] {
+            var found: [String] = []
+            let journal = try JournalHistory(directory: directory.path)
+            if indexed {
+                #expect(try index.recordsInAnyOrder(journal, matching: filter) { found.append(facts($0)) } != nil)
+            } else {
+                _ = try journal.recordsInAnyOrder(matching: filter) { found.append(facts($0)) }
+            }
+            return found
+        }
+        let all = try read(RecordFilter(), indexed: true)
+        #expect(
+            all == [
+                "web1 1 alice 100.0 192.0.2.1 0", "web1 2 bob 200.0 192.0.2.1 0", "web1 1 carol 300.0 192.0.2.1 0",
+                "web2 1 dave 150.0 192.0.2.1 0",
+            ])
+        #expect(all == (try read(RecordFilter(), indexed: false)))
+        let window = RecordFilter(since: Date(timeIntervalSince1970: 150), until: Date(timeIntervalSince1970: 300))
+        #expect(try read(window, indexed: true) == ["web1 2 bob 200.0 192.0.2.1 0", "web2 1 dave 150.0 192.0.2.1 0"])
+    }
+
     /// The collector's index is kept under a name made from the journal directory's path as
     /// systemd-escape --path makes it: compared with the real tool's.
     @Test func theIndexDirectoryIsNamedAsSystemdEscapeNamesAPath() throws {

@@ -349,6 +349,13 @@ extension SpawnedTests {
             let roots = try objects(["lastlog", "--user", "root"])
             #expect(rows(roots, "host", "failures", "failures_since_login") == ["web1 1 1", "web2 2 2"], "\(roots)")
             #expect(FileManager.default.fileExists(atPath: web1.directory.path + "/index/web1.db"))
+            // report counts the same through the index as from every entry, re-sent ones once.
+            let report = try cli(["report", "--since", "-1d"] + indexed, socket: "/nonexistent")
+            let everyEntry = try cli(["report", "--since", "-1d", "--no-index"] + directory, socket: "/nonexistent")
+            #expect(report.status == 0 && report.out == everyEntry.out, "\(report)\n\(everyEntry)")
+            #expect(report.out.hasPrefix("Records: 9\n"), "\(report.out)")
+            #expect(
+                report.out.contains("        5  web1\n") && report.out.contains("        4  web2\n"), "\(report.out)")
             let unindexed = try cli(["who", "--no-index", "--journal"], socket: "/x")
             #expect(unindexed.status == 64, "\(unindexed)")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AuditJournal
 import AuthSignalClient
 import AuthSignalProtocol
 import Foundation
@@ -9,6 +10,7 @@ extension AuthSignalCommand {
             abstract: "Summarize a time range: counts, top failing accounts and addresses, a histogram, attack hints.")
 
         @OptionGroup var source: HistorySource
+        @OptionGroup var indexOptions: FleetIndexOptions
         @Option(parsing: .unconditional, help: "From this time (default: today).") var since = "today"
         @Option(parsing: .unconditional, help: "Before this time (default: now).") var until: String?
         @Option(help: "How many accounts and addresses to list.") var top = 10
@@ -23,6 +25,8 @@ extension AuthSignalCommand {
                 """)
         var includeUntrusted = false
 
+        func validate() throws { try indexOptions.validate(journalDirectory: source.journalOptions.directory) }
+
         func run() async throws {
             let filters = try Filters.parse(["--since=\(since)"] + (until.map { ["--until=\($0)"] } ?? []))
             let filter = try filters.filter()
@@ -31,15 +35,31 @@ extension AuthSignalCommand {
             var summary = AuditSummary(
                 bucket: span > 2 * 86400 ? 86400 : 3600, trusted: includeUntrusted ? nil : try source.trustedSenders())
             let progress = Progress()
-            // The summary sorts what needs an order itself.
-            _ = try await source.records(filter, inAnyOrder: true) { record in
+            let count = { (record: WireRecord) in
                 summary.add(record)
                 progress.update(summary.total, of: nil, what: "records")
+            }
+            // The summary sorts what needs an order itself.
+            if try !readIndexed(filter, each: count) {
+                _ = try await source.records(filter, inAnyOrder: true, each: count)
             }
             progress.done()
             printOut(
                 summary.render(
                     top: top, threshold: threshold, window: TimeInterval(window * 60), sprayAccounts: sprayAccounts))
+        }
+
+        /// Reads the records of a collector's directory through its index (docs/fleet.md), and
+        /// returns whether it could: not for this host's journal, a directory with files not named
+        /// by sender, nor without an index.
+        private func readIndexed(_ filter: RecordFilter, each: (WireRecord) throws -> Void) throws -> Bool {
+            guard let index = try indexOptions.index(for: source.journalOptions.directory) else { return false }
+            let journal = try source.openJournal()
+            do {
+                return try index.recordsInAnyOrder(journal, matching: filter, each: each) != nil
+            } catch {
+                throw failReading(error)
+            }
         }
     }
 }

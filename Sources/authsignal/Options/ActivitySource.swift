@@ -13,15 +13,7 @@ struct ActivitySource: ParsableArguments {
     var database: String?
     @Flag(help: "Read the audit entries in this host's journal (adds a HOST column).") var journal = false
     @OptionGroup var journalOptions: JournalOptions
-    @Option(
-        name: .customLong("index-directory"),
-        help: ArgumentHelp(
-            "With --journal-directory: keep each host's sessions and accounts here, fed before each answer "
-                + "with what arrived since (default: under /var/cache/authsignal/fleet when it can be written).",
-            valueName: "dir"))
-    var indexDirectory: String?
-    @Flag(name: .customLong("no-index"), help: "With --journal-directory: keep no index; read every entry again.")
-    var noIndex = false
+    @OptionGroup var indexOptions: FleetIndexOptions
 
     /// Whether sessions and accounts come from journals, and so carry a host.
     var readsJournal: Bool { journal || journalOptions.directory != nil }
@@ -30,29 +22,11 @@ struct ActivitySource: ParsableArguments {
         if [database != nil, journal, journalOptions.directory != nil].filter({ $0 }).count > 1 {
             throw ValidationError("choose one of --database, --journal and --journal-directory")
         }
-        if (indexDirectory != nil || noIndex) && journalOptions.directory == nil {
-            throw ValidationError("--index-directory and --no-index need --journal-directory")
-        }
-        if indexDirectory != nil && noIndex {
-            throw ValidationError("--index-directory and --no-index exclude each other")
-        }
+        try indexOptions.validate(journalDirectory: journalOptions.directory)
     }
 
-    /// The collector's index to read through: the one named, else the default one when it can be
-    /// made and written (root's), else none (every entry is read again).
-    private func index() throws -> FleetIndex? {
-        guard let directory = journalOptions.directory, !noIndex else { return nil }
-        if let indexDirectory {
-            do {
-                return try FleetIndex(directory: indexDirectory)
-            } catch {
-                throw failReading(error)
-            }
-        }
-        let standard = FleetIndex.defaultDirectory(for: directory)
-        guard let index = try? FleetIndex(directory: standard), access(standard, W_OK) == 0 else { return nil }
-        return index
-    }
+    /// The collector's index to read through, if any (``FleetIndexOptions/index(for:)``).
+    private func index() throws -> FleetIndex? { try indexOptions.index(for: journalOptions.directory) }
 
     /// `layout`, with the host column when items come from journals.
     func layout<Item>(_ layout: ActivityPrinter<Item>.Layout) -> ActivityPrinter<Item>.Layout {
