@@ -140,7 +140,11 @@ package final class AlertService: Service, Sendable {
         } catch {
             logger.error("alerts: cannot read the audit log: \(error)")
         }
-        await readFleetOffThePool()
+        if state.withLock({ $0.settings.alerts.fleetDirectory }) != nil {
+            await readFleetOffThePool()
+        } else {
+            fleet.withLock { $0 = Fleet() }
+        }
         await checkHealth()
         do {
             return try dueDeliveries()
@@ -237,10 +241,7 @@ package final class AlertService: Service, Sendable {
     /// history first (``FleetRecordFeed``).
     private func readFleet() {
         let settings = state.withLock { $0.settings }
-        guard let directory = settings.alerts.fleetDirectory else {
-            fleet.withLock { $0 = Fleet() }
-            return
-        }
+        guard let directory = settings.alerts.fleetDirectory else { return }
         do {
             guard try outbox.waitingCount() < Outbox.capacity else { return }
         } catch {

@@ -24,9 +24,6 @@ package struct FleetJudge {
         judge = VerdictJudge(settings: fleet, scope: .fleet) { _ in nil }
     }
 
-    /// Whether it judges anything at all.
-    package var judgesAnything: Bool { Self.codes.contains(where: judge.settings.judges) }
-
     /// Learns from `entry`, a host's record (the host on it), and returns the fleet's verdicts on
     /// it: only a trusted sender's login gets any.
     package mutating func judge(_ entry: JournalActivityEntry) -> [Verdict] {
