@@ -43,6 +43,19 @@ private func exportCommand(of daemon: DaemonUnderTest, as host: String, matching
         + " | sed -e 's/^_HOSTNAME=.*/_HOSTNAME=\(host)/'"
 }
 
+/// Waits until the journal holds `count` records of `daemon`, then writes its entries into the
+/// collector's file for `host` in `collected`, as systemd-journal-remote receives an upload.
+private func collect(_ daemon: DaemonUnderTest, as host: String, records count: Int, into collected: String) throws {
+    try waitFor("\(host)'s \(count) journal entries") {
+        try shell(exportCommand(of: daemon, as: host) + " | grep -c '^AUTHSIGNAL_SIGNAL='").output
+            .hasPrefix("\(count)\n")
+    }
+    let upload = try shell(
+        exportCommand(of: daemon, as: host)
+            + " | /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(host).journal - 2>&1")
+    #expect(upload.status == 0, "\(upload.output)")
+}
+
 /// A tag unique to this test run, so that records other runs left in the shared journal do not match.
 private func runTag() -> String { String(UUID().uuidString.prefix(8)).lowercased() }
 
@@ -260,16 +273,8 @@ extension SpawnedTests {
 
             let collected = web1.directory.path + "/collected"
             try FileManager.default.createDirectory(atPath: collected, withIntermediateDirectories: true)
-            for (daemon, host, count) in [(web1, "web1", untrusted ? 4 : 3), (web2, "web2", 4)] {
-                try waitFor("\(host)'s \(count) journal entries") {
-                    try shell(exportCommand(of: daemon, as: host) + " | grep -c '^AUTHSIGNAL_SIGNAL='").output
-                        .hasPrefix("\(count)\n")
-                }
-                let upload = try shell(
-                    exportCommand(of: daemon, as: host)
-                        + " | /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(host).journal - 2>&1")
-                #expect(upload.status == 0, "\(upload.output)")
-            }
+            try collect(web1, as: "web1", records: untrusted ? 4 : 3, into: collected)
+            try collect(web2, as: "web2", records: 4, into: collected)
             let directory = ["--journal-directory", collected, "--journal-unit", "none", "--journal-uid", "0"]
             let indexed = directory + ["--index-directory", web1.directory.path + "/index"]
             /// What a command prints as JSON lines, the same read through the collector's index
@@ -389,16 +394,8 @@ extension SpawnedTests {
 
             let collected = web1.directory.path + "/collected"
             try FileManager.default.createDirectory(atPath: collected, withIntermediateDirectories: true)
-            for (daemon, host, count) in [(web1, "web1", 8), (web2, "web2", 3)] {
-                try waitFor("\(host)'s \(count) journal entries") {
-                    try shell(exportCommand(of: daemon, as: host) + " | grep -c '^AUTHSIGNAL_SIGNAL='").output
-                        .hasPrefix("\(count)\n")
-                }
-                let upload = try shell(
-                    exportCommand(of: daemon, as: host)
-                        + " | /lib/systemd/systemd-journal-remote --output=\(collected)/remote-\(host).journal - 2>&1")
-                #expect(upload.status == 0, "\(upload.output)")
-            }
+            try collect(web1, as: "web1", records: 8, into: collected)
+            try collect(web2, as: "web2", records: 3, into: collected)
             let config = web1.directory.path + "/collector.conf"
             try verdicts.write(toFile: config, atomically: true, encoding: .utf8)
             let directory = [

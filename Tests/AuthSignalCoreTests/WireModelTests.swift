@@ -42,6 +42,14 @@ struct WireModelTests {
         credentials: ["password": .string("hmac-sha256:abcd")], peer: PeerCredentials(uid: 0, gid: 0, pid: 7),
         hash: Data(repeating: 0xCD, count: 32))
 
+    /// The record object of a protocol line `{"record":{…}}` and its newline; `nil` for another.
+    static func recordObject(_ line: [UInt8]) throws -> JSONObject? {
+        guard case .object(let wrapper) = try JSONParser.parse(line.dropLast()),
+            case .object(let object)? = wrapper["record"]
+        else { return nil }
+        return object
+    }
+
     @Test(arguments: [nil, "web1"])
     func aRecordLineReadsBackAsTheSameRecord(host: String?) throws {
         var record = Self.record
@@ -162,12 +170,7 @@ struct WireModelTests {
         ]
         line = []
         record.appendLine(to: &line)
-        guard case .object(let wrapper) = try JSONParser.parse(line.dropLast()),
-            case .object(let object)? = wrapper["record"]
-        else {
-            Issue.record("not a record line")
-            return
-        }
+        let object = try #require(try Self.recordObject(line), "not a record line")
         #expect(try WireRecord(object) == record)
         #expect(throws: ProtocolError.self) {
             try WireRecord(object.merging(["verdicts": .array([.object(["code": .string("odd")])])]) { $1 })
@@ -185,12 +188,7 @@ struct WireModelTests {
         #expect(text.contains(#""reason":"on web1 and web2","scope":"fleet"}"#), "\(text)")
         #expect(text.contains(#""reason":"here"}"#), "\(text)")
         #expect(record.verdicts.map(\.label) == ["success-after-failures@fleet", "first-seen-source"])
-        guard case .object(let wrapper) = try JSONParser.parse(line.dropLast()),
-            case .object(let object)? = wrapper["record"]
-        else {
-            Issue.record("not a record line")
-            return
-        }
+        let object = try #require(try Self.recordObject(line), "not a record line")
         #expect(try WireRecord(object) == record)
         let odd: JSONValue = .array([
             .object(["code": .string("outside-hours"), "reason": .string("x"), "scope": .string("rack")])
