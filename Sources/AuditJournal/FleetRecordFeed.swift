@@ -76,23 +76,30 @@ package final class FleetRecordFeed {
 
     /// Up to `limit` records that are not history, the earliest received first (a tie by host,
     /// then seq), each judged after everything before it; the history met on the way is learned.
-    /// Empty when nothing new has arrived.
-    package func next(limit: Int) throws -> [FleetRecord] {
+    /// At most `budget` records are handled in one call, history included, so that a long
+    /// history is learned over several calls and the caller gets on with its other work in
+    /// between. Empty when nothing new has arrived (or only history was handled).
+    package func next(limit: Int, budget: Int = .max) throws -> [FleetRecord] {
         if drained {
             follower.refresh()
             drained = false
         }
+        let streams = follower.streams
+        // The hosts whose files are read to their end for now: not asked again in this call.
+        var ended: Set<String> = []
         var records: [FleetRecord] = []
-        while records.count < limit {
-            for series in follower.streams {
-                guard let host = series.sender, heads[host] == nil else { continue }
-                if let head = try read(series, host: host) { heads[host] = head }
+        var handled = 0
+        while records.count < limit && handled < budget {
+            for series in streams {
+                guard let host = series.sender, heads[host] == nil, !ended.contains(host) else { continue }
+                if let head = try read(series, host: host) { heads[host] = head } else { ended.insert(host) }
             }
             guard let (host, head) = heads.min(by: { Self.before($0.value.record, $1.value.record) }) else {
                 drained = true
                 break
             }
             heads[host] = nil
+            handled += 1
             var record = head.record
             let entry = record.entry
             if head.history {

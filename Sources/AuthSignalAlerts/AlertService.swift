@@ -70,6 +70,9 @@ package final class AlertService: Service, Sendable {
 
     /// Records read from the audit log at most per transaction of the outbox.
     static let batch = 1000
+    /// Records of a fleet's collected files handled at most per round, the history learned at a
+    /// start included (about a second's reading): health looks and deliveries go on meanwhile.
+    static let fleetBudget = 100_000
     /// Alerts sent or given up are kept this long, for `authsignal alerts`.
     static let keep = Duration.seconds(90 * 86400)
 
@@ -258,7 +261,7 @@ package final class AlertService: Service, Sendable {
                     (fleet.directory, fleet.verdicts) = (directory, settings.verdicts)
                     logger.notice("alerts: reading the records collected in \(directory)")
                 }
-                let records = try fleet.feed?.next(limit: Self.batch) ?? []
+                let records = try fleet.feed?.next(limit: Self.batch, budget: Self.fleetBudget) ?? []
                 fleet.reportedUnreadable = false
                 guard !records.isEmpty else { return }
                 var alerts: [Outbox.NewAlert] = []

@@ -14,14 +14,14 @@ import Testing
     static let redactor = Redactor(
         mode: .hmac, key: try! RedactionKey(bytes: Array(repeating: 5, count: 32)), isKnownAccount: { _ in true })
 
-    /// The fields of the daemon's journal entry for a login of `user` as record `seq` of `host`,
+    /// The fields of the daemon's journal entry for a login (or `signal`) of `user` as record `seq` of `host`,
     /// received at `received` seconds, stamped as written by the daemon's unit.
-    static func entry(_ user: String, seq: Int64, host: String, received: TimeInterval, log: String? = nil)
-        -> [String: String]
-    {
+    static func entry(
+        _ user: String, seq: Int64, host: String, received: TimeInterval, log: String? = nil,
+        signal: AuthSignal = .userLoggedIn
+    ) -> [String: String] {
         let event = redactor.redact(
-            AuthEvent(
-                signal: .userLoggedIn, sender: "sshd", user: user, request: ["remote_addr": .string("192.0.2.1")]),
+            AuthEvent(signal: signal, sender: "sshd", user: user, request: ["remote_addr": .string("192.0.2.1")]),
             peer: PeerCredentials(uid: 0, gid: 0, pid: 9))
         let record = AuditRecord(
             event: event, seq: seq, received: Date(timeIntervalSince1970: received), prevHash: Data(count: 32),
@@ -202,5 +202,34 @@ import Testing
         // A fresh look over the whole files says the same.
         let whole = try #require(try JournalHistory(directory: directory.path).hostStatuses())
         #expect(whole.first?.problems == second.first?.problems && whole.first?.anchors == 3)
+    }
+
+    /// The alert service's reader of a collector: history learned (a few records a call, as the
+    /// budget allows), then the first new record judged against it across hosts; a reader started
+    /// again at the stored positions has nothing new.
+    @Test func theRecordFeedLearnsHistoryThenJudgesWhatArrives() throws {
+        let failures = (1...3).map {
+            Self.entry("root", seq: Int64($0), host: "web1", received: Double($0) * 100, signal: .userLoginFailed)
+        }
+        let login = Self.entry("root", seq: 1, host: "web2", received: 400)
+        let directory = try Self.collector(["web1": failures, "web2": [login]])
+        var settings = VerdictSettings()
+        settings.failureThreshold = 3
+        let since = Date(timeIntervalSince1970: 350)
+        let feed = try FleetRecordFeed(directory: directory.path, settings: settings, positions: [:], since: since)
+        var calls = 0
+        var found: [FleetRecord] = []
+        while found.isEmpty && calls < 10 {
+            found = try feed.next(limit: 10, budget: 1)
+            calls += 1
+        }
+        #expect(calls == 4, "three calls learn the three failures, the fourth returns the login")
+        let record = try #require(found.first)
+        #expect(record.entry.record.host == "web2" && record.entry.record.signal == .userLoggedIn)
+        #expect(record.entry.record.verdicts.map(\.label) == ["success-after-failures@fleet"])
+        #expect(try feed.next(limit: 10).isEmpty)
+        let again = try FleetRecordFeed(
+            directory: directory.path, settings: settings, positions: ["web2": record.position], since: since)
+        #expect(try again.next(limit: 10).isEmpty)
     }
 }
