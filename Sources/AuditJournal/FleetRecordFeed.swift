@@ -53,8 +53,10 @@ package final class FleetRecordFeed {
     /// Per host, the position of an earlier run, until its files are read past it.
     private var resumeAfter: [String: FleetPosition]
     private let since: Date
-    /// Each host's next record, read but not yet handled, with whether it is history.
+    /// Each host's next record, read but not yet handled, with whether it is history, and its
+    /// place in the order received.
     private var heads: [String: (record: FleetRecord, history: Bool)] = [:]
+    private var keys: [String: MergeKey] = [:]
     /// Each account's latest login by a trusted sender.
     private var logins: [String: FleetLogin] = [:]
     /// Whether the last call read every host's files to their end: the directory is listed
@@ -92,13 +94,19 @@ package final class FleetRecordFeed {
         while records.count < limit && handled < budget {
             for series in streams {
                 guard let host = series.sender, heads[host] == nil, !ended.contains(host) else { continue }
-                if let head = try read(series, host: host) { heads[host] = head } else { ended.insert(host) }
+                if let head = try read(series, host: host) {
+                    heads[host] = head
+                    let record = head.record.entry.record
+                    keys[host] = MergeKey(record.received, host, record.seq)
+                } else {
+                    ended.insert(host)
+                }
             }
-            guard let (host, head) = heads.min(by: { Self.before($0.value.record, $1.value.record) }) else {
+            guard let host = keys.min(by: { $0.value < $1.value })?.key, let head = heads[host] else {
                 drained = true
                 break
             }
-            heads[host] = nil
+            (heads[host], keys[host]) = (nil, nil)
             handled += 1
             var record = head.record
             let entry = record.entry
@@ -155,10 +163,5 @@ package final class FleetRecordFeed {
             return
         }
         logins[user] = FleetLogin(time: record.time ?? record.received, source: record.remoteAddr, host: host)
-    }
-
-    private static func before(_ one: FleetRecord, _ other: FleetRecord) -> Bool {
-        let (first, second) = (one.entry.record, other.entry.record)
-        return (first.received, first.host ?? "", first.seq) < (second.received, second.host ?? "", second.seq)
     }
 }
