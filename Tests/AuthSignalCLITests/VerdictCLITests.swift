@@ -55,7 +55,8 @@ extension SpawnedTests {
                 ["verdicts", "--database", daemon.databasePath, "--config", trial, "--format", "jsonl"], socket: socket)
             #expect(try Self.codes(offline.out) == [["first-seen-source"]], "\(offline)")
             let usage = try cli(["verdicts", "--config", trial], socket: socket)
-            #expect(usage.status == 64 && usage.err.contains("--config applies to --database only"))
+            #expect(
+                usage.status == 64 && usage.err.contains("--config applies to --database and --journal-directory only"))
         }
     }
 }
