@@ -15,8 +15,7 @@ extension AuthSignalCommand {
                 and counted per verdict: the noise to expect before acting on them. Through the \
                 daemon the rules use its running [Verdicts] settings; with --database, those of \
                 --config (default /etc/authsignald.conf), so that new values can be tried before the \
-                daemon is restarted with them. Stores nothing. See docs/verdicts.md.
-
+                daemon is restarted with them. Stores nothing. See docs/verdicts.md. \
                 With --journal-directory, on a fleet's collector: every host's logins with the \
                 verdicts its own daemon stored (scope host) and those judged against the whole \
                 fleet's records (scope fleet: first-seen-source, success-after-failures), by the \
