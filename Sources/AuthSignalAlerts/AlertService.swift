@@ -344,7 +344,6 @@ package final class AlertService: Service, Sendable {
         }
     }
 
-    /// Puts an alert on `condition` in the outbox for every rule watching it, unique by `key`.
     /// Each host of a collector's `directory` (``HostStatus``): silent when not heard from for
     /// `silentAfter`; `nil` when the directory cannot be read as a collector's.
     private func fleet(in directory: String, silentAfter: TimeInterval) -> [FleetHostHealth]? {
@@ -364,6 +363,7 @@ package final class AlertService: Service, Sendable {
         }
     }
 
+    /// Puts an alert on `condition` in the outbox for every rule watching it, unique by `key`.
     private func raise(_ condition: HealthCondition, key: String, detail: String) {
         let rules = state.withLock { $0.settings.alerts.rules }.filter { $0.health.contains(condition) }
         logger.warning("alerts: \(condition.rawValue): \(detail)")

@@ -9,8 +9,9 @@ package struct AlertSettings: Sendable, Hashable {
     package var databasePath = "/var/lib/authsignald/alerts.db"
     /// `health` alerts fire when the audit log's file system is this full, in percent.
     package var diskUsagePercent = 75
-    /// On a fleet's collector, its directory of collected journal files: `host-silent` and
-    /// `host-anchors-disagree` look at each host in it (docs/fleet.md). `nil`: not a collector.
+    /// On a fleet's collector, its directory of collected journal files: the record rules fire on
+    /// the hosts' records in it too, and `host-silent` and `host-anchors-disagree` look at each
+    /// host in it (docs/fleet.md). `nil`: not a collector.
     package var fleetDirectory: String?
     /// A collected host not heard from for this long is silent.
     package var fleetSilentAfterSeconds = 900
