@@ -53,10 +53,8 @@ package final class FleetRecordFeed {
     /// Per host, the position of an earlier run, until its files are read past it.
     private var resumeAfter: [String: FleetPosition]
     private let since: Date
-    /// Each host's next record, read but not yet handled, with whether it is history, and its
-    /// place in the order received.
-    private var heads: [String: (record: FleetRecord, history: Bool)] = [:]
-    private var keys: [String: MergeKey] = [:]
+    /// Each host's next record, read ahead and not yet handled, with whether it is history.
+    private var heads = MergeHeads<String, (record: FleetRecord, history: Bool)>()
     /// Each account's latest login by a trusted sender.
     private var logins: [String: FleetLogin] = [:]
     /// Whether the last call read every host's files to their end: the directory is listed
@@ -86,27 +84,21 @@ package final class FleetRecordFeed {
             follower.refresh()
             drained = false
         }
-        let streams = follower.streams
-        // The hosts whose files are read to their end for now: not asked again in this call.
-        var ended: Set<String> = []
+        // Every host read ahead, once a call; then only the host whose record was taken.
+        var series: [String: FollowedSeries] = [:]
+        for stream in follower.streams {
+            guard let host = stream.sender else { continue }
+            series[host] = stream
+            if !heads.holds(host) { try readAhead(stream, host: host) }
+        }
         var records: [FleetRecord] = []
         var handled = 0
         while records.count < limit && handled < budget {
-            for series in streams {
-                guard let host = series.sender, heads[host] == nil, !ended.contains(host) else { continue }
-                if let head = try read(series, host: host) {
-                    heads[host] = head
-                    let record = head.record.entry.record
-                    keys[host] = MergeKey(record.received, host, record.seq)
-                } else {
-                    ended.insert(host)
-                }
-            }
-            guard let host = keys.min(by: { $0.value < $1.value })?.key, let head = heads[host] else {
+            guard let (host, head) = heads.popFirst() else {
                 drained = true
                 break
             }
-            (heads[host], keys[host]) = (nil, nil)
+            if let stream = series[host] { try readAhead(stream, host: host) }
             handled += 1
             var record = head.record
             let entry = record.entry
@@ -124,6 +116,11 @@ package final class FleetRecordFeed {
             remember(entry)
         }
         return records
+    }
+
+    /// Holds the next record of `series` (sender `host`) as its head, if its files have one now.
+    private func readAhead(_ series: FollowedSeries, host: String) throws {
+        if let head = try read(series, host: host) { heads.put(head, MergeKey(head.record.entry.record), of: host) }
     }
 
     /// The next record of `series` (sender `host`), with whether it is history; `nil` at the end

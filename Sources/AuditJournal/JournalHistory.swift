@@ -84,28 +84,14 @@ package final class JournalHistory {
         _ count: Int, forward: Bool, limit: Int, record: (Element) -> WireRecord,
         each: (Element) throws -> Void, next: (Int) throws -> Element?
     ) throws -> Int {
-        var heads = try (0..<count).map(next)
-        // Each head's place in the order, taken once: the scan for the next head compares these
-        // alone, never copying a record (with 100 hosts, copies were most of a merge's time).
-        func key(_ element: Element?) -> MergeKey? {
-            guard let element else { return nil }
-            let record = record(element)
-            return MergeKey(record.received, record.host ?? "", record.seq)
+        var heads = MergeHeads<Int, Element>()
+        func readAhead(_ stream: Int) throws {
+            if let element = try next(stream) { heads.put(element, MergeKey(record(element)), of: stream) }
         }
-        var keys = heads.map(key)
+        for stream in 0..<count { try readAhead(stream) }
         var emitted = 0
-        while emitted < limit {
-            var chosen: Int?
-            for index in keys.indices {
-                guard let candidate = keys[index] else { continue }
-                if let best = chosen.flatMap({ keys[$0] }), forward ? !(candidate < best) : !(best < candidate) {
-                    continue
-                }
-                chosen = index
-            }
-            guard let chosen, let element = heads[chosen] else { break }
-            heads[chosen] = try next(chosen)
-            keys[chosen] = key(heads[chosen])
+        while emitted < limit, let (stream, element) = heads.popFirst(forward: forward) {
+            try readAhead(stream)
             try each(element)
             emitted += 1
         }
@@ -454,13 +440,63 @@ struct MergeKey: Comparable {
     let host: String
     let seq: Int64
 
-    init(_ received: Date, _ host: String, _ seq: Int64) {
-        self.received = received
-        self.host = host
-        self.seq = seq
+    init(_ record: WireRecord) {
+        received = record.received
+        host = record.host ?? ""
+        seq = record.seq
     }
 
     static func < (one: MergeKey, other: MergeKey) -> Bool {
         (one.received, one.host, one.seq) < (other.received, other.host, other.seq)
+    }
+}
+
+/// The next element of each of many streams, read ahead, given out the earliest received first
+/// (``MergeKey``; a tie by stream): the merge of many hosts' records, one call's
+/// (``JournalHistory``) or kept across calls (``FleetRecordFeed``). Each key is taken once, when
+/// its element is put: choosing compares keys alone, never copying a record (with 100 hosts,
+/// copies were most of a merge's time).
+struct MergeHeads<Stream: Comparable & Hashable, Element> {
+    /// Each stream's slot in the arrays below, given when it is first put.
+    private var slots: [Stream: Int] = [:]
+    /// Per slot: the stream, and its head's key when one is held. Choosing scans this alone.
+    private var keys: [(stream: Stream, key: MergeKey?)] = []
+    private var elements: [Element?] = []
+
+    /// Whether `stream`'s next element is read ahead.
+    func holds(_ stream: Stream) -> Bool { slots[stream].map { keys[$0].key != nil } ?? false }
+
+    /// Holds `element`, at `key`, as `stream`'s next.
+    mutating func put(_ element: Element, _ key: MergeKey, of stream: Stream) {
+        let slot: Int
+        if let known = slots[stream] {
+            slot = known
+        } else {
+            slot = keys.count
+            slots[stream] = slot
+            keys.append((stream, nil))
+            elements.append(nil)
+        }
+        keys[slot].key = key
+        elements[slot] = element
+    }
+
+    /// Takes out the earliest head (the latest, if not `forward`), with its stream; `nil` when none
+    /// is held.
+    mutating func popFirst(forward: Bool = true) -> (stream: Stream, element: Element)? {
+        var chosen: Int?
+        for slot in keys.indices {
+            guard let key = keys[slot].key else { continue }
+            if let best = chosen, let bestKey = keys[best].key {
+                let (stream, bestStream) = (keys[slot].stream, keys[best].stream)
+                let earlier = forward ? (key, stream) < (bestKey, bestStream) : (bestKey, stream) < (key, bestStream)
+                guard earlier else { continue }
+            }
+            chosen = slot
+        }
+        guard let chosen, let element = elements[chosen] else { return nil }
+        keys[chosen].key = nil
+        elements[chosen] = nil
+        return (keys[chosen].stream, element)
     }
 }
