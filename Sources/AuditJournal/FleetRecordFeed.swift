@@ -105,9 +105,7 @@ package final class FleetRecordFeed {
             if head.history {
                 judge.learn(entry)
             } else {
-                let fleet = judge.judge(entry)
-                record.entry.record.verdicts =
-                    entry.record.verdicts.map { Verdict($0.code, $0.reason, scope: .host) } + fleet
+                record.entry.record = judge.judged(entry)
                 if entry.record.signal == .userLoggedIn, let user = entry.record.user {
                     record.previousLogin = logins[user]
                 }

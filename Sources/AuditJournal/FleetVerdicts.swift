@@ -14,13 +14,10 @@ extension JournalHistory {
         var judge = FleetJudge(settings: settings)
         var count = 0
         try activityInReceivedOrder(of: [.userLoggedIn, .userLoggedOut, .userLoginFailed]) { entry in
-            var record = entry.record
-            let fleet = judge.judge(entry)
-            guard record.signal == .userLoggedIn, host.map({ $0 == record.host }) ?? true,
+            let record = judge.judged(entry)
+            guard record.signal == .userLoggedIn, !record.verdicts.isEmpty, host.map({ $0 == record.host }) ?? true,
                 since.map({ record.received >= $0 }) ?? true, until.map({ record.received < $0 }) ?? true
             else { return }
-            record.verdicts = record.verdicts.map { Verdict($0.code, $0.reason, scope: .host) } + fleet
-            guard !record.verdicts.isEmpty else { return }
             try each(record)
             count += 1
         }

@@ -31,6 +31,14 @@ package struct FleetJudge {
         return judge.judge(event)
     }
 
+    /// `entry`'s record with its verdicts on a collector, having learned from it: its host's own,
+    /// as its daemon stored them (scope `host`), then the fleet's (scope `fleet`).
+    package mutating func judged(_ entry: JournalActivityEntry) -> WireRecord {
+        var record = entry.record
+        record.verdicts = entry.record.verdicts.map { Verdict($0.code, $0.reason, scope: .host) } + judge(entry)
+        return record
+    }
+
     /// Learns from `entry` without judging it: history read before the judging starts.
     package mutating func learn(_ entry: JournalActivityEntry) {
         guard let event = Self.event(entry) else { return }
