@@ -452,11 +452,11 @@ struct MergeKey: Comparable {
 }
 
 /// The next element of each of many streams, read ahead, given out the earliest received first
-/// (``MergeKey``; a tie by stream): the merge of many hosts' records, one call's
+/// (``MergeKey``; a tie goes to the stream first put): the merge of many hosts' records, one call's
 /// (``JournalHistory``) or kept across calls (``FleetRecordFeed``). Each key is taken once, when
 /// its element is put: choosing compares keys alone, never copying a record (with 100 hosts,
 /// copies were most of a merge's time).
-struct MergeHeads<Stream: Comparable & Hashable, Element> {
+struct MergeHeads<Stream: Hashable, Element> {
     /// Each stream's slot in the arrays below, given when it is first put.
     private var slots: [Stream: Int] = [:]
     /// Per slot: the stream, and its head's key when one is held. Choosing scans this alone.
@@ -487,10 +487,9 @@ struct MergeHeads<Stream: Comparable & Hashable, Element> {
         var chosen: Int?
         for slot in keys.indices {
             guard let key = keys[slot].key else { continue }
-            if let best = chosen, let bestKey = keys[best].key {
-                let (stream, bestStream) = (keys[slot].stream, keys[best].stream)
-                let earlier = forward ? (key, stream) < (bestKey, bestStream) : (bestKey, stream) < (key, bestStream)
-                guard earlier else { continue }
+            // Strictly earlier (later): a tie keeps the stream put first.
+            if let best = chosen, let bestKey = keys[best].key, forward ? !(key < bestKey) : !(bestKey < key) {
+                continue
             }
             chosen = slot
         }
